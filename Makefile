@@ -1,0 +1,160 @@
+# vmstated: builds with GNU make and with BSD make (bmake), gcc or clang.
+#
+#   make                 build everything into $(O) (default: build)
+#   make check           unit tests and the pytest suites (see scripts/check)
+#   make install         honours PREFIX and DESTDIR
+#   make fuzz            run the UCL fuzzer for FUZZ_SECONDS (needs clang)
+#   make bench           the benchmarks of bench/
+#
+# Only constructs both makes share are used: ?=, !=, explicit rules.
+
+PREFIX?=	/usr/local
+BINDIR?=	$(PREFIX)/bin
+SBINDIR?=	$(PREFIX)/sbin
+MANDIR?=	$(PREFIX)/share/man
+EXAMPLESDIR?=	$(PREFIX)/share/examples/vmstated
+SYSCONFDIR?=	$(PREFIX)/etc
+RUNSTATEDIR?=	/var/run
+LOGDIR?=	/var/log/vmstated
+CONFIGDIR?=	$(SYSCONFDIR)/vmstated
+
+O?=		build
+CC?=		cc
+OS!=		uname -s | tr 'A-Z' 'a-z'
+
+EVENT_CFLAGS!=	pkg-config --cflags libevent_core 2>/dev/null || echo -I/usr/local/include
+EVENT_LIBS!=	pkg-config --libs libevent_core 2>/dev/null || echo -L/usr/local/lib -levent_core
+CMOCKA_CFLAGS!=	pkg-config --cflags cmocka 2>/dev/null || echo -I/usr/local/include
+CMOCKA_LIBS!=	pkg-config --libs cmocka 2>/dev/null || echo -L/usr/local/lib -lcmocka
+
+# Feature macros differ: glibc hides BSD and XSI interfaces under -std=c11.
+OS_CPPFLAGS_linux=	-D_GNU_SOURCE
+OS_CPPFLAGS_freebsd=
+WARNFLAGS?=	-Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+		-Wmissing-prototypes -Wno-unused-parameter
+CFLAGS?=	-O2 -g
+ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
+		-Isrc/common -Isrc/hv -Isrc/platform -Isrc/vmstated \
+		-DCONFIGDIR=\"$(CONFIGDIR)\" -DRUNSTATEDIR=\"$(RUNSTATEDIR)\" \
+		-DLOGDIR=\"$(LOGDIR)\" $(EVENT_CFLAGS)
+
+COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
+		src/common/config.h src/common/proto.h
+COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
+		src/common/ucl_json.c
+CONFIG_SRCS=	src/common/config.c src/common/config_keys.c
+PLATFORM_SRCS=	src/platform/$(OS).c
+HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/qemu.c
+DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/hook.c \
+		src/vmstated/proc.c src/vmstated/control.c \
+		src/vmstated/vmlog.c src/vmstated/persist.c \
+		src/vmstated/daemon.c
+DAEMON_HDRS=	$(COMMON_HDRS) src/hv/hv.h src/platform/platform.h \
+		src/vmstated/vmstated.h
+
+VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
+		$(COMMON_SRCS)
+CTL_SRCS=	src/vmstatedctl/vmstatedctl.c $(COMMON_SRCS)
+UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
+
+PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
+UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
+		$(O)/test_buf
+
+all: $(PROGRAMS)
+
+$(O)/vmstated: $(VMSTATED_SRCS) $(DAEMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS)
+
+$(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS)
+
+$(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS)
+
+# Unit tests (cmocka): one program per module.
+$(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_buf.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_ucl.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
+    $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_config.c \
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
+    src/hv/bhyve_config.h $(CONFIG_SRCS) $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
+	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+unit-tests: $(UNIT_TESTS)
+
+test-unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; \
+	    (cd tests/unit && ../../$$t) || exit 1; done
+
+test-integration: all
+	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/integration
+
+test-e2e: all
+	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/e2e
+
+check: test-unit test-integration test-e2e
+
+# libFuzzer on the UCL parser (clang only).
+FUZZ_SECONDS?=	60
+$(O)/fuzz_ucl: tests/fuzz/fuzz_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $(OS_CPPFLAGS_$(OS)) -Isrc/common -o $@ tests/fuzz/fuzz_ucl.c \
+	    $(COMMON_SRCS)
+
+fuzz: $(O)/fuzz_ucl
+	@mkdir -p $(O)/fuzz-corpus
+	$(O)/fuzz_ucl -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -timeout=5 $(O)/fuzz-corpus tests/fuzz/corpus
+
+bench: all
+	sh bench/run
+
+demo:
+	sh scripts/demo
+
+install: all
+	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
+	    $(DESTDIR)$(CONFIGDIR)
+	install -m 0755 $(O)/vmstated $(DESTDIR)$(SBINDIR)/vmstated
+	install -m 0755 $(O)/vmstatedctl $(DESTDIR)$(BINDIR)/vmstatedctl
+	install -m 0755 $(O)/ucl2json $(DESTDIR)$(BINDIR)/vmstated-ucl2json
+	install -m 0644 man/vmstated.8 $(DESTDIR)$(MANDIR)/man8/vmstated.8
+	install -m 0644 man/vmstatedctl.1 $(DESTDIR)$(MANDIR)/man1/vmstatedctl.1
+	install -m 0644 man/vmstated.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/vmstated.conf.5
+	install -m 0644 examples/bsdvm/config examples/bsdvm/bhyve_config \
+	    $(DESTDIR)$(EXAMPLESDIR)/bsdvm/
+	install -m 0755 examples/bsdvm/start_network \
+	    examples/bsdvm/stop_network $(DESTDIR)$(EXAMPLESDIR)/bsdvm/
+
+lint-man:
+	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
+	    man/vmstated.conf.5
+
+clean:
+	rm -rf $(O)
+
+.PHONY: all unit-tests test-unit test-integration test-e2e check fuzz bench \
+	demo install lint-man clean

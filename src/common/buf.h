@@ -1,0 +1,47 @@
+/*
+ * buf.h: a growable byte buffer, and the JSON string writer built on it.
+ *
+ * Every function that grows a buffer aborts through fatal() on memory
+ * exhaustion: the daemon cannot supervise anything without memory, and a
+ * half-written reply is worse than a clear exit.
+ */
+#ifndef VMSTATED_BUF_H
+#define VMSTATED_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char	*data;		/* always NUL-terminated when data != NULL */
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 buf_init(struct buf *);
+void	 buf_free(struct buf *);
+void	 buf_reset(struct buf *);
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_puts(struct buf *, const char *);
+void	 buf_putc(struct buf *, char);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_vprintf(struct buf *, const char *, va_list);
+/* Append s (len bytes) as a quoted, escaped JSON string. */
+void	 buf_json_string(struct buf *, const char *s, size_t len);
+/* Same, for a NUL-terminated string; NULL is written as null. */
+void	 buf_json_cstr(struct buf *, const char *s);
+/* Remove the first n bytes. */
+void	 buf_consume(struct buf *, size_t n);
+/* Take the data out; the buffer is left empty. Never NULL. */
+char	*buf_steal(struct buf *);
+
+/* Allocation helpers that never return NULL (fatal on failure). */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * config.h: the configuration model.
+ *
+ * A VM is described by <configdir>/<dir>/config; the daemon itself by the
+ * optional <configdir>/vmstated.conf.  Values are typed here, once: the
+ * parser's tree (ucl.h) is turned into these structures by config.c, which
+ * also validates them and produces errors that name the file, the line, the
+ * key and what was expected.
+ */
+#ifndef VMSTATED_CONFIG_H
+#define VMSTATED_CONFIG_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum hv_kind {
+	HV_BHYVE,
+	HV_QEMU,
+};
+
+/* A tri-state for settings that are only passed on when given. */
+enum cfg_flag {
+	CFG_UNSET = -1,
+	CFG_NO = 0,
+	CFG_YES = 1,
+};
+
+#define CFG_MAX_CONSOLES	4	/* com1 .. com4 */
+
+struct cfg_console {
+	bool	 present;
+	bool	 enabled;
+	char	*backend;		/* e.g. "/dev/nmdm0A", "stdio" */
+};
+
+struct vm_config {
+	/* Where it came from. */
+	char		*name;
+	char		*dir;		/* absolute path of the VM's directory */
+	char		*dirname;	/* its last component, for ordering */
+	char		*config_path;	/* dir + "/config" */
+
+	/* The man page's keys. */
+	char		*configfile;	/* bhyve config; absolute */
+	char		*scriptpath;	/* absolute; default: dir */
+	char		*os;
+	char		*osversion;
+	char		*owner;
+	uid_t		 owner_uid;	/* valid when owner != NULL */
+	char		*group;
+	gid_t		 group_gid;	/* valid when group != NULL */
+	char		*description;
+	int64_t		 maxrestart;	/* default 3 */
+	int64_t		 maxrestarttime; /* seconds, default 30 */
+	char		*bootrom;
+	enum cfg_flag	 generate_acpi_tables;
+	enum cfg_flag	 vmexit_on_halt;
+	int64_t		 memory_mb;	/* 0: not given */
+	int64_t		 cpus;		/* 0: not given */
+	int64_t		 sockets;	/* 0: not given */
+	int64_t		 cores;		/* 0: not given */
+
+	/* Keys this project adds. */
+	enum hv_kind	 hypervisor;	/* default bhyve */
+	bool		 autostart;	/* default no */
+	int64_t		 stoptimeout;	/* seconds, default 30 */
+	int64_t		 hooktimeout;	/* seconds, default 60; 0: no limit */
+
+	/* Compatibility keys of the original implementation. */
+	char		*hostbridge;	/* NULL: not given */
+	enum cfg_flag	 wire_memory;
+	struct cfg_console consoles[CFG_MAX_CONSOLES];
+
+	/* qemu back end. */
+	char		*kernel;
+	char		*initrd;
+	char		*append;
+	char		**disks;	/* ndisks paths */
+	size_t		 ndisks;
+	char		**qemu_args;	/* nqemu_args extra arguments */
+	size_t		 nqemu_args;
+	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+};
+
+/* A VM directory that could not be loaded. */
+struct cfg_invalid {
+	char	*name;		/* the VM name if it could be read, else dirname */
+	char	*dir;
+	char	*error;		/* one or more lines, each naming file:line */
+};
+
+struct daemon_config {
+	char		*path;		/* configdir/vmstated.conf (may not exist) */
+	mode_t		 socket_mode;	/* default 0660 when any VM names an
+					   owner or group, else 0600; see
+					   socket_mode_set */
+	bool		 socket_mode_set;
+	char		*socket_group;	/* NULL: not set */
+	gid_t		 socket_gid;
+	char		*rundir;	/* default RUNSTATEDIR "/vmstated" */
+	char		*bhyve_path;	/* default /usr/sbin/bhyve */
+	char		*bhyvectl_path;	/* default /usr/sbin/bhyvectl */
+	char		*qemu_path;	/* default qemu-system-x86_64 (PATH) */
+	struct vm_config defaults;	/* defaults { } applied to every VM */
+};
+
+struct cfg_set {
+	struct vm_config	**vms;		/* sorted by dirname */
+	size_t			  nvms;
+	struct cfg_invalid	 *invalid;	/* sorted by dir */
+	size_t			  ninvalid;
+};
+
+/*
+ * Load configdir/vmstated.conf into *dc (built-in defaults when the file is
+ * absent).  Returns 0, or -1 with a message (file:line: ...) in *error that
+ * the caller frees.
+ */
+int	 cfg_load_daemon(const char *configdir, struct daemon_config *dc,
+	    char **error);
+void	 cfg_daemon_free(struct daemon_config *);
+
+/*
+ * Load every VM directory of configdir.  Never fails as a whole: a
+ * directory with an error lands in set->invalid; two directories giving
+ * the same name both land there, each error naming both directories.
+ */
+struct cfg_set	*cfg_load_all(const char *configdir,
+		    const struct daemon_config *dc);
+void		 cfg_set_free(struct cfg_set *);
+
+/* Load one VM directory.  NULL with *error set on failure. */
+struct vm_config *cfg_load_vm(const char *dir, const struct daemon_config *dc,
+		    char **error);
+struct vm_config *cfg_vm_dup(const struct vm_config *);
+void		 cfg_vm_free(struct vm_config *);
+/* True when both would start the same VM the same way. */
+bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);
+const char	*cfg_hv_name(enum hv_kind);
+
+/*
+ * vmstated -n: print one line per VM ("name<TAB>dir<TAB>hypervisor") on out
+ * and every error on err.  Returns 0 when everything is valid, 1 otherwise.
+ */
+int		 cfg_check(const char *configdir, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * proto.h: the control protocol between vmstatedctl (or any script) and
+ * vmstated, over a SOCK_STREAM UNIX socket.
+ *
+ * Requests and replies are JSON objects, one per line ("\n"-terminated).  A
+ * connection may carry any number of requests; each gets exactly one reply
+ * line, in order.  A line over PROTO_MAX_LINE bytes, invalid JSON, a
+ * request that is not an object, a wrong type, an unknown command or VM
+ * gets an error reply and the connection stays usable (an overlong line is
+ * skipped up to its newline).
+ *
+ * Request:
+ *	{"command": "start", "vms": ["a", "b"], "watch": false}
+ *   command: start stop restart kill status info failreset reload events
+ *   vms:     array of VM names (status: optional, empty = all)
+ *   watch:   optional; true subscribes the connection to state events
+ *	      before the command acts, so the client sees every state the
+ *	      VMs pass through (vmstatedctl -w).  Events follow the reply.
+ *
+ * Reply:
+ *	{"ok": true, "results": [{"vm": "a", "ok": true, "state": "start_network"},
+ *	    {"vm": "b", "ok": false, "error": "b: is running; ..."}]}
+ *	{"ok": false, "error": "unknown command \"frob\"; ..."}
+ *   "ok" is true only when every VM's operation was accepted.
+ *
+ * status:  {"ok": true, "vms": [{"name", "state", "pid", "uptime",
+ *	     "restarts", "maxrestart", "maxrestarttime", "owner", "group",
+ *	     "description", "hypervisor", "error"(invalid only)}]}
+ *	     "pid" is null when no process runs; "uptime" is seconds or null.
+ * info:    {"ok": true, "vm": {...every status field, "config": {every key},
+ *	     "paths": {"dir", "config", "scriptpath", "log", "generated"},
+ *	     "last_exit", "restart_history": [unix times], "pending": bool}}
+ * reload:  {"ok": true, "added": [...], "removed": [...], "changed": [...],
+ *	     "invalid": [{"vm", "error"}]}
+ * events:  {"ok": true} then one event line per state change.
+ *
+ * Event line (events, or after a reply to a "watch" request):
+ *	{"event": "state", "vm": "a", "from": "stopped", "to": "start_network",
+ *	 "reason": "request", "time": 1764200000.123, "pid": null}
+ */
+#ifndef VMSTATED_PROTO_H
+#define VMSTATED_PROTO_H
+
+#define PROTO_MAX_LINE		(64 * 1024)
+
+/* vmstatedctl exit statuses (vmstatedctl(1)). */
+#define CTL_EXIT_OK		0
+#define CTL_EXIT_FAILED		1	/* the daemon refused, or it failed */
+#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_UNREACHABLE	3
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * hv.h: the interface between the supervisor and a hypervisor back end.
+ *
+ * The supervisor owns the process: it forks, execs the argv a back end
+ * builds, reaps it and runs the back end's helper commands (bhyvectl
+ * --destroy) as child processes of its own, so that nothing here blocks.
+ * A back end only builds command lines, writes files, and, for qemu, talks
+ * QMP from the event loop.
+ */
+#ifndef VMSTATED_HV_H
+#define VMSTATED_HV_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+
+struct vm;
+
+/* Why a hypervisor process ended, as far as the back end can tell. */
+enum hv_exit {
+	HV_EXIT_REBOOT,		/* the guest rebooted: restart */
+	HV_EXIT_POWEROFF,	/* the guest powered off: stop */
+	HV_EXIT_HALT,		/* the guest halted: stop */
+	HV_EXIT_CRASH,		/* anything else: restart, counted */
+};
+
+struct hv_ops {
+	const char	*name;
+	/*
+	 * Before each start: write generated files.  Returns 0, or -1 with a
+	 * sentence in *err naming the file and what went wrong.
+	 */
+	int		 (*prepare)(struct vm *, struct buf *err);
+	/* The command line to exec; a NULL-terminated array the caller frees
+	 * with hv_argv_free(). */
+	char		**(*argv)(struct vm *);
+	/* The command that removes the kernel's VM instance (run before each
+	 * start and after each exit), or NULL when there is none. */
+	char		**(*destroy_argv)(struct vm *);
+	/* Called in the parent right after the process was spawned. */
+	void		 (*spawned)(struct vm *);
+	/* Ask the guest to power down (ACPI).  Returns 0 when asked, -1 when
+	 * it cannot be (the supervisor then sends SIGTERM). */
+	int		 (*request_stop)(struct vm *);
+	/* Tell why the process ended, from its wait(2) status and whatever
+	 * the back end learnt while it ran. */
+	enum hv_exit	 (*classify_exit)(struct vm *, int wait_status);
+	/* After the process is gone: close connections, remove sockets. */
+	void		 (*cleanup)(struct vm *);
+	/* Release back-end state when the VM is forgotten. */
+	void		 (*release)(struct vm *);
+};
+
+extern const struct hv_ops hv_bhyve_ops;
+extern const struct hv_ops hv_qemu_ops;
+
+const struct hv_ops *hv_ops_for(int hv_kind);
+void		 hv_argv_free(char **);
+const char	*hv_exit_name(enum hv_exit);
+
+#endif
