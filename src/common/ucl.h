@@ -46,6 +46,13 @@ struct ucl_node {
 			size_t	 len;
 		} string;
 	} v;
+	/*
+	 * The token as written, for unquoted scalars (numbers, booleans,
+	 * null, unquoted strings); NULL otherwise.  The configuration layer
+	 * needs it where a key gives a suffix its own meaning: `memory = 4G`
+	 * is 4 GiB as in bhyve(8), while UCL reads 4G as 4 * 1000^3.
+	 */
+	char		*raw;
 	struct ucl_node	*children;	/* members or elements, in order */
 	struct ucl_node	*next;		/* next sibling */
 	size_t		 count;		/* number of children */
