@@ -37,6 +37,10 @@ struct hv_ops {
 	/* The command that removes the kernel's VM instance (run before each
 	 * start and after each exit), or NULL when there is none. */
 	char		**(*destroy_argv)(struct vm *);
+	/* A descriptor the child must inherit as fd 3 (e.g. qemu's
+	 * pre-opened QMP listening socket), or -1.  The supervisor dup2()s
+	 * it to 3 in the child; all other descriptors above 2 are closed. */
+	int		 (*child_fd)(struct vm *);
 	/* Called in the parent right after the process was spawned. */
 	void		 (*spawned)(struct vm *);
 	/* Ask the guest to power down (ACPI).  Returns 0 when asked, -1 when
