@@ -54,7 +54,8 @@ DAEMON_HDRS=	$(COMMON_HDRS) src/hv/hv.h src/platform/platform.h \
 
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
-CTL_SRCS=	src/vmstatedctl/vmstatedctl.c $(COMMON_SRCS)
+CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
+		src/vmstatedctl/show.c src/vmstatedctl/watch.c $(COMMON_SRCS)
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
@@ -67,7 +68,7 @@ $(O)/vmstated: $(VMSTATED_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS)
 
-$(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS)
+$(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS) src/vmstatedctl/vmstatedctl.h
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS)
 

@@ -1,0 +1,447 @@
+/*
+ * vmstatedctl: the command-line client of vmstated.
+ *
+ *	vmstatedctl [-hjqw] [-s socket] [-t seconds] command [vmname ...]
+ *
+ * It sends one request line to the daemon's control socket (proto.h),
+ * reads the reply line, prints it for people (or as it is, with -j), and
+ * exits 0 on success, 1 when the daemon refused or the operation failed,
+ * 2 on a usage error and 3 when the daemon cannot be reached.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proto.h"
+#include "vmstatedctl.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR	"/var/run"
+#endif
+#define DEFAULT_SOCKET	RUNSTATEDIR "/vmstated.sock"
+
+/* What each command takes, and how its success reads. */
+struct command {
+	const char	*name;
+	int		 min_vms;
+	int		 max_vms;	/* -1: any number */
+	bool		 watchable;	/* -w applies */
+	const char	*doing;		/* "bsdvm: starting (state ...)" */
+};
+
+static const struct command commands[] = {
+	{ "start",	1, -1, true,	"starting" },
+	{ "stop",	1, -1, true,	"stopping" },
+	{ "restart",	1, -1, true,	"restarting" },
+	{ "kill",	1, -1, true,	"killed" },
+	{ "failreset",	1, -1, false,	"reset" },
+	{ "status",	0, -1, false,	NULL },
+	{ "info",	1, 1,  false,	NULL },
+	{ "reload",	0, 0,  false,	NULL },
+	{ "events",	0, 0,  false,	NULL },
+};
+
+static void
+usage_text(FILE *f)
+{
+	fprintf(f,
+"usage: vmstatedctl [-hjqw] [-s socket] [-t seconds] command [vmname ...]\n"
+"commands:\n"
+"  start VM ...      start the VMs\n"
+"  stop VM ...       stop gracefully (ACPI power button), forced after the\n"
+"                    VM's stoptimeout\n"
+"  restart VM ...    stop, then start again\n"
+"  kill VM ...       stop at once (SIGKILL), then run the stop hooks\n"
+"  failreset VM ...  move failed VMs back to stopped\n"
+"  status [VM ...]   table of the VMs and their states\n"
+"  info VM           every detail of one VM\n"
+"  reload            make vmstated re-read its configuration\n"
+"  events            print state changes as they happen\n"
+"options:\n"
+"  -h  this help      -j  JSON output      -q  print nothing on success\n"
+"  -w  wait until each VM is running (start, restart) or stopped (stop,\n"
+"      kill), printing its states on the way; at most -t seconds (120)\n"
+"  -s socket   default $VMSTATED_SOCKET, else " DEFAULT_SOCKET "\n"
+"  -t seconds  how long to wait for the reply (30), or with -w for the VMs\n");
+}
+
+static void __attribute__((noreturn))
+usage(const char *why, ...)
+{
+	va_list	 ap;
+
+	if (why != NULL) {
+		fprintf(stderr, "vmstatedctl: ");
+		va_start(ap, why);
+		vfprintf(stderr, why, ap);
+		va_end(ap);
+		fprintf(stderr, "\n");
+	}
+	usage_text(stderr);
+	exit(CTL_EXIT_USAGE);
+}
+
+/* -t: a whole number of seconds, at least 1. */
+static long
+parse_seconds(const char *s)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < 1 ||
+	    n > INT_MAX / 1000)
+		usage("-t wants a whole number of seconds, at least 1, "
+		    "not \"%s\"", s);
+	return n;
+}
+
+/*
+ * Options may come before or after the command (as with most service
+ * managers); "--" ends them, for a VM whose name starts with '-'.
+ */
+static void
+parse_args(int argc, char **argv, struct ctl_opts *o)
+{
+	char	**words = xcalloc((size_t)argc + 1, sizeof(*words));
+	const char *arg, *value;
+	int	 i, nwords = 0;
+	bool	 options = true;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout = -1;
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (!options || arg[0] != '-' || arg[1] == '\0') {
+			words[nwords++] = argv[i];
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			options = false;
+			continue;
+		}
+		for (arg++; *arg != '\0'; arg++) {
+			switch (*arg) {
+			case 'h':
+				usage_text(stdout);
+				exit(CTL_EXIT_OK);
+			case 'j':
+				o->json = true;
+				continue;
+			case 'q':
+				o->quiet = true;
+				continue;
+			case 'w':
+				o->watch = true;
+				continue;
+			case 's':
+			case 't':
+				break;
+			default:
+				usage("unknown option -%c", *arg);
+			}
+			/* -s and -t take the rest of the word, or the next. */
+			if (arg[1] != '\0')
+				value = arg + 1;
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else
+				usage("option -%c needs a value", *arg);
+			if (*arg == 's') {
+				if (*value == '\0')
+					usage("-s wants a socket path");
+				o->socket = value;
+			} else
+				o->timeout = parse_seconds(value);
+			break;
+		}
+	}
+	if (nwords == 0)
+		usage("no command given");
+	o->command = words[0];
+	o->vms = words + 1;
+	o->nvms = nwords - 1;
+}
+
+/* Check the command and its VM count; returns its table entry. */
+static const struct command *
+check_command(const struct ctl_opts *o)
+{
+	const struct command	*cmd = NULL;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, o->command) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL)
+		usage("unknown command \"%s\"", o->command);
+	if (o->nvms < cmd->min_vms)
+		usage("%s: name the VM%s to act on", cmd->name,
+		    cmd->max_vms == 1 ? "" : "(s)");
+	if (cmd->max_vms == 0 && o->nvms > 0)
+		usage("%s takes no VM names", cmd->name);
+	if (cmd->max_vms > 0 && o->nvms > cmd->max_vms)
+		usage("%s takes exactly one VM name", cmd->name);
+	if (o->watch && !cmd->watchable)
+		usage("-w applies to start, stop, restart and kill, "
+		    "not to %s", cmd->name);
+	for (i = 0; i < (size_t)o->nvms; i++)
+		if (o->vms[i][0] == '\0')
+			usage("an empty VM name");
+	return cmd;
+}
+
+/*
+ * Parse one line from the daemon.  Returns the tree (the caller frees
+ * it), or NULL after saying what is wrong with it.
+ */
+struct ucl_node *
+ctl_parse_reply(const char *line, size_t len)
+{
+	struct ucl_error	 err;
+	struct ucl_node		*n;
+
+	if ((n = ucl_parse_buffer(line, len, "reply", &err)) == NULL) {
+		log_warnx("vmstated sent a line that is not JSON (%s): %.200s",
+		    err.message, line);
+		return NULL;
+	}
+	if (n->type != UCL_OBJECT) {
+		log_warnx("vmstated sent a line that is not a JSON object: "
+		    "%.200s", line);
+		ucl_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* The request line, newline included. */
+static void
+build_request(struct buf *b, const struct ctl_opts *o)
+{
+	int	 i;
+
+	buf_puts(b, "{\"command\":");
+	buf_json_cstr(b, o->command);
+	buf_puts(b, ",\"vms\":[");
+	for (i = 0; i < o->nvms; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		buf_json_cstr(b, o->vms[i]);
+	}
+	buf_puts(b, "]");
+	if (o->watch)
+		buf_puts(b, ",\"watch\":true");
+	buf_puts(b, "}\n");
+}
+
+/* True when member key of obj is the boolean true. */
+static bool
+is_true(const struct ucl_node *obj, const char *key)
+{
+	const struct ucl_node	*n = ucl_lookup(obj, key);
+
+	return n != NULL && n->type == UCL_BOOLEAN && n->v.boolean;
+}
+
+/*
+ * start, stop, restart, kill, failreset: one line per VM the daemon
+ * accepted, its message on stderr for each it refused.  Returns
+ * CTL_EXIT_OK when all were accepted, else CTL_EXIT_FAILED.
+ */
+static int
+show_results(const struct ucl_node *reply, const struct ctl_opts *o,
+    const struct command *cmd)
+{
+	const struct ucl_node	*results, *r;
+	const char		*vm, *state, *error;
+	int			 status = CTL_EXIT_OK;
+
+	if ((results = ucl_lookup(reply, "results")) == NULL ||
+	    results->type != UCL_ARRAY) {
+		if ((error = show_str(reply, "error")) != NULL) {
+			log_warnx("%s", error);
+			return CTL_EXIT_FAILED;
+		}
+		if (!is_true(reply, "ok")) {
+			log_warnx("vmstated refused the request without "
+			    "saying why");
+			return CTL_EXIT_FAILED;
+		}
+		return CTL_EXIT_OK;
+	}
+	for (r = results->children; r != NULL; r = r->next) {
+		vm = show_str(r, "vm");
+		if (!is_true(r, "ok")) {
+			error = show_str(r, "error");
+			if (error != NULL)
+				log_warnx("%s", error);
+			else
+				log_warnx("%s: refused, no reason given",
+				    vm != NULL ? vm : "?");
+			status = CTL_EXIT_FAILED;
+			continue;
+		}
+		if (o->quiet || o->json || o->watch || vm == NULL)
+			continue;
+		show_sanitized(vm);
+		printf(": %s", cmd->doing);
+		if ((state = show_str(r, "state")) != NULL) {
+			printf(" (state ");
+			show_sanitized(state);
+			printf(")");
+		}
+		printf("\n");
+	}
+	if (status == CTL_EXIT_OK && !is_true(reply, "ok"))
+		status = CTL_EXIT_FAILED;
+	return status;
+}
+
+/* Act on a reply that is not ok: print its error.  Returns the exit. */
+static int
+refused(const struct ucl_node *reply)
+{
+	const char	*error = show_str(reply, "error");
+
+	log_warnx("%s", error != NULL ? error :
+	    "vmstated refused the request without saying why");
+	return CTL_EXIT_FAILED;
+}
+
+/*
+ * Turn the reply into output and an exit status; events and -w go on
+ * reading the connection.
+ */
+static int
+handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
+    const struct command *cmd, const struct ucl_node *reply,
+    const char *line, double deadline)
+{
+	int	 status;
+
+	if (o->json && !o->quiet)
+		printf("%s\n", line);
+	fflush(stdout);
+	if (cmd->doing != NULL) {
+		status = show_results(reply, o, cmd);
+		if (o->watch && ucl_lookup(reply, "results") != NULL &&
+		    watch_states(c, o, reply, deadline) != CTL_EXIT_OK)
+			status = CTL_EXIT_FAILED;
+		return status;
+	}
+	if (!is_true(reply, "ok"))
+		return refused(reply);
+	if (strcmp(cmd->name, "events") == 0)
+		return watch_events(c, o);
+	if (strcmp(cmd->name, "reload") == 0)
+		return show_reload(reply, o->quiet || o->json);
+	if (o->json || o->quiet)
+		return CTL_EXIT_OK;
+	if (strcmp(cmd->name, "status") == 0)
+		return show_status(reply) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+	return show_info(reply) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
+/*
+ * Read the reply line before deadline, skipping any event line that
+ * might come first.  Returns the parsed reply, or NULL with *status set.
+ */
+static struct ucl_node *
+read_reply(struct ctl_conn *c, long seconds,
+    double deadline, char **line, int *status)
+{
+	struct ucl_node	*reply;
+	size_t		 len;
+	int		 rv;
+
+	for (;;) {
+		rv = ctl_read_line(c, line, &len, deadline);
+		if (rv == CTL_LINE_TIMEOUT) {
+			log_warnx("no reply from vmstated on %s within %ld s; "
+			    "is it hung? (-t to wait longer)", c->path,
+			    seconds);
+			*status = CTL_EXIT_UNREACHABLE;
+			return NULL;
+		}
+		if (rv == CTL_LINE_EOF) {
+			log_warnx("vmstated on %s closed the connection "
+			    "without replying; see its log", c->path);
+			*status = CTL_EXIT_UNREACHABLE;
+			return NULL;
+		}
+		if (rv != CTL_LINE_OK) {
+			*status = rv == CTL_LINE_INTERRUPTED ? CTL_EXIT_OK :
+			    CTL_EXIT_FAILED;
+			return NULL;
+		}
+		if ((reply = ctl_parse_reply(*line, len)) == NULL) {
+			free(*line);
+			*status = CTL_EXIT_FAILED;
+			return NULL;
+		}
+		if (ucl_lookup(reply, "event") == NULL)
+			return reply;
+		ucl_free(reply);
+		free(*line);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command	*cmd;
+	struct ctl_opts		 o;
+	struct ctl_conn		 c;
+	struct ucl_node		*reply;
+	struct buf		 req;
+	const char		*env;
+	char			*line;
+	double			 deadline;
+	long			 seconds;
+	int			 status;
+
+	log_init("vmstatedctl", LOG_TO_STDERR, 0);
+	parse_args(argc, argv, &o);
+	cmd = check_command(&o);
+	if (o.socket == NULL) {
+		env = getenv("VMSTATED_SOCKET");
+		o.socket = env != NULL && *env != '\0' ? env : DEFAULT_SOCKET;
+	}
+	seconds = o.timeout;
+	if (seconds < 0)
+		seconds = o.watch ? CTL_DEFAULT_WAIT : CTL_DEFAULT_TIMEOUT;
+	o.timeout = seconds;
+	deadline = ctl_now() + (double)seconds;
+
+	if (strcmp(cmd->name, "events") == 0)
+		ctl_catch_signals();
+	if (ctl_connect(&c, o.socket, deadline) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	buf_init(&req);
+	build_request(&req, &o);
+	if (ctl_send(&c, req.data, req.len, deadline) == -1) {
+		ctl_close(&c);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	buf_free(&req);
+
+	if ((reply = read_reply(&c, seconds, deadline, &line,
+	    &status)) != NULL) {
+		status = handle_reply(&c, &o, cmd, reply, line, deadline);
+		ucl_free(reply);
+		free(line);
+	}
+	ctl_close(&c);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_warn("cannot write the output");
+		if (status == CTL_EXIT_OK)
+			status = CTL_EXIT_FAILED;
+	}
+	return status;
+}

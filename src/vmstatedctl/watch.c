@@ -1,0 +1,238 @@
+/*
+ * watch.c: following the daemon's event lines.
+ *
+ * With -w, a start, stop, restart or kill request carries "watch": true, so
+ * the daemon subscribes the connection to state events before it acts; the
+ * events after the reply then show every state each VM passes through,
+ * and the client waits until each one reaches its target (running, or
+ * stopped), fails, or the deadline passes.  `events` prints every event
+ * until it is interrupted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proto.h"
+#include "vmstatedctl.h"
+
+struct watched {
+	const char	*name;		/* points into the reply tree */
+	char		*state;		/* last known */
+	bool		 moved;		/* an event has been seen */
+	bool		 done;
+	bool		 failed;
+};
+
+struct watch {
+	struct watched	*vms;
+	size_t		 nvms;
+	const char	*target;	/* "running" or "stopped" */
+	bool		 is_start;	/* start: stopped means it gave up */
+	bool		 is_restart;
+	size_t		 pending;	/* VMs not done yet */
+};
+
+static struct watched *
+watch_find(struct watch *w, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->nvms; i++)
+		if (strcmp(w->vms[i].name, name) == 0)
+			return &w->vms[i];
+	return NULL;
+}
+
+static void
+watch_finish(struct watch *w, struct watched *vm, bool failed)
+{
+	if (vm->done)
+		return;
+	vm->done = true;
+	vm->failed = failed;
+	w->pending--;
+}
+
+/*
+ * Take the VMs the daemon accepted from the reply's results.  A start or
+ * stop whose VM is already where it should be is done at once; a restart
+ * is only done once the VM has been through it, so it waits for an event.
+ */
+static void
+watch_init(struct watch *w, const struct ctl_opts *o,
+    const struct ucl_node *reply)
+{
+	const struct ucl_node	*results, *r, *ok;
+	struct watched		*vm;
+	const char		*name, *state;
+
+	memset(w, 0, sizeof(*w));
+	w->is_start = strcmp(o->command, "start") == 0;
+	w->is_restart = strcmp(o->command, "restart") == 0;
+	w->target = (w->is_start || w->is_restart) ? "running" : "stopped";
+	if ((results = ucl_lookup(reply, "results")) == NULL ||
+	    results->type != UCL_ARRAY)
+		return;
+	w->vms = xcalloc(results->count, sizeof(*w->vms));
+	for (r = results->children; r != NULL; r = r->next) {
+		if ((ok = ucl_lookup(r, "ok")) == NULL ||
+		    ok->type != UCL_BOOLEAN || !ok->v.boolean ||
+		    (name = show_str(r, "vm")) == NULL ||
+		    watch_find(w, name) != NULL || w->nvms >= results->count)
+			continue;
+		vm = &w->vms[w->nvms++];
+		vm->name = name;
+		state = show_str(r, "state");
+		vm->state = xstrdup(state != NULL ? state : "unknown");
+		w->pending++;
+		if (!w->is_restart && strcmp(vm->state, w->target) == 0)
+			watch_finish(w, vm, false);
+	}
+}
+
+/* Follow one event line: print it, and see whether its VM is done. */
+static void
+watch_event(struct watch *w, const struct ctl_opts *o,
+    const struct ucl_node *ev, const char *line)
+{
+	struct watched	*vm;
+	const char	*name, *to, *reason;
+
+	if ((name = show_str(ev, "vm")) == NULL ||
+	    (to = show_str(ev, "to")) == NULL ||
+	    (vm = watch_find(w, name)) == NULL || vm->done)
+		return;
+	reason = show_str(ev, "reason");
+	free(vm->state);
+	vm->state = xstrdup(to);
+	vm->moved = true;
+
+	if (o->json && !o->quiet)
+		printf("%s\n", line);
+	else if (!o->quiet) {
+		show_sanitized(name);
+		printf(": ");
+		show_sanitized(to);
+		if (reason != NULL && strcmp(reason, "request") != 0) {
+			printf(" (");
+			show_sanitized(reason);
+			printf(")");
+		}
+		printf("\n");
+	}
+	fflush(stdout);
+
+	if (strcmp(to, w->target) == 0)
+		watch_finish(w, vm, false);
+	else if (strcmp(to, "failed") == 0) {
+		log_warnx("%s: failed (%s); see its log for why, then "
+		    "'vmstatedctl failreset %s' to try again", name,
+		    reason != NULL ? reason : "no reason given", name);
+		watch_finish(w, vm, true);
+	} else if (w->is_start && strcmp(to, "stopped") == 0) {
+		log_warnx("%s: stopped (%s) before it reached running; "
+		    "see its log", name,
+		    reason != NULL ? reason : "no reason given");
+		watch_finish(w, vm, true);
+	}
+}
+
+/* Report each VM still on its way, after a timeout or a lost daemon. */
+static void
+watch_report_pending(const struct watch *w, const struct ctl_opts *o,
+    int why)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->nvms; i++) {
+		if (w->vms[i].done)
+			continue;
+		if (why == CTL_LINE_TIMEOUT)
+			log_warnx("timed out after %ld s waiting for %s to "
+			    "reach %s; it is in state %s", o->timeout,
+			    w->vms[i].name, w->target, w->vms[i].state);
+		else
+			log_warnx("lost vmstated while waiting for %s to "
+			    "reach %s; it was in state %s", w->vms[i].name,
+			    w->target, w->vms[i].state);
+	}
+}
+
+/*
+ * -w: after the reply to a watched request, follow the events until every
+ * accepted VM reaches its target.  Returns CTL_EXIT_OK, or CTL_EXIT_FAILED
+ * when a VM failed, the deadline passed or the connection was lost.
+ */
+int
+watch_states(struct ctl_conn *c, const struct ctl_opts *o,
+    const struct ucl_node *reply, double deadline)
+{
+	struct watch	 w;
+	struct ucl_node	*ev;
+	char		*line;
+	size_t		 len, i;
+	int		 rv, status = CTL_EXIT_OK;
+
+	watch_init(&w, o, reply);
+	while (w.pending > 0) {
+		rv = ctl_read_line(c, &line, &len, deadline);
+		if (rv != CTL_LINE_OK) {
+			if (rv == CTL_LINE_EOF)
+				log_warnx("vmstated on %s closed the "
+				    "connection", c->path);
+			watch_report_pending(&w, o, rv);
+			status = CTL_EXIT_FAILED;
+			break;
+		}
+		if ((ev = ctl_parse_reply(line, len)) != NULL) {
+			if (show_str(ev, "event") != NULL)
+				watch_event(&w, o, ev, line);
+			ucl_free(ev);
+		}
+		free(line);
+	}
+	for (i = 0; i < w.nvms; i++) {
+		if (w.vms[i].failed)
+			status = CTL_EXIT_FAILED;
+		free(w.vms[i].state);
+	}
+	free(w.vms);
+	return status;
+}
+
+/*
+ * events: print every event line until SIGINT or SIGTERM (CTL_EXIT_OK) or
+ * until the daemon goes away (CTL_EXIT_FAILED).
+ */
+int
+watch_events(struct ctl_conn *c, const struct ctl_opts *o)
+{
+	struct ucl_node	*ev;
+	char		*line;
+	size_t		 len;
+	int		 rv;
+
+	for (;;) {
+		rv = ctl_read_line(c, &line, &len, 0);
+		if (rv == CTL_LINE_INTERRUPTED)
+			return CTL_EXIT_OK;
+		if (rv == CTL_LINE_EOF) {
+			log_warnx("vmstated on %s closed the connection; no "
+			    "more events", c->path);
+			return CTL_EXIT_FAILED;
+		}
+		if (rv != CTL_LINE_OK)
+			return CTL_EXIT_FAILED;
+		if (o->json) {
+			if (!o->quiet)
+				printf("%s\n", line);
+		} else if ((ev = ctl_parse_reply(line, len)) != NULL) {
+			if (!o->quiet && show_str(ev, "event") != NULL)
+				show_event(ev);
+			ucl_free(ev);
+		}
+		fflush(stdout);
+		free(line);
+	}
+}
