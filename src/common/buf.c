@@ -2,6 +2,7 @@
  * buf.c: growable buffers and allocation helpers.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
