@@ -1,0 +1,679 @@
+/*
+ * qemu.c: the qemu back end.
+ *
+ * qemu's exit status cannot tell a guest reboot from a poweroff, so qemu
+ * runs with -no-reboot (a guest reset makes it exit) and a QMP monitor,
+ * whose SHUTDOWN event carries the reason: guest-reset, guest-shutdown,
+ * guest-panic (with a pvpanic device), host-signal, host-qmp-quit...
+ *
+ * QMP: prepare() binds and listens on <rundir>/<name>.qmp and the child
+ * inherits that socket as fd 3 (-chardev socket,fd=3,server=on,wait=off).
+ * Because the socket listens before qemu even starts, spawned() can
+ * connect at once, without waiting or retrying; qemu accepts the
+ * connection once its monitor runs and sends its greeting.  Everything
+ * after that happens from the event loop on a non-blocking descriptor.
+ * When qemu exits, everything it wrote is already in the socket, so
+ * classify_exit() drains it before deciding: the reap and the last event
+ * may arrive in either order.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "ucl.h"
+#include "vmstated.h"
+
+#define QMP_LINE_MAX	(64 * 1024)	/* longer: qemu is not speaking QMP */
+#define QMP_REASON_MAX	64
+
+struct qemu_state {
+	char		*sock_path;	/* <rundir>/<name>.qmp */
+	int		 listen_fd;	/* until the child has it, or -1 */
+	int		 fd;		/* our QMP connection, or -1 */
+	struct event	*ev_read;
+	struct event	*ev_write;
+	struct buf	 in;		/* bytes not yet forming a line */
+	struct buf	 out;		/* commands not yet written */
+	bool		 negotiated;	/* qmp_capabilities answered */
+	bool		 powerdown_pending; /* asked before negotiation */
+	bool		 panicked;	/* GUEST_PANICKED seen */
+	char		 reason[QMP_REASON_MAX]; /* SHUTDOWN reason, or "" */
+};
+
+static void	qmp_close(struct vm *, struct qemu_state *);
+static void	qmp_on_read(evutil_socket_t, short, void *);
+static void	qmp_on_write(evutil_socket_t, short, void *);
+
+/* The VM's back-end state, created on first use. */
+static struct qemu_state *
+qemu_state(struct vm *vm)
+{
+	struct qemu_state	*qs = vm->hv_state;
+
+	if (qs == NULL) {
+		qs = xcalloc(1, sizeof(*qs));
+		qs->listen_fd = -1;
+		qs->fd = -1;
+		buf_init(&qs->in);
+		buf_init(&qs->out);
+		vm->hv_state = qs;
+	}
+	return qs;
+}
+
+/* ---- The command line. ---- */
+
+struct argv_builder {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static void
+argv_add(struct argv_builder *ab, char *owned)
+{
+	if (ab->n + 2 > ab->cap) {
+		ab->cap = ab->cap ? ab->cap * 2 : 32;
+		ab->v = xrealloc(ab->v, ab->cap * sizeof(*ab->v));
+	}
+	ab->v[ab->n++] = owned;
+	ab->v[ab->n] = NULL;
+}
+
+static void
+argv_add2(struct argv_builder *ab, const char *opt, const char *value)
+{
+	argv_add(ab, xstrdup(opt));
+	argv_add(ab, xstrdup(value));
+}
+
+/*
+ * A value inside a qemu option list ("file=...,format=raw"): a comma is
+ * written twice.  Returns a new string.
+ */
+static char *
+qemu_opt_escape(const char *s)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	for (; *s != '\0'; s++) {
+		if (*s == ',')
+			buf_putc(&b, ',');
+		buf_putc(&b, *s);
+	}
+	return buf_steal(&b);
+}
+
+/* The image format of a disk: qcow2 when it says so, else raw. */
+static const char *
+qemu_disk_format(const char *path)
+{
+	unsigned char	 magic[4];
+	ssize_t		 n = -1;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
+		n = read(fd, magic, sizeof(magic));
+		close(fd);
+	}
+	if (n == 4 && memcmp(magic, "QFI\xfb", 4) == 0)
+		return "qcow2";
+	return "raw";
+}
+
+/* True when one of the user's qemu_args mentions s. */
+static bool
+qemu_args_mention(const struct vm_config *cfg, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nqemu_args; i++)
+		if (strstr(cfg->qemu_args[i], s) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * -smp from cpus, sockets and cores, each only when given.  Returns a new
+ * string, or NULL when none is given.
+ */
+static char *
+qemu_smp(const struct vm_config *cfg)
+{
+	struct buf	 b;
+
+	if (cfg->cpus == 0 && cfg->sockets == 0 && cfg->cores == 0)
+		return NULL;
+	buf_init(&b);
+	if (cfg->cpus != 0)
+		buf_printf(&b, "cpus=%lld", (long long)cfg->cpus);
+	if (cfg->sockets != 0)
+		buf_printf(&b, "%ssockets=%lld", b.len ? "," : "",
+		    (long long)cfg->sockets);
+	if (cfg->cores != 0)
+		buf_printf(&b, "%scores=%lld", b.len ? "," : "",
+		    (long long)cfg->cores);
+	return buf_steal(&b);
+}
+
+/*
+ * A pvpanic device lets qemu see a guest panic (GUEST_PANICKED, SHUTDOWN
+ * guest-panic) instead of a guest that hangs.  The ISA one is what x86
+ * guests know best; other targets get the PCI one.
+ */
+static const char *
+qemu_pvpanic_device(const char *binary)
+{
+	const char	*base = strrchr(binary, '/');
+
+	base = base ? base + 1 : binary;
+	if (strstr(base, "x86_64") != NULL || strstr(base, "i386") != NULL)
+		return "pvpanic";
+	return "pvpanic-pci";
+}
+
+static const char *
+qemu_binary(const struct vm_config *cfg)
+{
+	if (cfg->qemu_binary != NULL)
+		return cfg->qemu_binary;
+	return vmstated_config()->qemu_path;
+}
+
+/*
+ * The qemu command line of a VM: its settings, then the fixed options that
+ * make supervision work, then the user's qemu_args (last, so that they can
+ * add devices and accelerators, e.g. -accel kvm).
+ */
+static char **
+qemu_argv(struct vm *vm)
+{
+	const struct vm_config	*cfg = vm->cfg;
+	struct argv_builder	 ab = { NULL, 0, 0 };
+	const char		*binary = qemu_binary(cfg);
+	char			*s, *esc;
+	size_t			 i;
+
+	argv_add(&ab, xstrdup(binary));
+	esc = qemu_opt_escape(vm->name);
+	argv_add(&ab, xstrdup("-name"));
+	xasprintf(&s, "guest=%s", esc);
+	argv_add(&ab, s);
+	free(esc);
+	/* Headless: no default NIC, VGA or monitor; the serial console is
+	 * the VM log (the child's stdout). */
+	argv_add(&ab, xstrdup("-nodefaults"));
+	argv_add2(&ab, "-display", "none");
+	argv_add2(&ab, "-serial", "stdio");
+	argv_add(&ab, xstrdup("-no-reboot"));
+
+	if (cfg->memory_mb != 0) {
+		xasprintf(&s, "%lldM", (long long)cfg->memory_mb);
+		argv_add(&ab, xstrdup("-m"));
+		argv_add(&ab, s);
+	}
+	if ((s = qemu_smp(cfg)) != NULL) {
+		argv_add(&ab, xstrdup("-smp"));
+		argv_add(&ab, s);
+	}
+	if (cfg->bootrom != NULL)
+		argv_add2(&ab, "-bios", cfg->bootrom);
+	if (cfg->generate_acpi_tables == CFG_NO)
+		argv_add2(&ab, "-machine", "acpi=off");
+	if (cfg->wire_memory == CFG_YES)
+		argv_add2(&ab, "-overcommit", "mem-lock=on");
+	if (cfg->kernel != NULL)
+		argv_add2(&ab, "-kernel", cfg->kernel);
+	if (cfg->initrd != NULL)
+		argv_add2(&ab, "-initrd", cfg->initrd);
+	if (cfg->append != NULL)
+		argv_add2(&ab, "-append", cfg->append);
+	for (i = 0; i < cfg->ndisks; i++) {
+		esc = qemu_opt_escape(cfg->disks[i]);
+		xasprintf(&s, "file=%s,format=%s,if=virtio", esc,
+		    qemu_disk_format(cfg->disks[i]));
+		free(esc);
+		argv_add(&ab, xstrdup("-drive"));
+		argv_add(&ab, s);
+	}
+	if (!qemu_args_mention(cfg, "pvpanic"))
+		argv_add2(&ab, "-device", qemu_pvpanic_device(binary));
+	argv_add2(&ab, "-chardev",
+	    "socket,id=vmstated-qmp,fd=3,server=on,wait=off");
+	argv_add2(&ab, "-mon", "chardev=vmstated-qmp,mode=control");
+	for (i = 0; i < cfg->nqemu_args; i++)
+		argv_add(&ab, xstrdup(cfg->qemu_args[i]));
+	return ab.v;
+}
+
+/* ---- Before the start: files and the QMP socket. ---- */
+
+/* Check that a file the command line names can be read. */
+static int
+qemu_check_file(const struct vm_config *cfg, const char *key,
+    const char *path, struct buf *err)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path,
+	    strerror(errno));
+	return -1;
+}
+
+/*
+ * Create the listening QMP socket <rundir>/<name>.qmp, replacing a stale
+ * one, readable by its owner only.  Returns the descriptor, or -1 with a
+ * sentence in *err.
+ */
+static int
+qemu_listen(const char *path, struct buf *err)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old_umask;
+	int			 fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		buf_printf(err, "QMP socket path %s is too long (at most %zu "
+		    "bytes); choose a shorter rundir", path,
+		    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		buf_printf(err, "cannot remove stale QMP socket %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		buf_printf(err, "cannot create QMP socket: %s",
+		    strerror(errno));
+		return -1;
+	}
+	/* The daemon has no threads: the umask can change for one call. */
+	old_umask = umask(077);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (rc == -1 || listen(fd, 4) == -1) {
+		buf_printf(err, "cannot listen on QMP socket %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Before each start: check the files the command line names and create
+ * the QMP socket.  Returns 0, or -1 with a sentence in *err.
+ */
+static int
+qemu_prepare(struct vm *vm, struct buf *err)
+{
+	const struct vm_config	*cfg = vm->cfg;
+	struct qemu_state	*qs = qemu_state(vm);
+	size_t			 i;
+
+	qmp_close(vm, qs);
+	if (qs->listen_fd != -1) {
+		close(qs->listen_fd);
+		qs->listen_fd = -1;
+	}
+	qs->negotiated = qs->powerdown_pending = qs->panicked = false;
+	qs->reason[0] = '\0';
+
+	if (cfg->kernel != NULL &&
+	    qemu_check_file(cfg, "kernel", cfg->kernel, err) == -1)
+		return -1;
+	if (cfg->initrd != NULL &&
+	    qemu_check_file(cfg, "initrd", cfg->initrd, err) == -1)
+		return -1;
+	if (cfg->bootrom != NULL &&
+	    qemu_check_file(cfg, "bootrom", cfg->bootrom, err) == -1)
+		return -1;
+	for (i = 0; i < cfg->ndisks; i++)
+		if (qemu_check_file(cfg, "disk", cfg->disks[i], err) == -1)
+			return -1;
+
+	free(qs->sock_path);
+	xasprintf(&qs->sock_path, "%s/%s.qmp", vmstated_config()->rundir,
+	    vm->name);
+	if ((qs->listen_fd = qemu_listen(qs->sock_path, err)) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+qemu_child_fd(struct vm *vm)
+{
+	return qemu_state(vm)->listen_fd;
+}
+
+/* ---- QMP. ---- */
+
+/* Queue a command and write what the socket takes now. */
+static void
+qmp_send(struct vm *vm, struct qemu_state *qs, const char *command)
+{
+	buf_printf(&qs->out, "{\"execute\": \"%s\"}\r\n", command);
+	qmp_on_write(qs->fd, EV_WRITE, vm);
+}
+
+/* Forget the connection; what it told us (the reason) stays. */
+static void
+qmp_close(struct vm *vm, struct qemu_state *qs)
+{
+	if (qs->ev_read != NULL) {
+		event_free(qs->ev_read);
+		qs->ev_read = NULL;
+	}
+	if (qs->ev_write != NULL) {
+		event_free(qs->ev_write);
+		qs->ev_write = NULL;
+	}
+	if (qs->fd != -1) {
+		close(qs->fd);
+		qs->fd = -1;
+	}
+	buf_reset(&qs->in);
+	buf_reset(&qs->out);
+}
+
+/* A QMP event: remember why qemu is going away. */
+static void
+qmp_handle_event(struct vm *vm, struct qemu_state *qs, const char *name,
+    const struct ucl_node *msg)
+{
+	const struct ucl_node	*data, *reason;
+
+	if (strcmp(name, "GUEST_PANICKED") == 0) {
+		qs->panicked = true;
+		vmlog(vm, "qemu: the guest panicked");
+	} else if (strcmp(name, "SHUTDOWN") == 0) {
+		data = ucl_lookup(msg, "data");
+		reason = data ? ucl_lookup(data, "reason") : NULL;
+		snprintf(qs->reason, sizeof(qs->reason), "%s",
+		    reason != NULL && reason->type == UCL_STRING ?
+		    reason->v.string.ptr : "unknown");
+		vmlog(vm, "qemu: shutdown, reason %s", qs->reason);
+	} else if (strcmp(name, "POWERDOWN") == 0)
+		vmlog(vm, "qemu: ACPI power button pressed");
+}
+
+/* One line from qemu: the greeting, a reply or an event. */
+static void
+qmp_handle_line(struct vm *vm, struct qemu_state *qs, const char *line,
+    size_t len)
+{
+	struct ucl_error	 uerr;
+	struct ucl_node		*msg;
+	const struct ucl_node	*n;
+
+	if ((msg = ucl_parse_buffer(line, len, "QMP", &uerr)) == NULL) {
+		vmlog(vm, "qemu: unreadable QMP message: %s", uerr.message);
+		return;
+	}
+	if (ucl_lookup(msg, "QMP") != NULL)
+		qmp_send(vm, qs, "qmp_capabilities");
+	else if ((n = ucl_lookup(msg, "event")) != NULL &&
+	    n->type == UCL_STRING)
+		qmp_handle_event(vm, qs, n->v.string.ptr, msg);
+	else if (ucl_lookup(msg, "return") != NULL && !qs->negotiated) {
+		qs->negotiated = true;
+		if (qs->powerdown_pending) {
+			qs->powerdown_pending = false;
+			qmp_send(vm, qs, "system_powerdown");
+		}
+	} else if ((n = ucl_lookup(msg, "error")) != NULL) {
+		n = ucl_lookup(n, "desc");
+		vmlog(vm, "qemu: QMP error: %s", n && n->type == UCL_STRING ?
+		    n->v.string.ptr : "(no description)");
+	}
+	ucl_free(msg);
+}
+
+/*
+ * Read what qemu has sent and act on each complete line.  Returns 0 while
+ * the connection lasts, -1 once it is closed (end of file, an error, or a
+ * line too long to be QMP).
+ */
+static int
+qmp_read(struct vm *vm, struct qemu_state *qs)
+{
+	char	 chunk[4096], *nl;
+	ssize_t	 n;
+	size_t	 len;
+
+	for (;;) {
+		n = read(qs->fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			/* ECONNRESET: qemu quit with our bytes unread. */
+			qmp_close(vm, qs);
+			return -1;
+		}
+		buf_append(&qs->in, chunk, (size_t)n);
+		while ((nl = memchr(qs->in.data, '\n', qs->in.len)) != NULL) {
+			len = (size_t)(nl - qs->in.data);
+			if (len > 0 && qs->in.data[len - 1] == '\r')
+				len--;
+			if (len > 0)
+				qmp_handle_line(vm, qs, qs->in.data, len);
+			if (qs->fd == -1)	/* closed while answering */
+				return -1;
+			buf_consume(&qs->in, (size_t)(nl - qs->in.data) + 1);
+		}
+		if (qs->in.len > QMP_LINE_MAX) {
+			vmlog(vm, "qemu: QMP line longer than %d bytes; "
+			    "closing the QMP connection", QMP_LINE_MAX);
+			qmp_close(vm, qs);
+			return -1;
+		}
+	}
+}
+
+static void
+qmp_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm	*vm = arg;
+
+	(void)qmp_read(vm, qemu_state(vm));
+}
+
+/* Write queued commands; wait for EV_WRITE when the socket is full. */
+static void
+qmp_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm		*vm = arg;
+	struct qemu_state	*qs = qemu_state(vm);
+	ssize_t			 n;
+
+	while (qs->fd != -1 && qs->out.len > 0) {
+		n = send(qs->fd, qs->out.data, qs->out.len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(qs->ev_write, NULL);
+			return;
+		}
+		if (n == -1) {
+			vmlog(vm, "qemu: cannot write to QMP: %s",
+			    strerror(errno));
+			qmp_close(vm, qs);
+			return;
+		}
+		buf_consume(&qs->out, (size_t)n);
+	}
+}
+
+/*
+ * Connect to the QMP socket and watch the connection from the event loop.
+ * Returns 0, or -1 (logged in the VM log).
+ */
+static int
+qmp_connect(struct vm *vm, struct qemu_state *qs)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", qs->sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		vmlog(vm, "qemu: cannot connect to QMP socket %s: %s",
+		    qs->sock_path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	qs->fd = fd;
+	qs->negotiated = false;
+	qs->ev_read = event_new(vmstated_base(), fd, EV_READ | EV_PERSIST,
+	    qmp_on_read, vm);
+	qs->ev_write = event_new(vmstated_base(), fd, EV_WRITE, qmp_on_write,
+	    vm);
+	if (qs->ev_read == NULL || qs->ev_write == NULL ||
+	    event_add(qs->ev_read, NULL) == -1) {
+		vmlog(vm, "qemu: cannot watch the QMP socket");
+		qmp_close(vm, qs);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Right after the spawn: the child holds the listening socket now, so let
+ * go of ours, and connect.  The connection is queued on the listening
+ * socket at once; qemu's greeting follows when its monitor runs.
+ */
+static void
+qemu_spawned(struct vm *vm)
+{
+	struct qemu_state	*qs = qemu_state(vm);
+
+	if (qs->listen_fd != -1) {
+		close(qs->listen_fd);
+		qs->listen_fd = -1;
+	}
+	if (qs->sock_path != NULL)
+		(void)qmp_connect(vm, qs);
+}
+
+/*
+ * Ask the guest to power down through QMP.  Returns 0 when asked (or when
+ * the request will go out as soon as QMP is negotiated), -1 when there is
+ * no QMP connection.  A qemu taken back from a previous daemon still
+ * listens on its socket (qemu accepts a new client when one leaves), so
+ * the connection is made here if there is none.
+ */
+static int
+qemu_request_stop(struct vm *vm)
+{
+	struct qemu_state	*qs = qemu_state(vm);
+
+	if (qs->fd == -1 && vm->pid > 0) {
+		if (qs->sock_path == NULL)
+			xasprintf(&qs->sock_path, "%s/%s.qmp",
+			    vmstated_config()->rundir, vm->name);
+		(void)qmp_connect(vm, qs);
+	}
+	if (qs->fd == -1)
+		return -1;
+	if (qs->negotiated)
+		qmp_send(vm, qs, "system_powerdown");
+	else
+		qs->powerdown_pending = true;
+	return 0;
+}
+
+/*
+ * Why qemu exited.  A signal or a non-zero status is a crash; otherwise
+ * the SHUTDOWN reason decides: a guest reset (or a reset asked over QMP)
+ * is a reboot, a guest shutdown a poweroff, and anything else -- a panic,
+ * a signal to qemu, a quit over QMP, no SHUTDOWN event at all -- a crash.
+ */
+static enum hv_exit
+qemu_classify_exit(struct vm *vm, int status)
+{
+	struct qemu_state	*qs = qemu_state(vm);
+
+	/* qemu is gone: whatever it said is in the socket now. */
+	if (qs->fd != -1)
+		(void)qmp_read(vm, qs);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return HV_EXIT_CRASH;
+	if (qs->panicked)
+		return HV_EXIT_CRASH;
+	if (strcmp(qs->reason, "guest-reset") == 0 ||
+	    strcmp(qs->reason, "host-qmp-system-reset") == 0)
+		return HV_EXIT_REBOOT;
+	if (strcmp(qs->reason, "guest-shutdown") == 0)
+		return HV_EXIT_POWEROFF;
+	if (qs->reason[0] == '\0')
+		vmlog(vm, "qemu: exited without a SHUTDOWN event");
+	return HV_EXIT_CRASH;
+}
+
+/* After the exit: close QMP and remove the socket. */
+static void
+qemu_cleanup(struct vm *vm)
+{
+	struct qemu_state	*qs = vm->hv_state;
+
+	if (qs == NULL)
+		return;
+	qmp_close(vm, qs);
+	if (qs->listen_fd != -1) {
+		close(qs->listen_fd);
+		qs->listen_fd = -1;
+	}
+	if (qs->sock_path != NULL)
+		unlink(qs->sock_path);
+}
+
+static void
+qemu_release(struct vm *vm)
+{
+	struct qemu_state	*qs = vm->hv_state;
+
+	if (qs == NULL)
+		return;
+	qemu_cleanup(vm);
+	buf_free(&qs->in);
+	buf_free(&qs->out);
+	free(qs->sock_path);
+	free(qs);
+	vm->hv_state = NULL;
+}
+
+const struct hv_ops hv_qemu_ops = {
+	.name = "qemu",
+	.prepare = qemu_prepare,
+	.argv = qemu_argv,
+	.destroy_argv = NULL,
+	.child_fd = qemu_child_fd,
+	.spawned = qemu_spawned,
+	.request_stop = qemu_request_stop,
+	.classify_exit = qemu_classify_exit,
+	.cleanup = qemu_cleanup,
+	.release = qemu_release,
+};
