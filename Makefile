@@ -46,11 +46,12 @@ CONFIG_SRCS=	src/common/config.c src/common/config_keys.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/qemu.c
 DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/hook.c \
-		src/vmstated/proc.c src/vmstated/control.c \
+		src/vmstated/proc.c src/vmstated/supervisor.c \
+		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
 		src/vmstated/daemon.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/hv/hv.h src/platform/platform.h \
-		src/vmstated/vmstated.h
+		src/vmstated/vmstated.h src/vmstated/proc.h
 
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
@@ -59,6 +60,9 @@ CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
+STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
+STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
+STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf
 
@@ -75,6 +79,20 @@ $(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS) src/vmstatedctl/vmstatedctl.h
 $(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS)
+
+# Stand-ins for bhyve and bhyvectl (tests/standin/README.md).
+$(O)/bhyve-standin: tests/standin/bhyve.c $(STANDIN_SRCS) $(STANDIN_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyve.c \
+	    $(STANDIN_SRCS) $(LDFLAGS)
+
+$(O)/bhyvectl-standin: tests/standin/bhyvectl.c $(STANDIN_SRCS) \
+    $(STANDIN_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyvectl.c \
+	    $(STANDIN_SRCS) $(LDFLAGS)
+
+standins: $(STANDINS)
 
 # Unit tests (cmocka): one program per module.
 $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
@@ -106,7 +124,7 @@ test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; \
 	    (cd tests/unit && ../../$$t) || exit 1; done
 
-test-integration: all
+test-integration: all standins
 	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/integration
 
 test-e2e: all
@@ -157,5 +175,5 @@ lint-man:
 clean:
 	rm -rf $(O)
 
-.PHONY: all unit-tests test-unit test-integration test-e2e check fuzz bench \
+.PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
 	demo install lint-man clean

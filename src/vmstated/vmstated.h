@@ -32,35 +32,70 @@ enum vm_state {
 	VM_NSTATES
 };
 
+/* Requests from a client (or the daemon itself, uid -1). */
+enum vm_request {
+	REQ_START,
+	REQ_STOP,
+	REQ_RESTART,
+	REQ_KILL,
+	REQ_FAILRESET,
+};
+
 #define VM_MAX_RESTART_HISTORY	64
+#define VM_PHASE_NETWORK	0x1	/* start_network completed */
+#define VM_PHASE_STORAGE	0x2	/* start_storage completed */
 
 struct vm {
 	char			*name;
 	struct vm_config	*cfg;		/* in force */
 	struct vm_config	*pending;	/* changed config, for next start */
+	char			*reload_error;	/* new config refused by reload */
 	const struct hv_ops	*hv;
 	void			*hv_state;	/* the back end's own */
 
 	enum vm_state		 state;
 	enum vm_state		 previous;
-	const char		*reason;	/* of the last transition */
-	char			*last_exit;	/* "guest-reboot (status 0)" ... */
+	const char		*reason;	/* why the last transition */
+	const char		*request_reason; /* of the request in hand */
+	long			 by_uid;	/* who asked, -1: nobody */
+	char			*last_exit;	/* "crash (exit status 4)" */
+	time_t			 state_since;
 
-	pid_t			 pid;		/* hypervisor, or -1 */
-	time_t			 started_at;	/* when it last reached running */
-	int			 exit_status;	/* wait status, when exited */
-	bool			 exited;	/* process gone, not yet handled */
+	/* The hypervisor process. */
+	pid_t			 pid;		/* -1: none */
+	int			 watch_fd;	/* adopted process: exit fd */
+	struct event		*watch_event;
+	bool			 adopted;	/* not our child */
+	bool			 cleaning;	/* exited, destroy running */
+	bool			 exit_pending;	/* exited, not yet handled */
+	int			 exit_status;	/* wait(2) status */
+	enum hv_exit		 exit_kind;
+	time_t			 started_at;	/* spawn time of this process */
+	enum vm_state		 after_spawn;	/* running or restarted */
 
-	/* The state machine's bookkeeping: see vm.c. */
-	pid_t			 hook_pid;	/* running hook or helper, or -1 */
+	/* The hook or helper running for this VM. */
+	pid_t			 hook_pid;	/* -1: none */
+	char			*hook_path;
 	struct event		*hook_timer;
+	bool			 hook_term_sent;
+	bool			 hook_timed_out;
+	pid_t			 helper_pid;	/* bhyvectl --destroy */
+	void			 (*helper_done)(struct vm *);
+
+	/* Stopping. */
 	struct event		*stop_timer;
-	int			 phase_done;	/* bit per completed start phase */
-	int			 intent;	/* what the VM is on its way to */
+	int			 stop_stage;	/* 0 asked, 1 SIGTERM, 2 KILL */
+
+	/* Where the VM is going. */
+	int			 phases;	/* VM_PHASE_* completed */
+	bool			 failing;	/* on its way to failed */
+	const char		*fail_reason;
+	bool			 stop_pending;	/* stop once current step ends */
+	bool			 killing;	/* kill requested */
 	bool			 counted;	/* this restart is automatic */
 	bool			 forget;	/* removed by reload */
 
-	time_t			 restarts[VM_MAX_RESTART_HISTORY];
+	double			 restarts[VM_MAX_RESTART_HISTORY]; /* unix */
 	int			 nrestarts;
 
 	/* Log file (logdir/<name>.log). */
@@ -68,16 +103,98 @@ struct vm {
 	bool			 log_error_reported;
 };
 
+/* An entry of configdir that could not be loaded: status shows it. */
+struct invalid_vm {
+	char	*name;
+	char	*dir;
+	char	*error;
+};
+
 /* main.c */
 struct event_base	*vmstated_base(void);
 const struct daemon_config *vmstated_config(void);
 const char		*vmstated_logdir(void);
+const char		*vmstated_configdir(void);
+void			 vmstated_check_shutdown(void);
+bool			 vmstated_shutting_down(void);
+
+/* vm.c: the state machine */
+const char	*vm_state_name(enum vm_state);
+const char	*vm_request_name(enum vm_request);
+struct vm	*vm_new(struct vm_config *);
+void		 vm_free(struct vm *);
+/* Act on a request.  0 when accepted; -1 with the reason in msg. */
+int		 vm_request(struct vm *, enum vm_request, long uid,
+		    const char *reason, struct buf *msg);
+void		 vm_hook_finished(struct vm *, bool ok);
+void		 vm_process_exited(pid_t, int wait_status, void *vm);
+bool		 vm_is_idle(const struct vm *);	/* stopped or failed */
+int		 vm_restarts_in_window(struct vm *);
+void		 vm_recover(struct vm *, pid_t, enum vm_state, int phases);
+/* The wait status an adopted hypervisor is given when it exits. */
+#define VM_ADOPTED_EXIT_STATUS	(4 << 8)
+
+/* hook.c */
+/* Run the hook of vm's current state; 1 if started, 0 if there is none
+ * (the caller goes on at once), -1 on failure with a reason logged. */
+int		 hook_run(struct vm *);
+void		 hook_kill(struct vm *, int sig);
+void		 hook_cancel_timer(struct vm *);
+
+/* supervisor.c: the set of VMs */
+void		 sv_init(void);
+void		 sv_load(struct cfg_set *);
+size_t		 sv_count(void);
+struct vm	*sv_vm(size_t);
+struct vm	*sv_find(const char *name);
+size_t		 sv_invalid_count(void);
+const struct invalid_vm *sv_invalid(size_t);
+const struct invalid_vm *sv_find_invalid(const char *name);
+void		 sv_autostart(void);
+void		 sv_shutdown(void);
+bool		 sv_all_idle(void);
+int		 sv_reload(struct buf *reply);
+void		 sv_vm_idle(struct vm *);
+void		 sv_free(void);
+
+/* control.c */
+int		 control_listen(const char *path, const struct daemon_config *,
+		    bool any_owner, char *err, size_t errlen);
+void		 control_close(void);
+void		 control_broadcast_state(struct vm *, enum vm_state from,
+		    enum vm_state to);
+
+/* request.c: the commands of the control protocol */
+struct ucl_node;
+struct ctl_peer {
+	uid_t	 uid;
+	gid_t	 gid;
+	gid_t	*groups;
+	int	 ngroups;
+	bool	 groups_known;
+};
+/* Handle one request; append the reply (one JSON object, no newline) to
+ * reply.  Returns 1 when the connection should be subscribed to events. */
+int		 request_handle(struct ctl_peer *, const struct ucl_node *req,
+		    struct buf *reply);
+void		 request_status_json(struct vm *, struct buf *);
 
 /* vmlog.c */
-int	 vmlog_open(struct vm *);
-void	 vmlog_close(struct vm *);
-/* Append a timestamped line written by the daemon to the VM's log. */
-void	 vmlog(struct vm *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
+int		 vmlog_open(struct vm *);
+void		 vmlog_close(struct vm *);
+void		 vmlog_reopen_all(void);
+void		 vmlog(struct vm *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* persist.c */
+void		 persist_save(struct vm *);
+void		 persist_remove(struct vm *);
+void		 persist_restore(struct vm *);
+
+/* daemon.c */
+int		 daemon_pidfile(const char *path, char *err, size_t errlen);
+void		 daemon_pidfile_remove(void);
+int		 daemon_detach(void);
+void		 daemon_report(int ok, const char *msg);
 
 #endif

@@ -1,0 +1,82 @@
+/*
+ * bhyve.c: the bhyve back end.  bhyve reads everything from the generated
+ * configuration file (bhyve -k), tells how the guest ended through its
+ * exit status, and turns SIGTERM into an ACPI power-button press.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include "bhyve_config.h"
+#include "log.h"
+#include "vmstated.h"
+
+static int
+bhyve_prepare(struct vm *vm, struct buf *err)
+{
+	return bhyve_config_write(vm->cfg, err);
+}
+
+static char **
+bhyve_argv(struct vm *vm)
+{
+	char	**argv = xcalloc(4, sizeof(*argv));
+
+	argv[0] = xstrdup(vmstated_config()->bhyve_path);
+	argv[1] = xstrdup("-k");
+	argv[2] = bhyve_config_generated_path(vm->cfg);
+	return argv;
+}
+
+static char **
+bhyve_destroy_argv(struct vm *vm)
+{
+	char	**argv = xcalloc(4, sizeof(*argv));
+
+	argv[0] = xstrdup(vmstated_config()->bhyvectl_path);
+	argv[1] = xstrdup("--destroy");
+	xasprintf(&argv[2], "--vm=%s", vm->name);
+	return argv;
+}
+
+static int
+bhyve_request_stop(struct vm *vm)
+{
+	return kill(vm->pid, SIGTERM);
+}
+
+/*
+ * bhyve(8): 0 rebooted, 1 powered off, 2 halted, 3 triple fault, 4 exited
+ * due to an error.  Anything else, and death by a signal, is a crash.
+ */
+static enum hv_exit
+bhyve_classify_exit(struct vm *vm, int status)
+{
+	if (!WIFEXITED(status))
+		return HV_EXIT_CRASH;
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		return HV_EXIT_REBOOT;
+	case 1:
+		return HV_EXIT_POWEROFF;
+	case 2:
+		return HV_EXIT_HALT;
+	default:
+		return HV_EXIT_CRASH;
+	}
+}
+
+const struct hv_ops hv_bhyve_ops = {
+	.name = "bhyve",
+	.prepare = bhyve_prepare,
+	.argv = bhyve_argv,
+	.destroy_argv = bhyve_destroy_argv,
+	.child_fd = NULL,
+	.spawned = NULL,
+	.request_stop = bhyve_request_stop,
+	.classify_exit = bhyve_classify_exit,
+	.cleanup = NULL,
+	.release = NULL,
+};

@@ -1,0 +1,76 @@
+/*
+ * linux.c: Linux implementations of platform.h.
+ */
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform.h"
+
+int
+platform_peer_cred(int fd, uid_t *uid, gid_t *gid)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return -1;
+	*uid = cred.uid;
+	*gid = cred.gid;
+	return 0;
+}
+
+int
+platform_lock_pidfile(int fd)
+{
+	return flock(fd, LOCK_EX | LOCK_NB);
+}
+
+int
+platform_watch_pid(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	int	 fd;
+
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd != -1)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+int
+platform_pid_cmdline(pid_t pid, char *buf, size_t len)
+{
+	char	 path[64];
+	ssize_t	 n;
+	size_t	 i;
+	int	 fd;
+
+	if (len == 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	for (i = 0; i < (size_t)n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return 0;
+}

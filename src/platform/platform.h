@@ -1,0 +1,40 @@
+/*
+ * platform.h: what differs between FreeBSD and Linux, behind one small
+ * interface.  Exactly one of linux.c and freebsd.c is built (the Makefile
+ * picks src/platform/$(uname -s).c).
+ */
+#ifndef VMSTATED_PLATFORM_H
+#define VMSTATED_PLATFORM_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The credentials of the process at the other end of a connected UNIX
+ * socket, from the kernel.  Returns 0, or -1 with errno set.
+ */
+int	 platform_peer_cred(int fd, uid_t *uid, gid_t *gid);
+
+/*
+ * Take an exclusive, non-blocking lock on an open pidfile.  Returns 0, or
+ * -1 with errno EWOULDBLOCK/EAGAIN when another process holds it.
+ */
+int	 platform_lock_pidfile(int fd);
+
+/*
+ * A descriptor that becomes readable when process `pid` (not necessarily
+ * our child) exits, or -1 with errno set.  Used for hypervisors adopted
+ * from a previous daemon.
+ */
+int	 platform_watch_pid(pid_t pid);
+
+/*
+ * Copy the command line of process `pid` into buf, arguments separated by
+ * spaces.  Returns 0, or -1 when the process does not exist or cannot be
+ * read.
+ */
+int	 platform_pid_cmdline(pid_t pid, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * main.c: vmstated, the parent of everything: options, start-up, signals,
+ * the event loop and an orderly exit.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "proc.h"
+#include "vmstated.h"
+
+#ifndef CONFIGDIR
+#define CONFIGDIR	"/usr/local/etc/vmstated"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR	"/var/run"
+#endif
+#ifndef LOGDIR
+#define LOGDIR		"/var/log/vmstated"
+#endif
+
+static struct event_base	*base;
+static struct daemon_config	 dconf;
+static char			*configdir;
+static char			*logdir;
+static bool			 shutting_down;
+
+struct event_base *
+vmstated_base(void)
+{
+	return base;
+}
+
+const struct daemon_config *
+vmstated_config(void)
+{
+	return &dconf;
+}
+
+const char *
+vmstated_logdir(void)
+{
+	return logdir;
+}
+
+const char *
+vmstated_configdir(void)
+{
+	return configdir;
+}
+
+bool
+vmstated_shutting_down(void)
+{
+	return shutting_down;
+}
+
+/* During shutdown: leave the loop once every VM is idle. */
+void
+vmstated_check_shutdown(void)
+{
+	if (shutting_down && sv_all_idle())
+		event_base_loopexit(base, NULL);
+}
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: vmstated [-fhnv] [-c configdir] [-p pidfile] "
+	    "[-s socket] [-l logdir]\n"
+	    "  -c configdir  VM configuration directory (default %s)\n"
+	    "  -f            stay in the foreground, log to stderr too\n"
+	    "  -h            print this help and exit\n"
+	    "  -n            check every configuration and exit: 0 if all "
+	    "are valid\n"
+	    "  -p pidfile    (default %s/vmstated.pid)\n"
+	    "  -s socket     control socket (default %s/vmstated.sock)\n"
+	    "  -l logdir     per-VM logs (default %s)\n"
+	    "  -v            more verbose logging (may be repeated)\n",
+	    CONFIGDIR, RUNSTATEDIR, RUNSTATEDIR, LOGDIR);
+	exit(status);
+}
+
+/* An absolute version of path, so that chdir("/") changes nothing. */
+static char *
+absolute(const char *path)
+{
+	char	 cwd[PATH_MAX], *abs;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(path);
+	xasprintf(&abs, "%s/%s", cwd, path);
+	return abs;
+}
+
+/* mkdir -p for one level we own; an existing directory is fine. */
+static int
+ensure_dir(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	struct stat	 sb;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create directory %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (stat(path, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading configuration, reopening logs");
+		sv_reload(NULL);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (shutting_down) {
+			log_info("still stopping VMs; each is bounded by its "
+			    "stoptimeout");
+			break;
+		}
+		log_info("%s: stopping every VM, then exiting",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		shutting_down = true;
+		sv_shutdown();
+		break;
+	}
+}
+
+/* Let 1000 VMs have their log files and sockets. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (rl.rlim_cur > 65536)
+			rl.rlim_cur = 65536;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static bool
+any_vm_names_owner(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sv_count(); i++)
+		if (sv_vm(i)->cfg->owner != NULL ||
+		    sv_vm(i)->cfg->group != NULL)
+			return true;
+	return false;
+}
+
+static void __attribute__((noreturn))
+startup_failed(const char *msg)
+{
+	log_warnx("%s", msg);
+	daemon_report(0, msg);
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct event	*sigs[3];
+	struct cfg_set	*set;
+	const char	*pidfile = RUNSTATEDIR "/vmstated.pid";
+	const char	*sockpath = RUNSTATEDIR "/vmstated.sock";
+	char		 err[2048], *error = NULL;
+	char		*abs_pidfile, *abs_sock;
+	bool		 foreground = false, check = false;
+	int		 ch, verbose = 0, i;
+	const int	 signums[3] = { SIGHUP, SIGTERM, SIGINT };
+
+	configdir = xstrdup(CONFIGDIR);
+	logdir = xstrdup(LOGDIR);
+	while ((ch = getopt(argc, argv, "c:fhl:np:s:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			free(configdir);
+			configdir = xstrdup(optarg);
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'h':
+			usage(0);
+		case 'l':
+			free(logdir);
+			logdir = xstrdup(optarg);
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 's':
+			sockpath = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	log_init("vmstated", LOG_TO_STDERR, verbose);
+	if (check)
+		return cfg_check(configdir, stdout, stderr);
+
+	{
+		char *p = absolute(configdir);
+		free(configdir);
+		configdir = p;
+		p = absolute(logdir);
+		free(logdir);
+		logdir = p;
+	}
+	abs_pidfile = absolute(pidfile);
+	abs_sock = absolute(sockpath);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+
+	if (!foreground)
+		daemon_detach();
+	log_init("vmstated", LOG_TO_STDERR | LOG_TO_SYSLOG, verbose);
+
+	if (cfg_load_daemon(configdir, &dconf, &error) == -1) {
+		snprintf(err, sizeof(err), "%s", error);
+		free(error);
+		startup_failed(err);
+	}
+	if (ensure_dir(logdir, 0755, err, sizeof(err)) == -1 ||
+	    ensure_dir(dconf.rundir, 0755, err, sizeof(err)) == -1)
+		startup_failed(err);
+	if (daemon_pidfile(abs_pidfile, err, sizeof(err)) == -1)
+		startup_failed(err);
+	if ((base = event_base_new()) == NULL)
+		startup_failed("cannot create the event loop");
+	proc_init(base);
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
+		evsignal_add(sigs[i], NULL);
+	}
+
+	set = cfg_load_all(configdir, &dconf);
+	sv_load(set);
+	cfg_set_free(set);
+	if (control_listen(abs_sock, &dconf, any_vm_names_owner(), err,
+	    sizeof(err)) == -1) {
+		daemon_pidfile_remove();
+		startup_failed(err);
+	}
+	log_info("started: %zu VMs, %zu invalid, socket %s", sv_count(),
+	    sv_invalid_count(), abs_sock);
+	daemon_report(1, NULL);
+	if (!foreground) {
+		log_set_destinations(LOG_TO_SYSLOG);
+		if (chdir("/") == -1)
+			log_warn("chdir /");
+	}
+
+	sv_autostart();
+	event_base_dispatch(base);
+
+	log_info("every VM is stopped; exiting");
+	control_close();
+	daemon_pidfile_remove();
+	sv_free();
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	cfg_daemon_free(&dconf);
+	event_base_free(base);
+	free(abs_pidfile);
+	free(abs_sock);
+	free(configdir);
+	free(logdir);
+	return 0;
+}

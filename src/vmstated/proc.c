@@ -1,0 +1,224 @@
+/*
+ * proc.c: child processes, started with fork+exec and reaped on SIGCHLD
+ * from the event loop.  A close-on-exec pipe tells the parent whether the
+ * exec worked, so that "cannot execute" reaches the person who asked
+ * instead of looking like a crash.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "log.h"
+#include "proc.h"
+
+struct child {
+	pid_t		 pid;
+	proc_exit_cb	 cb;
+	void		*arg;
+};
+
+static struct child	*children;
+static size_t		 nchildren, capchildren;
+static struct event	*sigchld_event;
+
+extern char **environ;
+
+static struct child *
+proc_find(pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < nchildren; i++)
+		if (children[i].pid == pid)
+			return &children[i];
+	return NULL;
+}
+
+/* Reap every child that has exited and run its callback. */
+static void
+proc_reap(evutil_socket_t sig, short what, void *unused)
+{
+	struct child	 c, *found;
+	pid_t		 pid;
+	int		 status;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		if ((found = proc_find(pid)) == NULL)
+			continue;
+		c = *found;
+		*found = children[--nchildren];
+		if (c.cb != NULL)
+			c.cb(pid, status, c.arg);
+	}
+}
+
+void
+proc_init(struct event_base *base)
+{
+	sigchld_event = evsignal_new(base, SIGCHLD, proc_reap, NULL);
+	if (sigchld_event == NULL || evsignal_add(sigchld_event, NULL) == -1)
+		fatalx("cannot watch SIGCHLD");
+}
+
+size_t
+proc_count(void)
+{
+	return nchildren;
+}
+
+void
+proc_forget(pid_t pid)
+{
+	struct child	*c;
+
+	if ((c = proc_find(pid)) != NULL)
+		c->cb = NULL;
+}
+
+/* In the child: set up descriptors, environment and directory, then exec. */
+static void
+proc_exec_child(const struct proc_spec *spec, int errpipe)
+{
+	sigset_t	 mask;
+	int		 fd, maxfd, i, err;
+
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			signal(i, SIG_DFL);
+	if (spec->new_pgrp)
+		setpgid(0, 0);
+	else
+		setsid();
+
+	if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	fd = spec->out_fd;
+	if (fd == -1)
+		fd = open("/dev/null", O_WRONLY);
+	if (fd != -1) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (spec->pass_fd != -1) {
+		if (spec->pass_fd != 3)
+			dup2(spec->pass_fd, 3);
+		fcntl(3, F_SETFD, 0);
+	}
+	maxfd = (int)sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	for (i = spec->pass_fd != -1 ? 4 : 3; i < maxfd; i++)
+		if (i != errpipe)
+			close(i);
+
+	if (spec->env_add != NULL)
+		for (i = 0; spec->env_add[i] != NULL; i++)
+			putenv(spec->env_add[i]);
+	if (spec->cwd != NULL && chdir(spec->cwd) == -1) {
+		err = errno;
+		(void)!write(errpipe, "c", 1);
+		(void)!write(errpipe, &err, sizeof(err));
+		_exit(127);
+	}
+	if (strchr(spec->path, '/') != NULL)
+		execv(spec->path, spec->argv);
+	else
+		execvp(spec->path, spec->argv);
+	err = errno;
+	(void)!write(errpipe, "e", 1);
+	(void)!write(errpipe, &err, sizeof(err));
+	_exit(127);
+}
+
+pid_t
+proc_spawn(const struct proc_spec *spec, proc_exit_cb cb, void *arg,
+    char *err, size_t errlen)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 p[2], child_errno = 0;
+	char		 what = 0;
+	ssize_t		 n;
+
+	if (pipe(p) == -1) {
+		snprintf(err, errlen, "cannot create a pipe: %s",
+		    strerror(errno));
+		return -1;
+	}
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		proc_exec_child(spec, p[1]);
+	}
+	close(p[1]);
+	if (spec->new_pgrp)
+		setpgid(pid, pid);	/* both sides, to win the race */
+
+	if (nchildren == capchildren) {
+		capchildren = capchildren ? capchildren * 2 : 16;
+		children = xrealloc(children, capchildren * sizeof(*children));
+	}
+	c = &children[nchildren++];
+	c->pid = pid;
+	c->cb = cb;
+	c->arg = arg;
+
+	/* Wait for exec: the pipe closes on success, carries errno on
+	 * failure.  This takes as long as one fork+exec, never longer. */
+	do
+		n = read(p[0], &what, 1);
+	while (n == -1 && errno == EINTR);
+	if (n == 1) {
+		while (read(p[0], &child_errno, sizeof(child_errno)) == -1 &&
+		    errno == EINTR)
+			;
+		proc_forget(pid);
+		snprintf(err, errlen, "%s %s: %s",
+		    what == 'c' ? "cannot change to directory" :
+		    "cannot execute",
+		    what == 'c' ? spec->cwd : spec->path,
+		    strerror(child_errno));
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+void
+proc_describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "wait status %#x", status);
+}

@@ -1,0 +1,42 @@
+/*
+ * proc.h: child processes (hypervisors, hooks, helpers) started and reaped
+ * from the event loop.
+ */
+#ifndef VMSTATED_PROC_H
+#define VMSTATED_PROC_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+
+typedef void	(*proc_exit_cb)(pid_t pid, int wait_status, void *arg);
+
+struct proc_spec {
+	const char	*path;		/* program; searched on PATH without '/' */
+	char *const	*argv;
+	char *const	*env_add;	/* "NAME=value" set on top of environ */
+	const char	*cwd;		/* NULL: stay */
+	int		 out_fd;	/* stdout and stderr; -1: /dev/null */
+	int		 pass_fd;	/* becomes fd 3 in the child; -1: none */
+	bool		 new_pgrp;	/* own process group (hooks) */
+};
+
+void	 proc_init(struct event_base *);
+/*
+ * Start a child.  Returns its pid, or -1 with a sentence in err (e.g.
+ * "cannot execute /usr/sbin/bhyve: No such file or directory") when the
+ * fork or the exec failed.  cb runs from the event loop once the child has
+ * been reaped.
+ */
+pid_t	 proc_spawn(const struct proc_spec *, proc_exit_cb, void *arg,
+	    char *err, size_t errlen);
+/* Stop reporting this child's exit (it is still reaped). */
+void	 proc_forget(pid_t);
+/* Describe a wait status: "exit status 3", "killed by signal 9 (SIGKILL)". */
+void	 proc_describe_status(int wait_status, char *buf, size_t len);
+size_t	 proc_count(void);
+
+#endif
