@@ -230,25 +230,32 @@ print_table(char *(*rows)[STATUS_COLUMNS], size_t nrows)
 	}
 }
 
-/* After the table: why each invalid VM could not be loaded. */
+/*
+ * After the table: why each invalid VM could not be loaded, and why a
+ * reload left a VM with its old configuration.
+ */
 static void
 print_invalid(const struct ucl_node *vms)
 {
 	const struct ucl_node	*vm;
-	const char		*error, *name, *eol;
+	const char		*error, *name, *state, *eol;
 	bool			 first = true;
 	char			*line;
 
 	for (vm = vms->children; vm != NULL; vm = vm->next) {
 		if ((error = show_str(vm, "error")) == NULL || *error == '\0')
 			continue;
-		if ((name = show_str(vm, "name")) == NULL)
-			name = "?";
+		name = str_or(vm, "name", "?");
+		state = str_or(vm, "state", "?");
 		if (first)
 			printf("\n");
 		first = false;
 		show_sanitized(name);
-		printf(": invalid configuration, not loaded:\n");
+		if (strcmp(state, "invalid") == 0)
+			printf(": invalid configuration, not loaded:\n");
+		else
+			printf(": new configuration is invalid; the one in "
+			    "force stays:\n");
 		while (*error != '\0') {
 			if ((eol = strchr(error, '\n')) == NULL)
 				eol = error + strlen(error);
@@ -299,6 +306,15 @@ show_status(const struct ucl_node *reply)
 	return 0;
 }
 
+/* Does this info key hold a Unix time (state_since, ...)? */
+static bool
+is_time_key(const char *key)
+{
+	size_t	 len = strlen(key);
+
+	return len > 6 && strcmp(key + len - 6, "_since") == 0;
+}
+
 /* One "key: value" line of info, with the values people read specially. */
 static void
 info_line(const char *indent, const char *key, const struct ucl_node *n)
@@ -312,6 +328,10 @@ info_line(const char *indent, const char *key, const struct ucl_node *n)
 	    (n->type == UCL_INT || n->type == UCL_FLOAT)) {
 		show_uptime(&b, n->type == UCL_INT ? n->v.integer :
 		    (int64_t)n->v.number);
+	} else if (is_time_key(key) && n->type == UCL_INT) {
+		show_time(&b, (double)n->v.integer);
+	} else if (is_time_key(key) && n->type == UCL_FLOAT) {
+		show_time(&b, n->v.number);
 	} else if (strcmp(key, "restart_history") == 0 &&
 	    n->type == UCL_ARRAY) {
 		for (e = n->children; e != NULL; e = e->next) {
