@@ -39,9 +39,9 @@ ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 		-DLOGDIR=\"$(LOGDIR)\" $(EVENT_CFLAGS)
 
 COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
-		src/common/config.h src/common/proto.h
+		src/common/ucl_lex.h src/common/config.h src/common/proto.h
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
-		src/common/ucl_json.c
+		src/common/ucl_lex.c src/common/ucl_json.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/qemu.c

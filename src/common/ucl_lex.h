@@ -1,0 +1,72 @@
+/*
+ * ucl_lex.h: the UCL parser's private interface between ucl.c (structure,
+ * files) and ucl_lex.c (positions, errors, comments, keys and scalars).
+ * Not for use outside the parser: the public API is ucl.h.
+ */
+#ifndef VMSTATED_UCL_LEX_H
+#define VMSTATED_UCL_LEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ucl.h"
+
+/* A file name shared by the nodes that came from it (ucl_node.file). */
+struct ucl_fname {
+	size_t	refs;
+	char	name[];
+};
+
+/* A position in the input, kept to report errors where things began. */
+struct ucl_pos {
+	const char	*p;
+	const char	*line_start;
+	int		 line;
+};
+
+/* The files being parsed, outermost first, to refuse .include cycles. */
+struct ucl_chain {
+	char	*paths[32];
+	int	 count;
+};
+
+struct ucl_parser {
+	const char		*start;		/* of the input */
+	const char		*p;		/* next byte */
+	const char		*end;
+	const char		*line_start;
+	int			 line;
+	int			 depth;		/* open sections and arrays */
+	bool			 includes;	/* .include allowed */
+	struct ucl_fname	*fname;
+	struct ucl_chain	*chain;
+	struct ucl_error	*err;
+};
+
+/* ucl.c */
+struct ucl_fname *ucl_fname_new(const char *);
+struct ucl_node	*ucl_node_new(struct ucl_parser *, enum ucl_type,
+		    const struct ucl_pos *);
+struct ucl_node	*ucl_parse_value(struct ucl_parser *, const char *,
+		    const char *);
+int		 ucl_include(struct ucl_parser *, struct ucl_node *,
+		    struct ucl_node **, const char *, const struct ucl_pos *);
+
+/* ucl_lex.c */
+int		 ucl_peek(const struct ucl_parser *, size_t);
+void		 ucl_skip(struct ucl_parser *, size_t);
+void		 ucl_mark(const struct ucl_parser *, struct ucl_pos *);
+int		 ucl_pos_column(const struct ucl_pos *);
+int		 ucl_error(struct ucl_parser *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		 ucl_error_at(struct ucl_parser *, const struct ucl_pos *,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+const char	*ucl_describe(int, char *, size_t);
+void		 ucl_printable(const char *, size_t, char *, size_t);
+int		 ucl_skip_space(struct ucl_parser *, bool, bool *);
+int		 ucl_lex_key(struct ucl_parser *, char **, size_t *);
+struct ucl_node	*ucl_lex_scalar(struct ucl_parser *, const char *);
+int		 ucl_parse_macro(struct ucl_parser *, struct ucl_node *,
+		    struct ucl_node **);
+
+#endif
