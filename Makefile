@@ -81,10 +81,11 @@ $(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS)
 
 # Stand-ins for bhyve and bhyvectl (tests/standin/README.md).
-$(O)/bhyve-standin: tests/standin/bhyve.c $(STANDIN_SRCS) $(STANDIN_HDRS)
+$(O)/bhyve-standin: tests/standin/bhyve.c tests/standin/bhyve_config.c \
+    tests/standin/bhyve_standin.h $(STANDIN_SRCS) $(STANDIN_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyve.c \
-	    $(STANDIN_SRCS) $(LDFLAGS)
+	    tests/standin/bhyve_config.c $(STANDIN_SRCS) $(LDFLAGS)
 
 $(O)/bhyvectl-standin: tests/standin/bhyvectl.c $(STANDIN_SRCS) \
     $(STANDIN_HDRS)

@@ -124,9 +124,11 @@ int	 cfg_load_daemon(const char *configdir, struct daemon_config *dc,
 void	 cfg_daemon_free(struct daemon_config *);
 
 /*
- * Load every VM directory of configdir.  Never fails as a whole: a
- * directory with an error lands in set->invalid; two directories giving
- * the same name both land there, each error naming both directories.
+ * Load every VM directory of configdir.  A directory with an error lands
+ * in set->invalid; two directories giving the same name both land there,
+ * each error naming both directories.  NULL (errno set) only when
+ * configdir itself cannot be read: the caller keeps what it has rather
+ * than take that for "no VMs".
  */
 struct cfg_set	*cfg_load_all(const char *configdir,
 		    const struct daemon_config *dc);

@@ -1,0 +1,884 @@
+/*
+ * config.c: find and load the configuration: vmstated.conf and one
+ * directory per VM.
+ *
+ * A VM starts as a copy of the defaults (built in, then defaults{} of
+ * vmstated.conf), and its own file's keys are laid over them by
+ * config_keys.c.  Every error is collected, not just the first, so that
+ * `vmstated -n` shows all of them at once; a VM with any error is not
+ * loaded but listed in cfg_set.invalid with all its errors.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "config_keys.h"
+#include "ucl.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR	"/var/run"
+#endif
+
+#define VM_NAME_MAX		64
+#define BHYVE_NAME_MAX		31	/* VM_MAX_NAMELEN 32 on FreeBSD 13, 14 */
+#define NAME_RULE	"a name has 1 to 64 letters, digits, '.', '_' or '-' " \
+			"and starts with a letter or a digit"
+
+/* One VM directory being loaded. */
+struct vm_load {
+	struct vm_config	*vm;		/* NULL when invalid */
+	char			*name;		/* best known name */
+	char			*dir;
+	char			*dirname;
+	char			*config_path;
+	int			 name_line;	/* where the name comes from */
+	struct cfg_errors	 errs;
+};
+
+static const char *const daemon_keys[] = {
+	"socket_mode", "socket_group", "rundir", "bhyve_path",
+	"bhyvectl_path", "qemu_path", "defaults", NULL
+};
+
+const char *
+cfg_hv_name(enum hv_kind kind)
+{
+	return kind == HV_QEMU ? "qemu" : "bhyve";
+}
+
+/*
+ * dir as an absolute path without "." components, repeated or trailing
+ * slashes.  Symbolic links are kept: they are the administrator's names.
+ */
+static char *
+absolute_dir(const char *dir)
+{
+	char		 cwd[4096];
+	struct buf	 b;
+	const char	*p, *end;
+	size_t		 len;
+
+	buf_init(&b);
+	if (dir[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			strcpy(cwd, ".");
+		buf_puts(&b, cwd);
+	}
+	for (p = dir; *p != '\0'; p = end) {
+		while (*p == '/')
+			p++;
+		for (end = p; *end != '\0' && *end != '/'; end++)
+			;
+		len = (size_t)(end - p);
+		if (len == 0 || (len == 1 && p[0] == '.'))
+			continue;
+		if (b.len == 0 || b.data[b.len - 1] != '/')
+			buf_putc(&b, '/');
+		buf_append(&b, p, len);
+	}
+	if (b.len == 0)
+		buf_putc(&b, '/');
+	return buf_steal(&b);
+}
+
+static bool
+valid_vm_name(const char *s)
+{
+	size_t	 i;
+
+	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
+	    (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	for (i = 1; s[i] != '\0'; i++) {
+		if (i >= VM_NAME_MAX)
+			return false;
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Free what a vm_config points to, not the structure itself. */
+static void
+vm_clear(struct vm_config *vm)
+{
+	size_t	 i;
+
+	free(vm->name);
+	free(vm->dir);
+	free(vm->dirname);
+	free(vm->config_path);
+	free(vm->configfile);
+	free(vm->scriptpath);
+	free(vm->os);
+	free(vm->osversion);
+	free(vm->owner);
+	free(vm->group);
+	free(vm->description);
+	free(vm->bootrom);
+	free(vm->hostbridge);
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		free(vm->consoles[i].backend);
+	free(vm->kernel);
+	free(vm->initrd);
+	free(vm->append);
+	for (i = 0; i < vm->ndisks; i++)
+		free(vm->disks[i]);
+	free(vm->disks);
+	for (i = 0; i < vm->nqemu_args; i++)
+		free(vm->qemu_args[i]);
+	free(vm->qemu_args);
+	free(vm->qemu_binary);
+	memset(vm, 0, sizeof(*vm));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static char **
+dup_list(char *const *list, size_t n)
+{
+	char	**copy;
+	size_t	  i;
+
+	if (n == 0)
+		return NULL;
+	copy = xcalloc(n, sizeof(*copy));
+	for (i = 0; i < n; i++)
+		copy[i] = xstrdup(list[i]);
+	return copy;
+}
+
+/* A deep copy of *src into *dst. */
+static void
+vm_copy(struct vm_config *dst, const struct vm_config *src)
+{
+	size_t	 i;
+
+	*dst = *src;
+	dst->name = dup_or_null(src->name);
+	dst->dir = dup_or_null(src->dir);
+	dst->dirname = dup_or_null(src->dirname);
+	dst->config_path = dup_or_null(src->config_path);
+	dst->configfile = dup_or_null(src->configfile);
+	dst->scriptpath = dup_or_null(src->scriptpath);
+	dst->os = dup_or_null(src->os);
+	dst->osversion = dup_or_null(src->osversion);
+	dst->owner = dup_or_null(src->owner);
+	dst->group = dup_or_null(src->group);
+	dst->description = dup_or_null(src->description);
+	dst->bootrom = dup_or_null(src->bootrom);
+	dst->hostbridge = dup_or_null(src->hostbridge);
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		dst->consoles[i].backend = dup_or_null(src->consoles[i].backend);
+	dst->kernel = dup_or_null(src->kernel);
+	dst->initrd = dup_or_null(src->initrd);
+	dst->append = dup_or_null(src->append);
+	dst->disks = dup_list(src->disks, src->ndisks);
+	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
+	dst->qemu_binary = dup_or_null(src->qemu_binary);
+}
+
+struct vm_config *
+cfg_vm_dup(const struct vm_config *src)
+{
+	struct vm_config	*vm;
+
+	vm = xcalloc(1, sizeof(*vm));
+	vm_copy(vm, src);
+	return vm;
+}
+
+void
+cfg_vm_free(struct vm_config *vm)
+{
+	if (vm == NULL)
+		return;
+	vm_clear(vm);
+	free(vm);
+}
+
+static bool
+str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+list_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	size_t	 i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Every field counts, the descriptive ones too: a reload that changes a
+ * description should show it, and comparing less buys nothing.
+ */
+bool
+cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
+{
+	int	 i;
+
+	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
+		if (a->consoles[i].present != b->consoles[i].present ||
+		    a->consoles[i].enabled != b->consoles[i].enabled ||
+		    !str_equal(a->consoles[i].backend, b->consoles[i].backend))
+			return false;
+	}
+	return str_equal(a->name, b->name) && str_equal(a->dir, b->dir) &&
+	    str_equal(a->dirname, b->dirname) &&
+	    str_equal(a->config_path, b->config_path) &&
+	    str_equal(a->configfile, b->configfile) &&
+	    str_equal(a->scriptpath, b->scriptpath) &&
+	    str_equal(a->os, b->os) && str_equal(a->osversion, b->osversion) &&
+	    str_equal(a->owner, b->owner) &&
+	    (a->owner == NULL || a->owner_uid == b->owner_uid) &&
+	    str_equal(a->group, b->group) &&
+	    (a->group == NULL || a->group_gid == b->group_gid) &&
+	    str_equal(a->description, b->description) &&
+	    a->maxrestart == b->maxrestart &&
+	    a->maxrestarttime == b->maxrestarttime &&
+	    str_equal(a->bootrom, b->bootrom) &&
+	    a->generate_acpi_tables == b->generate_acpi_tables &&
+	    a->vmexit_on_halt == b->vmexit_on_halt &&
+	    a->memory_mb == b->memory_mb && a->cpus == b->cpus &&
+	    a->sockets == b->sockets && a->cores == b->cores &&
+	    a->hypervisor == b->hypervisor && a->autostart == b->autostart &&
+	    a->stoptimeout == b->stoptimeout &&
+	    a->hooktimeout == b->hooktimeout &&
+	    str_equal(a->hostbridge, b->hostbridge) &&
+	    a->wire_memory == b->wire_memory &&
+	    str_equal(a->kernel, b->kernel) &&
+	    str_equal(a->initrd, b->initrd) &&
+	    str_equal(a->append, b->append) &&
+	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
+	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
+	    b->nqemu_args) &&
+	    str_equal(a->qemu_binary, b->qemu_binary);
+}
+
+/* A syntax error from the parser: file:line:column: message. */
+static void
+syntax_error(struct cfg_errors *errs, const char *path,
+    const struct ucl_error *uerr)
+{
+	const char	*file = uerr->file[0] != '\0' ? uerr->file : path;
+	char		 where[1200];
+
+	if (uerr->line > 0 && uerr->column > 0)
+		snprintf(where, sizeof(where), "%s:%d:%d", file, uerr->line,
+		    uerr->column);
+	else if (uerr->line > 0)
+		snprintf(where, sizeof(where), "%s:%d", file, uerr->line);
+	else
+		snprintf(where, sizeof(where), "%s", file);
+	cfg_error(errs, where, 0, NULL, "%s", uerr->message);
+}
+
+/*
+ * Parse path into *root.  A missing or unreadable file and a syntax error
+ * are errors; *missing tells the caller the file does not exist.
+ */
+static int
+parse_file(const char *path, struct ucl_node **root, bool *missing,
+    struct cfg_errors *errs)
+{
+	struct ucl_error	 uerr;
+	struct stat		 st;
+
+	*root = NULL;
+	*missing = false;
+	if (stat(path, &st) == -1) {
+		*missing = errno == ENOENT;
+		if (!*missing)
+			cfg_error(errs, path, 0, NULL, "cannot read: %s",
+			    strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		cfg_error(errs, path, 0, NULL, "is a directory; it must be a "
+		    "file");
+		return -1;
+	}
+	memset(&uerr, 0, sizeof(uerr));
+	if ((*root = ucl_parse_file(path, &uerr)) == NULL) {
+		syntax_error(errs, path, &uerr);
+		return -1;
+	}
+	if ((*root)->type != UCL_OBJECT) {
+		cfg_error(errs, path, (*root)->line, NULL, "expected keys or a "
+		    "section such as vmname { ... }, got %s",
+		    ucl_type_name((*root)->type));
+		ucl_free(*root);
+		*root = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A member that wraps a VM: a section whose key is not a VM key. */
+static bool
+is_vm_section(const struct ucl_node *m)
+{
+	return m->type == UCL_OBJECT && m->key != NULL &&
+	    !cfg_is_vm_key(m->key);
+}
+
+/*
+ * The VM's keys: the one section of the wrapped form (bsdvm { ... }), or
+ * the top level itself.  NULL after an error when the file wraps several.
+ */
+static const struct ucl_node *
+vm_body(const struct ucl_node *root, const char *path,
+    struct cfg_errors *errs)
+{
+	const struct ucl_node	*m;
+	struct buf		 list;
+	size_t			 sections = 0;
+
+	for (m = root->children; m != NULL; m = m->next)
+		if (is_vm_section(m))
+			sections++;
+	if (root->count == 1 && sections == 1)
+		return root->children;
+	if (sections < 2 || sections != root->count)
+		return root;
+	buf_init(&list);
+	for (m = root->children; m != NULL; m = m->next)
+		buf_printf(&list, "%s\"%s\" on line %d", list.len ? ", " : "",
+		    m->key, m->line);
+	cfg_error(errs, path, root->children->line, NULL, "holds %zu VM "
+	    "sections (%s); a config file describes one VM: give each one "
+	    "a directory of its own", sections, list.data);
+	buf_free(&list);
+	return NULL;
+}
+
+/* The VM's name: name = ..., else the section's key, else the dirname. */
+static void
+settle_name(struct vm_load *l, const struct ucl_node *root,
+    const struct ucl_node *body, const struct cfg_seen *seen)
+{
+	struct vm_config	*vm = l->vm;
+	const char		*from;
+
+	if (seen->node[K_NAME] != NULL && vm->name != NULL) {
+		from = "name";
+		l->name_line = seen->node[K_NAME]->line;
+	} else if (body != root) {
+		free(vm->name);
+		vm->name = xstrdup(body->key);
+		from = "the section";
+		l->name_line = body->line;
+	} else {
+		free(vm->name);
+		vm->name = xstrdup(l->dirname);
+		from = "the directory";
+		l->name_line = 0;
+	}
+	if (seen->bad[K_NAME])
+		return;
+	if (!valid_vm_name(vm->name)) {
+		cfg_error(&l->errs, l->config_path, l->name_line, "name",
+		    "\"%s\" (from %s) is not a valid VM name: %s; %s",
+		    vm->name, from, NAME_RULE, body == root &&
+		    seen->node[K_NAME] == NULL ? "rename the directory or add "
+		    "name = \"...\";" : "choose another");
+		return;
+	}
+	if (vm->hypervisor == HV_BHYVE && strlen(vm->name) > BHYVE_NAME_MAX)
+		cfg_error(&l->errs, l->config_path, l->name_line, "name",
+		    "\"%s\" is %zu characters long; bhyve accepts at most %d",
+		    vm->name, strlen(vm->name), BHYVE_NAME_MAX);
+	free(l->name);
+	l->name = xstrdup(vm->name);
+}
+
+/* Load dir into *l: l->vm when valid, else l->errs tells why. */
+static void
+load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
+{
+	struct ucl_node		*root;
+	const struct ucl_node	*body;
+	struct cfg_seen		 seen;
+	struct vm_config	*vm;
+	const char		*slash;
+	bool			 missing;
+
+	memset(l, 0, sizeof(*l));
+	cfg_errors_init(&l->errs);
+	l->dir = absolute_dir(dir);
+	slash = strrchr(l->dir, '/');
+	l->dirname = xstrdup(slash != NULL && slash[1] != '\0' ? slash + 1 :
+	    l->dir);
+	l->name = xstrdup(l->dirname);
+	xasprintf(&l->config_path, "%s/config", l->dir);
+	if (parse_file(l->config_path, &root, &missing, &l->errs) == -1) {
+		if (missing)
+			cfg_error(&l->errs, l->config_path, 0, NULL, "no config "
+			    "file; create %s or remove the directory (keep "
+			    "shared files in a directory whose name starts "
+			    "with a dot)", l->config_path);
+		return;
+	}
+	if ((body = vm_body(root, l->config_path, &l->errs)) == NULL) {
+		ucl_free(root);
+		return;
+	}
+
+	vm = l->vm = xcalloc(1, sizeof(*vm));
+	if (dc != NULL)
+		vm_copy(vm, &dc->defaults);
+	else
+		cfg_vm_set_builtin_defaults(vm);
+	vm->dir = xstrdup(l->dir);
+	vm->dirname = xstrdup(l->dirname);
+	vm->config_path = xstrdup(l->config_path);
+
+	memset(&seen, 0, sizeof(seen));
+	cfg_apply_keys(vm, body, l->dir, CFG_SCOPE_VM, "", &seen, &l->errs);
+	settle_name(l, root, body, &seen);
+	cfg_check_keys(vm, CFG_SCOPE_VM, "", &seen, l->config_path,
+	    body != root ? body->line : 1, &l->errs);
+	if (vm->scriptpath == NULL)
+		vm->scriptpath = xstrdup(l->dir);
+	ucl_free(root);
+	if (l->errs.count > 0) {
+		cfg_vm_free(l->vm);
+		l->vm = NULL;
+	}
+}
+
+static void
+load_free(struct vm_load *l)
+{
+	cfg_vm_free(l->vm);
+	free(l->name);
+	free(l->dir);
+	free(l->dirname);
+	free(l->config_path);
+	cfg_errors_free(&l->errs);
+}
+
+struct vm_config *
+cfg_load_vm(const char *dir, const struct daemon_config *dc, char **error)
+{
+	struct vm_load		 l;
+	struct vm_config	*vm;
+
+	load_vm(dir, dc, &l);
+	vm = l.vm;
+	l.vm = NULL;
+	*error = vm == NULL ? cfg_errors_take(&l.errs) : NULL;
+	load_free(&l);
+	return vm;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The VM directories of configdir, sorted: every directory (or symbolic
+ * link to one) except dot-directories.  NULL when configdir cannot be read.
+ */
+static char **
+list_vm_dirs(const char *configdir, size_t *n)
+{
+	DIR		 *d;
+	struct dirent	 *de;
+	struct stat	  st;
+	char		**names = NULL, *path;
+	size_t		  cap = 0;
+
+	*n = 0;
+	if ((d = opendir(configdir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    strcmp(de->d_name, "vmstated.conf") == 0)
+			continue;
+		xasprintf(&path, "%s/%s", configdir, de->d_name);
+		if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		free(path);
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (names == NULL)
+		names = xcalloc(1, sizeof(*names));
+	qsort(names, *n, sizeof(*names), compare_names);
+	return names;
+}
+
+/* Two directories giving one name: both refused, each naming the other. */
+static void
+refuse_duplicates(struct vm_load *loads, size_t n)
+{
+	size_t	 i, j;
+	bool	*dup;
+
+	dup = xcalloc(n ? n : 1, sizeof(*dup));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n; j++) {
+			if (i == j || strcmp(loads[i].name, loads[j].name) != 0)
+				continue;
+			cfg_error(&loads[i].errs, loads[i].config_path,
+			    loads[i].name_line, "name", "\"%s\" is also the "
+			    "name of the VM in %s; VM names must be unique: "
+			    "rename one of them", loads[i].name, loads[j].dir);
+			dup[i] = true;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (dup[i]) {
+			cfg_vm_free(loads[i].vm);
+			loads[i].vm = NULL;
+		}
+	}
+	free(dup);
+}
+
+struct cfg_set *
+cfg_load_all(const char *configdir, const struct daemon_config *dc)
+{
+	struct cfg_set		*set;
+	struct vm_load		*loads;
+	struct cfg_invalid	*inv;
+	char			**names, *path;
+	size_t			  n, i;
+
+	if ((names = list_vm_dirs(configdir, &n)) == NULL)
+		return NULL;
+	loads = xcalloc(n ? n : 1, sizeof(*loads));
+	for (i = 0; i < n; i++) {
+		xasprintf(&path, "%s/%s", configdir, names[i]);
+		load_vm(path, dc, &loads[i]);
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	refuse_duplicates(loads, n);
+
+	set = xcalloc(1, sizeof(*set));
+	set->vms = xcalloc(n ? n : 1, sizeof(*set->vms));
+	set->invalid = xcalloc(n ? n : 1, sizeof(*set->invalid));
+	for (i = 0; i < n; i++) {
+		if (loads[i].vm != NULL) {
+			set->vms[set->nvms++] = loads[i].vm;
+			loads[i].vm = NULL;
+		} else {
+			inv = &set->invalid[set->ninvalid++];
+			inv->name = xstrdup(loads[i].name);
+			inv->dir = xstrdup(loads[i].dir);
+			inv->error = cfg_errors_take(&loads[i].errs);
+		}
+		load_free(&loads[i]);
+	}
+	free(loads);
+	return set;
+}
+
+void
+cfg_set_free(struct cfg_set *set)
+{
+	size_t	 i;
+
+	if (set == NULL)
+		return;
+	for (i = 0; i < set->nvms; i++)
+		cfg_vm_free(set->vms[i]);
+	free(set->vms);
+	for (i = 0; i < set->ninvalid; i++) {
+		free(set->invalid[i].name);
+		free(set->invalid[i].dir);
+		free(set->invalid[i].error);
+	}
+	free(set->invalid);
+	free(set);
+}
+
+/* Built-in daemon settings. */
+static void
+daemon_init(struct daemon_config *dc, const char *path)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->path = xstrdup(path);
+	dc->socket_mode = 0600;
+	dc->socket_mode_set = false;
+	dc->rundir = xstrdup(RUNSTATEDIR "/vmstated");
+	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
+	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
+	dc->qemu_path = xstrdup("qemu-system-x86_64");
+	cfg_vm_set_builtin_defaults(&dc->defaults);
+}
+
+void
+cfg_daemon_free(struct daemon_config *dc)
+{
+	free(dc->path);
+	free(dc->socket_group);
+	free(dc->rundir);
+	free(dc->bhyve_path);
+	free(dc->bhyvectl_path);
+	free(dc->qemu_path);
+	vm_clear(&dc->defaults);
+	memset(dc, 0, sizeof(*dc));
+}
+
+/*
+ * socket_mode = "0660": octal digits in a string.  UCL reads a bare 0660
+ * as the decimal number 660, so a number is refused with that reason.
+ */
+static void
+daemon_socket_mode(struct daemon_config *dc, struct key_ctx *k)
+{
+	const struct ucl_node	*n = k->node;
+	const char		*s;
+	long			 mode = 0;
+	size_t			 i;
+
+	if (n->type == UCL_INT) {
+		cfg_key_error(k, "write the mode as octal digits in a string, "
+		    "e.g. socket_mode = \"0660\"; UCL reads the bare number "
+		    "%s as decimal %" PRId64, cfg_scalar_text(n, k->tmp,
+		    sizeof(k->tmp)), n->v.integer);
+		return;
+	}
+	if (n->type != UCL_STRING) {
+		cfg_type_error(k, "octal digits in a string, e.g. \"0660\"");
+		return;
+	}
+	s = n->v.string.ptr;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '7' || i >= 4)
+			break;
+		mode = mode * 8 + (s[i] - '0');
+	}
+	if (i == 0 || s[i] != '\0' || mode > 0777) {
+		cfg_type_error(k, "a mode of octal digits from \"0000\" to "
+		    "\"0777\", e.g. \"0660\"");
+		return;
+	}
+	dc->socket_mode = (mode_t)mode;
+	dc->socket_mode_set = true;
+}
+
+static void
+daemon_socket_group(struct daemon_config *dc, struct key_ctx *k)
+{
+	const struct group	*gr;
+	const char		*s;
+	int64_t			 id;
+
+	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
+		return;
+	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
+	    id <= (int64_t)UINT32_MAX)
+		gr = getgrgid((gid_t)id);
+	if (gr == NULL) {
+		cfg_key_error(k, "no such group \"%s\" on this host; create "
+		    "the group or correct the name", s);
+		return;
+	}
+	free(dc->socket_group);
+	dc->socket_group = xstrdup(gr->gr_name);
+	dc->socket_gid = gr->gr_gid;
+}
+
+/* A program: a path (made absolute) or a name looked up on PATH. */
+static void
+daemon_program(char **field, struct key_ctx *k, bool path_only)
+{
+	const char	*s;
+
+	if ((s = cfg_get_text(k, k->node, "a program path")) == NULL)
+		return;
+	if (*s == '\0') {
+		cfg_key_error(k, "expected a program path, got an empty "
+		    "string");
+		return;
+	}
+	free(*field);
+	*field = path_only || strchr(s, '/') != NULL ?
+	    cfg_path_join(k->basedir, s) : xstrdup(s);
+}
+
+static void
+daemon_defaults(struct daemon_config *dc, struct key_ctx *k)
+{
+	struct cfg_seen	 seen;
+
+	if (k->node->type != UCL_OBJECT) {
+		cfg_type_error(k, "a section defaults { key = value; ... }");
+		return;
+	}
+	memset(&seen, 0, sizeof(seen));
+	cfg_apply_keys(&dc->defaults, k->node, k->basedir,
+	    CFG_SCOPE_DEFAULTS, "defaults.", &seen, k->errs);
+	cfg_check_keys(&dc->defaults, CFG_SCOPE_DEFAULTS, "defaults.", &seen,
+	    k->node->file, k->node->line, k->errs);
+}
+
+static void
+daemon_key(struct daemon_config *dc, struct key_ctx *k)
+{
+	const struct ucl_node	*m = k->node;
+	char			*p;
+
+	if (cfg_key_is(m, "socket_mode"))
+		daemon_socket_mode(dc, k);
+	else if (cfg_key_is(m, "socket_group"))
+		daemon_socket_group(dc, k);
+	else if (cfg_key_is(m, "rundir")) {
+		if ((p = cfg_get_path(k, m)) != NULL) {
+			free(dc->rundir);
+			dc->rundir = p;
+		}
+	} else if (cfg_key_is(m, "bhyve_path"))
+		daemon_program(&dc->bhyve_path, k, true);
+	else if (cfg_key_is(m, "bhyvectl_path"))
+		daemon_program(&dc->bhyvectl_path, k, true);
+	else if (cfg_key_is(m, "qemu_path"))
+		daemon_program(&dc->qemu_path, k, false);
+	else if (cfg_key_is(m, "defaults"))
+		daemon_defaults(dc, k);
+}
+
+static void
+daemon_keys_apply(struct daemon_config *dc, const struct ucl_node *root,
+    const char *configdir, struct cfg_errors *errs)
+{
+	const struct ucl_node	*m, *first[8];
+	struct key_ctx		 k;
+	size_t			 id;
+
+	memset(first, 0, sizeof(first));
+	for (m = root->children; m != NULL; m = m->next) {
+		for (id = 0; daemon_keys[id] != NULL; id++)
+			if (cfg_key_is(m, daemon_keys[id]))
+				break;
+		if (daemon_keys[id] == NULL) {
+			if (cfg_is_vm_key(m->key))
+				cfg_error(errs, m->file, m->line, m->key,
+				    "is a VM setting: put it inside defaults "
+				    "{ } to make it every VM's default");
+			else
+				cfg_unknown_key(errs, m, NULL, daemon_keys,
+				    "see vmstated.conf(5)");
+			continue;
+		}
+		memset(&k, 0, sizeof(k));
+		k.node = m;
+		k.basedir = configdir;
+		k.errs = errs;
+		snprintf(k.name, sizeof(k.name), "%s", daemon_keys[id]);
+		if (first[id] != NULL) {
+			cfg_key_error(&k, "given twice (first on line %d); "
+			    "keep one", first[id]->line);
+			continue;
+		}
+		first[id] = m;
+		daemon_key(dc, &k);
+	}
+}
+
+int
+cfg_load_daemon(const char *configdir, struct daemon_config *dc,
+    char **error)
+{
+	struct cfg_errors	 errs;
+	struct ucl_node		*root;
+	char			*dir, *path;
+	bool			 missing;
+
+	*error = NULL;
+	dir = absolute_dir(configdir);
+	xasprintf(&path, "%s/vmstated.conf", dir);
+	daemon_init(dc, path);
+	cfg_errors_init(&errs);
+	if (parse_file(path, &root, &missing, &errs) == 0) {
+		daemon_keys_apply(dc, root, dir, &errs);
+		ucl_free(root);
+	}
+	free(dir);
+	if (errs.count == 0) {
+		cfg_errors_free(&errs);
+		free(path);
+		return 0;
+	}
+	/* Half a configuration is worse than none: back to built-ins. */
+	cfg_daemon_free(dc);
+	daemon_init(dc, path);
+	free(path);
+	*error = cfg_errors_take(&errs);
+	return -1;
+}
+
+int
+cfg_check(const char *configdir, FILE *out, FILE *err)
+{
+	struct daemon_config	 dc;
+	struct cfg_set		*set;
+	char			*error;
+	size_t			 i;
+	int			 status = 0;
+
+	if (cfg_load_daemon(configdir, &dc, &error) == -1) {
+		fprintf(err, "%s\n", error);
+		free(error);
+		status = 1;
+	}
+	if ((set = cfg_load_all(configdir, &dc)) == NULL) {
+		fprintf(err, "%s: cannot read the configuration directory: "
+		    "%s\n", configdir, strerror(errno));
+		cfg_daemon_free(&dc);
+		return 1;
+	}
+	for (i = 0; i < set->nvms; i++)
+		fprintf(out, "%s\t%s\t%s\n", set->vms[i]->name,
+		    set->vms[i]->dir, cfg_hv_name(set->vms[i]->hypervisor));
+	for (i = 0; i < set->ninvalid; i++)
+		fprintf(err, "%s\n", set->invalid[i].error);
+	if (set->ninvalid > 0)
+		status = 1;
+	fflush(out);
+	fflush(err);
+	cfg_set_free(set);
+	cfg_daemon_free(&dc);
+	return status;
+}

@@ -1,0 +1,729 @@
+/*
+ * config_keys.c: every key of a VM's config file, once.
+ *
+ * One table names each key and the function that turns its UCL value into
+ * a typed field of struct vm_config, through the value readers of
+ * config_values.c.  The checks that need several keys (CPU topology,
+ * required keys, files that must be readable) come after all keys are
+ * in: config_check.c.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "config_keys.h"
+#include "ucl.h"
+
+#define MAX_RESTARTS		1000000
+#define MAX_SECONDS		(365LL * 24 * 3600)
+
+#define KEY_REPEATABLE		0x1	/* given several times: all count */
+#define KEY_NOT_DEFAULT		0x2	/* no default in vmstated.conf */
+#define KEY_BHYVE		0x4	/* means something to bhyve only */
+#define KEY_QEMU		0x8	/* means something to qemu only */
+
+typedef void	(*key_apply_fn)(struct key_ctx *);
+
+struct vm_key {
+	enum cfg_key_id	 id;
+	const char	*name;
+	key_apply_fn	 apply;
+	int		 flags;
+};
+
+static void	apply_name(struct key_ctx *);
+static void	apply_configfile(struct key_ctx *);
+static void	apply_scriptpath(struct key_ctx *);
+static void	apply_os(struct key_ctx *);
+static void	apply_osversion(struct key_ctx *);
+static void	apply_owner(struct key_ctx *);
+static void	apply_group(struct key_ctx *);
+static void	apply_description(struct key_ctx *);
+static void	apply_maxrestart(struct key_ctx *);
+static void	apply_maxrestarttime(struct key_ctx *);
+static void	apply_bootrom(struct key_ctx *);
+static void	apply_generate_acpi_tables(struct key_ctx *);
+static void	apply_vmexit_on_halt(struct key_ctx *);
+static void	apply_memory(struct key_ctx *);
+static void	apply_cpus(struct key_ctx *);
+static void	apply_sockets(struct key_ctx *);
+static void	apply_cores(struct key_ctx *);
+static void	apply_hypervisor(struct key_ctx *);
+static void	apply_autostart(struct key_ctx *);
+static void	apply_stoptimeout(struct key_ctx *);
+static void	apply_hooktimeout(struct key_ctx *);
+static void	apply_hostbridge(struct key_ctx *);
+static void	apply_wire_memory(struct key_ctx *);
+static void	apply_consoles(struct key_ctx *);
+static void	apply_kernel(struct key_ctx *);
+static void	apply_initrd(struct key_ctx *);
+static void	apply_append(struct key_ctx *);
+static void	apply_disk(struct key_ctx *);
+static void	apply_qemu_args(struct key_ctx *);
+static void	apply_qemu_binary(struct key_ctx *);
+
+/* Indexed by enum cfg_key_id. */
+static const struct vm_key vm_keys[K__COUNT] = {
+	{ K_NAME, "name", apply_name, KEY_NOT_DEFAULT },
+	{ K_CONFIGFILE, "configfile", apply_configfile,
+	    KEY_NOT_DEFAULT | KEY_BHYVE },
+	{ K_SCRIPTPATH, "scriptpath", apply_scriptpath, 0 },
+	{ K_OS, "os", apply_os, 0 },
+	{ K_OSVERSION, "osversion", apply_osversion, 0 },
+	{ K_OWNER, "owner", apply_owner, 0 },
+	{ K_GROUP, "group", apply_group, 0 },
+	{ K_DESCRIPTION, "description", apply_description, 0 },
+	{ K_MAXRESTART, "maxrestart", apply_maxrestart, 0 },
+	{ K_MAXRESTARTTIME, "maxrestarttime", apply_maxrestarttime, 0 },
+	{ K_BOOTROM, "bootrom", apply_bootrom, 0 },
+	{ K_GENERATE_ACPI_TABLES, "generate_acpi_tables",
+	    apply_generate_acpi_tables, 0 },
+	{ K_VMEXIT_ON_HALT, "vmexit_on_halt", apply_vmexit_on_halt,
+	    KEY_BHYVE },
+	{ K_MEMORY, "memory", apply_memory, 0 },
+	{ K_CPUS, "cpus", apply_cpus, 0 },
+	{ K_NUMCPUS, "numcpus", apply_cpus, 0 },
+	{ K_SOCKETS, "sockets", apply_sockets, 0 },
+	{ K_CORES, "cores", apply_cores, 0 },
+	{ K_HYPERVISOR, "hypervisor", apply_hypervisor, 0 },
+	{ K_AUTOSTART, "autostart", apply_autostart, 0 },
+	{ K_STOPTIMEOUT, "stoptimeout", apply_stoptimeout, 0 },
+	{ K_HOOKTIMEOUT, "hooktimeout", apply_hooktimeout, 0 },
+	{ K_HOSTBRIDGE, "hostbridge", apply_hostbridge, KEY_BHYVE },
+	{ K_WIRE_MEMORY, "wire_memory", apply_wire_memory, KEY_BHYVE },
+	{ K_CONSOLES, "consoles", apply_consoles, KEY_BHYVE },
+	{ K_KERNEL, "kernel", apply_kernel, KEY_QEMU },
+	{ K_INITRD, "initrd", apply_initrd, KEY_QEMU },
+	{ K_APPEND, "append", apply_append, KEY_QEMU },
+	{ K_DISK, "disk", apply_disk, KEY_QEMU | KEY_REPEATABLE },
+	{ K_QEMU_ARGS, "qemu_args", apply_qemu_args,
+	    KEY_QEMU | KEY_REPEATABLE },
+	{ K_QEMU_BINARY, "qemu_binary", apply_qemu_binary, KEY_QEMU },
+};
+
+/* Keys of vmstated.conf, to point a misplaced one at the right file. */
+static const char *const daemon_keys[] = {
+	"socket_mode", "socket_group", "rundir", "bhyve_path",
+	"bhyvectl_path", "qemu_path", "defaults", NULL
+};
+
+bool
+cfg_is_vm_key(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < K__COUNT; i++)
+		if (strcasecmp(vm_keys[i].name, key) == 0)
+			return true;
+	return false;
+}
+
+const char *
+cfg_key_name(enum cfg_key_id id)
+{
+	return vm_keys[id].name;
+}
+
+int
+cfg_key_only_for(enum cfg_key_id id)
+{
+	if (vm_keys[id].flags & KEY_BHYVE)
+		return HV_BHYVE;
+	if (vm_keys[id].flags & KEY_QEMU)
+		return HV_QEMU;
+	return -1;
+}
+
+static void
+set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = value != NULL ? xstrdup(value) : NULL;
+}
+
+/* Each key's function: parse, then store only when the value is good. */
+
+static void
+apply_name(struct key_ctx *k)
+{
+	const char	*s;
+
+	if ((s = cfg_get_text(k, k->node, "a VM name")) != NULL)
+		set_string(&k->vm->name, s);
+}
+
+static void
+apply_path_key(struct key_ctx *k, char **field)
+{
+	char	*p;
+
+	if ((p = cfg_get_path(k, k->node)) != NULL) {
+		free(*field);
+		*field = p;
+	}
+}
+
+static void
+apply_configfile(struct key_ctx *k)
+{
+	apply_path_key(k, &k->vm->configfile);
+}
+
+static void
+apply_scriptpath(struct key_ctx *k)
+{
+	apply_path_key(k, &k->vm->scriptpath);
+}
+
+static void
+apply_bootrom(struct key_ctx *k)
+{
+	apply_path_key(k, &k->vm->bootrom);
+}
+
+static void
+apply_kernel(struct key_ctx *k)
+{
+	apply_path_key(k, &k->vm->kernel);
+}
+
+static void
+apply_initrd(struct key_ctx *k)
+{
+	apply_path_key(k, &k->vm->initrd);
+}
+
+static void
+apply_string_key(struct key_ctx *k, char **field)
+{
+	const char	*s;
+
+	if ((s = cfg_get_text(k, k->node, "a string")) != NULL)
+		set_string(field, s);
+}
+
+static void
+apply_os(struct key_ctx *k)
+{
+	apply_string_key(k, &k->vm->os);
+}
+
+static void
+apply_osversion(struct key_ctx *k)
+{
+	apply_string_key(k, &k->vm->osversion);
+}
+
+static void
+apply_description(struct key_ctx *k)
+{
+	apply_string_key(k, &k->vm->description);
+}
+
+static void
+apply_append(struct key_ctx *k)
+{
+	apply_string_key(k, &k->vm->append);
+}
+
+/* A command name (found on PATH) or a path (made absolute). */
+static void
+apply_qemu_binary(struct key_ctx *k)
+{
+	const char	*s;
+
+	if ((s = cfg_get_text(k, k->node, "a program name or path")) == NULL)
+		return;
+	if (*s == '\0') {
+		cfg_key_error(k, "expected a program name or path, got an empty "
+		    "string");
+		return;
+	}
+	free(k->vm->qemu_binary);
+	k->vm->qemu_binary = strchr(s, '/') != NULL ?
+	    cfg_path_join(k->basedir, s) : xstrdup(s);
+}
+
+/* A user name or a numeric uid that exists on this host. */
+static void
+apply_owner(struct key_ctx *k)
+{
+	const struct passwd	*pw;
+	const char		*s;
+	int64_t			 id;
+
+	if ((s = cfg_get_text(k, k->node, "a user name")) == NULL)
+		return;
+	if ((pw = getpwnam(s)) == NULL && cfg_parse_digits(s, &id) &&
+	    id <= (int64_t)UINT32_MAX)
+		pw = getpwuid((uid_t)id);
+	if (pw == NULL) {
+		cfg_key_error(k, "no such user \"%s\" on this host; create the "
+		    "user or correct the name", s);
+		return;
+	}
+	set_string(&k->vm->owner, pw->pw_name);
+	k->vm->owner_uid = pw->pw_uid;
+}
+
+static void
+apply_group(struct key_ctx *k)
+{
+	const struct group	*gr;
+	const char		*s;
+	int64_t			 id;
+
+	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
+		return;
+	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
+	    id <= (int64_t)UINT32_MAX)
+		gr = getgrgid((gid_t)id);
+	if (gr == NULL) {
+		cfg_key_error(k, "no such group \"%s\" on this host; create the "
+		    "group or correct the name", s);
+		return;
+	}
+	set_string(&k->vm->group, gr->gr_name);
+	k->vm->group_gid = gr->gr_gid;
+}
+
+static void
+apply_maxrestart(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of restarts", 0, MAX_RESTARTS, &v) == 0)
+		k->vm->maxrestart = v;
+}
+
+static void
+apply_maxrestarttime(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
+		k->vm->maxrestarttime = v;
+}
+
+static void
+apply_stoptimeout(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
+		k->vm->stoptimeout = v;
+}
+
+static void
+apply_hooktimeout(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_seconds(k, 0, MAX_SECONDS, &v) == 0)
+		k->vm->hooktimeout = v;
+}
+
+static void
+apply_flag(struct key_ctx *k, enum cfg_flag *field)
+{
+	bool	 b;
+
+	if (cfg_get_bool(k, &b) == 0)
+		*field = b ? CFG_YES : CFG_NO;
+}
+
+static void
+apply_generate_acpi_tables(struct key_ctx *k)
+{
+	apply_flag(k, &k->vm->generate_acpi_tables);
+}
+
+static void
+apply_vmexit_on_halt(struct key_ctx *k)
+{
+	apply_flag(k, &k->vm->vmexit_on_halt);
+}
+
+static void
+apply_wire_memory(struct key_ctx *k)
+{
+	apply_flag(k, &k->vm->wire_memory);
+}
+
+static void
+apply_autostart(struct key_ctx *k)
+{
+	bool	 b;
+
+	if (cfg_get_bool(k, &b) == 0)
+		k->vm->autostart = b;
+}
+
+static void
+apply_memory(struct key_ctx *k)
+{
+	int64_t	 mb;
+
+	if (cfg_get_memory(k, &mb) == 0)
+		k->vm->memory_mb = mb;
+}
+
+/* cpus, and numcpus, its name in the original implementation. */
+static void
+apply_cpus(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of virtual CPUs", 1, CFG_MAX_CPUS, &v) == 0)
+		k->vm->cpus = v;
+}
+
+static void
+apply_sockets(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of CPU sockets", 1, CFG_MAX_CPUS, &v) == 0)
+		k->vm->sockets = v;
+}
+
+static void
+apply_cores(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of cores per socket", 1, CFG_MAX_CPUS, &v) == 0)
+		k->vm->cores = v;
+}
+
+static void
+apply_hypervisor(struct key_ctx *k)
+{
+	const struct ucl_node	*n = k->node;
+
+	if (n->type == UCL_STRING && strcasecmp(n->v.string.ptr, "bhyve") == 0)
+		k->vm->hypervisor = HV_BHYVE;
+	else if (n->type == UCL_STRING &&
+	    strcasecmp(n->v.string.ptr, "qemu") == 0)
+		k->vm->hypervisor = HV_QEMU;
+	else
+		cfg_type_error(k, "bhyve or qemu");
+}
+
+/*
+ * The original implementation's host bridge: "hostbridge" or
+ * "amd_hostbridge" (also "amd"); yes means "hostbridge", no leaves the
+ * bhyve configuration file's own setting alone.
+ */
+static void
+apply_hostbridge(struct key_ctx *k)
+{
+	const struct ucl_node	*n = k->node;
+	const char		*s;
+
+	if (n->type == UCL_BOOLEAN) {
+		set_string(&k->vm->hostbridge, n->v.boolean ? "hostbridge" :
+		    NULL);
+		return;
+	}
+	if (n->type == UCL_STRING) {
+		s = n->v.string.ptr;
+		if (strcasecmp(s, "hostbridge") == 0 ||
+		    strcasecmp(s, "yes") == 0) {
+			set_string(&k->vm->hostbridge, "hostbridge");
+			return;
+		}
+		if (strcasecmp(s, "amd_hostbridge") == 0 ||
+		    strcasecmp(s, "amd") == 0) {
+			set_string(&k->vm->hostbridge, "amd_hostbridge");
+			return;
+		}
+		if (strcasecmp(s, "no") == 0) {
+			set_string(&k->vm->hostbridge, NULL);
+			return;
+		}
+	}
+	cfg_type_error(k, "hostbridge, amd_hostbridge, yes or no");
+}
+
+/* Append one string to a NULL-terminated-free array with a count. */
+static void
+list_add(char ***list, size_t *n, char *s)
+{
+	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+	(*list)[(*n)++] = s;
+}
+
+static void
+list_clear(char ***list, size_t *n)
+{
+	size_t	 i;
+
+	for (i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+/* disk: a path, or a list of paths; repeated keys add more disks. */
+static void
+apply_disk(struct key_ctx *k)
+{
+	const struct ucl_node	*e;
+	char			*p;
+
+	if (k->node->type == UCL_ARRAY) {
+		for (e = k->node->children; e != NULL; e = e->next)
+			if ((p = cfg_get_path(k, e)) != NULL)
+				list_add(&k->vm->disks, &k->vm->ndisks, p);
+		return;
+	}
+	if ((p = cfg_get_path(k, k->node)) != NULL)
+		list_add(&k->vm->disks, &k->vm->ndisks, p);
+}
+
+/*
+ * qemu_args: a list of arguments, each passed as it is; or a string, split
+ * at white space.
+ */
+static void
+apply_qemu_args(struct key_ctx *k)
+{
+	const struct ucl_node	*e;
+	const char		*s, *end;
+
+	if (k->node->type == UCL_ARRAY) {
+		for (e = k->node->children; e != NULL; e = e->next)
+			if ((s = cfg_get_text(k, e, "a list of strings")) != NULL)
+				list_add(&k->vm->qemu_args,
+				    &k->vm->nqemu_args, xstrdup(s));
+		return;
+	}
+	if ((s = cfg_get_text(k, k->node, "a list of strings")) == NULL)
+		return;
+	for (;;) {
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			break;
+		for (end = s; *end != '\0' && !isspace((unsigned char)*end);
+		    end++)
+			;
+		list_add(&k->vm->qemu_args, &k->vm->nqemu_args,
+		    xstrndup(s, (size_t)(end - s)));
+		s = end;
+	}
+}
+
+/* sub's key name: the parent's, a dot, child ("consoles.com1"). */
+static void
+sub_name(struct key_ctx *sub, const struct key_ctx *parent,
+    const char *child)
+{
+	int	 n;
+
+	n = snprintf(sub->name, sizeof(sub->name), "%s.%s", parent->name,
+	    child);
+	if (n < 0 || (size_t)n >= sizeof(sub->name))
+		sub->name[sizeof(sub->name) - 1] = '\0';
+}
+
+/* One com port: { backend = "/dev/nmdm0A"; enabled = yes; } or a string. */
+static void
+apply_console(struct key_ctx *k, struct cfg_console *con)
+{
+	static const char *const known[] = { "backend", "enabled", NULL };
+	const struct ucl_node	*n = k->node, *m;
+	const char		*s;
+	bool			 seen_backend = false, seen_enabled = false;
+	struct key_ctx		 sub;
+
+	con->present = true;
+	con->enabled = true;
+	if (n->type != UCL_OBJECT) {
+		if ((s = cfg_get_text(k, n, "a device such as \"/dev/nmdm0A\", "
+		    "or a section { backend = ...; enabled = yes; }")) != NULL)
+			set_string(&con->backend, s);
+		return;
+	}
+	for (m = n->children; m != NULL; m = m->next) {
+		sub = *k;
+		sub.node = m;
+		sub_name(&sub, k, m->key);
+		if (cfg_key_is(m, "backend") || cfg_key_is(m, "enabled")) {
+			bool *seen = cfg_key_is(m, "backend") ?
+			    &seen_backend : &seen_enabled;
+			if (*seen) {
+				cfg_key_error(&sub, "given twice; keep one");
+				continue;
+			}
+			*seen = true;
+		}
+		if (cfg_key_is(m, "backend")) {
+			if ((s = cfg_get_text(&sub, m, "a device such as "
+			    "\"/dev/nmdm0A\" or \"stdio\"")) != NULL)
+				set_string(&con->backend, s);
+		} else if (cfg_key_is(m, "enabled"))
+			(void)cfg_get_bool(&sub, &con->enabled);
+		else
+			cfg_unknown_key(k->errs, m, k->name, known, NULL);
+	}
+	if (con->enabled && (con->backend == NULL || *con->backend == '\0'))
+		cfg_key_error(k, "no backend: give the device, e.g. backend = "
+		    "\"/dev/nmdm0A\";");
+}
+
+/* consoles { com1 { ... } ... }: replaces any consoles of defaults{}. */
+static void
+apply_consoles(struct key_ctx *k)
+{
+	static const char *const known[] = { "com1", "com2", "com3", "com4",
+	    NULL };
+	const struct ucl_node	*m;
+	struct key_ctx		 sub;
+	int			 i, port;
+	bool			 seen[CFG_MAX_CONSOLES] = { false };
+
+	if (k->node->type != UCL_OBJECT) {
+		cfg_type_error(k, "a section such as consoles { com1 { backend = "
+		    "\"/dev/nmdm0A\"; enabled = yes; } }");
+		return;
+	}
+	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
+		free(k->vm->consoles[i].backend);
+		memset(&k->vm->consoles[i], 0, sizeof(k->vm->consoles[i]));
+	}
+	for (m = k->node->children; m != NULL; m = m->next) {
+		port = -1;
+		for (i = 0; i < CFG_MAX_CONSOLES; i++)
+			if (cfg_key_is(m, known[i]))
+				port = i;
+		if (port < 0) {
+			cfg_unknown_key(k->errs, m, k->name, known,
+			    "bhyve has the ports com1 to com4");
+			continue;
+		}
+		sub = *k;
+		sub.node = m;
+		sub_name(&sub, k, known[port]);
+		if (seen[port]) {
+			cfg_key_error(&sub, "given twice; keep one");
+			continue;
+		}
+		seen[port] = true;
+		apply_console(&sub, &k->vm->consoles[port]);
+	}
+}
+
+/* An unknown key in a VM's config or in defaults{}: say what to do. */
+static void
+unknown_vm_key(struct cfg_errors *errs, const struct ucl_node *m,
+    enum cfg_scope scope)
+{
+	const char	*names[K__COUNT + 1];
+	size_t		 i;
+
+	for (i = 0; daemon_keys[i] != NULL; i++) {
+		if (scope == CFG_SCOPE_VM && cfg_key_is(m, daemon_keys[i])) {
+			cfg_error(errs, m->file, m->line, m->key,
+			    "is a daemon setting, not a VM's: move it to "
+			    "vmstated.conf in the configuration directory");
+			return;
+		}
+	}
+	for (i = 0; i < K__COUNT; i++)
+		names[i] = vm_keys[i].name;
+	names[K__COUNT] = NULL;
+	cfg_unknown_key(errs, m, scope == CFG_SCOPE_DEFAULTS ? "defaults" :
+	    NULL, names, "see vmstated.conf(5) for the keys a VM may have");
+}
+
+void
+cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
+    const char *basedir, enum cfg_scope scope, const char *prefix,
+    struct cfg_seen *seen, struct cfg_errors *errs)
+{
+	const struct ucl_node	*m, *first;
+	const struct vm_key	*key;
+	struct key_ctx		 k;
+	size_t			 i, before;
+
+	for (m = obj->children; m != NULL; m = m->next) {
+		key = NULL;
+		for (i = 0; i < K__COUNT; i++)
+			if (m->key != NULL && cfg_key_is(m, vm_keys[i].name))
+				key = &vm_keys[i];
+		if (key == NULL) {
+			unknown_vm_key(errs, m, scope);
+			continue;
+		}
+		memset(&k, 0, sizeof(k));
+		k.vm = vm;
+		k.node = m;
+		k.basedir = basedir;
+		k.scope = scope;
+		k.errs = errs;
+		snprintf(k.name, sizeof(k.name), "%s%s", prefix, key->name);
+		if (scope == CFG_SCOPE_DEFAULTS &&
+		    (key->flags & KEY_NOT_DEFAULT)) {
+			cfg_key_error(&k, "cannot have a default: each VM gives "
+			    "its own; remove it from defaults { }");
+			continue;
+		}
+		if ((first = seen->node[key->id]) != NULL &&
+		    !(key->flags & KEY_REPEATABLE)) {
+			if (strcmp(first->file, m->file) == 0)
+				cfg_key_error(&k, "given twice (first on line %d); "
+				    "keep one", first->line);
+			else
+				cfg_key_error(&k, "given twice (first in %s:%d); "
+				    "keep one", first->file, first->line);
+			continue;
+		}
+		/* A VM's own list replaces the list of defaults{}. */
+		if (first == NULL && key->id == K_DISK)
+			list_clear(&vm->disks, &vm->ndisks);
+		if (first == NULL && key->id == K_QEMU_ARGS)
+			list_clear(&vm->qemu_args, &vm->nqemu_args);
+		if (first == NULL)
+			seen->node[key->id] = m;
+		before = errs->count;
+		key->apply(&k);
+		if (errs->count > before)
+			seen->bad[key->id] = true;
+	}
+}
+
+void
+cfg_vm_set_builtin_defaults(struct vm_config *vm)
+{
+	int	 i;
+
+	vm->maxrestart = 3;
+	vm->maxrestarttime = 30;
+	vm->generate_acpi_tables = CFG_UNSET;
+	vm->vmexit_on_halt = CFG_UNSET;
+	vm->hypervisor = HV_BHYVE;
+	vm->autostart = false;
+	vm->stoptimeout = 30;
+	vm->hooktimeout = 60;
+	vm->wire_memory = CFG_UNSET;
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		vm->consoles[i].enabled = false;
+}

@@ -1,0 +1,273 @@
+/*
+ * bhyve_config.c: write the file bhyve is started with, <configfile>.generated.
+ *
+ * bhyve keeps the last value of a key it reads with -k, so the VM's
+ * settings are appended after the administrator's file and win.  The file
+ * is replaced atomically before each start: a crash, a full disk or a
+ * second start never leaves bhyve half a configuration to read.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bhyve_config.h"
+#include "buf.h"
+#include "config.h"
+
+/*
+ * key=value and a newline.  bhyve_config(5) expands %(var) in values, so
+ * a '%' of ours is doubled to stay a '%'.
+ */
+static void
+put_line(struct buf *out, const char *key, const char *value)
+{
+	const char	*p;
+
+	buf_puts(out, key);
+	buf_putc(out, '=');
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '%')
+			buf_putc(out, '%');
+		buf_putc(out, *p);
+	}
+	buf_putc(out, '\n');
+}
+
+static void
+put_int(struct buf *out, const char *key, int64_t value)
+{
+	char	 text[32];
+
+	snprintf(text, sizeof(text), "%" PRId64, value);
+	put_line(out, key, text);
+}
+
+static void
+put_flag(struct buf *out, const char *key, enum cfg_flag flag)
+{
+	if (flag != CFG_UNSET)
+		put_line(out, key, flag == CFG_YES ? "true" : "false");
+}
+
+/*
+ * The original implementation's hostbridge key.  bhyve's amd_hostbridge
+ * is the hostbridge device with AMD's PCI ids (pci_hostbridge.c), and a
+ * configuration file names the device model, so it is written that way.
+ */
+static void
+put_hostbridge(struct buf *out, const char *hostbridge)
+{
+	if (hostbridge == NULL)
+		return;
+	put_line(out, "pci.0.0.0.device", "hostbridge");
+	if (strcmp(hostbridge, "amd_hostbridge") == 0) {
+		put_line(out, "pci.0.0.0.vendor", "0x1022");
+		put_line(out, "pci.0.0.0.devid", "0x7432");
+	}
+}
+
+void
+bhyve_config_render(const struct vm_config *vm, const char *orig,
+    size_t len, struct buf *out)
+{
+	char	 key[32], size[32];
+	int	 i;
+
+	if (len > 0)
+		buf_append(out, orig, len);
+	if (len > 0 && orig[len - 1] != '\n')
+		buf_putc(out, '\n');
+	put_line(out, "name", vm->name);
+	if (vm->memory_mb > 0) {
+		snprintf(size, sizeof(size), "%" PRId64 "M", vm->memory_mb);
+		put_line(out, "memory.size", size);
+	}
+	if (vm->cpus > 0)
+		put_int(out, "cpus", vm->cpus);
+	if (vm->sockets > 0)
+		put_int(out, "sockets", vm->sockets);
+	if (vm->cores > 0)
+		put_int(out, "cores", vm->cores);
+	if (vm->bootrom != NULL)
+		put_line(out, "lpc.bootrom", vm->bootrom);
+	put_flag(out, "acpi_tables", vm->generate_acpi_tables);
+	put_flag(out, "x86.vmexit_on_hlt", vm->vmexit_on_halt);
+	put_flag(out, "memory.wired", vm->wire_memory);
+	put_hostbridge(out, vm->hostbridge);
+	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
+		/* A disabled port leaves the file's own setting alone. */
+		if (!vm->consoles[i].present || !vm->consoles[i].enabled ||
+		    vm->consoles[i].backend == NULL)
+			continue;
+		snprintf(key, sizeof(key), "lpc.com%d.path", i + 1);
+		put_line(out, key, vm->consoles[i].backend);
+	}
+}
+
+char *
+bhyve_config_generated_path(const struct vm_config *vm)
+{
+	char	*path;
+
+	if (vm->configfile == NULL)
+		return NULL;
+	xasprintf(&path, "%s.generated", vm->configfile);
+	return path;
+}
+
+/* The whole file into *content; its permission bits into *mode. */
+static int
+read_whole(const char *path, struct buf *content, mode_t *mode,
+    struct buf *err)
+{
+	struct stat	 st;
+	char		 chunk[8192];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		buf_printf(err, "cannot read the bhyve configuration file %s: "
+		    "%s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		buf_printf(err, "cannot read the bhyve configuration file %s: "
+		    "%s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		buf_printf(err, "cannot read the bhyve configuration file %s: "
+		    "it is a directory", path);
+		close(fd);
+		return -1;
+	}
+	*mode = st.st_mode & 0666;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			buf_printf(err, "cannot read the bhyve configuration "
+			    "file %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		buf_append(content, chunk, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Make the rename durable; a failure here loses nothing but durability. */
+static void
+sync_directory(const char *path)
+{
+	char	*dir, *slash;
+	int	 fd;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		strcpy(dir, ".");
+	if ((fd = open(dir, O_RDONLY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+/*
+ * Write data to path through a temporary file beside it: the file is
+ * either the old one or the new one, never half of either.
+ */
+static int
+replace_file(const char *path, const char *data, size_t len, mode_t mode,
+    struct buf *err)
+{
+	char	*tmp;
+	int	 fd, saved;
+
+	xasprintf(&tmp, "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) == -1) {
+		buf_printf(err, "cannot write %s: %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	sync_directory(path);
+	free(tmp);
+	return 0;
+
+fail:
+	(void)unlink(tmp);
+	buf_printf(err, "cannot write %s: %s", path, strerror(saved));
+	free(tmp);
+	return -1;
+}
+
+int
+bhyve_config_write(const struct vm_config *vm, struct buf *err)
+{
+	struct buf	 orig, out;
+	char		*path;
+	mode_t		 mode = 0644;
+	int		 rc;
+
+	if (vm->configfile == NULL) {
+		buf_printf(err, "VM %s has no configfile: set configfile in "
+		    "%s", vm->name, vm->config_path != NULL ? vm->config_path :
+		    "its config");
+		return -1;
+	}
+	buf_init(&orig);
+	buf_init(&out);
+	if (read_whole(vm->configfile, &orig, &mode, err) == -1) {
+		buf_free(&orig);
+		return -1;
+	}
+	bhyve_config_render(vm, orig.data, orig.len, &out);
+	path = bhyve_config_generated_path(vm);
+	rc = replace_file(path, out.data, out.len, mode, err);
+	free(path);
+	buf_free(&orig);
+	buf_free(&out);
+	return rc;
+}

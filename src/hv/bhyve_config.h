@@ -1,0 +1,36 @@
+/*
+ * bhyve_config.h: the configuration file bhyve is started with (bhyve -k).
+ *
+ * <configfile>.generated holds the bytes of the VM's configfile, then one
+ * key=value line per setting of the VM's config (bhyve_config(5) names),
+ * so that the VM's config overrides the file: bhyve keeps the last value
+ * of a key.
+ */
+#ifndef VMSTATED_BHYVE_CONFIG_H
+#define VMSTATED_BHYVE_CONFIG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+
+/*
+ * Append to out: the bytes of the VM's configfile (orig, len), then a
+ * newline if orig did not end with one, then one line per setting the
+ * VM's config gives: name=, memory.size= (e.g. "2048M"), cpus=, sockets=,
+ * cores=, lpc.bootrom=, acpi_tables=, x86.vmexit_on_hlt=, and the
+ * compatibility settings (memory.wired=, pci.0.0.0.device=...,
+ * lpc.comN.path=).
+ */
+void	 bhyve_config_render(const struct vm_config *, const char *orig,
+	    size_t len, struct buf *out);
+/* configfile + ".generated", malloc'd. */
+char	*bhyve_config_generated_path(const struct vm_config *);
+/*
+ * Read configfile, render, write <configfile>.generated atomically
+ * (temporary file in the same directory + fsync + rename; no half file
+ * ever).  0, or -1 with a sentence naming the file in err.
+ */
+int	 bhyve_config_write(const struct vm_config *, struct buf *err);
+
+#endif

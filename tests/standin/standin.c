@@ -1,0 +1,181 @@
+/*
+ * standin.c: helpers shared by the bhyve and bhyvectl stand-ins.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "standin.h"
+
+extern char **environ;
+
+static const struct {
+	const char	*name;
+	int		 num;
+} standin_signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "SYS", SIGSYS },
+};
+
+double
+standin_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+standin_signum(const char *name)
+{
+	size_t	 i;
+
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof(standin_signals) / sizeof(standin_signals[0]);
+	    i++)
+		if (strcasecmp(name, standin_signals[i].name) == 0)
+			return standin_signals[i].num;
+	return -1;
+}
+
+const char *
+standin_signame(int num)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(standin_signals) / sizeof(standin_signals[0]);
+	    i++)
+		if (standin_signals[i].num == num)
+			return standin_signals[i].name;
+	return NULL;
+}
+
+void
+standin_json_key(struct buf *b, const char *key, bool *first)
+{
+	if (!*first)
+		buf_puts(b, ", ");
+	*first = false;
+	buf_json_cstr(b, key);
+	buf_puts(b, ": ");
+}
+
+/*
+ * Append one line to a record file.  O_APPEND and a single write(2) keep
+ * the lines of concurrent writers whole.  Returns 0, or -1 with errno set.
+ */
+int
+standin_append_line(const char *path, struct buf *line)
+{
+	ssize_t	 n;
+	int	 fd, saved;
+
+	buf_putc(line, '\n');
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	n = write(fd, line->data, line->len);
+	saved = errno;
+	close(fd);
+	if (n != (ssize_t)line->len) {
+		errno = n == -1 ? saved : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+char *
+standin_instance_path(const char *name)
+{
+	const char	*dir;
+	char		*path;
+
+	dir = getenv(STANDIN_VMM_ENV);
+	if (dir == NULL || *dir == '\0')
+		return NULL;
+	xasprintf(&path, "%s/%s", dir, name);
+	return path;
+}
+
+/* What the process inherited: descriptors, stdio, signals, environment. */
+void
+standin_record_inherited(struct buf *b, bool *first)
+{
+	struct sigaction sa;
+	sigset_t	 blocked;
+	char		 link[64], target[PATH_MAX];
+	const char	*sep;
+	ssize_t		 n;
+	int		 fd, sig;
+	char		**ep, *eq;
+
+	standin_json_key(b, "fds", first);
+	sep = "[";
+	for (fd = 3; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1) {
+			buf_printf(b, "%s%d", sep, fd);
+			sep = ", ";
+		}
+	buf_puts(b, *sep == '[' ? "[]" : "]");
+	standin_json_key(b, "stdio", first);
+	for (fd = 0; fd < 3; fd++) {
+		buf_puts(b, fd == 0 ? "[" : ", ");
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n >= 0) {
+			target[n] = '\0';
+			buf_json_cstr(b, target);
+		} else
+			buf_puts(b, fcntl(fd, F_GETFD) == -1 ? "\"closed\"" :
+			    "null");
+	}
+	buf_putc(b, ']');
+	sigprocmask(SIG_BLOCK, NULL, &blocked);
+	standin_json_key(b, "sigblocked", first);
+	for (sep = "[", sig = 1; sig < 32; sig++)
+		if (standin_signame(sig) != NULL && sigismember(&blocked, sig)) {
+			buf_puts(b, sep);
+			buf_json_cstr(b, standin_signame(sig));
+			sep = ", ";
+		}
+	buf_puts(b, *sep == '[' ? "[]" : "]");
+	standin_json_key(b, "sigignored", first);
+	for (sep = "[", sig = 1; sig < 32; sig++)
+		if (standin_signame(sig) != NULL &&
+		    sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			buf_puts(b, sep);
+			buf_json_cstr(b, standin_signame(sig));
+			sep = ", ";
+		}
+	buf_puts(b, *sep == '[' ? "[]" : "]");
+	standin_json_key(b, "env", first);
+	buf_putc(b, '{');
+	for (sep = "", ep = environ; *ep != NULL; ep++) {
+		if ((eq = strchr(*ep, '=')) == NULL)
+			continue;
+		buf_puts(b, sep);
+		buf_json_string(b, *ep, (size_t)(eq - *ep));
+		buf_puts(b, ": ");
+		buf_json_cstr(b, eq + 1);
+		sep = ", ";
+	}
+	buf_putc(b, '}');
+}
