@@ -42,9 +42,11 @@ COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
 		src/common/ucl_lex.h src/common/config.h src/common/proto.h
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_lex.c src/common/ucl_json.c
-CONFIG_SRCS=	src/common/config.c src/common/config_keys.c
+CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
+		src/common/config_values.c src/common/config_check.c
 PLATFORM_SRCS=	src/platform/$(OS).c
-HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/qemu.c
+HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
+		src/hv/qemu.c
 DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/hook.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
