@@ -43,7 +43,8 @@ COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_lex.c src/common/ucl_json.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
-		src/common/config_values.c src/common/config_check.c
+		src/common/config_values.c src/common/config_check.c \
+		src/common/config_daemon.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
 		src/hv/qemu.c

@@ -13,8 +13,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <grp.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +23,6 @@
 #include "config.h"
 #include "config_keys.h"
 #include "ucl.h"
-
-#ifndef RUNSTATEDIR
-#define RUNSTATEDIR	"/var/run"
-#endif
 
 #define VM_NAME_MAX		64
 #define BHYVE_NAME_MAX		31	/* VM_MAX_NAMELEN 32 on FreeBSD 13, 14 */
@@ -46,23 +40,14 @@ struct vm_load {
 	struct cfg_errors	 errs;
 };
 
-static const char *const daemon_keys[] = {
-	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "defaults", NULL
-};
-
 const char *
 cfg_hv_name(enum hv_kind kind)
 {
 	return kind == HV_QEMU ? "qemu" : "bhyve";
 }
 
-/*
- * dir as an absolute path without "." components, repeated or trailing
- * slashes.  Symbolic links are kept: they are the administrator's names.
- */
-static char *
-absolute_dir(const char *dir)
+char *
+cfg_absolute_dir(const char *dir)
 {
 	char		 cwd[4096];
 	struct buf	 b;
@@ -112,9 +97,8 @@ valid_vm_name(const char *s)
 	return true;
 }
 
-/* Free what a vm_config points to, not the structure itself. */
-static void
-vm_clear(struct vm_config *vm)
+void
+cfg_vm_clear(struct vm_config *vm)
 {
 	size_t	 i;
 
@@ -211,7 +195,7 @@ cfg_vm_free(struct vm_config *vm)
 {
 	if (vm == NULL)
 		return;
-	vm_clear(vm);
+	cfg_vm_clear(vm);
 	free(vm);
 }
 
@@ -301,12 +285,8 @@ syntax_error(struct cfg_errors *errs, const char *path,
 	cfg_error(errs, where, 0, NULL, "%s", uerr->message);
 }
 
-/*
- * Parse path into *root.  A missing or unreadable file and a syntax error
- * are errors; *missing tells the caller the file does not exist.
- */
-static int
-parse_file(const char *path, struct ucl_node **root, bool *missing,
+int
+cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
     struct cfg_errors *errs)
 {
 	struct ucl_error	 uerr;
@@ -433,13 +413,13 @@ load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
 
 	memset(l, 0, sizeof(*l));
 	cfg_errors_init(&l->errs);
-	l->dir = absolute_dir(dir);
+	l->dir = cfg_absolute_dir(dir);
 	slash = strrchr(l->dir, '/');
 	l->dirname = xstrdup(slash != NULL && slash[1] != '\0' ? slash + 1 :
 	    l->dir);
 	l->name = xstrdup(l->dirname);
 	xasprintf(&l->config_path, "%s/config", l->dir);
-	if (parse_file(l->config_path, &root, &missing, &l->errs) == -1) {
+	if (cfg_parse_file(l->config_path, &root, &missing, &l->errs) == -1) {
 		if (missing)
 			cfg_error(&l->errs, l->config_path, 0, NULL, "no config "
 			    "file; create %s or remove the directory (keep "
@@ -630,223 +610,6 @@ cfg_set_free(struct cfg_set *set)
 	}
 	free(set->invalid);
 	free(set);
-}
-
-/* Built-in daemon settings. */
-static void
-daemon_init(struct daemon_config *dc, const char *path)
-{
-	memset(dc, 0, sizeof(*dc));
-	dc->path = xstrdup(path);
-	dc->socket_mode = 0600;
-	dc->socket_mode_set = false;
-	dc->rundir = xstrdup(RUNSTATEDIR "/vmstated");
-	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
-	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
-	dc->qemu_path = xstrdup("qemu-system-x86_64");
-	cfg_vm_set_builtin_defaults(&dc->defaults);
-}
-
-void
-cfg_daemon_free(struct daemon_config *dc)
-{
-	free(dc->path);
-	free(dc->socket_group);
-	free(dc->rundir);
-	free(dc->bhyve_path);
-	free(dc->bhyvectl_path);
-	free(dc->qemu_path);
-	vm_clear(&dc->defaults);
-	memset(dc, 0, sizeof(*dc));
-}
-
-/*
- * socket_mode = "0660": octal digits in a string.  UCL reads a bare 0660
- * as the decimal number 660, so a number is refused with that reason.
- */
-static void
-daemon_socket_mode(struct daemon_config *dc, struct key_ctx *k)
-{
-	const struct ucl_node	*n = k->node;
-	const char		*s;
-	long			 mode = 0;
-	size_t			 i;
-
-	if (n->type == UCL_INT) {
-		cfg_key_error(k, "write the mode as octal digits in a string, "
-		    "e.g. socket_mode = \"0660\"; UCL reads the bare number "
-		    "%s as decimal %" PRId64, cfg_scalar_text(n, k->tmp,
-		    sizeof(k->tmp)), n->v.integer);
-		return;
-	}
-	if (n->type != UCL_STRING) {
-		cfg_type_error(k, "octal digits in a string, e.g. \"0660\"");
-		return;
-	}
-	s = n->v.string.ptr;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '7' || i >= 4)
-			break;
-		mode = mode * 8 + (s[i] - '0');
-	}
-	if (i == 0 || s[i] != '\0' || mode > 0777) {
-		cfg_type_error(k, "a mode of octal digits from \"0000\" to "
-		    "\"0777\", e.g. \"0660\"");
-		return;
-	}
-	dc->socket_mode = (mode_t)mode;
-	dc->socket_mode_set = true;
-}
-
-static void
-daemon_socket_group(struct daemon_config *dc, struct key_ctx *k)
-{
-	const struct group	*gr;
-	const char		*s;
-	int64_t			 id;
-
-	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
-		return;
-	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
-	    id <= (int64_t)UINT32_MAX)
-		gr = getgrgid((gid_t)id);
-	if (gr == NULL) {
-		cfg_key_error(k, "no such group \"%s\" on this host; create "
-		    "the group or correct the name", s);
-		return;
-	}
-	free(dc->socket_group);
-	dc->socket_group = xstrdup(gr->gr_name);
-	dc->socket_gid = gr->gr_gid;
-}
-
-/* A program: a path (made absolute) or a name looked up on PATH. */
-static void
-daemon_program(char **field, struct key_ctx *k, bool path_only)
-{
-	const char	*s;
-
-	if ((s = cfg_get_text(k, k->node, "a program path")) == NULL)
-		return;
-	if (*s == '\0') {
-		cfg_key_error(k, "expected a program path, got an empty "
-		    "string");
-		return;
-	}
-	free(*field);
-	*field = path_only || strchr(s, '/') != NULL ?
-	    cfg_path_join(k->basedir, s) : xstrdup(s);
-}
-
-static void
-daemon_defaults(struct daemon_config *dc, struct key_ctx *k)
-{
-	struct cfg_seen	 seen;
-
-	if (k->node->type != UCL_OBJECT) {
-		cfg_type_error(k, "a section defaults { key = value; ... }");
-		return;
-	}
-	memset(&seen, 0, sizeof(seen));
-	cfg_apply_keys(&dc->defaults, k->node, k->basedir,
-	    CFG_SCOPE_DEFAULTS, "defaults.", &seen, k->errs);
-	cfg_check_keys(&dc->defaults, CFG_SCOPE_DEFAULTS, "defaults.", &seen,
-	    k->node->file, k->node->line, k->errs);
-}
-
-static void
-daemon_key(struct daemon_config *dc, struct key_ctx *k)
-{
-	const struct ucl_node	*m = k->node;
-	char			*p;
-
-	if (cfg_key_is(m, "socket_mode"))
-		daemon_socket_mode(dc, k);
-	else if (cfg_key_is(m, "socket_group"))
-		daemon_socket_group(dc, k);
-	else if (cfg_key_is(m, "rundir")) {
-		if ((p = cfg_get_path(k, m)) != NULL) {
-			free(dc->rundir);
-			dc->rundir = p;
-		}
-	} else if (cfg_key_is(m, "bhyve_path"))
-		daemon_program(&dc->bhyve_path, k, true);
-	else if (cfg_key_is(m, "bhyvectl_path"))
-		daemon_program(&dc->bhyvectl_path, k, true);
-	else if (cfg_key_is(m, "qemu_path"))
-		daemon_program(&dc->qemu_path, k, false);
-	else if (cfg_key_is(m, "defaults"))
-		daemon_defaults(dc, k);
-}
-
-static void
-daemon_keys_apply(struct daemon_config *dc, const struct ucl_node *root,
-    const char *configdir, struct cfg_errors *errs)
-{
-	const struct ucl_node	*m, *first[8];
-	struct key_ctx		 k;
-	size_t			 id;
-
-	memset(first, 0, sizeof(first));
-	for (m = root->children; m != NULL; m = m->next) {
-		for (id = 0; daemon_keys[id] != NULL; id++)
-			if (cfg_key_is(m, daemon_keys[id]))
-				break;
-		if (daemon_keys[id] == NULL) {
-			if (cfg_is_vm_key(m->key))
-				cfg_error(errs, m->file, m->line, m->key,
-				    "is a VM setting: put it inside defaults "
-				    "{ } to make it every VM's default");
-			else
-				cfg_unknown_key(errs, m, NULL, daemon_keys,
-				    "see vmstated.conf(5)");
-			continue;
-		}
-		memset(&k, 0, sizeof(k));
-		k.node = m;
-		k.basedir = configdir;
-		k.errs = errs;
-		snprintf(k.name, sizeof(k.name), "%s", daemon_keys[id]);
-		if (first[id] != NULL) {
-			cfg_key_error(&k, "given twice (first on line %d); "
-			    "keep one", first[id]->line);
-			continue;
-		}
-		first[id] = m;
-		daemon_key(dc, &k);
-	}
-}
-
-int
-cfg_load_daemon(const char *configdir, struct daemon_config *dc,
-    char **error)
-{
-	struct cfg_errors	 errs;
-	struct ucl_node		*root;
-	char			*dir, *path;
-	bool			 missing;
-
-	*error = NULL;
-	dir = absolute_dir(configdir);
-	xasprintf(&path, "%s/vmstated.conf", dir);
-	daemon_init(dc, path);
-	cfg_errors_init(&errs);
-	if (parse_file(path, &root, &missing, &errs) == 0) {
-		daemon_keys_apply(dc, root, dir, &errs);
-		ucl_free(root);
-	}
-	free(dir);
-	if (errs.count == 0) {
-		cfg_errors_free(&errs);
-		free(path);
-		return 0;
-	}
-	/* Half a configuration is worse than none: back to built-ins. */
-	cfg_daemon_free(dc);
-	daemon_init(dc, path);
-	free(path);
-	*error = cfg_errors_take(&errs);
-	return -1;
 }
 
 int

@@ -116,11 +116,6 @@ static const struct vm_key vm_keys[K__COUNT] = {
 	{ K_QEMU_BINARY, "qemu_binary", apply_qemu_binary, KEY_QEMU },
 };
 
-/* Keys of vmstated.conf, to point a misplaced one at the right file. */
-static const char *const daemon_keys[] = {
-	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "defaults", NULL
-};
 
 bool
 cfg_is_vm_key(const char *key)
@@ -639,8 +634,8 @@ unknown_vm_key(struct cfg_errors *errs, const struct ucl_node *m,
 	const char	*names[K__COUNT + 1];
 	size_t		 i;
 
-	for (i = 0; daemon_keys[i] != NULL; i++) {
-		if (scope == CFG_SCOPE_VM && cfg_key_is(m, daemon_keys[i])) {
+	for (i = 0; cfg_daemon_keys[i] != NULL; i++) {
+		if (scope == CFG_SCOPE_VM && cfg_key_is(m, cfg_daemon_keys[i])) {
 			cfg_error(errs, m->file, m->line, m->key,
 			    "is a daemon setting, not a VM's: move it to "
 			    "vmstated.conf in the configuration directory");

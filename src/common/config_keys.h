@@ -85,6 +85,7 @@ struct cfg_seen {
 	bool			 bad[K__COUNT];		/* had an error */
 };
 
+/* config_values.c */
 void	 cfg_errors_init(struct cfg_errors *);
 void	 cfg_errors_free(struct cfg_errors *);
 /* The errors in line order, one per line; malloc'd; errs is emptied. */
@@ -94,6 +95,26 @@ void	 cfg_error(struct cfg_errors *, const char *file, int line,
 	    const char *key, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
 
+/* config.c */
+/*
+ * dir as an absolute path without "." components, repeated or trailing
+ * slashes; symbolic links are kept: they are the administrator's names.
+ */
+char	*cfg_absolute_dir(const char *dir);
+/*
+ * Parse path into *root (an object).  A missing or unreadable file and a
+ * syntax error are errors; *missing tells that the file does not exist
+ * (no error is recorded then).  0 or -1.
+ */
+int	 cfg_parse_file(const char *path, struct ucl_node **root,
+	    bool *missing, struct cfg_errors *);
+/* Free what a vm_config points to, not the structure itself. */
+void	 cfg_vm_clear(struct vm_config *);
+
+/* config_daemon.c: the keys of vmstated.conf, NULL-terminated. */
+extern const char *const cfg_daemon_keys[];
+
+/* config_keys.c */
 /* Built-in defaults (maxrestart 3, ...) into a zeroed vm_config. */
 void	 cfg_vm_set_builtin_defaults(struct vm_config *);
 /* True when key names a per-VM key (case-insensitive). */
@@ -110,7 +131,7 @@ void	 cfg_apply_keys(struct vm_config *, const struct ucl_node *obj,
 	    const char *basedir, enum cfg_scope, const char *prefix,
 	    struct cfg_seen *, struct cfg_errors *);
 /*
- * The checks that involve several keys or the file system: required
+ * config_check.c: the checks that involve several keys or the file system: required
  * keys, CPU topology, keys of the other hypervisor, files that cannot be
  * read.  file/line name the place for "missing" errors.
  */
@@ -127,7 +148,7 @@ void	 cfg_unknown_key(struct cfg_errors *, const struct ucl_node *,
 void	 cfg_describe(struct buf *, const struct ucl_node *);
 /* dir + "/" + path unless path is absolute; malloc'd. */
 char	*cfg_path_join(const char *dir, const char *path);
-/* config_values.c: read one value of the member k->node; 0 or -1. */
+/* Read one value of the member k->node; 0 or -1 after an error. */
 void	 cfg_key_error(struct key_ctx *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* "expected WHAT, got VALUE" about k->node. */
