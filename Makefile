@@ -155,10 +155,23 @@ bench: all
 demo:
 	sh scripts/demo
 
-install: all
+# The FreeBSD rc.d script and the systemd unit, with the installed paths.
+$(O)/vmstated.rc: rc/vmstated.in
+	@mkdir -p $(O)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
+	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
+	    rc/vmstated.in > $@
+
+$(O)/vmstated.service: rc/vmstated.service
+	@mkdir -p $(O)
+	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
+	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service > $@
+
+install: all $(O)/vmstated.rc $(O)/vmstated.service
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
+	    $(DESTDIR)$(EXAMPLESDIR)/rc.d $(DESTDIR)$(EXAMPLESDIR)/systemd \
 	    $(DESTDIR)$(CONFIGDIR)
 	install -m 0755 $(O)/vmstated $(DESTDIR)$(SBINDIR)/vmstated
 	install -m 0755 $(O)/vmstatedctl $(DESTDIR)$(BINDIR)/vmstatedctl
@@ -171,6 +184,9 @@ install: all
 	    $(DESTDIR)$(EXAMPLESDIR)/bsdvm/
 	install -m 0755 examples/bsdvm/start_network \
 	    examples/bsdvm/stop_network $(DESTDIR)$(EXAMPLESDIR)/bsdvm/
+	install -m 0755 $(O)/vmstated.rc $(DESTDIR)$(EXAMPLESDIR)/rc.d/vmstated
+	install -m 0644 $(O)/vmstated.service \
+	    $(DESTDIR)$(EXAMPLESDIR)/systemd/vmstated.service
 
 lint-man:
 	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
