@@ -249,8 +249,8 @@ static int
 ucl_parse_members(struct ucl_parser *P, struct ucl_node *obj,
     const struct ucl_pos *open, const char *name)
 {
-	struct ucl_node	*tail = NULL;
-	char		 what[96], desc[32];
+	struct ucl_node	*tail = NULL, *last = NULL;
+	char		 what[96], desc[32], shown[64];
 	bool		 separated = true;
 	int		 c;
 
@@ -282,15 +282,24 @@ ucl_parse_members(struct ucl_parser *P, struct ucl_node *obj,
 		}
 		if (c == ']')
 			return ucl_error(P, "unexpected \"]\": no array is open");
-		if (!separated)
-			return ucl_error(P, "expected \";\" or a new line before "
-			    "%s", ucl_describe(c, desc, sizeof(desc)));
+		if (!separated && last == NULL)
+			return ucl_error(P, "expected \";\" or a new line after "
+			    ".include, found %s",
+			    ucl_describe(c, desc, sizeof(desc)));
+		if (!separated) {
+			ucl_printable(last->key, last->key_len, shown,
+			    sizeof(shown));
+			return ucl_error(P, "expected \";\" or a new line after "
+			    "the value of \"%s\", found %s", shown,
+			    ucl_describe(c, desc, sizeof(desc)));
+		}
 		if (ucl_parse_member(P, obj, &tail) == -1)
 			return -1;
 		/* A closing brace or bracket separates like a new line. */
-		separated = tail != NULL && (tail->type == UCL_OBJECT ||
-		    tail->type == UCL_ARRAY) && P->p > P->start &&
-		    (P->p[-1] == '}' || P->p[-1] == ']');
+		last = c == '.' ? NULL : tail;
+		separated = last != NULL && (last->type == UCL_OBJECT ||
+		    last->type == UCL_ARRAY) && (P->p[-1] == '}' ||
+		    P->p[-1] == ']');
 	}
 }
 
@@ -302,7 +311,7 @@ ucl_parse_elements(struct ucl_parser *P, struct ucl_node *arr,
 	struct ucl_node	*n, *tail = NULL;
 	char		 desc[32];
 	const char	*after = "\"[\"";
-	bool		 separated = true;
+	bool		 separated = true, comma_ok = false;
 	int		 c;
 
 	for (;;) {
@@ -316,9 +325,10 @@ ucl_parse_elements(struct ucl_parser *P, struct ucl_node *arr,
 			P->p++;
 			return 0;
 		}
-		if ((c == ',' || c == ';') && tail != NULL && !separated) {
+		if ((c == ',' || c == ';') && comma_ok) {
 			P->p++;
 			separated = true;
+			comma_ok = false;
 			after = c == ',' ? "\",\"" : "\";\"";
 			continue;
 		}
@@ -329,6 +339,7 @@ ucl_parse_elements(struct ucl_parser *P, struct ucl_node *arr,
 		if ((n = ucl_parse_value(P, after, NULL)) == NULL)
 			return -1;
 		ucl_append(arr, &tail, n);
+		comma_ok = true;
 		separated = (n->type == UCL_OBJECT || n->type == UCL_ARRAY) &&
 		    (P->p[-1] == '}' || P->p[-1] == ']');
 	}

@@ -1,0 +1,151 @@
+/*
+ * test_buf.c: growable buffers, the JSON string writer and the allocation
+ * helpers of src/common/buf.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+
+static void
+test_append_grows_and_terminates(void **state)
+{
+	struct buf	 b;
+	int		 i;
+
+	buf_init(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	for (i = 0; i < 1000; i++)
+		buf_putc(&b, (char)('a' + i % 26));
+	assert_int_equal(b.len, 1000);
+	assert_true(b.cap > b.len);
+	assert_int_equal(b.data[1000], '\0');
+	assert_int_equal(b.data[26], 'a');
+	buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.cap, 0);
+}
+
+static void
+test_puts_printf_append(void **state)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_puts(&b, "vm ");
+	buf_printf(&b, "%s has %d cpus", "bsdvm", 2);
+	buf_append(&b, "\0x", 2);
+	assert_int_equal(b.len, 21);
+	assert_string_equal(b.data, "vm bsdvm has 2 cpus");
+	assert_memory_equal(b.data + 19, "\0x\0", 3);
+	buf_append(&b, NULL, 0);
+	assert_int_equal(b.len, 21);
+	buf_free(&b);
+}
+
+static void
+test_printf_long_output(void **state)
+{
+	struct buf	 b;
+	char		 big[5000];
+
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b);
+	buf_printf(&b, "<%s>", big);
+	assert_int_equal(b.len, sizeof(big) + 1);
+	assert_int_equal(b.data[0], '<');
+	assert_int_equal(b.data[b.len - 1], '>');
+	buf_free(&b);
+}
+
+static void
+test_reset_consume_steal(void **state)
+{
+	struct buf	 b;
+	char		*s;
+
+	buf_init(&b);
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	buf_puts(&b, "line one\nline two\n");
+	buf_consume(&b, 9);
+	assert_string_equal(b.data, "line two\n");
+	buf_consume(&b, 100);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	buf_puts(&b, "kept");
+	s = buf_steal(&b);
+	assert_string_equal(s, "kept");
+	assert_null(b.data);
+	free(s);
+	/* An empty buffer still gives a string. */
+	s = buf_steal(&b);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void
+test_json_string(void **state)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_json_string(&b, "a\"b\\c\n\r\t\b\f\x01\x7f\0z", 14);
+	assert_string_equal(b.data,
+	    "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u007f\\u0000z\"");
+	buf_reset(&b);
+	buf_json_string(&b, "caf\xc3\xa9", 5);
+	assert_string_equal(b.data, "\"caf\xc3\xa9\"");
+	buf_reset(&b);
+	buf_json_cstr(&b, NULL);
+	buf_putc(&b, ' ');
+	buf_json_cstr(&b, "x");
+	assert_string_equal(b.data, "null \"x\"");
+	buf_free(&b);
+}
+
+static void
+test_allocation_helpers(void **state)
+{
+	char	*s;
+	int	 n;
+
+	s = xstrndup("abcdef", 3);
+	assert_string_equal(s, "abc");
+	free(s);
+	s = xstrdup("");
+	assert_string_equal(s, "");
+	free(s);
+	n = xasprintf(&s, "%s-%03d", "vm", 7);
+	assert_int_equal(n, 6);
+	assert_string_equal(s, "vm-007");
+	free(s);
+	s = xcalloc(4, 4);
+	assert_memory_equal(s, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	s = xrealloc(s, 64);
+	free(s);
+	free(xmalloc(0));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_append_grows_and_terminates),
+		cmocka_unit_test(test_puts_printf_append),
+		cmocka_unit_test(test_printf_long_output),
+		cmocka_unit_test(test_reset_consume_steal),
+		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_allocation_helpers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
