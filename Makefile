@@ -149,8 +149,12 @@ fuzz: $(O)/fuzz_ucl
 	$(O)/fuzz_ucl -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -timeout=5 $(O)/fuzz-corpus tests/fuzz/corpus
 
-bench: all
-	sh bench/run
+$(O)/bench-spawntime: bench/spawntime.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/spawntime.c $(LDFLAGS)
+
+bench: all standins $(O)/bench-spawntime
+	VMSTATED_BUILD=$(O) sh bench/run
 
 demo:
 	sh scripts/demo
