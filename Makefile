@@ -141,6 +141,7 @@ FUZZ_SECONDS?=	60
 $(O)/fuzz_ucl: tests/fuzz/fuzz_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all \
 	    $(OS_CPPFLAGS_$(OS)) -Isrc/common -o $@ tests/fuzz/fuzz_ucl.c \
 	    $(COMMON_SRCS)
 
