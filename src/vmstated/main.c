@@ -247,7 +247,10 @@ main(int argc, char *argv[])
 
 	if (!foreground)
 		daemon_detach();
-	log_init("vmstated", LOG_TO_STDERR | LOG_TO_SYSLOG, verbose);
+	/* In the background, start-up errors reach the terminal through
+	 * the parent (daemon_report), so the child logs to syslog only. */
+	log_init("vmstated", foreground ? LOG_TO_STDERR | LOG_TO_SYSLOG :
+	    LOG_TO_SYSLOG, verbose);
 
 	if (cfg_load_daemon(configdir, &dconf, &error) == -1) {
 		snprintf(err, sizeof(err), "%s", error);
@@ -267,7 +270,13 @@ main(int argc, char *argv[])
 		evsignal_add(sigs[i], NULL);
 	}
 
-	set = cfg_load_all(configdir, &dconf);
+	if ((set = cfg_load_all(configdir, &dconf)) == NULL) {
+		snprintf(err, sizeof(err), "cannot read the configuration "
+		    "directory %s: %s; create it or name another with -c",
+		    configdir, strerror(errno));
+		daemon_pidfile_remove();
+		startup_failed(err);
+	}
 	sv_load(set);
 	cfg_set_free(set);
 	if (control_listen(abs_sock, &dconf, any_vm_names_owner(), err,
@@ -279,7 +288,6 @@ main(int argc, char *argv[])
 	    sv_invalid_count(), abs_sock);
 	daemon_report(1, NULL);
 	if (!foreground) {
-		log_set_destinations(LOG_TO_SYSLOG);
 		if (chdir("/") == -1)
 			log_warn("chdir /");
 	}

@@ -2,6 +2,8 @@
  * supervisor.c: the set of VMs the daemon knows, and what happens to all of
  * them at once: loading, autostart, reload, shutdown.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,7 +252,19 @@ sv_reload(struct buf *reply)
 	size_t			 nadded = 0, nremoved = 0, nchanged = 0, i;
 	struct vm		*vm;
 
-	set = cfg_load_all(vmstated_configdir(), dc);
+	if ((set = cfg_load_all(vmstated_configdir(), dc)) == NULL) {
+		char why[1024];
+		snprintf(why, sizeof(why), "reload: cannot read the "
+		    "configuration directory %s: %s; nothing changed",
+		    vmstated_configdir(), strerror(errno));
+		log_warnx("%s", why);
+		if (reply != NULL) {
+			buf_puts(reply, "{\"ok\":false,\"error\":");
+			buf_json_cstr(reply, why);
+			buf_putc(reply, '}');
+		}
+		return -1;
+	}
 	added = xcalloc(set->nvms + 1, sizeof(char *));
 	changed = xcalloc(nvms + 1, sizeof(char *));
 	removed = xcalloc(nvms + 1, sizeof(char *));
