@@ -299,6 +299,7 @@ main(int argc, char *argv[])
 	control_close();
 	daemon_pidfile_remove();
 	sv_free();
+	proc_shutdown();
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	cfg_daemon_free(&dconf);

@@ -75,6 +75,17 @@ proc_init(struct event_base *base)
 		fatalx("cannot watch SIGCHLD");
 }
 
+void
+proc_shutdown(void)
+{
+	if (sigchld_event != NULL)
+		event_free(sigchld_event);
+	sigchld_event = NULL;
+	free(children);
+	children = NULL;
+	nchildren = capchildren = 0;
+}
+
 size_t
 proc_count(void)
 {

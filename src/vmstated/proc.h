@@ -25,6 +25,7 @@ struct proc_spec {
 };
 
 void	 proc_init(struct event_base *);
+void	 proc_shutdown(void);
 /*
  * Start a child.  Returns its pid, or -1 with a sentence in err (e.g.
  * "cannot execute /usr/sbin/bhyve: No such file or directory") when the

@@ -105,13 +105,24 @@ parse_seconds(const char *s)
  * Options may come before or after the command (as with most service
  * managers); "--" ends them, for a VM whose name starts with '-'.
  */
+static char	**arg_words;	/* lives as long as the program */
+
+static void
+free_arg_words(void)
+{
+	free(arg_words);
+}
+
 static void
 parse_args(int argc, char **argv, struct ctl_opts *o)
 {
-	char	**words = xcalloc((size_t)argc + 1, sizeof(*words));
+	char	**words = arg_words = xcalloc((size_t)argc + 1,
+	    sizeof(*words));
 	const char *arg, *value;
 	int	 i, nwords = 0;
 	bool	 options = true;
+
+	atexit(free_arg_words);
 
 	memset(o, 0, sizeof(*o));
 	o->timeout = -1;
