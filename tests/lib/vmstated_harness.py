@@ -511,6 +511,26 @@ class Daemon:
         return [l.split(" ", 1)[1].rstrip() for l in lines
                 if l.split(" ", 1)[0] == vm]
 
+    def hook_states(self, vm):
+        """The states of the VM's recorded hook runs, in order."""
+        return [h.split(" ", 1)[0] for h in self.hook_order(vm)]
+
+    def wait_hook(self, vm, state, times=1, timeout=TIMEOUT):
+        """Wait until the VM's recorded `state` hook has started at least
+        `times` times; return hook_states(vm)."""
+        return wait_for(
+            lambda: (self.hook_states(vm).count(state) >= times
+                     and self.hook_states(vm)),
+            timeout, "hook %s of %s to run %d time(s)" % (state, vm, times),
+            lambda: "hooks so far: %r\n%s" % (self.hook_order(vm),
+                                              self.explain(vm)))
+
+    def wait_log(self, vm, text, timeout=TIMEOUT):
+        """Wait until the VM's log holds text; return the log."""
+        return wait_for(lambda: text in self.log(vm) and self.log(vm),
+                        timeout, "%r in %s.log" % (text, vm),
+                        lambda: self.explain(vm))
+
     def hook_calls(self, vm):
         """The recorded hooks' VMSTATED_* environments, as dicts."""
         try:
@@ -527,6 +547,16 @@ class Daemon:
     def standin_starts(self, vm):
         return [r for r in self.standin_records(vm)
                 if r["event"] == "start"]
+
+    def wait_standin_starts(self, vm, count=1, timeout=TIMEOUT):
+        """Wait until the stand-in has recorded count starts of the VM
+        (a VM enters running right after the exec, before the stand-in
+        writes its record); return the start records."""
+        return wait_for(
+            lambda: (len(self.standin_starts(vm)) >= count
+                     and self.standin_starts(vm)),
+            timeout, "%d stand-in start(s) of %s" % (count, vm),
+            lambda: self.explain(vm))
 
     def standin_exits(self, vm):
         return [r for r in self.standin_records(vm) if r["event"] == "exit"]
