@@ -1,9 +1,10 @@
 /*
  * ucl.c: the UCL parser, structure and files (see ucl.h).
  *
- * A recursive descent parser over a byte buffer.  Scalars (strings,
- * numbers, heredocs, bare words) are lexed in ucl_lex.c; this file holds
- * documents, sections, arrays, keys, .include and the node lifetime.
+ * A recursive descent parser over a byte buffer.  Keys and scalars
+ * (strings, heredocs, bare words) are lexed in ucl_lex.c, numbers in
+ * ucl_number.c; this file holds documents, sections, arrays, .include,
+ * files and the lifetime of nodes.
  *
  * It follows libucl's grammar, with these deliberate differences, each
  * to turn a silent surprise into an error a person can act on:
@@ -42,6 +43,8 @@ static int	 ucl_parse_member(struct ucl_parser *, struct ucl_node *,
 		    struct ucl_node **);
 static struct ucl_node *ucl_parse_text(struct ucl_parser *, const char *,
 		    size_t);
+static int	 ucl_parse_macro(struct ucl_parser *, struct ucl_node *,
+		    struct ucl_node **);
 
 /* File names are shared by the nodes that came from them. */
 struct ucl_fname *
@@ -508,7 +511,7 @@ ucl_canonical(const char *path)
  * .include: parse the file named by path (relative to the directory of
  * the file being parsed) and append its members to obj.
  */
-int
+static int
 ucl_include(struct ucl_parser *P, struct ucl_node *obj,
     struct ucl_node **tail, const char *path, const struct ucl_pos *at)
 {
@@ -571,6 +574,54 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 out:
 	free(data);
 	free(full);
+	return ret;
+}
+
+/*
+ * A macro at the key position: .include "file" is the only one.  Others,
+ * and .include(parameters), are refused with an error that says so.
+ */
+static int
+ucl_parse_macro(struct ucl_parser *P, struct ucl_node *obj,
+    struct ucl_node **tail)
+{
+	struct ucl_pos	 at;
+	struct buf	 b;
+	const char	*name, *s, *e;
+	bool		 backslash = false;
+	int		 c, ret;
+
+	ucl_mark(P, &at);
+	for (name = ++P->p; (c = ucl_peek(P, 0)) != -1 &&
+	    (ucl_is_alpha(c) || ucl_is_digit(c) || c == '_'); P->p++)
+		;
+	if (P->p == name)
+		return ucl_error_at(P, &at, "expected a macro name after \".\"");
+	if (P->p - name != 7 || memcmp(name, "include", 7) != 0)
+		return ucl_error_at(P, &at, "the macro \".%.*s\" is not "
+		    "supported (only .include is)", (int)(P->p - name) > 32 ?
+		    32 : (int)(P->p - name), name);
+	if (ucl_skip_space(P, false, NULL) == -1)
+		return -1;
+	c = ucl_peek(P, 0);
+	if (c == '(')
+		return ucl_error(P, "parameters of .include are not supported");
+	if (c == '"' || c == '\'') {
+		if (ucl_lex_quoted(P, &b) == -1)
+			return -1;
+	} else {
+		s = P->p;
+		e = ucl_scan_word(P, &backslash);
+		buf_init(&b);
+		buf_append(&b, s, (size_t)(e - s));
+	}
+	if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL) {
+		buf_free(&b);
+		return ucl_error_at(P, &at, "expected a file name after "
+		    ".include");
+	}
+	ret = ucl_include(P, obj, tail, b.data, &at);
+	buf_free(&b);
 	return ret;
 }
 

@@ -1,7 +1,7 @@
 /*
  * ucl_lex.c: the UCL parser's lexical layer: positions and errors,
- * comments, keys, and scalars (quoted strings, heredocs, numbers with
- * libucl's suffixes, booleans, null and bare words).
+ * comments, keys, and scalars (quoted strings, heredocs, booleans, null
+ * and bare words; numbers are in ucl_number.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -123,43 +123,6 @@ ucl_printable(const char *s, size_t len, char *out, size_t size)
 	if (n < len && n >= 3)
 		memcpy(out + n - 3, "...", 3);
 	out[n] = '\0';
-}
-
-/* Is c one of the bytes of set?  Never true for NUL or -1. */
-static bool
-ucl_in(const char *set, int c)
-{
-	return c > 0 && strchr(set, c) != NULL;
-}
-
-static bool
-ucl_is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool
-ucl_is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-ucl_is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-ucl_hex_value(int c)
-{
-	if (ucl_is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -413,6 +376,15 @@ ucl_lex_squoted(struct ucl_parser *P, struct buf *b)
 	}
 }
 
+/* Lex the double- or single-quoted string at P->p into b; 0 or -1. */
+int
+ucl_lex_quoted(struct ucl_parser *P, struct buf *b)
+{
+	if (ucl_peek(P, 0) == '"')
+		return ucl_lex_dquoted(P, b);
+	return ucl_lex_squoted(P, b);
+}
+
 /*
  * Lex a heredoc: <<TERM (upper-case letters) then a new line, the text,
  * and TERM alone at the start of a line.  Returns 1 if lexed into b,
@@ -465,189 +437,12 @@ ucl_lex_heredoc(struct ucl_parser *P, struct buf *b)
 	return 1;
 }
 
-/* Is q the end of a number or word: a separator, comment or the end? */
-static bool
-ucl_is_atom_end(const struct ucl_parser *P, const char *q)
-{
-	while (q < P->end && (*q == ' ' || *q == '\t'))
-		q++;
-	if (q >= P->end)
-		return true;
-	if (ucl_in("\n\r;,]}#", *q))
-		return true;
-	return *q == '/' && q + 1 < P->end && (q[1] == '*' ||
-	    (q[1] == '/' && q > P->start && ucl_is_blank(q[-1])));
-}
-
-/* libucl's number suffixes; lower case, longest first. */
-static const struct ucl_suffix {
-	const char	*name;
-	double		 factor;
-	enum ucl_type	 type;		/* UCL_INT: a multiplier */
-	bool		 binary;	/* powers of 1024: result integral */
-} ucl_suffixes[] = {
-	{ "min", 60, UCL_TIME, false },
-	{ "kb", 1024, UCL_INT, true },
-	{ "mb", 1024 * 1024, UCL_INT, true },
-	{ "gb", 1024 * 1024 * 1024, UCL_INT, true },
-	{ "ms", 0.001, UCL_TIME, false },
-	{ "k", 1000, UCL_INT, false },
-	{ "m", 1000 * 1000, UCL_INT, false },
-	{ "g", 1000 * 1000 * 1000, UCL_INT, false },
-	{ "s", 1, UCL_TIME, false },
-	{ "h", 60 * 60, UCL_TIME, false },
-	{ "d", 60 * 60 * 24, UCL_TIME, false },
-	{ "w", 60 * 60 * 24 * 7, UCL_TIME, false },
-	{ "y", 60 * 60 * 24 * 365, UCL_TIME, false },
-};
-
-/* The suffix spelled by the letters [s, e), case-insensitively. */
-static const struct ucl_suffix *
-ucl_find_suffix(const char *s, const char *e)
-{
-	size_t	 i, j, len = (size_t)(e - s);
-
-	for (i = 0; i < sizeof(ucl_suffixes) / sizeof(ucl_suffixes[0]); i++) {
-		if (strlen(ucl_suffixes[i].name) != len)
-			continue;
-		for (j = 0; j < len; j++)
-			if ((s[j] | 0x20) != ucl_suffixes[i].name[j])
-				break;
-		if (j == len)
-			return &ucl_suffixes[i];
-	}
-	return NULL;
-}
-
-/* Digits [s, e) in base 10 or 16 into *v; -1 on overflow of uint64. */
-static int
-ucl_digits(const char *s, const char *e, int base, uint64_t *v)
-{
-	uint64_t	 d;
-
-	for (*v = 0; s < e; s++) {
-		d = (uint64_t)ucl_hex_value((unsigned char)*s);
-		if (*v > (UINT64_MAX - d) / (uint64_t)base)
-			return -1;
-		*v = *v * (uint64_t)base + d;
-	}
-	return 0;
-}
-
-/* Apply a multiplier suffix to n (UCL_INT or UCL_FLOAT); -1: range. */
-static int
-ucl_apply_suffix(struct ucl_node *n, const struct ucl_suffix *sx)
-{
-	double	 d;
-	int64_t	 f = (int64_t)sx->factor;
-
-	if (sx->type == UCL_TIME) {
-		d = n->type == UCL_INT ? (double)n->v.integer : n->v.number;
-		n->type = UCL_TIME;
-		n->v.number = d * sx->factor;
-		return isfinite(n->v.number) ? 0 : -1;
-	}
-	if (n->type == UCL_FLOAT && !sx->binary) {
-		n->v.number *= sx->factor;
-		return isfinite(n->v.number) ? 0 : -1;
-	}
-	if (n->type == UCL_FLOAT) {
-		d = n->v.number * sx->factor;
-		if (!(d > -9.2e18 && d < 9.2e18))
-			return -1;
-		n->type = UCL_INT;
-		n->v.integer = (int64_t)d;
-		return 0;
-	}
-	if (n->v.integer > INT64_MAX / f || n->v.integer < INT64_MIN / f)
-		return -1;
-	n->v.integer *= f;
-	return 0;
-}
-
-/*
- * Read a number at P->p into n, as libucl does: decimal, 0x hex, floats
- * with exponents, and the suffixes above.  Returns 1 with *endp after
- * it, 0 if the word is not a number (it is then a string), or -1 when it
- * is out of range (error reported).
- */
-static int
-ucl_lex_number(struct ucl_parser *P, struct ucl_node *n, const char **endp)
-{
-	const struct ucl_suffix	*sx = NULL;
-	const char		*q = P->p, *e = P->end, *digits, *letters;
-	char			 copy[512];
-	uint64_t		 mag;
-	bool			 neg = false, is_float = false, hex = false;
-
-	if (q < e && *q == '-') {
-		neg = true;
-		q++;
-	}
-	digits = q;
-	if (e - q > 2 && q[0] == '0' && (q[1] | 0x20) == 'x' &&
-	    ucl_hex_value((unsigned char)q[2]) != -1) {
-		hex = true;
-		for (q += 2, digits = q; q < e &&
-		    ucl_hex_value((unsigned char)*q) != -1; q++)
-			;
-	} else {
-		if (q >= e || !ucl_is_digit((unsigned char)*q))
-			return 0;
-		while (q < e && ucl_is_digit((unsigned char)*q))
-			q++;
-		if (q < e && *q == '.') {
-			is_float = true;
-			for (q++; q < e && ucl_is_digit((unsigned char)*q); q++)
-				;
-		}
-		if (q + 1 < e && (*q | 0x20) == 'e' && (ucl_is_digit(
-		    (unsigned char)q[1]) || (q + 2 < e && (q[1] == '+' ||
-		    q[1] == '-') && ucl_is_digit((unsigned char)q[2])))) {
-			is_float = true;
-			for (q += 2; q < e && ucl_is_digit((unsigned char)*q); q++)
-				;
-		}
-	}
-	for (letters = q; q < e && ucl_is_alpha((unsigned char)*q); q++)
-		;
-	if (q > letters && (sx = ucl_find_suffix(letters, q)) == NULL)
-		return 0;
-	if (!ucl_is_atom_end(P, q))
-		return 0;
-	*endp = q;
-
-	if (is_float) {
-		if ((size_t)(letters - P->p) >= sizeof(copy))
-			goto range;
-		memcpy(copy, P->p, (size_t)(letters - P->p));
-		copy[letters - P->p] = '\0';
-		errno = 0;
-		n->type = UCL_FLOAT;
-		n->v.number = strtod(copy, NULL);
-		if (errno == ERANGE || !isfinite(n->v.number))
-			goto range;
-	} else {
-		if (ucl_digits(digits, letters, hex ? 16 : 10, &mag) == -1 ||
-		    mag > (uint64_t)INT64_MAX + (neg ? 1 : 0))
-			goto range;
-		n->type = UCL_INT;
-		n->v.integer = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-	}
-	if (sx != NULL && ucl_apply_suffix(n, sx) == -1)
-		goto range;
-	return 1;
-range:
-	return ucl_error(P, "number out of range: %.*s", (int)(q - P->p) > 64 ?
-	    64 : (int)(q - P->p), P->p);
-}
-
 /*
  * Scan a bare word from P->p: up to a new line, ";", ",", "#", a comment,
  * or an unbalanced "}" or "]".  A backslash protects the next byte.
  * Returns the end without trailing blanks; P moves to the stop.
  */
-static const char *
+const char *
 ucl_scan_word(struct ucl_parser *P, bool *backslash)
 {
 	const char	*q = P->p, *stop;
@@ -750,8 +545,7 @@ ucl_lex_scalar(struct ucl_parser *P, const char *after)
 		return ucl_error(P, "expected a value after %s", after), NULL;
 	n = ucl_node_new(P, UCL_STRING, &at);
 	if (c == '"' || c == '\'') {
-		r = c == '"' ? ucl_lex_dquoted(P, &b) : ucl_lex_squoted(P, &b);
-		if (r == -1)
+		if (ucl_lex_quoted(P, &b) == -1)
 			goto fail;
 		goto string;
 	}
@@ -815,8 +609,7 @@ ucl_lex_key(struct ucl_parser *P, char **key, size_t *keylen)
 
 	ucl_mark(P, &at);
 	if (c == '"' || c == '\'') {
-		if ((c == '"' ? ucl_lex_dquoted(P, &b) :
-		    ucl_lex_squoted(P, &b)) == -1)
+		if (ucl_lex_quoted(P, &b) == -1)
 			return -1;
 		if (b.len == 0) {
 			buf_free(&b);
@@ -841,53 +634,4 @@ ucl_lex_key(struct ucl_parser *P, char **key, size_t *keylen)
 	*keylen = (size_t)(P->p - s);
 	*key = xstrndup(s, *keylen);
 	return 0;
-}
-
-/*
- * A macro at the key position: .include "file" is the only one.  Others,
- * and .include(parameters), are refused with an error that says so.
- */
-int
-ucl_parse_macro(struct ucl_parser *P, struct ucl_node *obj,
-    struct ucl_node **tail)
-{
-	struct ucl_pos	 at;
-	struct buf	 b;
-	const char	*name, *s, *e;
-	bool		 backslash = false;
-	int		 c, ret;
-
-	ucl_mark(P, &at);
-	for (name = ++P->p; (c = ucl_peek(P, 0)) != -1 &&
-	    (ucl_is_alpha(c) || ucl_is_digit(c) || c == '_'); P->p++)
-		;
-	if (P->p == name)
-		return ucl_error_at(P, &at, "expected a macro name after \".\"");
-	if (P->p - name != 7 || memcmp(name, "include", 7) != 0)
-		return ucl_error_at(P, &at, "the macro \".%.*s\" is not "
-		    "supported (only .include is)", (int)(P->p - name) > 32 ?
-		    32 : (int)(P->p - name), name);
-	if (ucl_skip_space(P, false, NULL) == -1)
-		return -1;
-	c = ucl_peek(P, 0);
-	if (c == '(')
-		return ucl_error(P, "parameters of .include are not supported");
-	if (c == '"' || c == '\'') {
-		if ((c == '"' ? ucl_lex_dquoted(P, &b) :
-		    ucl_lex_squoted(P, &b)) == -1)
-			return -1;
-	} else {
-		s = P->p;
-		e = ucl_scan_word(P, &backslash);
-		buf_init(&b);
-		buf_append(&b, s, (size_t)(e - s));
-	}
-	if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL) {
-		buf_free(&b);
-		return ucl_error_at(P, &at, "expected a file name after "
-		    ".include");
-	}
-	ret = ucl_include(P, obj, tail, b.data, &at);
-	buf_free(&b);
-	return ret;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "ucl.h"
 
@@ -43,14 +44,49 @@ struct ucl_parser {
 	struct ucl_error	*err;
 };
 
+/* Is c one of the bytes of set?  Never true for NUL or -1. */
+static inline bool
+ucl_in(const char *set, int c)
+{
+	return c > 0 && strchr(set, c) != NULL;
+}
+
+static inline bool
+ucl_is_blank(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static inline bool
+ucl_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+ucl_is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline int
+ucl_hex_value(int c)
+{
+	if (ucl_is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* ucl.c */
 struct ucl_fname *ucl_fname_new(const char *);
 struct ucl_node	*ucl_node_new(struct ucl_parser *, enum ucl_type,
 		    const struct ucl_pos *);
 struct ucl_node	*ucl_parse_value(struct ucl_parser *, const char *,
 		    const char *);
-int		 ucl_include(struct ucl_parser *, struct ucl_node *,
-		    struct ucl_node **, const char *, const struct ucl_pos *);
 
 /* ucl_lex.c */
 int		 ucl_peek(const struct ucl_parser *, size_t);
@@ -65,8 +101,12 @@ const char	*ucl_describe(int, char *, size_t);
 void		 ucl_printable(const char *, size_t, char *, size_t);
 int		 ucl_skip_space(struct ucl_parser *, bool, bool *);
 int		 ucl_lex_key(struct ucl_parser *, char **, size_t *);
+int		 ucl_lex_quoted(struct ucl_parser *, struct buf *);
+const char	*ucl_scan_word(struct ucl_parser *, bool *);
 struct ucl_node	*ucl_lex_scalar(struct ucl_parser *, const char *);
-int		 ucl_parse_macro(struct ucl_parser *, struct ucl_node *,
-		    struct ucl_node **);
+
+/* ucl_number.c */
+int		 ucl_lex_number(struct ucl_parser *, struct ucl_node *,
+		    const char **);
 
 #endif

@@ -575,8 +575,8 @@ test_include_depth(void **state)
 	    "15.conf", "16.conf", "17.conf", NULL };
 	struct ucl_error	 err;
 	struct ucl_node		*root;
-	char			*dir = make_dir(), path[PATH_MAX], text[64];
-	char			 name[16];
+	char			*dir = make_dir(), path[PATH_MAX], text[128];
+	char			 name[32];
 	int			 i;
 
 	/* 0 includes 1 ... includes 16: sixteen nested levels are fine. */
