@@ -68,6 +68,16 @@ cfg_absolute_dir(const char *dir)
 		len = (size_t)(end - p);
 		if (len == 0 || (len == 1 && p[0] == '.'))
 			continue;
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			/* Lexically, as cd(1) does by default. */
+			while (b.len > 0 && b.data[b.len - 1] != '/')
+				b.len--;
+			if (b.len > 1)
+				b.len--;
+			if (b.data != NULL)
+				b.data[b.len] = '\0';
+			continue;
+		}
 		if (b.len == 0 || b.data[b.len - 1] != '/')
 			buf_putc(&b, '/');
 		buf_append(&b, p, len);

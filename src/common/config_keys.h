@@ -97,8 +97,9 @@ void	 cfg_error(struct cfg_errors *, const char *file, int line,
 
 /* config.c */
 /*
- * dir as an absolute path without "." components, repeated or trailing
- * slashes; symbolic links are kept: they are the administrator's names.
+ * dir as an absolute path without "." or ".." components, repeated or
+ * trailing slashes.  ".." is taken lexically and symbolic links are
+ * kept: they are the administrator's names.
  */
 char	*cfg_absolute_dir(const char *dir);
 /*

@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,8 +351,9 @@ cfg_get_seconds(struct key_ctx *k, int64_t min, int64_t max, int64_t *out)
 		break;
 	case UCL_TIME:
 	case UCL_FLOAT:
-		if (n->v.number != floor(n->v.number) ||
-		    n->v.number < -1e15 || n->v.number > 1e15) {
+		/* No floor(): that would need -lm for one comparison. */
+		if (n->v.number < -1e15 || n->v.number > 1e15 ||
+		    (double)(int64_t)n->v.number != n->v.number) {
 			cfg_key_error(k, "%s is not a whole number of seconds: "
 			    "expected %s", cfg_scalar_text(n, k->tmp,
 			    sizeof(k->tmp)), expected);

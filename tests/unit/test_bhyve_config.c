@@ -1,0 +1,411 @@
+/*
+ * test_bhyve_config.c: the generated bhyve configuration.
+ *
+ * The rendered text is compared byte for byte with the files of
+ * tests/fixtures/bhyve/ (run from tests/unit); the write is checked for
+ * what a crash-safe replacement promises: the result is there, nothing
+ * else is left behind, and a failure names the file.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bhyve_config.h"
+#include "buf.h"
+#include "config.h"
+
+#define FIXTURES	"../fixtures/bhyve"
+
+static char	 tmpdir[64];
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	(void)chmod(path, 0755);
+	return remove(path);
+}
+
+static int
+setup_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_bhyve_config.XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown_tmp(void **state)
+{
+	(void)state;
+	(void)chmod(tmpdir, 0755);
+	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The whole file into b; fails the test if it cannot be read. */
+static void
+read_file(const char *path, struct buf *b)
+{
+	char	 chunk[4096];
+	size_t	 n;
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("cannot read %s: %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(b, chunk, n);
+	fclose(f);
+}
+
+static void
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	struct buf	 b;
+	FILE		*f;
+
+	buf_init(&b);
+	read_file(from, &b);
+	if ((f = fopen(to, "w")) == NULL)
+		fail_msg("cannot write %s", to);
+	if (b.len > 0)
+		fwrite(b.data, 1, b.len, f);
+	fclose(f);
+	chmod(to, mode);
+	buf_free(&b);
+}
+
+/* got must be the bytes of the fixture file `expected`. */
+static void
+assert_same_as(const struct buf *got, const char *expected)
+{
+	struct buf	 want;
+
+	buf_init(&want);
+	read_file(expected, &want);
+	if (got->len != want.len || memcmp(got->data, want.data, got->len))
+		fail_msg("differs from %s; got:\n%.*s", expected,
+		    (int)got->len, got->data);
+	buf_free(&want);
+}
+
+/* A VM with nothing set but its name, as the loader leaves it. */
+static void
+vm_init(struct vm_config *vm, const char *name)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->name = xstrdup(name);
+	vm->generate_acpi_tables = CFG_UNSET;
+	vm->vmexit_on_halt = CFG_UNSET;
+	vm->wire_memory = CFG_UNSET;
+}
+
+static void
+vm_clear(struct vm_config *vm)
+{
+	int	 i;
+
+	free(vm->name);
+	free(vm->configfile);
+	free(vm->bootrom);
+	free(vm->hostbridge);
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		free(vm->consoles[i].backend);
+}
+
+/* Render vm over the fixture orig and compare with the fixture expected. */
+static void
+check_render(const struct vm_config *vm, const char *orig,
+    const char *expected)
+{
+	struct buf	 in, out;
+
+	buf_init(&in);
+	buf_init(&out);
+	if (orig != NULL)
+		read_file(orig, &in);
+	bhyve_config_render(vm, in.data, in.len, &out);
+	assert_same_as(&out, expected);
+	buf_free(&in);
+	buf_free(&out);
+}
+
+static void
+test_name_alone_follows_the_file(void **state)
+{
+	struct vm_config	 vm;
+
+	(void)state;
+	vm_init(&vm, "bsdvm");
+	check_render(&vm, FIXTURES "/bsdvm.bhyve_config",
+	    FIXTURES "/bsdvm.expected");
+	vm_clear(&vm);
+}
+
+static void
+test_every_setting(void **state)
+{
+	struct vm_config	 vm;
+
+	(void)state;
+	vm_init(&vm, "full");
+	vm.memory_mb = 2048;
+	vm.cpus = 4;
+	vm.sockets = 2;
+	vm.cores = 2;
+	vm.bootrom = xstrdup("/usr/local/share/uefi-firmware/BHYVE_UEFI.fd");
+	vm.generate_acpi_tables = CFG_YES;
+	vm.vmexit_on_halt = CFG_NO;
+	vm.wire_memory = CFG_YES;
+	vm.hostbridge = xstrdup("amd_hostbridge");
+	vm.consoles[0].present = true;
+	vm.consoles[0].enabled = true;
+	vm.consoles[0].backend = xstrdup("/dev/nmdm0A");
+	vm.consoles[1].present = true;
+	vm.consoles[1].enabled = false;
+	vm.consoles[1].backend = xstrdup("/dev/nmdm1A");
+	vm.consoles[2].present = true;
+	vm.consoles[2].enabled = true;
+	vm.consoles[2].backend = xstrdup("stdio");
+	check_render(&vm, FIXTURES "/bsdvm.bhyve_config",
+	    FIXTURES "/full.expected");
+	vm_clear(&vm);
+}
+
+static void
+test_newline_added_when_missing(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "noeol");
+	check_render(&vm, FIXTURES "/noeol.bhyve_config",
+	    FIXTURES "/noeol.expected");
+	buf_init(&out);
+	bhyve_config_render(&vm, NULL, 0, &out);
+	assert_string_equal(out.data, "name=noeol\n");
+	buf_free(&out);
+	vm_clear(&vm);
+}
+
+static void
+test_percent_stays_a_percent(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "pct");
+	vm.bootrom = xstrdup("/fw/100%.fd");
+	buf_init(&out);
+	bhyve_config_render(&vm, "", 0, &out);
+	assert_string_equal(out.data, "name=pct\nlpc.bootrom=/fw/100%%.fd\n");
+	buf_free(&out);
+	vm_clear(&vm);
+}
+
+static void
+test_loaded_compat_config(void **state)
+{
+	struct vm_config	*vm;
+	struct buf		 in, out;
+	char			*error;
+
+	(void)state;
+	vm = cfg_load_vm("../fixtures/config/good/compat", NULL, &error);
+	if (vm == NULL)
+		fail_msg("%s", error);
+	buf_init(&in);
+	buf_init(&out);
+	read_file(vm->configfile, &in);
+	bhyve_config_render(vm, in.data, in.len, &out);
+	assert_same_as(&out, FIXTURES "/compat.expected");
+	buf_free(&in);
+	buf_free(&out);
+	cfg_vm_free(vm);
+}
+
+static void
+test_generated_path(void **state)
+{
+	struct vm_config	 vm;
+	char			*path;
+
+	(void)state;
+	vm_init(&vm, "x");
+	assert_null(bhyve_config_generated_path(&vm));
+	vm.configfile = xstrdup("/etc/vmstated/x/bhyve_config");
+	path = bhyve_config_generated_path(&vm);
+	assert_string_equal(path, "/etc/vmstated/x/bhyve_config.generated");
+	free(path);
+	vm_clear(&vm);
+}
+
+/* The names in tmpdir, sorted, joined by spaces. */
+static char *
+list_tmpdir(void)
+{
+	struct dirent	 *de;
+	struct buf	  b;
+	DIR		 *d;
+	char		**names = NULL, *s;
+	size_t		  n = 0, i, j;
+
+	d = opendir(tmpdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		names = xrealloc(names, (n + 1) * sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			s = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = s;
+		}
+	buf_init(&b);
+	buf_puts(&b, "");
+	for (i = 0; i < n; i++) {
+		buf_printf(&b, "%s%s", i ? " " : "", names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return buf_steal(&b);
+}
+
+static void
+test_write_replaces_atomically(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 err, got;
+	struct stat		 st;
+	char			*listing, *generated;
+
+	(void)state;
+	vm_init(&vm, "bsdvm");
+	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
+	copy_file(FIXTURES "/bsdvm.bhyve_config", vm.configfile, 0640);
+	buf_init(&err);
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	generated = bhyve_config_generated_path(&vm);
+	buf_init(&got);
+	read_file(generated, &got);
+	assert_same_as(&got, FIXTURES "/bsdvm.expected");
+	buf_free(&got);
+	assert_int_equal(stat(generated, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	listing = list_tmpdir();
+	assert_string_equal(listing, "bhyve_config bhyve_config.generated");
+	free(listing);
+
+	/* Again, over the old one, with a new setting. */
+	vm.memory_mb = 512;
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	buf_init(&got);
+	read_file(generated, &got);
+	assert_non_null(strstr(got.data, "\nname=bsdvm\nmemory.size=512M\n"));
+	buf_free(&got);
+	listing = list_tmpdir();
+	assert_string_equal(listing, "bhyve_config bhyve_config.generated");
+	free(listing);
+	free(generated);
+	buf_free(&err);
+	vm_clear(&vm);
+}
+
+static void
+test_write_failures_name_the_file(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 err;
+	char			*path, *listing, *want;
+
+	(void)state;
+	vm_init(&vm, "x");
+	buf_init(&err);
+
+	/* No configfile to start from. */
+	xasprintf(&vm.configfile, "%s/missing", tmpdir);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s/missing: "
+	    "No such file or directory", tmpdir);
+	assert_string_equal(err.data, want);
+	free(want);
+	buf_reset(&err);
+
+	/* A directory where the generated file goes: rename fails. */
+	free(vm.configfile);
+	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
+	copy_file(FIXTURES "/noeol.bhyve_config", vm.configfile, 0644);
+	xasprintf(&path, "%s/bhyve_config.generated", tmpdir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	free(path);
+	xasprintf(&path, "%s/bhyve_config.generated/inside", tmpdir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	free(path);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot write %s/bhyve_config.generated: ", tmpdir);
+	assert_non_null(strstr(err.data, want));
+	free(want);
+	listing = list_tmpdir();
+	assert_string_equal(listing, "bhyve_config bhyve_config.generated");
+	free(listing);
+	buf_reset(&err);
+
+	/* A directory we may not write (meaningless as root). */
+	if (geteuid() != 0) {
+		xasprintf(&path, "%s/bhyve_config.generated/inside", tmpdir);
+		rmdir(path);
+		free(path);
+		xasprintf(&path, "%s/bhyve_config.generated", tmpdir);
+		rmdir(path);
+		free(path);
+		chmod(tmpdir, 0555);
+		assert_int_equal(bhyve_config_write(&vm, &err), -1);
+		assert_non_null(strstr(err.data, "Permission denied"));
+		chmod(tmpdir, 0755);
+		listing = list_tmpdir();
+		assert_string_equal(listing, "bhyve_config");
+		free(listing);
+	}
+	buf_free(&err);
+	vm_clear(&vm);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_alone_follows_the_file),
+		cmocka_unit_test(test_every_setting),
+		cmocka_unit_test(test_newline_added_when_missing),
+		cmocka_unit_test(test_percent_stays_a_percent),
+		cmocka_unit_test(test_loaded_compat_config),
+		cmocka_unit_test(test_generated_path),
+		T(test_write_replaces_atomically),
+		T(test_write_failures_name_the_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1069 @@
+/*
+ * test_config.c: the configuration model, its defaults and its errors.
+ *
+ * Good configurations come from tests/fixtures/config/ (run from
+ * tests/unit); each error class is a small config written into a fresh
+ * temporary directory, and the test checks the words a person would read:
+ * file, line, key and what was expected.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "config.h"
+
+#define GOOD		"../fixtures/config/good"
+#define DEFAULTS	"../fixtures/config/defaults"
+
+static char	 tmpdir[64];
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static int
+setup_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_config.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+teardown_tmp(void **state)
+{
+	(void)state;
+	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Write text to tmpdir/rel, creating the directories on the way. */
+static void
+write_file(const char *rel, const char *text)
+{
+	char	 path[PATH_MAX], *p;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	for (p = path + strlen(tmpdir) + 1; (p = strchr(p, '/')) != NULL;
+	    p++) {
+		*p = '\0';
+		(void)mkdir(path, 0755);
+		*p = '/';
+	}
+	if ((f = fopen(path, "w")) == NULL)
+		fail_msg("cannot write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* tmpdir/dir/config holding text, plus an empty tmpdir/dir/bhyve_config. */
+static void
+write_vm(const char *dir, const char *text)
+{
+	char	 rel[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "%s/bhyve_config", dir);
+	write_file(rel, "cpus=1\n");
+	snprintf(rel, sizeof(rel), "%s/config", dir);
+	write_file(rel, text);
+}
+
+static char *
+tmp_path(const char *rel)
+{
+	char	*p;
+
+	xasprintf(&p, "%s/%s", tmpdir, rel);
+	return p;
+}
+
+/* Load tmpdir/dir; it must be valid. */
+static struct vm_config *
+load_ok(const char *dir, const struct daemon_config *dc)
+{
+	struct vm_config	*vm;
+	char			*path, *error = NULL;
+
+	path = tmp_path(dir);
+	vm = cfg_load_vm(path, dc, &error);
+	if (vm == NULL)
+		fail_msg("%s refused:\n%s", path, error);
+	free(path);
+	return vm;
+}
+
+/* Load tmpdir/dir; it must be refused.  The errors, malloc'd. */
+static char *
+load_error(const char *dir, const struct daemon_config *dc)
+{
+	struct vm_config	*vm;
+	char			*path, *error = NULL;
+
+	path = tmp_path(dir);
+	vm = cfg_load_vm(path, dc, &error);
+	if (vm != NULL)
+		fail_msg("%s was accepted", path);
+	assert_non_null(error);
+	free(path);
+	return error;
+}
+
+/* One VM from text; its errors must contain each of the needles. */
+static void
+expect_errors(const char *text, ...)
+{
+	const char	*needle;
+	char		*error;
+	va_list		 ap;
+
+	write_vm("vm", text);
+	error = load_error("vm", NULL);
+	va_start(ap, text);
+	while ((needle = va_arg(ap, const char *)) != NULL)
+		if (strstr(error, needle) == NULL)
+			fail_msg("for:\n%s\nwant: %s\ngot:\n%s", text, needle,
+			    error);
+	va_end(ap);
+	free(error);
+}
+
+/* "<tmpdir>/vm/config:LINE: " */
+static const char *
+at(int line)
+{
+	static char	 where[PATH_MAX];
+
+	snprintf(where, sizeof(where), "%s/vm/config:%d: ", tmpdir, line);
+	return where;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t	 n = 1;
+
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}
+
+static void
+test_bare_keys_take_the_directory_name(void **state)
+{
+	struct vm_config	*vm;
+	char			*error;
+
+	(void)state;
+	vm = cfg_load_vm(GOOD "/bare", NULL, &error);
+	assert_non_null(vm);
+	assert_string_equal(vm->name, "bare");
+	assert_string_equal(vm->dirname, "bare");
+	assert_non_null(strstr(vm->dir, "/tests/fixtures/config/good/bare"));
+	assert_true(vm->dir[0] == '/');
+	assert_string_equal(vm->os, "FreeBSD");
+	assert_string_equal(vm->osversion, "13.2");
+	assert_string_equal(vm->description, "A simple test VM");
+	assert_int_equal(vm->memory_mb, 4096);
+	assert_int_equal(vm->cpus, 4);
+	assert_int_equal(vm->sockets, 2);
+	assert_int_equal(vm->cores, 2);
+	assert_int_equal(vm->maxrestart, 5);
+	assert_int_equal(vm->maxrestarttime, 60);
+	assert_int_equal(vm->generate_acpi_tables, CFG_YES);
+	assert_int_equal(vm->vmexit_on_halt, CFG_YES);
+	cfg_vm_free(vm);
+}
+
+static void
+test_wrapped_section_names_the_vm(void **state)
+{
+	struct vm_config	*vm;
+	char			*error, *want;
+
+	(void)state;
+	vm = cfg_load_vm(GOOD "/json", NULL, &error);
+	assert_non_null(vm);
+	assert_string_equal(vm->name, "jsonvm");
+	assert_int_equal(vm->memory_mb, 512);
+	assert_true(vm->autostart);
+	assert_int_equal(vm->stoptimeout, 45);
+	xasprintf(&want, "%s/bhyve_config", vm->dir);
+	assert_string_equal(vm->configfile, want);
+	free(want);
+	cfg_vm_free(vm);
+}
+
+static void
+test_builtin_defaults(void **state)
+{
+	struct vm_config	*vm;
+	char			*error, *want;
+	int			 i;
+
+	(void)state;
+	vm = cfg_load_vm(GOOD "/bsdvm", NULL, &error);
+	assert_non_null(vm);
+	assert_string_equal(vm->name, "bsdvm");
+	assert_int_equal(vm->hypervisor, HV_BHYVE);
+	assert_false(vm->autostart);
+	assert_int_equal(vm->maxrestart, 3);
+	assert_int_equal(vm->maxrestarttime, 30);
+	assert_int_equal(vm->stoptimeout, 30);
+	assert_int_equal(vm->hooktimeout, 60);
+	assert_int_equal(vm->memory_mb, 0);
+	assert_int_equal(vm->cpus, 0);
+	assert_int_equal(vm->generate_acpi_tables, CFG_UNSET);
+	assert_int_equal(vm->vmexit_on_halt, CFG_UNSET);
+	assert_int_equal(vm->wire_memory, CFG_UNSET);
+	assert_null(vm->hostbridge);
+	assert_null(vm->owner);
+	assert_null(vm->group);
+	assert_null(vm->bootrom);
+	assert_null(vm->qemu_binary);
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		assert_false(vm->consoles[i].present);
+	assert_string_equal(vm->scriptpath, vm->dir);
+	xasprintf(&want, "%s/config", vm->dir);
+	assert_string_equal(vm->config_path, want);
+	free(want);
+	cfg_vm_free(vm);
+}
+
+static void
+test_qemu_keys(void **state)
+{
+	struct vm_config	*vm;
+	char			*error, *want;
+
+	(void)state;
+	vm = cfg_load_vm(GOOD "/linux", NULL, &error);
+	if (vm == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(vm->hypervisor, HV_QEMU);
+	assert_null(vm->configfile);
+	assert_int_equal(vm->memory_mb, 256);
+	assert_int_equal(vm->cpus, 2);
+	xasprintf(&want, "%s/vmlinuz", vm->dir);
+	assert_string_equal(vm->kernel, want);
+	free(want);
+	assert_non_null(strstr(vm->initrd, "/linux/initrd.img"));
+	assert_string_equal(vm->append, "console=ttyS0 quiet");
+	assert_int_equal(vm->ndisks, 2);
+	assert_non_null(strstr(vm->disks[0], "/linux/disk0.img"));
+	assert_non_null(strstr(vm->disks[1], "/linux/disk1.img"));
+	assert_int_equal(vm->nqemu_args, 3);
+	assert_string_equal(vm->qemu_args[0], "-nographic");
+	assert_string_equal(vm->qemu_args[2], "mon:stdio");
+	assert_int_equal(vm->stoptimeout, 20);
+	assert_int_equal(vm->hooktimeout, 0);
+	cfg_vm_free(vm);
+}
+
+static void
+test_qemu_args_string_and_binary(void **state)
+{
+	struct vm_config	*vm;
+	char			*want;
+
+	(void)state;
+	write_file("q/vmlinuz", "");
+	write_file("q/config", "hypervisor = qemu\nkernel = vmlinuz\n"
+	    "qemu_args = \"  -nographic   -vga none \"\n"
+	    "qemu_binary = qemu-system-aarch64\n");
+	vm = load_ok("q", NULL);
+	assert_int_equal(vm->nqemu_args, 3);
+	assert_string_equal(vm->qemu_args[0], "-nographic");
+	assert_string_equal(vm->qemu_args[1], "-vga");
+	assert_string_equal(vm->qemu_args[2], "none");
+	assert_string_equal(vm->qemu_binary, "qemu-system-aarch64");
+	cfg_vm_free(vm);
+
+	write_file("q/config", "hypervisor = qemu\n"
+	    "qemu_binary = bin/qemu\ndisk = [\"a.img\", \"/abs/b.img\"]\n");
+	write_file("q/a.img", "");
+	/* /abs/b.img does not exist: only the error says so. */
+	want = load_error("q", NULL);
+	assert_non_null(strstr(want, "disk: cannot read /abs/b.img"));
+	free(want);
+	write_file("q/config", "hypervisor = qemu\nqemu_binary = bin/qemu\n");
+	vm = load_ok("q", NULL);
+	xasprintf(&want, "%s/q/bin/qemu", tmpdir);
+	assert_string_equal(vm->qemu_binary, want);
+	free(want);
+	cfg_vm_free(vm);
+}
+
+static void
+test_compatibility_keys(void **state)
+{
+	struct vm_config	*vm;
+	char			*error;
+
+	(void)state;
+	vm = cfg_load_vm(GOOD "/compat", NULL, &error);
+	if (vm == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(vm->cpus, 2);
+	assert_true(vm->autostart);
+	assert_string_equal(vm->hostbridge, "amd_hostbridge");
+	assert_int_equal(vm->wire_memory, CFG_YES);
+	assert_true(vm->consoles[0].present);
+	assert_true(vm->consoles[0].enabled);
+	assert_string_equal(vm->consoles[0].backend, "/dev/nmdm0A");
+	assert_true(vm->consoles[1].present);
+	assert_false(vm->consoles[1].enabled);
+	assert_false(vm->consoles[2].present);
+	cfg_vm_free(vm);
+
+	write_vm("vm", "configfile = bhyve_config; hostbridge = yes;\n"
+	    "consoles { com4 = stdio; }\n");
+	vm = load_ok("vm", NULL);
+	assert_string_equal(vm->hostbridge, "hostbridge");
+	assert_true(vm->consoles[3].enabled);
+	assert_string_equal(vm->consoles[3].backend, "stdio");
+	cfg_vm_free(vm);
+}
+
+/* memory = TEXT gives mb megabytes. */
+static void
+check_memory(const char *text, int64_t mb)
+{
+	struct vm_config	*vm;
+	char			 config[256];
+
+	snprintf(config, sizeof(config), "configfile = bhyve_config;\n"
+	    "memory = %s;\n", text);
+	write_vm("vm", config);
+	vm = load_ok("vm", NULL);
+	if (vm->memory_mb != mb)
+		fail_msg("memory = %s: got %lld, want %lld", text,
+		    (long long)vm->memory_mb, (long long)mb);
+	cfg_vm_free(vm);
+}
+
+static void
+test_memory_sizes_are_binary_like_bhyve(void **state)
+{
+	(void)state;
+	check_memory("2048", 2048);
+	check_memory("4G", 4096);
+	check_memory("4g", 4096);
+	check_memory("\"512M\"", 512);
+	check_memory("\"4GB\"", 4096);
+	check_memory("\"4GiB\"", 4096);
+	check_memory("4gb", 4096);
+	check_memory("1T", 1048576);
+	check_memory("2048K", 2);
+	check_memory("\"1024\"", 1024);
+	check_memory("4m", 4);		/* UCL's minutes: the token counts */
+}
+
+static void
+test_memory_errors(void **state)
+{
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\nmemory = lots;\n");
+	expect_errors("configfile = bhyve_config;\n\n\nmemory = lots;\n",
+	    "vm/config:4: memory: expected megabytes (e.g. 2048) or a size "
+	    "with K/M/G/T suffix (e.g. \"4G\"), got \"lots\"", NULL);
+	expect_errors("configfile = bhyve_config;\nmemory = 1.5G;\n",
+	    "memory: expected megabytes", "got 1.5G", NULL);
+	expect_errors("configfile = bhyve_config;\nmemory = 1000K;\n",
+	    "memory: 1000K is not a whole number of megabytes", NULL);
+	expect_errors("configfile = bhyve_config;\nmemory = 0;\n",
+	    "memory: 0 is out of range: expected a size from 1M to 16T", NULL);
+	expect_errors("configfile = bhyve_config;\nmemory = [1];\n",
+	    "memory: expected megabytes", "got a list", NULL);
+}
+
+static void
+test_seconds_and_booleans(void **state)
+{
+	struct vm_config	*vm;
+
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\nmaxrestarttime = 30s;\n"
+	    "stoptimeout = 2min;\nhooktimeout = \"45\";\nautostart = \"on\";\n"
+	    "generate_acpi_tables = false;\nvmexit_on_halt = 1;\n"
+	    "wire_memory = \"no\";\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->maxrestarttime, 30);
+	assert_int_equal(vm->stoptimeout, 120);
+	assert_int_equal(vm->hooktimeout, 45);
+	assert_true(vm->autostart);
+	assert_int_equal(vm->generate_acpi_tables, CFG_NO);
+	assert_int_equal(vm->vmexit_on_halt, CFG_YES);
+	assert_int_equal(vm->wire_memory, CFG_NO);
+	cfg_vm_free(vm);
+
+	expect_errors("configfile = bhyve_config;\nautostart = \"maybe\";\n",
+	    "config:2: autostart: expected yes or no, got \"maybe\"", NULL);
+	expect_errors("configfile = bhyve_config;\nstoptimeout = 500ms;\n",
+	    "stoptimeout: 500ms is not a whole number of seconds", NULL);
+	expect_errors("configfile = bhyve_config;\nhooktimeout = soon;\n",
+	    "hooktimeout: expected seconds from 0 to", "got \"soon\"", NULL);
+}
+
+static void
+test_relative_paths_become_absolute(void **state)
+{
+	struct vm_config	*vm;
+	char			*want;
+
+	(void)state;
+	write_file("vm/scripts/.keep", "");
+	write_file("vm/fw/rom.fd", "");
+	write_vm("vm", "configfile = ./bhyve_config;\nscriptpath = scripts;\n"
+	    "bootrom = fw/rom.fd;\n");
+	vm = load_ok("vm", NULL);
+	xasprintf(&want, "%s/vm/bhyve_config", tmpdir);
+	assert_string_equal(vm->configfile, want);
+	free(want);
+	xasprintf(&want, "%s/vm/scripts", tmpdir);
+	assert_string_equal(vm->scriptpath, want);
+	free(want);
+	xasprintf(&want, "%s/vm/fw/rom.fd", tmpdir);
+	assert_string_equal(vm->bootrom, want);
+	free(want);
+	cfg_vm_free(vm);
+}
+
+/* cpus/sockets/cores as written, and what they must become. */
+static void
+check_topology(const char *keys, int64_t cpus, int64_t sockets,
+    int64_t cores)
+{
+	struct vm_config	*vm;
+	char			 config[256];
+
+	snprintf(config, sizeof(config), "configfile = bhyve_config;\n%s\n",
+	    keys);
+	write_vm("vm", config);
+	vm = load_ok("vm", NULL);
+	if (vm->cpus != cpus || vm->sockets != sockets || vm->cores != cores)
+		fail_msg("%s: got cpus %lld sockets %lld cores %lld", keys,
+		    (long long)vm->cpus, (long long)vm->sockets,
+		    (long long)vm->cores);
+	cfg_vm_free(vm);
+}
+
+static void
+test_cpu_topology(void **state)
+{
+	(void)state;
+	check_topology("cpus = 4;", 4, 0, 0);
+	check_topology("numcpus = 3;", 3, 0, 0);
+	check_topology("sockets = 2; cores = 4;", 8, 2, 4);
+	check_topology("cpus = 8; cores = 4;", 8, 2, 4);
+	check_topology("cpus = 2; sockets = 2;", 2, 2, 1);
+	check_topology("cores = 2;", 2, 1, 2);
+	expect_errors("configfile = bhyve_config;\ncpus = 6;\nsockets = 2;\n"
+	    "cores = 2;\n", "config:2: cpus: 6 does not match sockets (2) x "
+	    "cores (2) = 4", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 3;\ncores = 2;\n",
+	    "cpus: 3 virtual CPUs cannot be split into sockets of 2 cores",
+	    NULL);
+	expect_errors("configfile = bhyve_config;\nsockets = 32;\n"
+	    "cores = 16;\n", "sockets: sockets (32) x cores (16) makes 512 "
+	    "virtual CPUs; at most 256", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 0;\n",
+	    "cpus: 0 is out of range: expected a number of virtual CPUs from "
+	    "1 to 256", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 2;\nnumcpus = 2;\n",
+	    "config:3: numcpus: is the old name of cpus, which is also given "
+	    "(line 2); keep one", NULL);
+}
+
+static void
+test_unknown_key_suggests_the_nearest(void **state)
+{
+	(void)state;
+	expect_errors("configfile = bhyve_config;\nmemroy = 4G;\n",
+	    "config:2: memroy: unknown key; did you mean \"memory\"?", NULL);
+	expect_errors("configfile = bhyve_config;\nstop_timeout = 4;\n",
+	    "stop_timeout: unknown key; did you mean \"stoptimeout\"?", NULL);
+	expect_errors("configfile = bhyve_config;\nfrobnicate = 4;\n",
+	    "frobnicate: unknown key; see vmstated.conf(5)", NULL);
+	expect_errors("configfile = bhyve_config;\nsocket_mode = \"0660\";\n",
+	    "socket_mode: is a daemon setting, not a VM's: move it to "
+	    "vmstated.conf", NULL);
+	expect_errors("configfile = bhyve_config;\n"
+	    "consoles { com5 { backend = x; } }\n",
+	    "consoles.com5: unknown key; did you mean \"com1\"?", NULL);
+}
+
+static void
+test_wrong_types_and_ranges(void **state)
+{
+	(void)state;
+	expect_errors("configfile = bhyve_config;\nmaxrestart = -1;\n",
+	    "maxrestart: -1 is out of range: expected a number of restarts "
+	    "from 0 to", NULL);
+	expect_errors("configfile = bhyve_config;\nmaxrestart = often;\n",
+	    "maxrestart: expected a number of restarts from 0 to 1000000, got "
+	    "\"often\"", NULL);
+	expect_errors("configfile = bhyve_config;\nhypervisor = kvm;\n",
+	    "hypervisor: expected bhyve or qemu, got \"kvm\"", NULL);
+	expect_errors("configfile = bhyve_config;\nos { x = 1; }\n",
+	    "os: expected a string, got a section { ... }", NULL);
+	expect_errors("configfile = bhyve_config;\nmaxrestarttime = 0;\n",
+	    "maxrestarttime: 0 is out of range: expected seconds from 1", NULL);
+	expect_errors("configfile = bhyve_config;\nhostbridge = intel;\n",
+	    "hostbridge: expected hostbridge, amd_hostbridge, yes or no", NULL);
+	expect_errors("configfile = \"\";\n",
+	    "configfile: expected a path, got an empty string", NULL);
+	expect_errors("configfile = \"bhyve\\nconfig\";\n",
+	    "configfile: contains a control character", NULL);
+}
+
+static void
+test_missing_configfile(void **state)
+{
+	char	*error;
+
+	(void)state;
+	write_file("vm/config", "vm {\n\tos = FreeBSD;\n}\n");
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, at(1)));
+	assert_non_null(strstr(error, "configfile: missing: a bhyve VM needs "
+	    "the bhyve configuration file"));
+	free(error);
+}
+
+static void
+test_owner_and_group_must_exist(void **state)
+{
+	struct vm_config	*vm;
+	struct passwd		*pw = getpwuid(getuid());
+	struct group		*gr = getgrgid(getgid());
+	char			 config[512];
+
+	(void)state;
+	assert_non_null(pw);
+	assert_non_null(gr);
+	snprintf(config, sizeof(config), "configfile = bhyve_config;\n"
+	    "owner = \"%s\";\ngroup = \"%s\";\n", pw->pw_name, gr->gr_name);
+	write_vm("vm", config);
+	vm = load_ok("vm", NULL);
+	assert_string_equal(vm->owner, pw->pw_name);
+	assert_int_equal(vm->owner_uid, getuid());
+	assert_string_equal(vm->group, gr->gr_name);
+	assert_int_equal(vm->group_gid, getgid());
+	cfg_vm_free(vm);
+
+	expect_errors("configfile = bhyve_config;\nowner = nosuchuser0x;\n"
+	    "group = nosuchgroup0x;\n",
+	    "config:2: owner: no such user \"nosuchuser0x\" on this host; "
+	    "create the user or correct the name",
+	    "config:3: group: no such group \"nosuchgroup0x\"", NULL);
+}
+
+static void
+test_unreadable_files(void **state)
+{
+	(void)state;
+	expect_errors("configfile = nothere;\n", "config:1: configfile: cannot "
+	    "read ", "/vm/nothere: No such file or directory", NULL);
+	write_file("vm/adir/.keep", "");
+	expect_errors("configfile = adir;\n", "configfile: ", "/vm/adir is a "
+	    "directory, not a file", NULL);
+	expect_errors("configfile = bhyve_config;\nbootrom = /no/such.fd;\n",
+	    "config:2: bootrom: cannot read /no/such.fd", NULL);
+	expect_errors("configfile = bhyve_config;\nscriptpath = bhyve_config;\n",
+	    "scriptpath: ", "/vm/bhyve_config is not a directory", NULL);
+	expect_errors("hypervisor = qemu;\nkernel = /no/vmlinuz;\n",
+	    "config:2: kernel: cannot read /no/vmlinuz", NULL);
+}
+
+static void
+test_duplicate_key(void **state)
+{
+	(void)state;
+	expect_errors("configfile = bhyve_config;\nmemory = 1G;\n"
+	    "memory = 2G;\n", "config:3: memory: given twice (first on line 2); "
+	    "keep one", NULL);
+}
+
+static void
+test_every_error_is_reported(void **state)
+{
+	char	*error;
+
+	(void)state;
+	write_vm("vm", "vm {\n configfile = bhyve_config;\n memory = lots;\n"
+	    " cpus = many;\n stoptimeout = 0;\n colour = blue;\n}\n");
+	error = load_error("vm", NULL);
+	assert_int_equal(count_lines(error), 4);
+	assert_non_null(strstr(error, at(3)));
+	assert_non_null(strstr(error, at(4)));
+	assert_non_null(strstr(error, at(5)));
+	assert_non_null(strstr(error, at(6)));
+	/* In line order. */
+	assert_true(strstr(error, at(3)) < strstr(error, at(6)));
+	free(error);
+}
+
+static void
+test_syntax_error_names_line_and_column(void **state)
+{
+	char	*error;
+
+	(void)state;
+	write_vm("vm", "vm {\n  configfile = bhyve_config;\n");
+	error = load_error("vm", NULL);
+	assert_int_equal(count_lines(error), 1);
+	assert_non_null(strstr(error, "/vm/config:3:1: unterminated section "
+	    "\"vm\" opened at line 1"));
+	free(error);
+	write_vm("vm", "vm {\n  description = \"abc\n}\n");
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "/vm/config:2:21: unterminated string"));
+	free(error);
+}
+
+static void
+test_keys_of_the_other_hypervisor(void **state)
+{
+	(void)state;
+	expect_errors("configfile = bhyve_config;\nkernel = bhyve_config;\n",
+	    "config:2: kernel: is a qemu setting, and this VM's hypervisor is "
+	    "bhyve; remove it, or set hypervisor = qemu", NULL);
+	expect_errors("hypervisor = qemu;\nconfigfile = bhyve_config;\n"
+	    "wire_memory = yes;\n",
+	    "config:2: configfile: is a bhyve setting",
+	    "config:3: wire_memory: is a bhyve setting", NULL);
+	expect_errors("hypervisor = qemu;\nappend = \"quiet\";\n",
+	    "config:2: append: needs kernel", NULL);
+}
+
+static void
+test_names(void **state)
+{
+	struct vm_config	*vm;
+
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\nname = web-01.example;\n");
+	vm = load_ok("vm", NULL);
+	assert_string_equal(vm->name, "web-01.example");
+	cfg_vm_free(vm);
+	write_vm("vm", "outer {\nconfigfile = bhyve_config;\nname = inner;\n}\n");
+	vm = load_ok("vm", NULL);
+	assert_string_equal(vm->name, "inner");
+	cfg_vm_free(vm);
+	expect_errors("\"-x\" { configfile = bhyve_config; }\n",
+	    "config:1: name: \"-x\" (from the section) is not a valid VM name",
+	    NULL);
+	expect_errors("configfile = bhyve_config;\nname = \"a/b\";\n",
+	    "config:2: name: \"a/b\" (from name) is not a valid VM name", NULL);
+	expect_errors("configfile = bhyve_config;\n"
+	    "name = abcdefghijklmnopqrstuvwxyz0123456789;\n",
+	    "name: \"abcdefghijklmnopqrstuvwxyz0123456789\" is 36 characters "
+	    "long; bhyve accepts at most 31", NULL);
+	write_file("bad dir/vmlinuz", "");
+	write_file("bad dir/config", "hypervisor = qemu;\n");
+	free(load_error("bad dir", NULL));
+	expect_errors("a { configfile = bhyve_config; }\n"
+	    "b { configfile = bhyve_config; }\n",
+	    "config:1: holds 2 VM sections (\"a\" on line 1, \"b\" on line 2); "
+	    "a config file describes one VM", NULL);
+}
+
+static void
+test_no_config_file(void **state)
+{
+	char	*error;
+
+	(void)state;
+	write_file("empty/notes.txt", "");
+	error = load_error("empty", NULL);
+	assert_non_null(strstr(error, "/empty/config: no config file; create "));
+	assert_non_null(strstr(error, "or remove the directory"));
+	free(error);
+}
+
+static void
+test_case_insensitive_keys(void **state)
+{
+	struct vm_config	*vm;
+
+	(void)state;
+	write_vm("vm", "ConfigFile = bhyve_config;\nMemory = 1G;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->memory_mb, 1024);
+	cfg_vm_free(vm);
+}
+
+static void
+test_load_all(void **state)
+{
+	struct cfg_set	*set;
+	size_t		 i;
+
+	(void)state;
+	set = cfg_load_all(GOOD, NULL);
+	assert_non_null(set);
+	for (i = 0; i < set->ninvalid; i++)
+		print_error("%s\n", set->invalid[i].error);
+	assert_int_equal(set->ninvalid, 0);
+	assert_int_equal(set->nvms, 5);
+	/* Sorted by directory name; .hidden and README skipped. */
+	assert_string_equal(set->vms[0]->dirname, "bare");
+	assert_string_equal(set->vms[1]->dirname, "bsdvm");
+	assert_string_equal(set->vms[2]->dirname, "compat");
+	assert_string_equal(set->vms[3]->dirname, "json");
+	assert_string_equal(set->vms[4]->dirname, "linux");
+	assert_string_equal(set->vms[3]->name, "jsonvm");
+	cfg_set_free(set);
+}
+
+static void
+test_load_all_keeps_good_vms_beside_bad_ones(void **state)
+{
+	struct cfg_set	*set;
+
+	(void)state;
+	write_vm("a", "configfile = bhyve_config;\n");
+	write_vm("b", "configfile = bhyve_config;\nmemory = lots;\n");
+	write_file("c/README", "");
+	write_file("vmstated.conf", "");
+	set = cfg_load_all(tmpdir, NULL);
+	assert_non_null(set);
+	assert_int_equal(set->nvms, 1);
+	assert_string_equal(set->vms[0]->name, "a");
+	assert_int_equal(set->ninvalid, 2);
+	assert_string_equal(set->invalid[0].name, "b");
+	assert_non_null(strstr(set->invalid[0].dir, "/b"));
+	assert_non_null(strstr(set->invalid[0].error, "/b/config:2: memory:"));
+	assert_string_equal(set->invalid[1].name, "c");
+	assert_non_null(strstr(set->invalid[1].error, "no config file"));
+	cfg_set_free(set);
+}
+
+static void
+test_duplicate_names_refuse_both(void **state)
+{
+	struct cfg_set	*set;
+	char		*one, *two;
+
+	(void)state;
+	write_vm("one", "web { configfile = bhyve_config; }\n");
+	write_vm("two", "configfile = bhyve_config;\nname = web;\n");
+	write_vm("three", "configfile = bhyve_config;\n");
+	set = cfg_load_all(tmpdir, NULL);
+	assert_non_null(set);
+	assert_int_equal(set->nvms, 1);
+	assert_string_equal(set->vms[0]->name, "three");
+	assert_int_equal(set->ninvalid, 2);
+	one = tmp_path("one");
+	two = tmp_path("two");
+	assert_string_equal(set->invalid[0].name, "web");
+	assert_non_null(strstr(set->invalid[0].error, "/one/config:1: name: "
+	    "\"web\" is also the name of the VM in "));
+	assert_non_null(strstr(set->invalid[0].error, two));
+	assert_non_null(strstr(set->invalid[1].error, "/two/config:2: name: "));
+	assert_non_null(strstr(set->invalid[1].error, one));
+	free(one);
+	free(two);
+	cfg_set_free(set);
+}
+
+static void
+test_load_all_unreadable_directory(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(cfg_load_all("/nonexistent/vmstated", NULL));
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_daemon_builtin_defaults(void **state)
+{
+	struct daemon_config	 dc;
+	char			*error, *want;
+
+	(void)state;
+	assert_int_equal(cfg_load_daemon(tmpdir, &dc, &error), 0);
+	assert_null(error);
+	xasprintf(&want, "%s/vmstated.conf", tmpdir);
+	assert_string_equal(dc.path, want);
+	free(want);
+	assert_false(dc.socket_mode_set);
+	assert_null(dc.socket_group);
+	assert_string_equal(dc.rundir, RUNSTATEDIR "/vmstated");
+	assert_string_equal(dc.bhyve_path, "/usr/sbin/bhyve");
+	assert_string_equal(dc.bhyvectl_path, "/usr/sbin/bhyvectl");
+	assert_string_equal(dc.qemu_path, "qemu-system-x86_64");
+	assert_int_equal(dc.defaults.maxrestart, 3);
+	assert_int_equal(dc.defaults.stoptimeout, 30);
+	cfg_daemon_free(&dc);
+}
+
+static void
+test_daemon_keys_and_defaults(void **state)
+{
+	struct daemon_config	 dc;
+	struct cfg_set		*set;
+	char			*error;
+
+	(void)state;
+	if (cfg_load_daemon(DEFAULTS, &dc, &error) != 0)
+		fail_msg("%s", error);
+	assert_true(dc.socket_mode_set);
+	assert_int_equal(dc.socket_mode, 0660);
+	assert_true(dc.rundir[0] == '/');
+	assert_non_null(strstr(dc.rundir, "/fixtures/config/defaults/run"));
+	assert_string_equal(dc.bhyve_path, "/usr/local/libexec/bhyve-standin");
+	assert_int_equal(dc.defaults.stoptimeout, 10);
+	set = cfg_load_all(DEFAULTS, &dc);
+	assert_non_null(set);
+	assert_int_equal(set->ninvalid, 0);
+	assert_int_equal(set->nvms, 2);
+	/* db: its own keys win; its topology replaces the default's. */
+	assert_string_equal(set->vms[0]->name, "db");
+	assert_int_equal(set->vms[0]->stoptimeout, 99);
+	assert_int_equal(set->vms[0]->maxrestart, 0);
+	assert_int_equal(set->vms[0]->cpus, 4);
+	assert_int_equal(set->vms[0]->memory_mb, 1024);
+	/* web: everything from defaults{}. */
+	assert_string_equal(set->vms[1]->name, "web");
+	assert_int_equal(set->vms[1]->stoptimeout, 10);
+	assert_int_equal(set->vms[1]->maxrestart, 7);
+	assert_int_equal(set->vms[1]->cpus, 2);
+	assert_int_equal(set->vms[1]->nqemu_args, 1);
+	cfg_set_free(set);
+	cfg_daemon_free(&dc);
+}
+
+/* vmstated.conf holding text must be refused with each needle. */
+static void
+expect_daemon_errors(const char *text, ...)
+{
+	struct daemon_config	 dc;
+	const char		*needle;
+	char			*error;
+	va_list			 ap;
+
+	write_file("vmstated.conf", text);
+	assert_int_equal(cfg_load_daemon(tmpdir, &dc, &error), -1);
+	assert_non_null(error);
+	va_start(ap, text);
+	while ((needle = va_arg(ap, const char *)) != NULL)
+		if (strstr(error, needle) == NULL)
+			fail_msg("for:\n%s\nwant: %s\ngot:\n%s", text, needle,
+			    error);
+	va_end(ap);
+	/* Refused as a whole: the built-in values hold. */
+	assert_false(dc.socket_mode_set);
+	assert_int_equal(dc.defaults.stoptimeout, 30);
+	assert_string_equal(dc.bhyve_path, "/usr/sbin/bhyve");
+	free(error);
+	cfg_daemon_free(&dc);
+}
+
+static void
+test_daemon_errors(void **state)
+{
+	(void)state;
+	expect_daemon_errors("socket_mode = 0660;\n",
+	    "vmstated.conf:1: socket_mode: write the mode as octal digits in a "
+	    "string, e.g. socket_mode = \"0660\"; UCL reads the bare number "
+	    "0660 as decimal 660", NULL);
+	expect_daemon_errors("socket_mode = \"0999\";\n",
+	    "socket_mode: expected a mode of octal digits", NULL);
+	expect_daemon_errors("socket_group = nosuchgroup0x;\n",
+	    "vmstated.conf:1: socket_group: no such group", NULL);
+	expect_daemon_errors("bhyve_path = /x;\nstoptimeout = 5;\n",
+	    "vmstated.conf:2: stoptimeout: is a VM setting: put it inside "
+	    "defaults { }", NULL);
+	expect_daemon_errors("rundri = /x;\n",
+	    "rundri: unknown key; did you mean \"rundir\"?", NULL);
+	expect_daemon_errors("defaults {\n stoptimeout = 5;\n name = x;\n"
+	    " configfile = y;\n memory = lots;\n}\n",
+	    "vmstated.conf:3: defaults.name: cannot have a default",
+	    "vmstated.conf:4: defaults.configfile: cannot have a default",
+	    "vmstated.conf:5: defaults.memory: expected megabytes", NULL);
+	expect_daemon_errors("rundir = /a;\nrundir = /b;\n",
+	    "vmstated.conf:2: rundir: given twice (first on line 1)", NULL);
+	expect_daemon_errors("defaults = 3;\n",
+	    "defaults: expected a section defaults { key = value; ... }, got 3",
+	    NULL);
+}
+
+static void
+test_vm_dup_and_equal(void **state)
+{
+	struct vm_config	*a, *b;
+	char			*error;
+
+	(void)state;
+	a = cfg_load_vm(GOOD "/compat", NULL, &error);
+	assert_non_null(a);
+	b = cfg_vm_dup(a);
+	assert_true(cfg_vm_equal(a, b));
+	assert_true(a->consoles[0].backend != b->consoles[0].backend);
+
+	b->memory_mb = 1024;
+	assert_false(cfg_vm_equal(a, b));
+	b->memory_mb = a->memory_mb;
+	assert_true(cfg_vm_equal(a, b));
+	b->stoptimeout++;
+	assert_false(cfg_vm_equal(a, b));
+	b->stoptimeout--;
+	free(b->consoles[0].backend);
+	b->consoles[0].backend = xstrdup("/dev/nmdm9A");
+	assert_false(cfg_vm_equal(a, b));
+	cfg_vm_free(b);
+
+	b = cfg_vm_dup(a);
+	b->hypervisor = HV_QEMU;
+	assert_false(cfg_vm_equal(a, b));
+	cfg_vm_free(b);
+	b = cfg_vm_dup(a);
+	b->wire_memory = CFG_NO;
+	assert_false(cfg_vm_equal(a, b));
+	cfg_vm_free(b);
+	b = cfg_vm_dup(a);
+	free(b->hostbridge);
+	b->hostbridge = NULL;
+	assert_false(cfg_vm_equal(a, b));
+	cfg_vm_free(b);
+	cfg_vm_free(a);
+
+	a = cfg_load_vm(GOOD "/linux", NULL, &error);
+	assert_non_null(a);
+	b = cfg_vm_dup(a);
+	assert_true(cfg_vm_equal(a, b));
+	free(b->qemu_args[2]);
+	b->qemu_args[2] = xstrdup("stdio");
+	assert_false(cfg_vm_equal(a, b));
+	cfg_vm_free(b);
+	b = cfg_vm_dup(a);
+	b->ndisks = 1;
+	assert_false(cfg_vm_equal(a, b));
+	b->ndisks = 2;
+	cfg_vm_free(b);
+	cfg_vm_free(a);
+}
+
+/* cfg_check()'s output streams, as strings. */
+static int
+run_check(const char *dir, char **out, char **err)
+{
+	FILE	*fo, *fe;
+	size_t	 lo, le;
+	int	 rc;
+
+	fo = open_memstream(out, &lo);
+	fe = open_memstream(err, &le);
+	rc = cfg_check(dir, fo, fe);
+	fclose(fo);
+	fclose(fe);
+	return rc;
+}
+
+static void
+test_check(void **state)
+{
+	char	*out, *err, *line;
+
+	(void)state;
+	assert_int_equal(run_check(GOOD, &out, &err), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(count_lines(out), 6);	/* 5 lines + end */
+	assert_non_null(strstr(out, "bsdvm\t/"));
+	xasprintf(&line, "linux\t%s", "/");
+	assert_non_null(strstr(out, line));
+	free(line);
+	assert_non_null(strstr(out, "/fixtures/config/good/linux\tqemu\n"));
+	free(out);
+	free(err);
+
+	write_vm("good", "configfile = bhyve_config;\n");
+	write_vm("bad", "configfile = bhyve_config;\nmemory = lots;\n");
+	assert_int_equal(run_check(tmpdir, &out, &err), 1);
+	xasprintf(&line, "good\t%s/good\tbhyve\n", tmpdir);
+	assert_string_equal(out, line);
+	free(line);
+	assert_non_null(strstr(err, "/bad/config:2: memory: expected"));
+	free(out);
+	free(err);
+
+	write_file("vmstated.conf", "socket_mode = 0660;\n");
+	assert_int_equal(run_check(tmpdir, &out, &err), 1);
+	assert_non_null(strstr(err, "vmstated.conf:1: socket_mode"));
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check("/nonexistent/vmstated", &out, &err), 1);
+	assert_non_null(strstr(err, "/nonexistent/vmstated: cannot read the "
+	    "configuration directory"));
+	free(out);
+	free(err);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_bare_keys_take_the_directory_name),
+		T(test_wrapped_section_names_the_vm),
+		T(test_builtin_defaults),
+		T(test_qemu_keys),
+		T(test_qemu_args_string_and_binary),
+		T(test_compatibility_keys),
+		T(test_memory_sizes_are_binary_like_bhyve),
+		T(test_memory_errors),
+		T(test_seconds_and_booleans),
+		T(test_relative_paths_become_absolute),
+		T(test_cpu_topology),
+		T(test_unknown_key_suggests_the_nearest),
+		T(test_wrong_types_and_ranges),
+		T(test_missing_configfile),
+		T(test_owner_and_group_must_exist),
+		T(test_unreadable_files),
+		T(test_duplicate_key),
+		T(test_every_error_is_reported),
+		T(test_syntax_error_names_line_and_column),
+		T(test_keys_of_the_other_hypervisor),
+		T(test_names),
+		T(test_no_config_file),
+		T(test_case_insensitive_keys),
+		T(test_load_all),
+		T(test_load_all_keeps_good_vms_beside_bad_ones),
+		T(test_duplicate_names_refuse_both),
+		T(test_load_all_unreadable_directory),
+		T(test_daemon_builtin_defaults),
+		T(test_daemon_keys_and_defaults),
+		T(test_daemon_errors),
+		T(test_vm_dup_and_equal),
+		T(test_check),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
