@@ -1,0 +1,254 @@
+"""Hook scripts (SPEC section 5): what they are given, where they run, how
+they fail, and that a slow or hanging hook holds up its own VM only.
+"""
+
+from pathlib import Path
+
+from vmstated_harness import pid_alive, wait_for
+
+
+def start_running(d, vm):
+    d.ctl("start", vm, check=0)
+    return d.wait_state(vm, "running")
+
+
+def calls_by_state(d, vm):
+    """The recorded hook environments of vm, by state (first run)."""
+    out = {}
+    for call in d.hook_calls(vm):
+        out.setdefault(call["VMSTATED_STATE"], call)
+    return out
+
+
+def read_pid(path):
+    return int(wait_for(lambda: Path(path).exists()
+                        and Path(path).read_text().strip(),
+                        what="pid file %s" % path))
+
+
+# ---- what a hook is given -------------------------------------------------
+
+def test_hook_environment_names_vm_state_previous_state_configdir_reason(
+        vmstated):
+    d = vmstated
+    vmdir = d.add_vm("vm1", record_hooks=True)
+    d.start()
+    start_running(d, "vm1")
+    d.wait_hook("vm1", "running")
+    running = calls_by_state(d, "vm1")["running"]
+    assert running["VMSTATED_VM"] == "vm1"
+    assert running["VMSTATED_STATE"] == "running"
+    assert running["VMSTATED_PREVIOUS_STATE"] == "start_storage"
+    assert running["VMSTATED_CONFIGDIR"] == str(vmdir)
+    assert running["VMSTATED_REASON"] == "request"
+
+
+def test_hook_environment_has_the_hypervisor_pid_while_one_runs(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    d.wait_hook("vm1", "stopped")
+    calls = calls_by_state(d, "vm1")
+    assert calls["start_network"]["VMSTATED_PID"] == ""
+    assert calls["start_storage"]["VMSTATED_PID"] == ""
+    assert calls["running"]["VMSTATED_PID"] == str(pid)
+    assert calls["stopping"]["VMSTATED_PID"] == str(pid)
+    assert calls["stop_storage"]["VMSTATED_PID"] == ""
+    assert calls["stopped"]["VMSTATED_PID"] == ""
+
+
+def test_hook_environment_has_the_exit_status_once_the_hypervisor_exited(
+        vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    start_running(d, "vm1")
+    d.ctl("stop", "vm1", check=0)      # the stand-in powers off: exit 1
+    d.wait_state("vm1", "stopped")
+    d.wait_hook("vm1", "stopped")
+    calls = calls_by_state(d, "vm1")
+    assert calls["running"]["VMSTATED_EXIT_STATUS"] == ""
+    assert calls["stopping"]["VMSTATED_EXIT_STATUS"] == ""
+    assert calls["stop_storage"]["VMSTATED_EXIT_STATUS"] == "1"
+    assert calls["stop_network"]["VMSTATED_EXIT_STATUS"] == "1"
+
+
+def test_hooks_run_in_the_vm_directory(vmstated):
+    d = vmstated
+    where = d.root / "cwd"
+    vmdir = d.add_vm("vm1", hooks={"start_network": "pwd > %s" % where})
+    d.start()
+    start_running(d, "vm1")
+    assert where.read_text().strip() == str(vmdir)
+
+
+def test_scriptpath_names_the_directory_of_the_hooks(vmstated):
+    d = vmstated
+    scripts = d.root / "scripts"
+    scripts.mkdir()
+    ran = d.root / "ran"
+    vmdir = d.add_vm("vm1", {"scriptpath": str(scripts)}, hooks={
+        "start_network": "echo vmdir >> %s" % ran})
+    d.write_hook(scripts, "start_network",
+                 'echo "scripts $(pwd) $VMSTATED_CONFIGDIR" >> %s' % ran)
+    d.start()
+    start_running(d, "vm1")
+    assert ran.read_text().splitlines() == [
+        "scripts %s %s" % (scripts, vmdir)]
+
+
+# ---- failing hooks --------------------------------------------------------
+
+def test_failing_start_storage_hook_fails_the_vm_after_stop_network(
+        vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True, hooks={"start_storage": "exit 1"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "failed")
+    # start_network completed, so stop_network undoes it; start_storage
+    # did not, so stop_storage does not run; then the failed hook.
+    assert d.wait_hook("vm1", "failed") == [
+        "start_network", "start_storage", "stop_network", "failed"]
+    assert d.hook_order("vm1")[2:] == [
+        "stop_network hook-failed start_storage",
+        "failed hook-failed stop_network"]
+    assert d.standin_starts("vm1") == []
+    assert "start_storage failed: exit status 1" in d.log("vm1")
+
+
+def test_failing_running_hook_kills_the_hypervisor_and_fails_the_vm(
+        vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True, hooks={"running": "exit 3"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "failed")
+    pid = d.wait_standin_starts("vm1")[0]["pid"]
+    assert not pid_alive(pid)
+    assert d.wait_hook("vm1", "failed") == [
+        "start_network", "start_storage", "running", "stop_storage",
+        "stop_network", "failed"]
+
+
+def test_hook_killed_by_a_signal_fails_the_vm(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True,
+             hooks={"start_network": "kill -KILL $$"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "failed")
+    assert d.wait_hook("vm1", "failed") == ["start_network", "failed"]
+    assert d.standin_starts("vm1") == []
+
+
+def test_hook_that_is_not_executable_fails_the_vm(vmstated):
+    d = vmstated
+    ran = d.root / "ran"
+    vmdir = d.add_vm("vm1", record_hooks=True)
+    hook = vmdir / "start_storage"
+    hook.write_text("#!/bin/sh\ntouch %s\n" % ran)
+    hook.chmod(0o644)
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "failed")
+    assert not ran.exists()
+    assert d.wait_hook("vm1", "failed") == [
+        "start_network", "stop_network", "failed"]
+    log = d.log("vm1")
+    assert str(hook) in log and "not an executable" in log
+
+
+def test_failing_teardown_hook_is_logged_and_the_teardown_carries_on(
+        vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True, hooks={"stop_storage": "exit 1"})
+    d.start()
+    start_running(d, "vm1")
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    assert d.wait_hook("vm1", "stopped")[3:] == [
+        "stopping", "stop_storage", "stop_network", "stopped"]
+    assert "stop_storage failed: exit status 1" in d.log("vm1")
+    # Stopped, not failed: it starts again.
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+
+
+# ---- slow and hanging hooks -----------------------------------------------
+
+def test_hook_past_hooktimeout_is_killed_with_its_process_group(vmstated):
+    d = vmstated
+    child = d.root / "child.pid"
+    d.add_vm("vm1", {"hooktimeout": 2}, record_hooks=True, hooks={
+        "start_storage": "sleep 600 &\necho $! > %s\nexec sleep 600"
+                         % child})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    child_pid = read_pid(child)
+    d.wait_state("vm1", "failed")
+    assert not pid_alive(child_pid)
+    assert d.wait_hook("vm1", "failed") == [
+        "start_network", "start_storage", "stop_network", "failed"]
+    log = d.log("vm1")
+    assert "did not finish within 2 s" in log
+    assert "SIGTERM" in log
+
+
+def test_hook_ignoring_sigterm_is_killed_with_sigkill(vmstated):
+    d = vmstated
+    child = d.root / "child.pid"
+    d.add_vm("vm1", {"hooktimeout": 2}, record_hooks=True, hooks={
+        "start_network": "trap '' TERM\nsleep 600 &\necho $! > %s\n"
+                         "exec sleep 600" % child})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    child_pid = read_pid(child)
+    d.wait_state("vm1", "failed")
+    assert not pid_alive(child_pid)
+    assert d.wait_hook("vm1", "failed") == ["start_network", "failed"]
+    assert "SIGKILL" in d.log("vm1")
+
+
+def test_other_vms_and_status_answer_while_a_hook_hangs(vmstated):
+    d = vmstated
+    hanging = d.root / "hanging"
+    d.add_vm("slow", {"hooktimeout": 0}, record_hooks=True, hooks={
+        "start_network": "touch %s\nexec sleep 600" % hanging})
+    d.add_vm("other", record_hooks=True)
+    d.start()
+    d.ctl("start", "slow", check=0)
+    wait_for(hanging.exists, what="the hanging hook to run")
+
+    start_running(d, "other")
+    assert d.status("slow")["state"] == "start_network"
+    rc, out, _ = d.ctl("status")
+    assert rc == 0 and "slow" in out and "other" in out
+    d.ctl("stop", "other", check=0)
+    d.wait_state("other", "stopped")
+    assert d.state("slow") == "start_network"
+
+    # kill ends the hanging hook; nothing had completed, so no teardown.
+    d.ctl("kill", "slow", check=0)
+    d.wait_state("slow", "stopped")
+    assert d.wait_hook("slow", "stopped") == ["start_network", "stopped"]
+
+
+def test_hook_leaving_a_child_that_holds_its_output_still_completes(
+        vmstated):
+    d = vmstated
+    child = d.root / "child.pid"
+    d.add_vm("vm1", {"hooktimeout": 0}, record_hooks=True, hooks={
+        "start_network": "sleep 600 &\necho $! > %s\necho hook done"
+                         % child})
+    d.start()
+    start_running(d, "vm1")
+    # The child still runs, with the log as its stdout and stderr.
+    child_pid = read_pid(child)
+    assert pid_alive(child_pid)
+    assert Path("/proc/%d/fd/1" % child_pid).resolve() == \
+        d.logdir / "vm1.log"
+    assert "hook done" in d.log("vm1")
