@@ -523,7 +523,7 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 	int			 i, ret = -1;
 
 	if (!P->includes)
-		return ucl_error_at(P, at, ".include is not allowed here");
+		return ucl_error_at(P, at, ".include is only allowed in files");
 	if (P->chain->count > UCL_MAX_INCLUDES)
 		return ucl_error_at(P, at, ".include nested too deeply (more "
 		    "than %d levels)", UCL_MAX_INCLUDES);
@@ -652,9 +652,8 @@ struct ucl_node *
 ucl_parse_buffer(const char *text, size_t len, const char *name,
     struct ucl_error *err)
 {
-	if (name == NULL)
-		return ucl_parse_named(text, len, "<buffer>", false, err);
-	return ucl_parse_named(text, len, name, true, err);
+	return ucl_parse_named(text, len, name == NULL ? "<buffer>" : name,
+	    false, err);
 }
 
 struct ucl_node *

@@ -66,10 +66,11 @@ struct ucl_error {
 };
 
 /*
- * Parse a file, or a buffer whose errors and .include paths are reported
- * relative to `name`.  Returns the root (always an object, or an array for a
- * JSON document whose top level is an array), or NULL with *err filled in.
- * A buffer with a NULL name is reported as "<buffer>" and may not .include.
+ * Parse a file, or a buffer whose errors are reported as coming from `name`
+ * ("<buffer>" if NULL).  Returns the root (always an object, or an array for
+ * a JSON document whose top level is an array), or NULL with *err filled in.
+ * Only files may .include (relative to their directory): a buffer is often
+ * input from a client or a child, and must never make the daemon open files.
  * err->line is 0 when the file itself could not be read.
  */
 struct ucl_node	*ucl_parse_file(const char *path, struct ucl_error *err);

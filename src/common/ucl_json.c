@@ -59,7 +59,7 @@ ucl_type_name(enum ucl_type type)
 	case UCL_INT:
 		return "integer";
 	case UCL_FLOAT:
-		return "number";
+		return "float";
 	case UCL_TIME:
 		return "time";
 	case UCL_STRING:

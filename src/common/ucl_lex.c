@@ -475,7 +475,10 @@ ucl_scan_word(struct ucl_parser *P, bool *backslash)
 	return stop;
 }
 
-/* Decode the escapes of a bare word as libucl: unknown ones are dropped. */
+/*
+ * Decode the escapes of a bare word as libucl does: JSON escapes, and
+ * any other backslash stands for the byte after it (a\;b is "a;b").
+ */
 static void
 ucl_unescape_word(const char *s, size_t len, struct buf *b)
 {

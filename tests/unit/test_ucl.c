@@ -558,11 +558,17 @@ test_include_errors(void **state)
 	ERROR("a = 1\n.priority 2\n", 2, 1, "\".priority\" is not supported");
 	ERROR(".include(try=true) \"x\"", 1, 9, "parameters of .include");
 	ERROR(". x", 1, 1, "expected a macro name");
-	/* Without a name, a buffer may not include anything. */
+	/* A buffer, named or not, may not include anything. */
 	text = ".include \"/etc/passwd\"";
 	assert_null(ucl_parse_buffer(text, strlen(text), NULL, &err));
 	assert_string_equal(err.file, "<buffer>");
-	assert_non_null(strstr(err.message, "not allowed"));
+	assert_non_null(strstr(err.message, "only allowed in files"));
+	text = "{ .include \"main.conf\" }";
+	snprintf(path, sizeof(path), "%s/request", dir);
+	assert_null(ucl_parse_buffer(text, strlen(text), path, &err));
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.column, 3);
+	assert_non_null(strstr(err.message, "only allowed in files"));
 	remove_dir(dir, names);
 }
 
@@ -759,7 +765,7 @@ test_accessors(void **state)
 	assert_string_equal(ucl_type_name(UCL_NULL), "null");
 	assert_string_equal(ucl_type_name(UCL_BOOLEAN), "boolean");
 	assert_string_equal(ucl_type_name(UCL_INT), "integer");
-	assert_string_equal(ucl_type_name(UCL_FLOAT), "number");
+	assert_string_equal(ucl_type_name(UCL_FLOAT), "float");
 	assert_string_equal(ucl_type_name(UCL_TIME), "time");
 	assert_string_equal(ucl_type_name(UCL_STRING), "string");
 	assert_string_equal(ucl_type_name(UCL_OBJECT), "object");
