@@ -69,3 +69,15 @@ platform_pid_cmdline(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 	return 0;
 }
+
+void
+platform_close_range(int lo, int hi)
+{
+	if (hi < 0)
+		closefrom(lo);
+	else if (close_range((unsigned)lo, (unsigned)hi, 0) == -1) {
+		int fd;
+		for (fd = lo; fd <= hi; fd++)
+			close(fd);
+	}
+}

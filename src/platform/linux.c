@@ -74,3 +74,21 @@ platform_pid_cmdline(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 	return 0;
 }
+
+void
+platform_close_range(int lo, int hi)
+{
+	long	 max;
+	int	 fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lo,
+	    hi < 0 ? ~0U : (unsigned)hi, 0) == 0)
+		return;
+#endif
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lo; fd < max && (hi < 0 || fd <= hi); fd++)
+		close(fd);
+}

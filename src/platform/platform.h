@@ -37,4 +37,11 @@ int	 platform_watch_pid(pid_t pid);
  */
 int	 platform_pid_cmdline(pid_t pid, char *buf, size_t len);
 
+/*
+ * Close every descriptor from lo to hi (hi -1: to the last), in a child
+ * before exec.  One system call where the system has close_range(2): a
+ * loop up to the descriptor limit costs tens of milliseconds per process.
+ */
+void	 platform_close_range(int lo, int hi);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "platform.h"
 #include "proc.h"
 
 struct child {
@@ -101,12 +102,28 @@ proc_forget(pid_t pid)
 		c->cb = NULL;
 }
 
-/* In the child: set up descriptors, environment and directory, then exec. */
+/* Report an exec failure to the parent and die. */
+static void __attribute__((noreturn))
+proc_child_fail(int errpipe, char what)
+{
+	int	 err = errno;
+
+	(void)!write(errpipe, &what, 1);
+	(void)!write(errpipe, &err, sizeof(err));
+	_exit(127);
+}
+
+/*
+ * In the child: set up descriptors, environment and directory, then exec.
+ * A script without "#!" is run by /bin/sh, as execvp(3) and the shell do:
+ * the man page's own stop_network example has none.
+ */
 static void
 proc_exec_child(const struct proc_spec *spec, int errpipe)
 {
 	sigset_t	 mask;
-	int		 fd, maxfd, i, err;
+	char		*shargv[3];
+	int		 fd, i;
 
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
@@ -118,6 +135,11 @@ proc_exec_child(const struct proc_spec *spec, int errpipe)
 	else
 		setsid();
 
+	/* Keep the error pipe out of the way of 0-3. */
+	if ((fd = fcntl(errpipe, F_DUPFD_CLOEXEC, 10)) != -1) {
+		close(errpipe);
+		errpipe = fd;
+	}
 	if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
 		dup2(fd, 0);
 		close(fd);
@@ -134,30 +156,28 @@ proc_exec_child(const struct proc_spec *spec, int errpipe)
 			dup2(spec->pass_fd, 3);
 		fcntl(3, F_SETFD, 0);
 	}
-	maxfd = (int)sysconf(_SC_OPEN_MAX);
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-	for (i = spec->pass_fd != -1 ? 4 : 3; i < maxfd; i++)
-		if (i != errpipe)
-			close(i);
+	fd = spec->pass_fd != -1 ? 4 : 3;
+	if (errpipe > fd)
+		platform_close_range(fd, errpipe - 1);
+	platform_close_range(errpipe + 1, -1);
 
 	if (spec->env_add != NULL)
 		for (i = 0; spec->env_add[i] != NULL; i++)
 			putenv(spec->env_add[i]);
-	if (spec->cwd != NULL && chdir(spec->cwd) == -1) {
-		err = errno;
-		(void)!write(errpipe, "c", 1);
-		(void)!write(errpipe, &err, sizeof(err));
-		_exit(127);
-	}
+	if (spec->cwd != NULL && chdir(spec->cwd) == -1)
+		proc_child_fail(errpipe, 'c');
 	if (strchr(spec->path, '/') != NULL)
 		execv(spec->path, spec->argv);
 	else
 		execvp(spec->path, spec->argv);
-	err = errno;
-	(void)!write(errpipe, "e", 1);
-	(void)!write(errpipe, &err, sizeof(err));
-	_exit(127);
+	if (errno == ENOEXEC) {
+		shargv[0] = "sh";
+		shargv[1] = (char *)spec->path;
+		shargv[2] = NULL;
+		execv("/bin/sh", shargv);
+		errno = ENOEXEC;
+	}
+	proc_child_fail(errpipe, 'e');
 }
 
 pid_t
