@@ -52,6 +52,30 @@ show_str(const struct ucl_node *obj, const char *key)
 	return n->v.string.ptr;
 }
 
+/*
+ * Print text (several lines, perhaps) on f: the first line after prefix,
+ * the others indented, each sanitized.
+ */
+static void
+print_lines(FILE *f, const char *prefix, const char *text)
+{
+	const char	*eol;
+	char		*line;
+
+	fputs(prefix, f);
+	for (;;) {
+		if ((eol = strchr(text, '\n')) == NULL)
+			eol = text + strlen(text);
+		line = sanitize(xstrndup(text, (size_t)(eol - text)));
+		fprintf(f, "%s\n", line);
+		free(line);
+		if (*eol == '\0' || eol[1] == '\0')
+			break;
+		text = eol + 1;
+		fputs("    ", f);
+	}
+}
+
 /* The string member key of obj, or dflt. */
 static const char *
 str_or(const struct ucl_node *obj, const char *key, const char *dflt)
@@ -238,9 +262,8 @@ static void
 print_invalid(const struct ucl_node *vms)
 {
 	const struct ucl_node	*vm;
-	const char		*error, *name, *state, *eol;
+	const char		*error, *name, *state;
 	bool			 first = true;
-	char			*line;
 
 	for (vm = vms->children; vm != NULL; vm = vm->next) {
 		if ((error = show_str(vm, "error")) == NULL || *error == '\0')
@@ -256,14 +279,7 @@ print_invalid(const struct ucl_node *vms)
 		else
 			printf(": new configuration is invalid; the one in "
 			    "force stays:\n");
-		while (*error != '\0') {
-			if ((eol = strchr(error, '\n')) == NULL)
-				eol = error + strlen(error);
-			line = sanitize(xstrndup(error, (size_t)(eol - error)));
-			printf("    %s\n", line);
-			free(line);
-			error = *eol == '\n' ? eol + 1 : eol;
-		}
+		print_lines(stdout, "    ", error);
 	}
 }
 
@@ -320,10 +336,11 @@ static void
 info_line(const char *indent, const char *key, const struct ucl_node *n)
 {
 	const struct ucl_node	*e;
-	struct buf		 b;
+	struct buf		 b, prefix;
 	char			*s;
 
 	buf_init(&b);
+	buf_init(&prefix);
 	if (strcmp(key, "uptime") == 0 &&
 	    (n->type == UCL_INT || n->type == UCL_FLOAT)) {
 		show_uptime(&b, n->type == UCL_INT ? n->v.integer :
@@ -344,14 +361,18 @@ info_line(const char *indent, const char *key, const struct ucl_node *n)
 		}
 		if (n->children == NULL)
 			buf_puts(&b, "-");
+	} else if (n->type == UCL_STRING && n->v.string.len > 0) {
+		buf_puts(&b, n->v.string.ptr);	/* print_lines sanitizes */
 	} else {
 		s = show_scalar(n);
 		buf_puts(&b, s);
 		free(s);
 	}
 	s = sanitize(xstrdup(key));
-	printf("%s%s: %s\n", indent, s, b.data);
+	buf_printf(&prefix, "%s%s: ", indent, s);
+	print_lines(stdout, prefix.data, b.data);
 	free(s);
+	buf_free(&prefix);
 	buf_free(&b);
 }
 
@@ -437,6 +458,7 @@ show_reload(const struct ucl_node *reply, bool quiet)
 {
 	const struct ucl_node	*invalid, *e;
 	const char		*vm, *error;
+	char			*prefix;
 	bool			 any = false;
 	int			 status = 0;
 
@@ -447,11 +469,12 @@ show_reload(const struct ucl_node *reply, bool quiet)
 	if ((invalid = ucl_lookup(reply, "invalid")) != NULL &&
 	    invalid->type == UCL_ARRAY) {
 		for (e = invalid->children; e != NULL; e = e->next) {
-			vm = show_str(e, "vm");
-			error = show_str(e, "error");
-			log_warnx("%s: invalid configuration, old one kept: %s",
-			    vm != NULL ? vm : "?",
-			    error != NULL ? error : "(no reason given)");
+			vm = str_or(e, "vm", "?");
+			error = str_or(e, "error", "no reason given");
+			xasprintf(&prefix, "vmstatedctl: %s: invalid "
+			    "configuration, not applied:\n    ", vm);
+			print_lines(stderr, prefix, error);
+			free(prefix);
 			status = 1;
 		}
 	}

@@ -19,10 +19,13 @@
 struct watched {
 	const char	*name;		/* points into the reply tree */
 	char		*state;		/* last known */
-	bool		 moved;		/* an event has been seen */
+	char		*reason;	/* of the last change */
 	bool		 done;
 	bool		 failed;
 };
+
+/* How long to wait for the VM's log path, after a failure. */
+#define WATCH_INFO_SECONDS	5
 
 struct watch {
 	struct watched	*vms;
@@ -85,6 +88,7 @@ watch_init(struct watch *w, const struct ctl_opts *o,
 		vm->name = name;
 		state = show_str(r, "state");
 		vm->state = xstrdup(state != NULL ? state : "unknown");
+		vm->reason = xstrdup("request");
 		w->pending++;
 		if (!w->is_restart && strcmp(vm->state, w->target) == 0)
 			watch_finish(w, vm, false);
@@ -106,7 +110,8 @@ watch_event(struct watch *w, const struct ctl_opts *o,
 	reason = show_str(ev, "reason");
 	free(vm->state);
 	vm->state = xstrdup(to);
-	vm->moved = true;
+	free(vm->reason);
+	vm->reason = xstrdup(reason != NULL ? reason : "no reason given");
 
 	if (o->json && !o->quiet)
 		printf("%s\n", line);
@@ -125,17 +130,77 @@ watch_event(struct watch *w, const struct ctl_opts *o,
 
 	if (strcmp(to, w->target) == 0)
 		watch_finish(w, vm, false);
-	else if (strcmp(to, "failed") == 0) {
-		log_warnx("%s: failed (%s); see its log for why, then "
-		    "'vmstatedctl failreset %s' to try again", name,
-		    reason != NULL ? reason : "no reason given", name);
+	else if (strcmp(to, "failed") == 0 ||
+	    (w->is_start && strcmp(to, "stopped") == 0))
 		watch_finish(w, vm, true);
-	} else if (w->is_start && strcmp(to, "stopped") == 0) {
-		log_warnx("%s: stopped (%s) before it reached running; "
-		    "see its log", name,
-		    reason != NULL ? reason : "no reason given");
-		watch_finish(w, vm, true);
+}
+
+/*
+ * Ask the daemon, on the same connection, where the VM's log is, so that
+ * a failure can point at it.  Returns the path (the caller frees it), or
+ * NULL.  Event lines that arrive meanwhile are skipped: the watch is over.
+ */
+static char *
+watch_log_path(struct ctl_conn *c, const char *name)
+{
+	struct ucl_node		*reply;
+	const struct ucl_node	*vm, *paths;
+	const char		*log;
+	struct buf		 req;
+	char			*line, *path = NULL;
+	double			 deadline = ctl_now() + WATCH_INFO_SECONDS;
+	size_t			 len;
+
+	buf_init(&req);
+	buf_puts(&req, "{\"command\":\"info\",\"vms\":[");
+	buf_json_cstr(&req, name);
+	buf_puts(&req, "]}\n");
+	if (ctl_send(c, req.data, req.len, deadline) == -1) {
+		buf_free(&req);
+		return NULL;
 	}
+	buf_free(&req);
+	while (path == NULL &&
+	    ctl_read_line(c, &line, &len, deadline) == CTL_LINE_OK) {
+		reply = ctl_parse_reply(line, len);
+		free(line);
+		if (reply == NULL)
+			break;
+		if (ucl_lookup(reply, "event") != NULL) {
+			ucl_free(reply);
+			continue;
+		}
+		if ((vm = ucl_lookup(reply, "vm")) != NULL &&
+		    (paths = ucl_lookup(vm, "paths")) != NULL &&
+		    (log = show_str(paths, "log")) != NULL)
+			path = xstrdup(log);
+		ucl_free(reply);
+		break;
+	}
+	return path;
+}
+
+/* Say why a VM did not get where it should, and what to do about it. */
+static void
+watch_report_failure(struct ctl_conn *c, const struct watch *w,
+    const struct watched *vm)
+{
+	char	*log = watch_log_path(c, vm->name);
+	char	*see;
+
+	if (log != NULL)
+		xasprintf(&see, "see %s for why", log);
+	else
+		see = xstrdup("see its log for why");
+	if (strcmp(vm->state, "failed") == 0)
+		log_warnx("%s: failed (%s); %s, then 'vmstatedctl failreset "
+		    "%s' to make it startable again", vm->name, vm->reason,
+		    see, vm->name);
+	else
+		log_warnx("%s: %s (%s) before it reached %s; %s", vm->name,
+		    vm->state, vm->reason, w->target, see);
+	free(see);
+	free(log);
 }
 
 /* Report each VM still on its way, after a timeout or a lost daemon. */
@@ -193,9 +258,12 @@ watch_states(struct ctl_conn *c, const struct ctl_opts *o,
 		free(line);
 	}
 	for (i = 0; i < w.nvms; i++) {
-		if (w.vms[i].failed)
+		if (w.vms[i].failed) {
+			watch_report_failure(c, &w, &w.vms[i]);
 			status = CTL_EXIT_FAILED;
+		}
 		free(w.vms[i].state);
+		free(w.vms[i].reason);
 	}
 	free(w.vms);
 	return status;
