@@ -178,33 +178,29 @@ ucl_parse_after_key(struct ucl_parser *P, const char *key)
 {
 	struct ucl_node	*n, *tail = NULL;
 	struct ucl_pos	 at;
-	char		 after[128];
 	int		 c;
 
 	if (ucl_skip_space(P, false, NULL) == -1)
 		return NULL;
 	c = ucl_peek(P, 0);
 	if (c == '=' || c == ':') {
-		snprintf(after, sizeof(after), "\"%s%s\"", key,
-		    c == '=' ? " =" : ":");
 		P->p++;
 		if (ucl_skip_space(P, true, NULL) == -1)
 			return NULL;
-		return ucl_parse_value(P, after, key);
+		return ucl_parse_value(P, key, c == '=' ? " =" : ":");
 	}
-	snprintf(after, sizeof(after), "\"%s\"", key);
 	if (c == -1 || c == '\n') {
 		ucl_mark(P, &at);
 		if (ucl_skip_space(P, true, NULL) == -1)
 			return NULL;
 		c = ucl_peek(P, 0);
 		if (c != '{' && c != '[')
-			return ucl_error_at(P, &at, "expected a value after %s",
-			    after), NULL;
-		return ucl_parse_value(P, after, key);
+			return ucl_error_at(P, &at, "expected a value after "
+			    "\"%s\"", key), NULL;
+		return ucl_parse_value(P, key, "");
 	}
 	if (c == '{' || c == '[' || !ucl_next_is_key(P))
-		return ucl_parse_value(P, after, key);
+		return ucl_parse_value(P, key, "");
 
 	/* `key name { ... }`: an object holding the nested member. */
 	ucl_mark(P, &at);
@@ -313,7 +309,7 @@ ucl_parse_elements(struct ucl_parser *P, struct ucl_node *arr,
 {
 	struct ucl_node	*n, *tail = NULL;
 	char		 desc[32];
-	const char	*after = "\"[\"";
+	const char	*sep = "[";
 	bool		 separated = true, comma_ok = false;
 	int		 c;
 
@@ -332,14 +328,14 @@ ucl_parse_elements(struct ucl_parser *P, struct ucl_node *arr,
 			P->p++;
 			separated = true;
 			comma_ok = false;
-			after = c == ',' ? "\",\"" : "\";\"";
+			sep = c == ',' ? "," : ";";
 			continue;
 		}
 		if (!separated)
 			return ucl_error(P, "expected \",\" or \"]\" in the array "
 			    "opened at line %d, found %s", open->line,
 			    ucl_describe(c, desc, sizeof(desc)));
-		if ((n = ucl_parse_value(P, after, NULL)) == NULL)
+		if ((n = ucl_parse_value(P, NULL, sep)) == NULL)
 			return -1;
 		ucl_append(arr, &tail, n);
 		comma_ok = true;
@@ -350,12 +346,12 @@ ucl_parse_elements(struct ucl_parser *P, struct ucl_node *arr,
 
 /*
  * Parse a value: a string, number, boolean, null, section or array.
- * `after` says what came before, for "expected a value after ..." errors;
- * `name` is the key, to name an unterminated section (NULL: none).
- * Returns a node without key, or NULL on error.
+ * The key (NULL in arrays) and the separator before the value (" =",
+ * ":", "" or "[", ",") name the place in errors.  Returns a node without
+ * key, or NULL on error.
  */
 struct ucl_node *
-ucl_parse_value(struct ucl_parser *P, const char *after, const char *name)
+ucl_parse_value(struct ucl_parser *P, const char *key, const char *sep)
 {
 	struct ucl_node	*n;
 	struct ucl_pos	 at;
@@ -364,13 +360,13 @@ ucl_parse_value(struct ucl_parser *P, const char *after, const char *name)
 	ucl_mark(P, &at);
 	c = ucl_peek(P, 0);
 	if (c != '{' && c != '[')
-		return ucl_lex_scalar(P, after);
+		return ucl_lex_scalar(P, key, sep);
 	if (ucl_enter(P, &at) == -1)
 		return NULL;
 	P->p++;
 	if (c == '{') {
 		n = ucl_node_new(P, UCL_OBJECT, &at);
-		if (ucl_parse_members(P, n, &at, name) == -1)
+		if (ucl_parse_members(P, n, &at, key) == -1)
 			goto fail;
 	} else {
 		n = ucl_node_new(P, UCL_ARRAY, &at);
@@ -406,7 +402,7 @@ ucl_parse_document(struct ucl_parser *P)
 			goto fail;
 		return root;
 	}
-	if ((root = ucl_parse_value(P, "the start", NULL)) == NULL)
+	if ((root = ucl_parse_value(P, NULL, "")) == NULL)
 		return NULL;
 	if (ucl_skip_space(P, true, NULL) == -1)
 		goto fail;

@@ -72,11 +72,19 @@ ucl_type_name(enum ucl_type type)
 	return "unknown";
 }
 
+/* A new line and the indentation of `level`, when pretty. */
 static void
 ucl_emit_newline(struct buf *b, bool pretty, int level)
 {
-	if (pretty)
-		buf_printf(b, "\n%*s", level * 4, "");
+	static const char	 spaces[] = "                                ";
+	size_t			 n = (size_t)level * 4;
+
+	if (!pretty)
+		return;
+	buf_putc(b, '\n');
+	for (; n > sizeof(spaces) - 1; n -= sizeof(spaces) - 1)
+		buf_append(b, spaces, sizeof(spaces) - 1);
+	buf_append(b, spaces, n);
 }
 
 /*
@@ -105,24 +113,21 @@ ucl_emit_double(struct buf *b, double d)
 	buf_puts(b, s);
 }
 
+/* The elements of an array, one per line when pretty. */
 static void
-ucl_emit_array(const struct ucl_node *first, struct buf *b, bool pretty,
-    int level, bool same_key)
+ucl_emit_array(const struct ucl_node *arr, struct buf *b, bool pretty,
+    int level)
 {
 	const struct ucl_node	*n;
-	bool			 any = false;
 
 	buf_putc(b, '[');
-	for (n = first; n != NULL; n = n->next) {
-		if (same_key && !ucl_key_equal(n, first->key, first->key_len))
-			continue;
-		if (any)
+	for (n = arr->children; n != NULL; n = n->next) {
+		if (n != arr->children)
 			buf_putc(b, ',');
-		any = true;
 		ucl_emit_newline(b, pretty, level + 1);
 		ucl_emit_value(n, b, pretty, level + 1);
 	}
-	if (any)
+	if (arr->children != NULL)
 		ucl_emit_newline(b, pretty, level);
 	buf_putc(b, ']');
 }
@@ -140,15 +145,16 @@ ucl_hash(const char *s, size_t len)
 /*
  * An object: members in order, a key given several times written once,
  * at its first place, as an array of its values (libucl's implicit
- * arrays).  A hash of keys finds repeats in linear time.
+ * arrays).  A hash of keys chains the repeats in linear time.
  */
 static void
 ucl_emit_object(const struct ucl_node *obj, struct buf *b, bool pretty,
     int level)
 {
 	const struct ucl_node	 *n, **members;
-	size_t			 *table, *count, i, j, size, mask, h, nmemb = 0;
-	bool			  any = false;
+	size_t			 *table, *next, *last, i, j, size, mask, h;
+	size_t			  nmemb = 0;
+	bool			 *repeat, any = false;
 
 	for (n = obj->children; n != NULL; n = n->next)
 		nmemb++;
@@ -160,8 +166,10 @@ ucl_emit_object(const struct ucl_node *obj, struct buf *b, bool pretty,
 		;
 	mask = size - 1;
 	members = xcalloc(nmemb, sizeof(*members));
-	count = xcalloc(nmemb, sizeof(*count));
-	table = xcalloc(size, sizeof(*table));	/* index + 1; 0: empty */
+	next = xcalloc(nmemb, sizeof(*next));	/* next repeat + 1; 0: none */
+	last = xcalloc(nmemb, sizeof(*last));	/* of a key's first member */
+	repeat = xcalloc(nmemb, sizeof(*repeat));
+	table = xcalloc(size, sizeof(*table));	/* first member + 1; 0: free */
 	for (i = 0, n = obj->children; n != NULL; n = n->next, i++) {
 		members[i] = n;
 		h = ucl_hash(n->key, n->key_len) & mask;
@@ -172,14 +180,18 @@ ucl_emit_object(const struct ucl_node *obj, struct buf *b, bool pretty,
 		}
 		if (table[h] == 0) {
 			table[h] = i + 1;
-			count[i] = 1;
-		} else
-			count[table[h] - 1]++;	/* count[i] stays 0: a repeat */
+			last[i] = i;
+		} else {
+			j = table[h] - 1;
+			next[last[j]] = i + 1;
+			last[j] = i;
+			repeat[i] = true;
+		}
 	}
 
 	buf_putc(b, '{');
 	for (i = 0; i < nmemb; i++) {
-		if (count[i] == 0)
+		if (repeat[i])
 			continue;
 		if (any)
 			buf_putc(b, ',');
@@ -191,15 +203,26 @@ ucl_emit_object(const struct ucl_node *obj, struct buf *b, bool pretty,
 		else
 			buf_puts(b, "null");
 		buf_puts(b, pretty ? ": " : ":");
-		if (count[i] == 1)
+		if (next[i] == 0) {
 			ucl_emit_value(n, b, pretty, level + 1);
-		else
-			ucl_emit_array(n, b, pretty, level + 1, true);
+			continue;
+		}
+		buf_putc(b, '[');
+		for (j = i + 1; j != 0; j = next[j - 1]) {
+			if (j != i + 1)
+				buf_putc(b, ',');
+			ucl_emit_newline(b, pretty, level + 2);
+			ucl_emit_value(members[j - 1], b, pretty, level + 2);
+		}
+		ucl_emit_newline(b, pretty, level + 1);
+		buf_putc(b, ']');
 	}
 	ucl_emit_newline(b, pretty, level);
 	buf_putc(b, '}');
 	free(table);
-	free(count);
+	free(repeat);
+	free(last);
+	free(next);
 	free(members);
 }
 
@@ -207,6 +230,8 @@ static void
 ucl_emit_value(const struct ucl_node *n, struct buf *b, bool pretty,
     int level)
 {
+	char	 num[32];
+
 	switch (n->type) {
 	case UCL_NULL:
 		buf_puts(b, "null");
@@ -215,7 +240,8 @@ ucl_emit_value(const struct ucl_node *n, struct buf *b, bool pretty,
 		buf_puts(b, n->v.boolean ? "true" : "false");
 		break;
 	case UCL_INT:
-		buf_printf(b, "%" PRId64, n->v.integer);
+		snprintf(num, sizeof(num), "%" PRId64, n->v.integer);
+		buf_puts(b, num);
 		break;
 	case UCL_FLOAT:
 	case UCL_TIME:
@@ -228,7 +254,7 @@ ucl_emit_value(const struct ucl_node *n, struct buf *b, bool pretty,
 		ucl_emit_object(n, b, pretty, level);
 		break;
 	case UCL_ARRAY:
-		ucl_emit_array(n->children, b, pretty, level, false);
+		ucl_emit_array(n, b, pretty, level);
 		break;
 	}
 }

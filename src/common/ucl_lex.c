@@ -531,10 +531,11 @@ ucl_is_boolean(const char *s, size_t len, bool *value)
 
 /*
  * Lex a scalar value: quoted string, heredoc, number, boolean, null or
- * bare word.  Returns the node, or NULL with the error reported.
+ * bare word.  key and sep say what came before it, for errors.  Returns
+ * the node, or NULL with the error reported.
  */
 struct ucl_node *
-ucl_lex_scalar(struct ucl_parser *P, const char *after)
+ucl_lex_scalar(struct ucl_parser *P, const char *key, const char *sep)
 {
 	struct ucl_node	*n;
 	struct ucl_pos	 at;
@@ -545,7 +546,8 @@ ucl_lex_scalar(struct ucl_parser *P, const char *after)
 
 	ucl_mark(P, &at);
 	if (c == -1 || ucl_in("\n\r;,]}#", c))
-		return ucl_error(P, "expected a value after %s", after), NULL;
+		return ucl_error(P, "expected a value after \"%s%s\"",
+		    key == NULL ? "" : key, sep), NULL;
 	n = ucl_node_new(P, UCL_STRING, &at);
 	if (c == '"' || c == '\'') {
 		if (ucl_lex_quoted(P, &b) == -1)
@@ -568,7 +570,8 @@ ucl_lex_scalar(struct ucl_parser *P, const char *after)
 	}
 	e = ucl_scan_word(P, &backslash);
 	if (e == s) {
-		ucl_error_at(P, &at, "expected a value after %s", after);
+		ucl_error_at(P, &at, "expected a value after \"%s%s\"",
+		    key == NULL ? "" : key, sep);
 		goto fail;
 	}
 	n->raw = xstrndup(s, (size_t)(e - s));

@@ -103,7 +103,8 @@ int		 ucl_skip_space(struct ucl_parser *, bool, bool *);
 int		 ucl_lex_key(struct ucl_parser *, char **, size_t *);
 int		 ucl_lex_quoted(struct ucl_parser *, struct buf *);
 const char	*ucl_scan_word(struct ucl_parser *, bool *);
-struct ucl_node	*ucl_lex_scalar(struct ucl_parser *, const char *);
+struct ucl_node	*ucl_lex_scalar(struct ucl_parser *, const char *,
+		    const char *);
 
 /* ucl_number.c */
 int		 ucl_lex_number(struct ucl_parser *, struct ucl_node *,
