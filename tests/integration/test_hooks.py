@@ -4,6 +4,8 @@ they fail, and that a slow or hanging hook holds up its own VM only.
 
 from pathlib import Path
 
+import pytest
+
 from vmstated_harness import pid_alive, wait_for
 
 
@@ -252,3 +254,36 @@ def test_hook_leaving_a_child_that_holds_its_output_still_completes(
     assert Path("/proc/%d/fd/1" % child_pid).resolve() == \
         d.logdir / "vm1.log"
     assert "hook done" in d.log("vm1")
+
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "daemon bug: in state running, act_stop/act_restart/act_kill (vm.c) "
+    "enter the next state at once and run its hook while the running "
+    "hook still runs, so hooks overlap (SPEC 5: one at a time, in order)"))
+@pytest.mark.parametrize("request_,first_hook,target", [
+    ("stop", "stopping", "stopped"),
+    ("restart", "restarting", "running"),
+    ("kill", "stopping", "stopped")])
+def test_request_while_the_running_hook_runs_waits_for_it(
+        vmstated, request_, first_hook, target):
+    d = vmstated
+    started, gate, order = (d.root / n for n in ("started", "gate",
+                                                  "order"))
+    d.add_vm("vm1", record_hooks=True, hooks={
+        "running": "touch %s\nwhile [ ! -e %s ]; do sleep 0.05; done\n"
+                   "echo running-end >> %s" % (started, gate, order),
+        first_hook: "echo %s-start >> %s" % (first_hook, order)})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    wait_for(started.exists, what="the running hook to run")
+    d.ctl(request_, "vm1", check=0)
+    gate.touch()
+    # Hooks of one VM never overlap: the next starts after running ends.
+    wait_for(lambda: order.exists() and
+             len(order.read_text().splitlines()) >= 2,
+             what="the %s hook to run" % first_hook,
+             details=lambda: d.explain("vm1"))
+    assert order.read_text().splitlines()[:2] == [
+        "running-end", "%s-start" % first_hook]
+    d.wait_state("vm1", target)

@@ -1,0 +1,215 @@
+"""How a guest ends (SPEC section 6): reboot and crash restart the VM,
+poweroff and halt stop it, too many restarts fail it, failreset clears
+that; requested restarts are not counted.
+
+The bhyve stand-in plays the guest: standin.exits lists what each run
+does (an exit status, a signal, or `run` to keep running).
+"""
+
+import pytest
+
+from vmstated_harness import pid_alive
+
+DELAY = "0.2"       # seconds a stand-in run lasts before its planned end
+
+
+def start(d, vm):
+    d.ctl("start", vm, check=0)
+
+
+def hooks_from(d, vm, index):
+    """hook_order(vm)[index:] as (state, reason, previous) tuples."""
+    return [tuple(h.split(" ")) for h in d.hook_order(vm)[index:]]
+
+
+# ---- reboot and crash: restart --------------------------------------------
+
+def test_guest_reboot_restarts_through_restarting_and_restarted(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True,
+             standin={"exits": "0,run", "delay": DELAY})
+    d.start()
+    start(d, "vm1")
+    d.wait_hook("vm1", "running", times=2)
+    assert hooks_from(d, "vm1", 3) == [
+        ("restarting", "guest-reboot", "running"),
+        ("restarted", "guest-reboot", "restarting"),
+        ("running", "guest-reboot", "restarted")]
+    status = d.wait_state("vm1", "running")
+    first, second = d.wait_standin_starts("vm1", 2)
+    assert status["pid"] == second["pid"] != first["pid"]
+    assert not pid_alive(first["pid"])
+    assert status["restarts"] == 1
+
+
+def test_restarting_hook_gets_the_exit_status_of_the_reboot(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True,
+             standin={"exits": "0,run", "delay": DELAY})
+    d.start()
+    start(d, "vm1")
+    d.wait_hook("vm1", "running", times=2)
+    restarting = [c for c in d.hook_calls("vm1")
+                  if c["VMSTATED_STATE"] == "restarting"]
+    assert restarting[0]["VMSTATED_EXIT_STATUS"] == "0"
+
+
+@pytest.mark.parametrize("step", ["3", "4", "7", "SEGV"],
+                         ids=["triple-fault", "error", "other-status",
+                              "signal"])
+def test_crash_restarts_the_vm_with_reason_crash(vmstated, step):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True,
+             standin={"exits": "%s,run" % step, "delay": DELAY})
+    d.start()
+    start(d, "vm1")
+    d.wait_hook("vm1", "running", times=2)
+    assert hooks_from(d, "vm1", 3) == [
+        ("restarting", "crash", "running"),
+        ("restarted", "crash", "restarting"),
+        ("running", "crash", "restarted")]
+    status = d.wait_state("vm1", "running")
+    assert status["pid"] == d.wait_standin_starts("vm1", 2)[1]["pid"]
+    exit_status = [c for c in d.hook_calls("vm1")
+                   if c["VMSTATED_STATE"] == "restarting"][0][
+                       "VMSTATED_EXIT_STATUS"]
+    if step.isdigit():
+        assert exit_status == step
+    else:
+        assert exit_status != ""
+
+
+# ---- poweroff and halt: stop ----------------------------------------------
+
+@pytest.mark.parametrize("status,reason", [(1, "guest-poweroff"),
+                                           (2, "guest-halt")])
+def test_guest_poweroff_and_halt_run_the_stop_hooks(vmstated, status,
+                                                    reason):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True,
+             standin={"exit": status, "delay": DELAY})
+    d.start()
+    start(d, "vm1")
+    d.wait_hook("vm1", "stopped")
+    assert hooks_from(d, "vm1", 2) == [
+        ("running", "request", "start_storage"),
+        ("stopping", reason, "running"),
+        ("stop_storage", reason, "stopping"),
+        ("stop_network", reason, "stop_storage"),
+        ("stopped", reason, "stop_network")]
+    stopping = [c for c in d.hook_calls("vm1")
+                if c["VMSTATED_STATE"] == "stopping"][0]
+    assert stopping["VMSTATED_EXIT_STATUS"] == str(status)
+    d.wait_state("vm1", "stopped")
+    assert len(d.standin_starts("vm1")) == 1
+    assert d.status("vm1")["restarts"] == 0
+
+
+# ---- too many restarts ----------------------------------------------------
+
+def crash_loop(d, exits=None):
+    """A VM whose guest crashes at once, maxrestart 3 within 60 s; started
+    and left once failed."""
+    standin = {"exit": 3}
+    if exits:
+        standin["exits"] = exits
+    d.add_vm("vm1", {"maxrestart": 3, "maxrestarttime": 60},
+             record_hooks=True, standin=standin)
+    d.start()
+    start(d, "vm1")
+    d.wait_state("vm1", "failed")
+    d.wait_hook("vm1", "failed")
+
+
+def test_crash_loop_fails_on_the_fourth_restart_within_the_window(
+        vmstated):
+    d = vmstated
+    crash_loop(d)
+    changes = d.transitions("vm1")
+    restarted = [c for c in changes if c[1] == "restarted"]
+    assert len(restarted) == 3
+    assert len([c for c in changes if c[1] == "restarting"]) == 4
+    assert len(d.standin_starts("vm1")) == 4
+    assert changes[-4:] == [
+        ("running", "restarting", "crash"),
+        ("restarting", "stop_storage", "restart-limit"),
+        ("stop_storage", "stop_network", "restart-limit"),
+        ("stop_network", "failed", "restart-limit")]
+    assert hooks_from(d, "vm1", -1) == [
+        ("failed", "restart-limit", "stop_network")]
+    assert d.status("vm1")["pid"] is None
+
+
+def test_failed_vm_refuses_start_until_failreset(vmstated):
+    d = vmstated
+    crash_loop(d)
+    rc, _, err = d.ctl("start", "vm1")
+    assert rc == 1
+    assert "failreset" in err
+    assert d.state("vm1") == "failed"
+    assert len(d.standin_starts("vm1")) == 4
+
+
+def test_failreset_then_start_runs_the_vm_again(vmstated):
+    d = vmstated
+    crash_loop(d, exits="3,3,3,3,run")
+    d.ctl("failreset", "vm1", check=0)
+    status = d.wait_state("vm1", "stopped")
+    assert status["restarts"] == 0
+    start(d, "vm1")
+    status = d.wait_state("vm1", "running")
+    assert status["pid"] == d.wait_standin_starts("vm1", 5)[4]["pid"]
+    assert status["restarts"] == 0
+
+
+def test_crashes_further_apart_than_maxrestarttime_do_not_fail_the_vm(
+        vmstated):
+    d = vmstated
+    # One restart allowed per second; each run lasts 1.5 s, so no two
+    # restarts ever fall within the same second.
+    d.add_vm("vm1", {"maxrestart": 1, "maxrestarttime": 1},
+             record_hooks=True,
+             standin={"exits": "3,3,3,run", "delay": "1.5"})
+    d.start()
+    start(d, "vm1")
+    d.wait_hook("vm1", "running", times=4)
+    assert d.wait_state("vm1", "running")["pid"] == \
+        d.wait_standin_starts("vm1", 4)[3]["pid"]
+    assert "failed" not in d.hook_states("vm1")
+
+
+# ---- requested restarts ---------------------------------------------------
+
+def test_restart_request_runs_the_restart_hooks_with_a_new_pid(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    start(d, "vm1")
+    old = d.wait_state("vm1", "running")["pid"]
+    d.ctl("restart", "vm1", check=0)
+    d.wait_hook("vm1", "running", times=2)
+    assert hooks_from(d, "vm1", 3) == [
+        ("restarting", "request", "running"),
+        ("restarted", "request", "restarting"),
+        ("running", "request", "restarted")]
+    new = d.wait_state("vm1", "running")["pid"]
+    assert new != old and not pid_alive(old)
+    # The old guest was asked to power off, not killed.
+    assert d.standin_exits("vm1")[0]["reason"] == "sigterm"
+
+
+def test_requested_restarts_are_not_counted(vmstated):
+    d = vmstated
+    d.add_vm("vm1", {"maxrestart": 1, "maxrestarttime": 600},
+             record_hooks=True)
+    d.start()
+    start(d, "vm1")
+    d.wait_hook("vm1", "running")
+    for n in range(2, 5):
+        d.wait_state("vm1", "running")
+        d.ctl("restart", "vm1", check=0)
+        d.wait_hook("vm1", "running", times=n)
+    status = d.wait_state("vm1", "running")
+    assert status["restarts"] == 0
+    assert "failed" not in d.hook_states("vm1")
+    assert len(d.wait_standin_starts("vm1", 4)) == 4
