@@ -105,7 +105,7 @@ static const struct vm_key vm_keys[K__COUNT] = {
 	{ K_STOPTIMEOUT, "stoptimeout", apply_stoptimeout, 0 },
 	{ K_HOOKTIMEOUT, "hooktimeout", apply_hooktimeout, 0 },
 	{ K_HOSTBRIDGE, "hostbridge", apply_hostbridge, KEY_BHYVE },
-	{ K_WIRE_MEMORY, "wire_memory", apply_wire_memory, KEY_BHYVE },
+	{ K_WIRE_MEMORY, "wire_memory", apply_wire_memory, 0 },
 	{ K_CONSOLES, "consoles", apply_consoles, KEY_BHYVE },
 	{ K_KERNEL, "kernel", apply_kernel, KEY_QEMU },
 	{ K_INITRD, "initrd", apply_initrd, KEY_QEMU },

@@ -652,9 +652,9 @@ test_keys_of_the_other_hypervisor(void **state)
 	    "config:2: kernel: is a qemu setting, and this VM's hypervisor is "
 	    "bhyve; remove it, or set hypervisor = qemu", NULL);
 	expect_errors("hypervisor = qemu;\nconfigfile = bhyve_config;\n"
-	    "wire_memory = yes;\n",
+	    "vmexit_on_halt = yes;\n",
 	    "config:2: configfile: is a bhyve setting",
-	    "config:3: wire_memory: is a bhyve setting", NULL);
+	    "config:3: vmexit_on_halt: is a bhyve setting", NULL);
 	expect_errors("hypervisor = qemu;\nappend = \"quiet\";\n",
 	    "config:2: append: needs kernel", NULL);
 }
