@@ -1,0 +1,138 @@
+"""The per-VM log, LOGDIR/<vm>.log (SPEC section 8): the hypervisor's and
+the hooks' output, one line per state change, and reopening on SIGHUP or
+reload for newsyslog/logrotate.
+"""
+
+import os
+import re
+import signal
+
+from vmstated_harness import wait_for
+
+# 2026-11-26T23:50:01Z vmstated: bsdvm: stopped -> start_network
+#     (reason request, by uid 0)
+TRANSITION = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ vmstated: (?P<vm>\S+): "
+    r"(?P<from>[a-z_]+) -> (?P<to>[a-z_]+) \(reason (?P<reason>[a-z-]+)"
+    r"(?:, by uid (?P<uid>\d+))?\)$")
+
+
+def start_running(d, vm):
+    d.ctl("start", vm, check=0)
+    return d.wait_state(vm, "running")
+
+
+def transition_lines(text):
+    return [line for line in text.splitlines() if " -> " in line]
+
+
+def test_log_holds_the_hypervisors_stdout_and_stderr(vmstated):
+    d = vmstated
+    d.add_vm("vm1", standin={"stdout": "guest says hello on stdout",
+                             "stderr": "guest says hello on stderr"})
+    d.start()
+    start_running(d, "vm1")
+    log = d.wait_log("vm1", "guest says hello on stdout")
+    assert "guest says hello on stderr" in d.wait_log(
+        "vm1", "guest says hello on stderr")
+    assert log.count("guest says hello on stdout") == 1
+
+
+def test_log_holds_the_hooks_stdout_and_stderr(vmstated):
+    d = vmstated
+    d.add_vm("vm1", hooks={
+        "start_network": "echo network hook on stdout\n"
+                         "echo network hook on stderr >&2",
+        "stopped": "echo stopped hook on stdout"})
+    d.start()
+    start_running(d, "vm1")
+    log = d.log("vm1")
+    assert "network hook on stdout\n" in log
+    assert "network hook on stderr\n" in log
+    d.ctl("stop", "vm1", check=0)
+    d.wait_log("vm1", "stopped hook on stdout")
+
+
+def test_log_has_one_line_per_transition_with_reason_and_uid(vmstated):
+    d = vmstated
+    d.add_vm("vm1")
+    d.start()
+    start_running(d, "vm1")
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    lines = transition_lines(d.log("vm1"))
+    matches = [TRANSITION.match(line) for line in lines]
+    assert all(matches), lines
+    assert [(m["from"], m["to"], m["reason"], m["uid"]) for m in matches] \
+        == [("stopped", "start_network", "request", str(os.getuid())),
+            ("start_network", "start_storage", "request", None),
+            ("start_storage", "running", "request", None),
+            ("running", "stopping", "request", str(os.getuid())),
+            ("stopping", "stop_storage", "request", None),
+            ("stop_storage", "stop_network", "request", None),
+            ("stop_network", "stopped", "request", None)]
+    assert {m["vm"] for m in matches} == {"vm1"}
+
+
+def test_log_transitions_the_guest_caused_name_no_uid(vmstated):
+    d = vmstated
+    d.add_vm("vm1", standin={"exit": 1, "delay": "0.2"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_log("vm1", "stop_network -> stopped")
+    matches = [TRANSITION.match(line)
+               for line in transition_lines(d.log("vm1"))]
+    stopping = [m for m in matches if m["to"] == "stopping"]
+    assert len(stopping) == 1
+    assert stopping[0]["reason"] == "guest-poweroff"
+    assert stopping[0]["uid"] is None
+
+
+def test_each_vm_has_a_log_of_its_own(vmstated):
+    d = vmstated
+    d.add_vm("vm1", standin={"stdout": "I am vm1"})
+    d.add_vm("vm2", standin={"stdout": "I am vm2"})
+    d.start()
+    for vm in ("vm1", "vm2"):
+        start_running(d, vm)
+    d.wait_log("vm1", "I am vm1")
+    d.wait_log("vm2", "I am vm2")
+    assert "vm2" not in d.log("vm1")
+    assert "vm1" not in d.log("vm2")
+
+
+def rotate_and(d, reopen):
+    """Start vm1, move its log aside, call reopen(), stop vm1; return
+    (old log text, new log text)."""
+    d.add_vm("vm1", record_hooks=True,
+             hooks={"stopping": "echo stopping hook output"})
+    d.start()
+    start_running(d, "vm1")
+    d.wait_hook("vm1", "running")
+    log = d.logdir / "vm1.log"
+    rotated = d.logdir / "vm1.log.0"
+    log.rename(rotated)
+    reopen()
+    wait_for(log.exists, what="a new vm1.log", details=d.stderr)
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    d.wait_log("vm1", "stop_network -> stopped")
+    return rotated.read_text(), log.read_text()
+
+
+def test_sighup_reopens_the_logs(vmstated):
+    d = vmstated
+    old, new = rotate_and(d, lambda: d.signal(signal.SIGHUP))
+    assert "start_storage -> running" in old
+    assert "running -> stopping" not in old
+    assert "running -> stopping" in new
+    assert "stopping hook output" in new
+    assert "start_storage -> running" not in new
+
+
+def test_reload_reopens_the_logs(vmstated):
+    d = vmstated
+    old, new = rotate_and(d, lambda: d.ctl("reload", check=0))
+    assert "start_storage -> running" in old
+    assert "running -> stopping" in new
+    assert "running -> stopping" not in old
