@@ -362,7 +362,8 @@ info_line(const char *indent, const char *key, const struct ucl_node *n)
 		if (n->children == NULL)
 			buf_puts(&b, "-");
 	} else if (n->type == UCL_STRING && n->v.string.len > 0) {
-		buf_puts(&b, n->v.string.ptr);	/* print_lines sanitizes */
+		/* Not sanitized here: print_lines keeps the newlines. */
+		buf_puts(&b, n->v.string.ptr);
 	} else {
 		s = show_scalar(n);
 		buf_puts(&b, s);
@@ -483,7 +484,10 @@ show_reload(const struct ucl_node *reply, bool quiet)
 	return status;
 }
 
-/* An event line: 2026-11-26T23:50:01Z bsdvm stopped -> start_network (request) */
+/*
+ * An event line for people:
+ *	2026-11-26T23:50:01Z bsdvm stopped -> start_network (request)
+ */
 void
 show_event(const struct ucl_node *ev)
 {

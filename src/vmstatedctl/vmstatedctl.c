@@ -30,7 +30,7 @@ struct command {
 	int		 min_vms;
 	int		 max_vms;	/* -1: any number */
 	bool		 watchable;	/* -w applies */
-	const char	*doing;		/* "bsdvm: starting (state ...)" */
+	const char	*doing;		/* "vm: starting (state ...)" */
 };
 
 static const struct command commands[] = {

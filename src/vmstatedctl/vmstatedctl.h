@@ -43,10 +43,10 @@ struct ctl_conn {
 
 /* Results of ctl_read_line(). */
 #define CTL_LINE_OK		0
-#define CTL_LINE_EOF		1	/* the daemon closed the connection */
+#define CTL_LINE_EOF		1	/* the daemon hung up */
 #define CTL_LINE_TIMEOUT	2	/* the deadline passed */
-#define CTL_LINE_INTERRUPTED	3	/* SIGINT or SIGTERM arrived */
-#define CTL_LINE_ERROR		-1	/* read error or overlong line */
+#define CTL_LINE_INTERRUPTED	3	/* SIGINT or SIGTERM came */
+#define CTL_LINE_ERROR		-1	/* read error, overlong line */
 
 /* vmstatedctl.c */
 struct ucl_node	*ctl_parse_reply(const char *line, size_t len);

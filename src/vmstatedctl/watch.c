@@ -31,7 +31,7 @@ struct watch {
 	struct watched	*vms;
 	size_t		 nvms;
 	const char	*target;	/* "running" or "stopped" */
-	bool		 is_start;	/* start: stopped means it gave up */
+	bool		 is_start;	/* then stopped means failure */
 	bool		 is_restart;
 	size_t		 pending;	/* VMs not done yet */
 };
@@ -148,9 +148,10 @@ watch_log_path(struct ctl_conn *c, const char *name)
 	const char		*log;
 	struct buf		 req;
 	char			*line, *path = NULL;
-	double			 deadline = ctl_now() + WATCH_INFO_SECONDS;
+	double			 deadline;
 	size_t			 len;
 
+	deadline = ctl_now() + WATCH_INFO_SECONDS;
 	buf_init(&req);
 	buf_puts(&req, "{\"command\":\"info\",\"vms\":[");
 	buf_json_cstr(&req, name);
