@@ -25,7 +25,7 @@
 #include "ucl.h"
 
 #define VM_NAME_MAX		64
-#define BHYVE_NAME_MAX		31	/* VM_MAX_NAMELEN 32 on FreeBSD 13, 14 */
+#define BHYVE_NAME_MAX		31	/* VM_MAX_NAMELEN 32 on FreeBSD 13/14 */
 #define NAME_RULE	"a name has 1 to 64 letters, digits, '.', '_' or '-' " \
 			"and starts with a letter or a digit"
 
@@ -181,7 +181,8 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->bootrom = dup_or_null(src->bootrom);
 	dst->hostbridge = dup_or_null(src->hostbridge);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++)
-		dst->consoles[i].backend = dup_or_null(src->consoles[i].backend);
+		dst->consoles[i].backend =
+		    dup_or_null(src->consoles[i].backend);
 	dst->kernel = dup_or_null(src->kernel);
 	dst->initrd = dup_or_null(src->initrd);
 	dst->append = dup_or_null(src->append);
@@ -431,10 +432,10 @@ load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
 	xasprintf(&l->config_path, "%s/config", l->dir);
 	if (cfg_parse_file(l->config_path, &root, &missing, &l->errs) == -1) {
 		if (missing)
-			cfg_error(&l->errs, l->config_path, 0, NULL, "no config "
-			    "file; create %s or remove the directory (keep "
-			    "shared files in a directory whose name starts "
-			    "with a dot)", l->config_path);
+			cfg_error(&l->errs, l->config_path, 0, NULL,
+			    "no config file; create %s or remove the "
+			    "directory (keep shared files in a directory "
+			    "whose name starts with a dot)", l->config_path);
 		return;
 	}
 	if ((body = vm_body(root, l->config_path, &l->errs)) == NULL) {

@@ -170,7 +170,8 @@ check_required(const struct check_ctx *c)
 		    "only with a kernel; add kernel = \"/path/to/vmlinuz\";");
 	if (given(c, K_APPEND))
 		check_error(c, K_APPEND, "needs kernel: qemu passes a command "
-		    "line only to a kernel; add kernel = \"/path/to/vmlinuz\";");
+		    "line only to a kernel; add kernel = "
+		    "\"/path/to/vmlinuz\";");
 }
 
 /*

@@ -245,8 +245,8 @@ apply_qemu_binary(struct key_ctx *k)
 	if ((s = cfg_get_text(k, k->node, "a program name or path")) == NULL)
 		return;
 	if (*s == '\0') {
-		cfg_key_error(k, "expected a program name or path, got an empty "
-		    "string");
+		cfg_key_error(k, "expected a program name or path, got an "
+		    "empty string");
 		return;
 	}
 	free(k->vm->qemu_binary);
@@ -289,8 +289,8 @@ apply_group(struct key_ctx *k)
 	    id <= (int64_t)UINT32_MAX)
 		gr = getgrgid((gid_t)id);
 	if (gr == NULL) {
-		cfg_key_error(k, "no such group \"%s\" on this host; create the "
-		    "group or correct the name", s);
+		cfg_key_error(k, "no such group \"%s\" on this host; create "
+		    "the group or correct the name", s);
 		return;
 	}
 	set_string(&k->vm->group, gr->gr_name);
@@ -384,7 +384,8 @@ apply_cpus(struct key_ctx *k)
 {
 	int64_t	 v;
 
-	if (cfg_get_int(k, "a number of virtual CPUs", 1, CFG_MAX_CPUS, &v) == 0)
+	if (cfg_get_int(k, "a number of virtual CPUs", 1, CFG_MAX_CPUS,
+	    &v) == 0)
 		k->vm->cpus = v;
 }
 
@@ -393,7 +394,8 @@ apply_sockets(struct key_ctx *k)
 {
 	int64_t	 v;
 
-	if (cfg_get_int(k, "a number of CPU sockets", 1, CFG_MAX_CPUS, &v) == 0)
+	if (cfg_get_int(k, "a number of CPU sockets", 1, CFG_MAX_CPUS,
+	    &v) == 0)
 		k->vm->sockets = v;
 }
 
@@ -402,7 +404,8 @@ apply_cores(struct key_ctx *k)
 {
 	int64_t	 v;
 
-	if (cfg_get_int(k, "a number of cores per socket", 1, CFG_MAX_CPUS, &v) == 0)
+	if (cfg_get_int(k, "a number of cores per socket", 1, CFG_MAX_CPUS,
+	    &v) == 0)
 		k->vm->cores = v;
 }
 
@@ -504,10 +507,12 @@ apply_qemu_args(struct key_ctx *k)
 	const char		*s, *end;
 
 	if (k->node->type == UCL_ARRAY) {
-		for (e = k->node->children; e != NULL; e = e->next)
-			if ((s = cfg_get_text(k, e, "a list of strings")) != NULL)
+		for (e = k->node->children; e != NULL; e = e->next) {
+			s = cfg_get_text(k, e, "a list of strings");
+			if (s != NULL)
 				list_add(&k->vm->qemu_args,
 				    &k->vm->nqemu_args, xstrdup(s));
+		}
 		return;
 	}
 	if ((s = cfg_get_text(k, k->node, "a list of strings")) == NULL)
@@ -596,8 +601,8 @@ apply_consoles(struct key_ctx *k)
 	bool			 seen[CFG_MAX_CONSOLES] = { false };
 
 	if (k->node->type != UCL_OBJECT) {
-		cfg_type_error(k, "a section such as consoles { com1 { backend = "
-		    "\"/dev/nmdm0A\"; enabled = yes; } }");
+		cfg_type_error(k, "a section such as consoles { com1 { "
+		    "backend = \"/dev/nmdm0A\"; enabled = yes; } }");
 		return;
 	}
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
@@ -635,7 +640,8 @@ unknown_vm_key(struct cfg_errors *errs, const struct ucl_node *m,
 	size_t		 i;
 
 	for (i = 0; cfg_daemon_keys[i] != NULL; i++) {
-		if (scope == CFG_SCOPE_VM && cfg_key_is(m, cfg_daemon_keys[i])) {
+		if (scope == CFG_SCOPE_VM &&
+		    cfg_key_is(m, cfg_daemon_keys[i])) {
 			cfg_error(errs, m->file, m->line, m->key,
 			    "is a daemon setting, not a VM's: move it to "
 			    "vmstated.conf in the configuration directory");
@@ -677,18 +683,19 @@ cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
 		snprintf(k.name, sizeof(k.name), "%s%s", prefix, key->name);
 		if (scope == CFG_SCOPE_DEFAULTS &&
 		    (key->flags & KEY_NOT_DEFAULT)) {
-			cfg_key_error(&k, "cannot have a default: each VM gives "
-			    "its own; remove it from defaults { }");
+			cfg_key_error(&k, "cannot have a default: each VM "
+			    "gives its own; remove it from defaults { }");
 			continue;
 		}
 		if ((first = seen->node[key->id]) != NULL &&
 		    !(key->flags & KEY_REPEATABLE)) {
 			if (strcmp(first->file, m->file) == 0)
-				cfg_key_error(&k, "given twice (first on line %d); "
-				    "keep one", first->line);
+				cfg_key_error(&k, "given twice (first on "
+				    "line %d); keep one", first->line);
 			else
-				cfg_key_error(&k, "given twice (first in %s:%d); "
-				    "keep one", first->file, first->line);
+				cfg_key_error(&k, "given twice (first in "
+				    "%s:%d); keep one", first->file,
+				    first->line);
 			continue;
 		}
 		/* A VM's own list replaces the list of defaults{}. */

@@ -132,9 +132,9 @@ void	 cfg_apply_keys(struct vm_config *, const struct ucl_node *obj,
 	    const char *basedir, enum cfg_scope, const char *prefix,
 	    struct cfg_seen *, struct cfg_errors *);
 /*
- * config_check.c: the checks that involve several keys or the file system: required
- * keys, CPU topology, keys of the other hypervisor, files that cannot be
- * read.  file/line name the place for "missing" errors.
+ * config_check.c: the checks that involve several keys or the file
+ * system: required keys, CPU topology, keys of the other hypervisor, files
+ * that cannot be read.  file/line name the place for "missing" errors.
  */
 void	 cfg_check_keys(struct vm_config *, enum cfg_scope, const char *prefix,
 	    const struct cfg_seen *, const char *file, int line,

@@ -459,8 +459,8 @@ cfg_get_memory(struct key_ctx *k, int64_t *out)
 		break;
 	}
 	if (text == NULL || (mb = parse_memory(text)) == -1) {
-		cfg_type_error(k, "megabytes (e.g. 2048) or a size with K/M/G/T "
-		    "suffix (e.g. \"4G\")");
+		cfg_type_error(k, "megabytes (e.g. 2048) or a size with "
+		    "K/M/G/T suffix (e.g. \"4G\")");
 		return -1;
 	}
 	if (mb == -2) {
@@ -469,8 +469,8 @@ cfg_get_memory(struct key_ctx *k, int64_t *out)
 		return -1;
 	}
 	if (mb < 1 || mb > MAX_MEMORY_MB) {
-		cfg_key_error(k, "%s is out of range: expected a size from 1M to "
-		    "16T", text);
+		cfg_key_error(k, "%s is out of range: expected a size from 1M "
+		    "to 16T", text);
 		return -1;
 	}
 	*out = mb;

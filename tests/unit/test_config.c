@@ -592,7 +592,8 @@ test_unreadable_files(void **state)
 	    "directory, not a file", NULL);
 	expect_errors("configfile = bhyve_config;\nbootrom = /no/such.fd;\n",
 	    "config:2: bootrom: cannot read /no/such.fd", NULL);
-	expect_errors("configfile = bhyve_config;\nscriptpath = bhyve_config;\n",
+	expect_errors("configfile = bhyve_config;\n"
+	    "scriptpath = bhyve_config;\n",
 	    "scriptpath: ", "/vm/bhyve_config is not a directory", NULL);
 	expect_errors("hypervisor = qemu;\nkernel = /no/vmlinuz;\n",
 	    "config:2: kernel: cannot read /no/vmlinuz", NULL);
@@ -603,8 +604,8 @@ test_duplicate_key(void **state)
 {
 	(void)state;
 	expect_errors("configfile = bhyve_config;\nmemory = 1G;\n"
-	    "memory = 2G;\n", "config:3: memory: given twice (first on line 2); "
-	    "keep one", NULL);
+	    "memory = 2G;\n", "config:3: memory: given twice (first on "
+	    "line 2); keep one", NULL);
 }
 
 static void
@@ -669,7 +670,8 @@ test_names(void **state)
 	vm = load_ok("vm", NULL);
 	assert_string_equal(vm->name, "web-01.example");
 	cfg_vm_free(vm);
-	write_vm("vm", "outer {\nconfigfile = bhyve_config;\nname = inner;\n}\n");
+	write_vm("vm", "outer {\nconfigfile = bhyve_config;\n"
+	    "name = inner;\n}\n");
 	vm = load_ok("vm", NULL);
 	assert_string_equal(vm->name, "inner");
 	cfg_vm_free(vm);
@@ -699,7 +701,8 @@ test_no_config_file(void **state)
 	(void)state;
 	write_file("empty/notes.txt", "");
 	error = load_error("empty", NULL);
-	assert_non_null(strstr(error, "/empty/config: no config file; create "));
+	assert_non_null(strstr(error,
+	    "/empty/config: no config file; create "));
 	assert_non_null(strstr(error, "or remove the directory"));
 	free(error);
 }
