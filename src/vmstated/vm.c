@@ -168,6 +168,7 @@ vm_new(struct vm_config *cfg)
 	vm->pid = vm->hook_pid = vm->helper_pid = -1;
 	vm->watch_fd = -1;
 	vm->log_fd = -1;
+	vm->queued = -1;
 	vm->state_since = time(NULL);
 	vmlog_open(vm);
 	return vm;
@@ -233,13 +234,45 @@ vm_restarts_in_window(struct vm *vm)
 	return kept;
 }
 
-/* A request from a client.  The daemon itself asks with uid -1. */
+static bool
+action_refuses(vm_action a)
+{
+	return a == act_refuse_not_running || a == act_refuse_not_failed ||
+	    a == act_refuse_busy || a == act_refuse_failed ||
+	    a == act_refuse_running;
+}
+
+/*
+ * A request from a client.  The daemon itself asks with uid -1.
+ *
+ * Hooks of one VM never overlap.  In running, stopped and failed the hook
+ * of the state may still run when a request comes; a request that would
+ * leave the state then waits in `queued` until the hook has ended (kill
+ * does not wait to kill the hypervisor: see act_kill).
+ */
 int
 vm_request(struct vm *vm, enum vm_request req, long uid, const char *reason,
     struct buf *msg)
 {
-	size_t	 before = msg->len;
+	vm_action	 action = vm_table[vm->state][req];
+	size_t		 before = msg->len;
 
+	if (vm->hook_pid != -1 && req != REQ_KILL && !action_refuses(action) &&
+	    (vm->state == VM_RUNNING || vm->state == VM_STOPPED ||
+	    vm->state == VM_FAILED)) {
+		if (vm->queued != -1) {
+			buf_printf(msg, "%s: a %s is already waiting for the "
+			    "%s hook to finish", vm->name,
+			    event_names[vm->queued], state_names[vm->state]);
+			return -1;
+		}
+		vm->queued = (int)req;
+		vm->queued_uid = uid;
+		vm->queued_reason = reason;
+		vmlog(vm, "%s waits for the %s hook to finish",
+		    event_names[req], state_names[vm->state]);
+		return 0;
+	}
 	vm->by_uid = uid;
 	vm->request_reason = reason;
 	vm_dispatch(vm, (enum vm_event)req, msg);
@@ -247,14 +280,15 @@ vm_request(struct vm *vm, enum vm_request req, long uid, const char *reason,
 }
 
 /*
- * Deliver an event through the table, then any hypervisor exit that was
- * held back while a hook ran.
+ * Deliver an event through the table, then what waited for a hook to end:
+ * first a hypervisor exit, then a queued request.
  */
 static void
 vm_dispatch(struct vm *vm, enum vm_event ev, struct buf *msg)
 {
 	vm_action	 action;
 	struct buf	 scratch;
+	enum vm_event	 queued;
 
 	buf_init(&scratch);
 	if (msg == NULL)
@@ -278,6 +312,16 @@ vm_dispatch(struct vm *vm, enum vm_event ev, struct buf *msg)
 	    ev != EV_VM_EXIT && vm->pid == -1) {
 		vm->exit_pending = false;
 		vm_dispatch(vm, EV_VM_EXIT, NULL);
+	}
+	if (vm->queued != -1 && vm->hook_pid == -1 &&
+	    (ev == EV_HOOK_DONE || ev == EV_HOOK_FAILED)) {
+		queued = (enum vm_event)vm->queued;
+		vm->queued = -1;
+		if (!vm->failing) {
+			vm->by_uid = vm->queued_uid;
+			vm->request_reason = vm->queued_reason;
+			vm_dispatch(vm, queued, NULL);
+		}
 	}
 	if (vm_is_idle(vm))
 		sv_vm_idle(vm);
@@ -545,6 +589,10 @@ act_running_settled(struct vm *vm, struct buf *msg)
 static int
 act_exit_while_running(struct vm *vm, struct buf *msg)
 {
+	if (vm->killing) {
+		vm_enter(vm, VM_STOPPING, "kill");
+		return 0;
+	}
 	switch (vm->exit_kind) {
 	case HV_EXIT_REBOOT:
 		vm->counted = true;
@@ -586,10 +634,12 @@ act_kill(struct vm *vm, struct buf *msg)
 	vm->stop_pending = false;
 	if (vm->pid != -1)
 		kill(vm->pid, SIGKILL);
-	if (vm->state == VM_RUNNING)
+	if (vm->state == VM_RUNNING && vm->hook_pid == -1)
 		vm_enter(vm, VM_STOPPING, "kill");
-	else
+	else if (vm->state != VM_RUNNING)
 		vm->stop_pending = true;	/* restarting, restarted */
+	/* else: the running hook runs; the exit, held back until it ends,
+	 * takes the VM to stopping (act_exit_while_running). */
 	return 0;
 }
 

@@ -94,6 +94,10 @@ struct vm {
 	bool			 killing;	/* kill requested */
 	bool			 counted;	/* this restart is automatic */
 	bool			 forget;	/* removed by reload */
+	int			 queued;	/* request waiting for a hook,
+						   or -1 */
+	long			 queued_uid;
+	const char		*queued_reason;
 
 	double			 restarts[VM_MAX_RESTART_HISTORY]; /* unix */
 	int			 nrestarts;
