@@ -104,6 +104,29 @@ def test_the_man_page_example_loads_unchanged(tmp_path):
                                            configfile)]
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None
+                    or not os.path.isdir("/usr/local/etc"),
+                    reason="needs root, unshare(1) and /usr/local/etc for a "
+                    "private mount namespace")
+def test_the_man_page_example_passes_unchanged_where_the_page_puts_it(
+        tmp_path):
+    # The page installs bsdvm as /usr/local/etc/vmstated/bsdvm and names
+    # its bhyve_config there.  A private mount namespace puts the example,
+    # unchanged, at that place without touching the host, and vmstated -n
+    # reads its default configuration directory.
+    etc = tmp_path / "usr-local-etc"
+    shutil.copytree(EXAMPLES / "bsdvm", etc / "vmstated" / "bsdvm")
+    script = ("mount --make-rprivate / && mount --bind %s /usr/local/etc "
+              "&& exec %s -n -c /usr/local/etc/vmstated" % (etc, VMSTATED))
+    p = subprocess.run(["unshare", "--mount", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    if "vmstated" not in p.stdout + p.stderr and p.returncode != 0:
+        pytest.skip("no mount namespace here: %s" % p.stderr.strip())
+    assert (p.returncode, p.stderr) == (0, "")
+    assert listed(p.stdout) == [
+        ("bsdvm", "/usr/local/etc/vmstated/bsdvm", "bhyve")]
+
+
 def test_the_man_page_example_pointed_here_is_valid(tmp_path):
     conf = tmp_path / "conf"
     shutil.copytree(EXAMPLES / "bsdvm", conf / "bsdvm")
