@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 
 from vmstated_harness import pid_alive, wait_for
 

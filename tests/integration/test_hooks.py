@@ -176,6 +176,7 @@ def test_hook_script_without_an_interpreter_line_runs_with_sh(vmstated):
     start_running(d, "vm1")
     assert "no interpreter line in %s\n" % vmdir in d.log("vm1")
 
+
 def test_failing_teardown_hook_is_logged_and_the_teardown_carries_on(
         vmstated):
     d = vmstated
@@ -268,7 +269,6 @@ def test_hook_leaving_a_child_that_holds_its_output_still_completes(
     assert "hook done" in d.log("vm1")
 
 
-
 @pytest.mark.parametrize("request_,first_hook,target", [
     ("stop", "stopping", "stopped"),
     ("restart", "restarting", "running"),
@@ -295,3 +295,26 @@ def test_request_while_the_running_hook_runs_waits_for_it(
     assert order.read_text().splitlines()[:2] == [
         "running-end", "%s-start" % first_hook]
     d.wait_state("vm1", target)
+
+
+def test_kill_while_the_running_hook_runs_kills_the_hypervisor_at_once(
+        vmstated):
+    d = vmstated
+    started, gate = d.root / "started", d.root / "gate"
+    d.add_vm("vm1", record_hooks=True, hooks={
+        "running": "touch %s\nwhile [ ! -e %s ]; do sleep 0.05; done"
+                   % (started, gate)})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    wait_for(started.exists, what="the running hook to run")
+    pid = d.wait_standin_starts("vm1")[0]["pid"]
+    d.ctl("kill", "vm1", check=0)
+    # The hypervisor goes before the running hook ends; the stop hooks
+    # wait for it.
+    wait_for(lambda: not pid_alive(pid), what="the hypervisor to be killed")
+    assert "stopping" not in d.hook_states("vm1")
+    gate.touch()
+    d.wait_state("vm1", "stopped")
+    assert d.wait_hook("vm1", "stopped")[3:] == [
+        "stopping", "stop_storage", "stop_network", "stopped"]
+    assert [h.split()[1] for h in d.hook_order("vm1")[3:]] == ["kill"] * 4
