@@ -177,7 +177,7 @@ install: all $(O)/vmstated.rc $(O)/vmstated.service
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
-	    $(DESTDIR)$(EXAMPLESDIR)/rc.d $(DESTDIR)$(EXAMPLESDIR)/systemd \
+	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(EXAMPLESDIR)/rc.d $(DESTDIR)$(EXAMPLESDIR)/systemd \
 	    $(DESTDIR)$(CONFIGDIR)
 	install -m 0755 $(O)/vmstated $(DESTDIR)$(SBINDIR)/vmstated
 	install -m 0755 $(O)/vmstatedctl $(DESTDIR)$(BINDIR)/vmstatedctl
@@ -190,6 +190,10 @@ install: all $(O)/vmstated.rc $(O)/vmstated.service
 	    $(DESTDIR)$(EXAMPLESDIR)/bsdvm/
 	install -m 0755 examples/bsdvm/start_network \
 	    examples/bsdvm/stop_network $(DESTDIR)$(EXAMPLESDIR)/bsdvm/
+	install -m 0644 examples/linuxvm/config \
+	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm/
+	install -m 0644 examples/README examples/vmstated.conf \
+	    $(DESTDIR)$(EXAMPLESDIR)/
 	install -m 0755 $(O)/vmstated.rc $(DESTDIR)$(EXAMPLESDIR)/rc.d/vmstated
 	install -m 0644 $(O)/vmstated.service \
 	    $(DESTDIR)$(EXAMPLESDIR)/systemd/vmstated.service
