@@ -94,9 +94,11 @@ struct cfg_invalid {
 
 struct daemon_config {
 	char		*path;		/* configdir/vmstated.conf (may not exist) */
-	mode_t		 socket_mode;	/* default 0660 when any VM names an
-					   owner or group, else 0600; see
-					   socket_mode_set */
+	mode_t		 socket_mode;	/* when socket_mode_set; else the
+					   daemon uses 0666 when any VM
+					   names an owner or group (the
+					   daemon checks every request),
+					   0660 otherwise */
 	bool		 socket_mode_set;
 	char		*socket_group;	/* NULL: not set */
 	gid_t		 socket_gid;
