@@ -81,23 +81,27 @@ client_send(struct client *c, const char *data, size_t len)
 	return 0;
 }
 
-static void
+/* An error reply.  Returns -1 when the client was dropped (and freed). */
+static int
 client_error(struct client *c, const char *message)
 {
 	struct buf	 b;
+	int		 r;
 
 	buf_init(&b);
 	buf_puts(&b, "{\"ok\":false,\"error\":");
 	buf_json_cstr(&b, message);
 	buf_putc(&b, '}');
-	client_send(c, b.data, b.len);
+	r = client_send(c, b.data, b.len);
 	buf_free(&b);
+	return r;
 }
 
 /*
  * Handle one request line.  A "watch" request subscribes the client before
  * the command acts; the events it causes are held back until the reply has
- * been queued, so that the client reads the reply first.
+ * been queued, so that the client reads the reply first.  Returns 0, or -1
+ * when the client was dropped (and freed).
  */
 static int
 client_handle_line(struct client *c, const char *line, size_t len)
@@ -115,8 +119,7 @@ client_handle_line(struct client *c, const char *line, size_t len)
 		char msg[700];
 		snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s",
 		    err.column, err.message);
-		client_error(c, msg);
-		return 0;
+		return client_error(c, msg);
 	}
 	watch = req->type == UCL_OBJECT ? ucl_lookup(req, "watch") : NULL;
 	if (watch != NULL && watch->type == UCL_BOOLEAN && watch->v.boolean)
@@ -152,10 +155,10 @@ client_read(struct bufferevent *bev, void *arg)
 			len = evbuffer_get_length(in);
 			if (len > PROTO_MAX_LINE) {
 				evbuffer_drain(in, len);
-				if (!c->discarding)
-					client_error(c, "request line longer "
-					    "than 65536 bytes; skipped up to "
-					    "its end");
+				if (!c->discarding && client_error(c, "request "
+				    "line longer than 65536 bytes; skipped up "
+				    "to its end") == -1)
+					return;
 				c->discarding = true;
 			}
 			return;
@@ -168,8 +171,9 @@ client_read(struct bufferevent *bev, void *arg)
 		}
 		if (len > PROTO_MAX_LINE) {
 			evbuffer_drain(in, len + 1);
-			client_error(c, "request line longer than 65536 "
-			    "bytes; skipped");
+			if (client_error(c, "request line longer than 65536 "
+			    "bytes; skipped") == -1)
+				return;
 			continue;
 		}
 		line = xmalloc(len + 1);
