@@ -517,10 +517,15 @@ class Daemon:
 
     def wait_hook(self, vm, state, times=1, timeout=TIMEOUT):
         """Wait until the VM's recorded `state` hook has started at least
-        `times` times; return hook_states(vm)."""
+        `times` times (both its hooks.txt and hooks-env.txt lines are
+        there); return hook_states(vm)."""
+        def recorded():
+            calls = [c["VMSTATED_STATE"] for c in self.hook_calls(vm)]
+            states = self.hook_states(vm)
+            return (states.count(state) >= times
+                    and calls.count(state) >= times and states)
         return wait_for(
-            lambda: (self.hook_states(vm).count(state) >= times
-                     and self.hook_states(vm)),
+            recorded,
             timeout, "hook %s of %s to run %d time(s)" % (state, vm, times),
             lambda: "hooks so far: %r\n%s" % (self.hook_order(vm),
                                               self.explain(vm)))
