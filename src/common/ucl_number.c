@@ -27,7 +27,7 @@ ucl_is_atom_end(const struct ucl_parser *P, const char *q)
 	    (q[1] == '/' && q > P->start && ucl_is_blank(q[-1])));
 }
 
-/* libucl's number suffixes; lower case, longest first. */
+/* libucl's number suffixes, in lower case; a suffix is matched whole. */
 static const struct ucl_suffix {
 	const char	*name;
 	double		 factor;
