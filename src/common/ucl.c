@@ -633,7 +633,8 @@ ucl_parse_named(const char *text, size_t len, const char *name,
 	memset(err, 0, sizeof(*err));
 	memset(&P, 0, sizeof(P));
 	memset(&chain, 0, sizeof(chain));
-	chain.paths[chain.count++] = ucl_canonical(name);
+	if (includes)	/* only files can include: no lookup for buffers */
+		chain.paths[chain.count++] = ucl_canonical(name);
 	P.fname = ucl_fname_new(name);
 	P.includes = includes;
 	P.chain = &chain;
