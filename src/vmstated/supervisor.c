@@ -285,6 +285,14 @@ sv_reload(struct buf *reply)
 			continue;
 		if (vm->pending != NULL && cfg_vm_equal(vm->pending, cfg))
 			continue;
+		if (cfg_vm_equal(vm->cfg, cfg)) {
+			/* Changed, then changed back before the next start. */
+			cfg_vm_free(vm->pending);
+			vm->pending = NULL;
+			vmlog(vm, "configuration back to the one in force; "
+			    "no change pending");
+			continue;
+		}
 		changed[nchanged++] = vm->name;
 		if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
 			cfg_vm_free(vm->pending);
