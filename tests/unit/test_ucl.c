@@ -133,6 +133,18 @@ test_assignment_forms(void **state)
 	check_json("a:1;;; b:2", "{\"a\":1,\"b\":2}");
 	check_json("", "{}");
 	check_json("  # only a comment\n\n", "{}");
+	/* After "=" or ":" the value may be on a later line, as in libucl. */
+	check_json("a =\n  5\nb:\n# c\n6", "{\"a\":5,\"b\":6}");
+}
+
+/* Bytes that are not UTF-8 are kept as they are, in keys and values. */
+static void
+test_invalid_utf8_passes_through(void **state)
+{
+	check_json("k\xff = \"\xfe\xc3\"; v = a\x80" "b",
+	    "{\"k\xff\":\"\xfe\xc3\",\"v\":\"a\x80\x62\"}");
+	check_json("\xc3\xa9t\xc3\xa9 = \xe2\x82\xac",
+	    "{\"\xc3\xa9t\xc3\xa9\":\"\xe2\x82\xac\"}");
 }
 
 static void
@@ -812,6 +824,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_assignment_forms),
+		cmocka_unit_test(test_invalid_utf8_passes_through),
 		cmocka_unit_test(test_man_page_example),
 		cmocka_unit_test(test_top_level_forms),
 		cmocka_unit_test(test_json_document),
