@@ -73,6 +73,16 @@ qemu_state(struct vm *vm)
 	return qs;
 }
 
+/* <rundir>/<name>.qmp, remembered in the state. */
+static const char *
+qemu_sock_path(struct vm *vm, struct qemu_state *qs)
+{
+	if (qs->sock_path == NULL)
+		xasprintf(&qs->sock_path, "%s/%s.qmp",
+		    vmstated_config()->rundir, vm->name);
+	return qs->sock_path;
+}
+
 /* ---- The command line. ---- */
 
 struct argv_builder {
@@ -350,9 +360,8 @@ qemu_prepare(struct vm *vm, struct buf *err)
 			return -1;
 
 	free(qs->sock_path);
-	xasprintf(&qs->sock_path, "%s/%s.qmp", vmstated_config()->rundir,
-	    vm->name);
-	if ((qs->listen_fd = qemu_listen(qs->sock_path, err)) == -1)
+	qs->sock_path = NULL;
+	if ((qs->listen_fd = qemu_listen(qemu_sock_path(vm, qs), err)) == -1)
 		return -1;
 	return 0;
 }
@@ -563,7 +572,9 @@ qmp_connect(struct vm *vm, struct qemu_state *qs)
 /*
  * Right after the spawn: the child holds the listening socket now, so let
  * go of ours, and connect.  The connection is queued on the listening
- * socket at once; qemu's greeting follows when its monitor runs.
+ * socket at once; qemu's greeting follows when its monitor runs.  Also
+ * called (without a listening socket) for a qemu taken back from a
+ * previous daemon: qemu accepts a new client once the old one is gone.
  */
 static void
 qemu_spawned(struct vm *vm)
@@ -574,7 +585,8 @@ qemu_spawned(struct vm *vm)
 		close(qs->listen_fd);
 		qs->listen_fd = -1;
 	}
-	if (qs->sock_path != NULL)
+	qemu_sock_path(vm, qs);
+	if (qs->fd == -1)
 		(void)qmp_connect(vm, qs);
 }
 
@@ -591,9 +603,7 @@ qemu_request_stop(struct vm *vm)
 	struct qemu_state	*qs = qemu_state(vm);
 
 	if (qs->fd == -1 && vm->pid > 0) {
-		if (qs->sock_path == NULL)
-			xasprintf(&qs->sock_path, "%s/%s.qmp",
-			    vmstated_config()->rundir, vm->name);
+		qemu_sock_path(vm, qs);
 		(void)qmp_connect(vm, qs);
 	}
 	if (qs->fd == -1)
@@ -610,6 +620,8 @@ qemu_request_stop(struct vm *vm)
  * the SHUTDOWN reason decides: a guest reset (or a reset asked over QMP)
  * is a reboot, a guest shutdown a poweroff, and anything else -- a panic,
  * a signal to qemu, a quit over QMP, no SHUTDOWN event at all -- a crash.
+ * The status of a qemu taken back from a previous daemon is unknown: the
+ * reason alone decides.
  */
 static enum hv_exit
 qemu_classify_exit(struct vm *vm, int status)
@@ -619,7 +631,7 @@ qemu_classify_exit(struct vm *vm, int status)
 	/* qemu is gone: whatever it said is in the socket now. */
 	if (qs->fd != -1)
 		(void)qmp_read(vm, qs);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (!vm->adopted && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		return HV_EXIT_CRASH;
 	if (qs->panicked)
 		return HV_EXIT_CRASH;

@@ -13,6 +13,7 @@ def test_start_runs_the_hooks_and_boots_the_guest(vmstated):
     vmstated.ctl("-w", "-t", BOOT_TIMEOUT, "start", "guest", check=0,
                  timeout=BOOT_TIMEOUT + 30)
     vmstated.wait_marker("guest", "up mode=up")
+    vmstated.wait_hook("guest", "running")
     assert vmstated.hook_states("guest") == [
         "start_network", "start_storage", "running"]
     status = vmstated.status("guest")
@@ -56,6 +57,7 @@ def test_stop_powers_the_guest_down_through_acpi(vmstated):
     vmstated.wait_marker("guest", "up")
     vmstated.ctl("-w", "-t", 150, "stop", "guest", check=0, timeout=180)
     assert vmstated.state("guest") == "stopped"
+    vmstated.wait_hook("guest", "stopped")
     assert "power button pressed, powering off" in vmstated.markers("guest")
     log = vmstated.log("guest")
     assert "SIGTERM" not in log and "SIGKILL" not in log
@@ -99,3 +101,21 @@ def test_guest_panicking_on_every_boot_fails_and_failreset_clears_it(
     vmstated.ctl("-w", "-t", BOOT_TIMEOUT, "start", "guest", check=0,
                  timeout=BOOT_TIMEOUT + 30)
     vmstated.wait_marker("guest", "up", count=4)
+
+
+def test_restarted_daemon_takes_the_guest_back_and_stops_it_gracefully(
+        vmstated):
+    vmstated.add_guest("guest", stoptimeout=120)
+    vmstated.start()
+    vmstated.ctl("start", "guest", check=0)
+    vmstated.wait_marker("guest", "up")
+    pid = vmstated.status("guest")["pid"]
+    vmstated.kill()
+    assert vmstated.pid_alive(pid)
+    vmstated.start()
+    status = vmstated.wait_state("guest", "running")
+    assert status["pid"] == pid
+    vmstated.ctl("-w", "-t", 150, "stop", "guest", check=0, timeout=180)
+    assert "power button pressed, powering off" in vmstated.markers("guest")
+    assert "SIGTERM" not in vmstated.log("guest")
+    assert not vmstated.pid_alive(pid)
