@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 
-from vmstated_harness import pid_alive, wait_for
+from vmstated_harness import STATES, pid_alive, wait_for
 
 STOP_HOOKS = ["stopping", "stop_storage", "stop_network", "stopped"]
 
@@ -270,3 +270,94 @@ def test_vm_with_a_broken_config_is_invalid_and_the_others_work(vmstated):
     assert rc == 1 and "broken" in err
     d.ctl("start", "good", check=0)
     d.wait_state("good", "running")
+
+
+def test_sigint_stops_every_vm_then_exits_0(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    d.signal(signal.SIGINT)
+    assert d.proc.wait(60) == 0
+    assert d.hook_states("vm1")[3:] == STOP_HOOKS
+    assert not pid_alive(pid)
+
+
+# ---- reload ---------------------------------------------------------------
+
+def test_reload_keeps_a_changed_running_vm_until_its_next_start(vmstated):
+    d = vmstated
+    vmdir = d.add_vm("vm1", {"memory": 256}, record_hooks=True)
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    config = (vmdir / "config").read_text()
+    (vmdir / "config").write_text(config.replace("256", "512"))
+    d.ctl("reload", check=0)
+    status = d.status("vm1")
+    assert status["state"] == "running" and status["pid"] == pid
+    assert status["pending"] is True
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+    configs = [s["config"]["memory.size"]
+               for s in d.wait_standin_starts("vm1", 2)]
+    assert configs == ["256M", "512M"]
+
+
+def test_reload_leaves_a_restart_on_the_configuration_in_force(vmstated):
+    # vmstated(8): restarts, requested or automatic, keep the configuration
+    # in force; the change waits for the next start.
+    d = vmstated
+    vmdir = d.add_vm("vm1", {"memory": 256}, record_hooks=True)
+    d.start()
+    start_running(d, "vm1")
+    config = (vmdir / "config").read_text()
+    (vmdir / "config").write_text(config.replace("256", "512"))
+    d.ctl("reload", check=0)
+    d.ctl("restart", "vm1", check=0)
+    d.wait_hook("vm1", "running", times=2)
+    assert d.status("vm1")["pending"] is True
+    configs = [s["config"]["memory.size"]
+               for s in d.wait_standin_starts("vm1", 2)]
+    assert configs == ["256M", "256M"]
+
+
+def test_reload_stops_and_forgets_a_removed_vm_with_its_hooks(vmstated):
+    d = vmstated
+    scripts = d.root / "scripts"
+    scripts.mkdir()
+    vmdir = d.add_vm("gone", {"scriptpath": str(scripts)})
+    for state in STATES:
+        d.write_hook(scripts, state, "", d.recording_line())
+    d.add_vm("stays")
+    d.start()
+    pid = start_running(d, "gone")["pid"]
+    (vmdir / "config").unlink()
+    vmdir.rename(d.root / "gone-config")
+    rc, out, _ = d.ctl("reload", check=0)
+    assert "gone" in out
+    wait_for(lambda: [v["name"] for v in d.status()] == ["stays"],
+             what="gone to leave status", details=d.stderr)
+    assert not pid_alive(pid)
+    assert d.hook_order("gone")[3:] == [
+        "stopping removed running", "stop_storage removed stopping",
+        "stop_network removed stop_storage",
+        "stopped removed stop_network"]
+
+
+def test_reload_with_an_invalid_config_keeps_the_old_one(vmstated):
+    d = vmstated
+    vmdir = d.add_vm("vm1", {"memory": 256}, record_hooks=True)
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    (vmdir / "config").write_text("vm1 {\n\tmemory = lots;\n}\n")
+    rc, _, err = d.ctl("reload")
+    assert rc == 1 and "memory" in err
+    status = d.status("vm1")
+    assert status["state"] == "running" and status["pid"] == pid
+    assert "memory" in status["error"]
+    d.ctl("restart", "vm1", check=0)
+    d.wait_hook("vm1", "running", times=2)
+    assert d.wait_standin_starts("vm1", 2)[1]["config"]["memory.size"] \
+        == "256M"

@@ -213,3 +213,25 @@ def test_requested_restarts_are_not_counted(vmstated):
     assert status["restarts"] == 0
     assert "failed" not in d.hook_states("vm1")
     assert len(d.wait_standin_starts("vm1", 4)) == 4
+
+
+# ---- an exit while stopping on request ------------------------------------
+
+@pytest.mark.parametrize("answer", ["reboot", "3"],
+                         ids=["reboot-status", "crash-status"])
+def test_exit_during_a_requested_stop_is_a_stop_whatever_its_status(
+        vmstated, answer):
+    d = vmstated
+    # The guest answers the power button by rebooting (exit 0) or with a
+    # crash status (3): the VM was asked to stop, so it stops.
+    d.add_vm("vm1", record_hooks=True, standin={"sigterm": answer})
+    d.start()
+    start(d, "vm1")
+    d.wait_state("vm1", "running")
+    d.ctl("stop", "vm1", check=0)
+    d.wait_hook("vm1", "stopped")
+    assert d.hook_states("vm1")[3:] == [
+        "stopping", "stop_storage", "stop_network", "stopped"]
+    d.wait_state("vm1", "stopped")
+    assert len(d.standin_starts("vm1")) == 1
+    assert d.status("vm1")["restarts"] == 0
