@@ -361,3 +361,60 @@ def test_reload_with_an_invalid_config_keeps_the_old_one(vmstated):
     d.wait_hook("vm1", "running", times=2)
     assert d.wait_standin_starts("vm1", 2)[1]["config"]["memory.size"] \
         == "256M"
+
+
+# ---- more on a restart of the daemon --------------------------------------
+
+def test_restarted_daemon_tears_down_a_vm_it_left_half_started(vmstated):
+    d = vmstated
+    hanging = d.root / "hanging"
+    d.add_vm("vm1", {"hooktimeout": 0}, record_hooks=True, hooks={
+        "start_storage": "touch %s\nexec sleep 600" % hanging})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    wait_for(hanging.exists, what="start_storage to hang")
+    d.kill()
+    (d.vm_dir("vm1") / "start_storage").unlink()
+    d.start()
+    d.wait_state("vm1", "stopped")
+    # start_network had completed, start_storage had not.
+    assert d.wait_hook("vm1", "stopped") == [
+        "start_network", "start_storage", "stop_network", "stopped"]
+    assert d.standin_starts("vm1") == []
+
+
+def test_restarted_daemon_keeps_a_failed_vm_failed(vmstated):
+    d = vmstated
+    d.add_vm("vm1", {"maxrestart": 1, "maxrestarttime": 600},
+             record_hooks=True, standin={"exits": "3,3,run"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "failed")
+    d.wait_hook("vm1", "failed")
+    d.kill()
+    d.start()
+    assert d.state("vm1") == "failed"
+    rc, _, err = d.ctl("start", "vm1")
+    assert rc == 1 and "failreset" in err
+    d.ctl("failreset", "vm1", check=0)
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+
+
+def test_restarted_daemon_remembers_the_restarts_in_the_window(vmstated):
+    d = vmstated
+    d.add_vm("vm1", {"maxrestart": 1, "maxrestarttime": 600},
+             record_hooks=True, standin={"exits": "0,run,run"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_hook("vm1", "running", times=2)      # one reboot: 1 of 1
+    pid = d.wait_state("vm1", "running")["pid"]
+    d.kill()
+    d.start()
+    assert d.wait_state("vm1", "running")["restarts"] == 1
+    # One more restart would be the second within the window: failed.
+    os.kill(pid, signal.SIGKILL)
+    d.wait_state("vm1", "failed")
+    assert d.transitions("vm1")[-1] == ("stop_network", "failed",
+                                        "restart-limit")
+    assert len(d.standin_starts("vm1")) == 2
