@@ -136,3 +136,23 @@ def test_reload_reopens_the_logs(vmstated):
     assert "start_storage -> running" in old
     assert "running -> stopping" in new
     assert "running -> stopping" not in old
+
+
+def test_a_log_that_cannot_be_written_stops_nothing_and_is_reported_once(
+        vmstated):
+    d = vmstated
+    # Every write to /dev/full fails with ENOSPC: a full disk.
+    (d.logdir / "vm1.log").symlink_to("/dev/full")
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    assert d.wait_hook("vm1", "stopped") == [
+        "start_network", "start_storage", "running", "stopping",
+        "stop_storage", "stop_network", "stopped"]
+    complaints = [line for line in d.stderr().splitlines()
+                  if "vm1" in line and "log" in line]
+    assert len(complaints) == 1, complaints
+    assert "No space left on device" in complaints[0]
