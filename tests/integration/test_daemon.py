@@ -418,3 +418,20 @@ def test_restarted_daemon_remembers_the_restarts_in_the_window(vmstated):
     assert d.transitions("vm1")[-1] == ("stop_network", "failed",
                                         "restart-limit")
     assert len(d.standin_starts("vm1")) == 2
+
+
+def test_two_directories_naming_the_same_vm_are_both_refused(vmstated):
+    d = vmstated
+    one = d.add_vm("twin", dirname="one")
+    two = d.add_vm("twin", dirname="two")
+    d.add_vm("single")
+    d.start()
+    status = d.status()
+    twins = [v for v in status if v["name"] == "twin"]
+    assert twins and all(v["state"] == "invalid" for v in twins)
+    for v in twins:
+        assert str(one) in v["error"] and str(two) in v["error"]
+    d.ctl("start", "single", check=0)
+    d.wait_state("single", "running")
+    rc, _, err = d.ctl("start", "twin")
+    assert rc == 1
