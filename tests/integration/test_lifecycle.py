@@ -329,3 +329,35 @@ def test_bhyve_configfile_gone_at_start_fails_the_vm_with_the_reason(vmstated):
     assert d.wait_hook("vm1", "failed") == [
         "start_network", "start_storage", "stop_storage", "stop_network",
         "failed"]
+
+
+def test_kill_during_a_slow_stop_kills_without_waiting_for_stoptimeout(
+        vmstated):
+    d = vmstated
+    d.add_vm("vm1", {"stoptimeout": 600}, record_hooks=True,
+             standin={"sigterm": "ignore"})
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    d.ctl("stop", "vm1", check=0)
+    d.wait_state("vm1", "stopping")
+    d.ctl("kill", "vm1", check=0)
+    d.wait_state("vm1", "stopped")
+    assert not pid_alive(pid)
+    assert d.wait_hook("vm1", "stopped") == START_HOOKS + STOP_HOOKS
+
+
+def test_stop_during_a_reboot_stops_instead_of_restarting(vmstated):
+    d = vmstated
+    started, gate = d.root / "restarting", d.root / "gate"
+    d.add_vm("vm1", record_hooks=True,
+             standin={"exits": "0,run", "delay": "0.2"},
+             hooks={"restarting": "touch %s\nwhile [ ! -e %s ]; do "
+                                  "sleep 0.05; done" % (started, gate)})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    wait_for(started.exists, what="the guest to reboot")
+    d.ctl("stop", "vm1", check=0)
+    gate.touch()
+    d.wait_state("vm1", "stopped")
+    assert d.wait_hook("vm1", "stopped")[3:] == ["restarting"] + STOP_HOOKS
+    assert len(d.standin_starts("vm1")) == 1
