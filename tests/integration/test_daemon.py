@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 
-from vmstated_harness import STATES, pid_alive, wait_for
+from vmstated_harness import pid_alive, wait_for
 
 STOP_HOOKS = ["stopping", "stop_storage", "stop_network", "stopped"]
 
@@ -39,7 +39,7 @@ def stop_pid(pid):
     wait_for(lambda: not pid_alive(pid), what="vmstated %d to exit" % pid)
 
 
-# ---- SIGTERM --------------------------------------------------------------
+# ---- SIGTERM and SIGINT --------------------------------------------------
 
 def test_sigterm_stops_every_vm_with_its_hooks_then_exits_0(vmstated):
     d = vmstated
@@ -86,7 +86,18 @@ def test_sigterm_stops_the_vms_in_parallel(vmstated):
                                                      "vm2 saw vm1"]
 
 
-# ---- one instance ---------------------------------------------------------
+def test_sigint_stops_every_vm_then_exits_0(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    d.signal(signal.SIGINT)
+    assert d.proc.wait(60) == 0
+    assert d.hook_states("vm1")[3:] == STOP_HOOKS
+    assert not pid_alive(pid)
+
+
+# ---- one instance --------------------------------------------------------
 
 def test_second_instance_is_refused_naming_the_running_pid(vmstated):
     d = vmstated
@@ -103,7 +114,7 @@ def test_second_instance_is_refused_naming_the_running_pid(vmstated):
     assert d.request({"command": "status"})["ok"]
 
 
-# ---- going into the background --------------------------------------------
+# ---- going into the background -------------------------------------------
 
 def test_daemonizing_exits_0_once_the_socket_answers(vmstated):
     d = vmstated
@@ -146,7 +157,7 @@ def test_daemonizing_with_a_socket_in_a_missing_directory_exits_1(
     assert not d.pidfile.exists()
 
 
-# ---- the socket -----------------------------------------------------------
+# ---- the socket ----------------------------------------------------------
 
 def test_stale_socket_of_a_dead_daemon_is_replaced(vmstated):
     d = vmstated
@@ -174,7 +185,7 @@ def test_live_socket_makes_the_new_daemon_refuse(vmstated):
         live.close()
 
 
-# ---- taken back after a restart of the daemon -----------------------------
+# ---- after a restart of the daemon ---------------------------------------
 
 def test_restarted_daemon_takes_back_a_running_vm(vmstated):
     d = vmstated
@@ -192,6 +203,23 @@ def test_restarted_daemon_takes_back_a_running_vm(vmstated):
     assert d.wait_hook("vm1", "stopped")[3:] == STOP_HOOKS
     assert not pid_alive(pid)
     assert d.standin_exits("vm1")[0]["reason"] == "sigterm"
+
+
+def test_restarted_daemon_keeps_supervising_a_taken_back_vm(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True, standin={"exits": "run,run"})
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    d.kill()
+    d.start()
+    d.wait_state("vm1", "running")
+    # The guest dies while the new daemon supervises it: it is restarted.
+    os.kill(pid, signal.SIGKILL)
+    d.wait_hook("vm1", "running", times=2)
+    status = d.wait_state("vm1", "running")
+    assert status["pid"] != pid
+    assert status["pid"] == d.wait_standin_starts("vm1", 2)[1]["pid"]
+    assert d.hook_order("vm1")[3].startswith("restarting crash")
 
 
 def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
@@ -215,155 +243,6 @@ def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
     d.ctl("start", "vm1", check=0)
     d.wait_state("vm1", "running")
 
-
-def test_restarted_daemon_keeps_supervising_a_taken_back_vm(vmstated):
-    d = vmstated
-    d.add_vm("vm1", record_hooks=True, standin={"exits": "run,run"})
-    d.start()
-    pid = start_running(d, "vm1")["pid"]
-    d.kill()
-    d.start()
-    d.wait_state("vm1", "running")
-    # The guest dies while the new daemon supervises it: it is restarted.
-    os.kill(pid, signal.SIGKILL)
-    d.wait_hook("vm1", "running", times=2)
-    status = d.wait_state("vm1", "running")
-    assert status["pid"] != pid
-    assert status["pid"] == d.wait_standin_starts("vm1", 2)[1]["pid"]
-    assert d.hook_order("vm1")[3].startswith("restarting crash")
-
-
-# ---- start-up -------------------------------------------------------------
-
-def test_autostart_vms_start_at_launch_in_directory_order(vmstated):
-    d = vmstated
-    # Directory order (a-, b-, c-) differs from name order.
-    d.add_vm("zeta", {"autostart": True}, dirname="a-zeta")
-    d.add_vm("alpha", {"autostart": True}, dirname="b-alpha")
-    d.add_vm("mid", {"autostart": True}, dirname="c-mid")
-    d.add_vm("manual", {"autostart": False}, dirname="0-manual")
-    d.start()
-    for vm in ("zeta", "alpha", "mid"):
-        d.wait_state(vm, "running")
-    assert d.state("manual") == "stopped"
-    # The daemon's own log (stderr with -f) shows the order of the starts.
-    starts = [line.split(": ")[1] for line in d.stderr().splitlines()
-              if "stopped -> start_network" in line]
-    assert starts == ["zeta", "alpha", "mid"]
-    assert d.transitions("zeta")[0] == ("stopped", "start_network",
-                                        "autostart")
-
-
-def test_vm_with_a_broken_config_is_invalid_and_the_others_work(vmstated):
-    d = vmstated
-    broken = d.add_vm("broken", "broken {\n\tcpus = 2;\n\tcolour = red;\n}\n")
-    d.add_vm("good")
-    d.start()
-    status = d.status("broken")
-    assert status["state"] == "invalid"
-    assert "colour" in status["error"]
-    assert "%s:3" % (broken / "config") in status["error"]
-    rc, out, _ = d.ctl("status")
-    assert rc == 0
-    assert "invalid" in out and "colour" in out
-    rc, _, err = d.ctl("start", "broken")
-    assert rc == 1 and "broken" in err
-    d.ctl("start", "good", check=0)
-    d.wait_state("good", "running")
-
-
-def test_sigint_stops_every_vm_then_exits_0(vmstated):
-    d = vmstated
-    d.add_vm("vm1", record_hooks=True)
-    d.start()
-    pid = start_running(d, "vm1")["pid"]
-    d.signal(signal.SIGINT)
-    assert d.proc.wait(60) == 0
-    assert d.hook_states("vm1")[3:] == STOP_HOOKS
-    assert not pid_alive(pid)
-
-
-# ---- reload ---------------------------------------------------------------
-
-def test_reload_keeps_a_changed_running_vm_until_its_next_start(vmstated):
-    d = vmstated
-    vmdir = d.add_vm("vm1", {"memory": 256}, record_hooks=True)
-    d.start()
-    pid = start_running(d, "vm1")["pid"]
-    config = (vmdir / "config").read_text()
-    (vmdir / "config").write_text(config.replace("256", "512"))
-    d.ctl("reload", check=0)
-    status = d.status("vm1")
-    assert status["state"] == "running" and status["pid"] == pid
-    assert status["pending"] is True
-    d.ctl("stop", "vm1", check=0)
-    d.wait_state("vm1", "stopped")
-    d.ctl("start", "vm1", check=0)
-    d.wait_state("vm1", "running")
-    configs = [s["config"]["memory.size"]
-               for s in d.wait_standin_starts("vm1", 2)]
-    assert configs == ["256M", "512M"]
-
-
-def test_reload_leaves_a_restart_on_the_configuration_in_force(vmstated):
-    # vmstated(8): restarts, requested or automatic, keep the configuration
-    # in force; the change waits for the next start.
-    d = vmstated
-    vmdir = d.add_vm("vm1", {"memory": 256}, record_hooks=True)
-    d.start()
-    start_running(d, "vm1")
-    config = (vmdir / "config").read_text()
-    (vmdir / "config").write_text(config.replace("256", "512"))
-    d.ctl("reload", check=0)
-    d.ctl("restart", "vm1", check=0)
-    d.wait_hook("vm1", "running", times=2)
-    assert d.status("vm1")["pending"] is True
-    configs = [s["config"]["memory.size"]
-               for s in d.wait_standin_starts("vm1", 2)]
-    assert configs == ["256M", "256M"]
-
-
-def test_reload_stops_and_forgets_a_removed_vm_with_its_hooks(vmstated):
-    d = vmstated
-    scripts = d.root / "scripts"
-    scripts.mkdir()
-    vmdir = d.add_vm("gone", {"scriptpath": str(scripts)})
-    for state in STATES:
-        d.write_hook(scripts, state, "", d.recording_line())
-    d.add_vm("stays")
-    d.start()
-    pid = start_running(d, "gone")["pid"]
-    (vmdir / "config").unlink()
-    vmdir.rename(d.root / "gone-config")
-    rc, out, _ = d.ctl("reload", check=0)
-    assert "gone" in out
-    wait_for(lambda: [v["name"] for v in d.status()] == ["stays"],
-             what="gone to leave status", details=d.stderr)
-    assert not pid_alive(pid)
-    assert d.hook_order("gone")[3:] == [
-        "stopping removed running", "stop_storage removed stopping",
-        "stop_network removed stop_storage",
-        "stopped removed stop_network"]
-
-
-def test_reload_with_an_invalid_config_keeps_the_old_one(vmstated):
-    d = vmstated
-    vmdir = d.add_vm("vm1", {"memory": 256}, record_hooks=True)
-    d.start()
-    pid = start_running(d, "vm1")["pid"]
-    (vmdir / "config").write_text("vm1 {\n\tmemory = lots;\n}\n")
-    rc, _, err = d.ctl("reload")
-    assert rc == 1 and "memory" in err
-    status = d.status("vm1")
-    assert status["state"] == "running" and status["pid"] == pid
-    assert "memory" in status["error"]
-    d.ctl("restart", "vm1", check=0)
-    d.wait_hook("vm1", "running", times=2)
-    assert d.wait_standin_starts("vm1", 2)[1]["config"]["memory.size"] \
-        == "256M"
-
-
-# ---- more on a restart of the daemon --------------------------------------
 
 def test_restarted_daemon_tears_down_a_vm_it_left_half_started(vmstated):
     d = vmstated
@@ -418,6 +297,45 @@ def test_restarted_daemon_remembers_the_restarts_in_the_window(vmstated):
     assert d.transitions("vm1")[-1] == ("stop_network", "failed",
                                         "restart-limit")
     assert len(d.standin_starts("vm1")) == 2
+
+
+# ---- start-up ------------------------------------------------------------
+
+def test_autostart_vms_start_at_launch_in_directory_order(vmstated):
+    d = vmstated
+    # Directory order (a-, b-, c-) differs from name order.
+    d.add_vm("zeta", {"autostart": True}, dirname="a-zeta")
+    d.add_vm("alpha", {"autostart": True}, dirname="b-alpha")
+    d.add_vm("mid", {"autostart": True}, dirname="c-mid")
+    d.add_vm("manual", {"autostart": False}, dirname="0-manual")
+    d.start()
+    for vm in ("zeta", "alpha", "mid"):
+        d.wait_state(vm, "running")
+    assert d.state("manual") == "stopped"
+    # The daemon's own log (stderr with -f) shows the order of the starts.
+    starts = [line.split(": ")[1] for line in d.stderr().splitlines()
+              if "stopped -> start_network" in line]
+    assert starts == ["zeta", "alpha", "mid"]
+    assert d.transitions("zeta")[0] == ("stopped", "start_network",
+                                        "autostart")
+
+
+def test_vm_with_a_broken_config_is_invalid_and_the_others_work(vmstated):
+    d = vmstated
+    broken = d.add_vm("broken", "broken {\n\tcpus = 2;\n\tcolour = red;\n}\n")
+    d.add_vm("good")
+    d.start()
+    status = d.status("broken")
+    assert status["state"] == "invalid"
+    assert "colour" in status["error"]
+    assert "%s:3" % (broken / "config") in status["error"]
+    rc, out, _ = d.ctl("status")
+    assert rc == 0
+    assert "invalid" in out and "colour" in out
+    rc, _, err = d.ctl("start", "broken")
+    assert rc == 1 and "broken" in err
+    d.ctl("start", "good", check=0)
+    d.wait_state("good", "running")
 
 
 def test_two_directories_naming_the_same_vm_are_both_refused(vmstated):
