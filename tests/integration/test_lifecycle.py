@@ -225,18 +225,6 @@ def test_kill_during_a_start_hook_ends_the_hook_and_tears_down(vmstated):
     assert d.standin_starts("vm1") == []
 
 
-def test_start_of_a_running_vm_is_refused(vmstated):
-    d = vmstated
-    d.add_vm("vm1")
-    d.start()
-    pid = start_running(d, "vm1")["pid"]
-    rc, _, err = d.ctl("start", "vm1")
-    assert rc == 1
-    assert "vm1" in err and "running" in err
-    assert d.status("vm1")["pid"] == pid
-    assert len(d.wait_standin_starts("vm1")) == 1
-
-
 def test_stop_during_start_hooks_stops_once_the_start_step_ends(vmstated):
     d = vmstated
     gate = d.root / "gate"
