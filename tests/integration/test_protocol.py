@@ -28,8 +28,19 @@ class Client:
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
-        self.sock.connect(str(d.sock))
+        # A socket with a timeout is non-blocking underneath, and a UNIX
+        # socket whose listen queue is full refuses it with EAGAIN rather
+        # than making it wait: try again, as vmstatedctl does.
+        wait_for(lambda: self._connect(d.sock), timeout,
+                 "a connection to %s" % d.sock)
         self.file = self.sock.makefile("rb")
+
+    def _connect(self, path):
+        try:
+            self.sock.connect(str(path))
+        except BlockingIOError:
+            return False
+        return True
 
     def send(self, data):
         if isinstance(data, str):

@@ -156,7 +156,7 @@ def test_a_removed_vm_whose_hooks_went_with_its_directory_still_stops(
     d2 = vmstated.add_vm("vm2", record_hooks=True)
     vmstated.start()
     pid = started(vmstated, "vm2")["pid"]
-    hooks = vmstated.hook_states("vm2")
+    hooks = vmstated.wait_hook("vm2", "running")
     shutil.rmtree(d2)
     vmstated.ctl("reload", check=0)
     wait_for(lambda: names(vmstated) == ["vm1"], what="vm2 to be forgotten",
@@ -182,7 +182,7 @@ def test_a_removed_failed_vm_is_forgotten_without_hooks(vmstated):
     vmstated.add_vm("vm1")
     vmstated.start()
     vmstated.ctl("start", "vm2", check=0)
-    vmstated.wait_state("vm2", "failed")
+    vmstated.wait_hook("vm2", "failed")
     hooks = vmstated.hook_states("vm2")
     shutil.rmtree(d2)
     vmstated.ctl("reload", check=0)
