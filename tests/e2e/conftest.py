@@ -7,6 +7,9 @@ qemu-system-x86_64 booting the tiny test guest (tests/guest/) under TCG.
     vmstated   a QemuDaemon (a Daemon of tests/lib/vmstated_harness.py)
                in a temporary directory, not started: add_guest(), then
                start().  Teardown kills the daemon and every qemu it left.
+    fake_vmstated  the same with VMs that run tests/e2e/fake-qemu, a
+               stand-in speaking QMP (add_fake()): quick, deterministic
+               tests of the qemu back end's command line and QMP handling.
 
 Every hook of a guest records itself (hook_order(), hook_calls() of the
 harness); the guest's console lands in the VM log, where its markers
@@ -29,6 +32,7 @@ from vmstated_harness import Daemon, wait_for  # noqa: E402
 # A boot under TCG on a loaded two-core machine can take half a minute and
 # more: every wait for the guest is bounded generously.
 BOOT_TIMEOUT = 180
+FAKE_QEMU = Path(__file__).resolve().parent / "fake-qemu"
 
 
 class QemuDaemon(Daemon):
@@ -37,7 +41,9 @@ class QemuDaemon(Daemon):
     def __init__(self, root, guest_dir, qemu):
         super().__init__(root, defaults={"hooktimeout": 30},
                          conf={"qemu_path": qemu})
-        self.guest_dir = Path(guest_dir)
+        self.guest_dir = Path(guest_dir) if guest_dir else None
+        self.fake_records = self.root / "fake-qemu"
+        self.fake_records.mkdir()
 
     def add_guest(self, name, mode="up", after=1, button="poweroff",
                   **settings):
@@ -58,6 +64,29 @@ class QemuDaemon(Daemon):
         }
         config.update(settings)
         return self.add_vm(name, config=config, record_hooks=True)
+
+    def add_fake(self, name, fake=None, **settings):
+        """A VM running fake-qemu, steered by fake (a dict of fake.* words
+        of -append), recording into fake_record(name)."""
+        words = {"record": str(self.fake_records / (name + ".jsonl"))}
+        words.update(fake or {})
+        append = " ".join("fake.%s=%s" % kv for kv in words.items())
+        config = {
+            "hypervisor": "qemu",
+            "qemu_binary": str(FAKE_QEMU),
+            "kernel": str(FAKE_QEMU),
+            "append": append,
+            "stoptimeout": 10,
+            "maxrestart": 3,
+            "maxrestarttime": 600,
+        }
+        config.update(settings)
+        return self.add_vm(name, config=config, record_hooks=True)
+
+    def fake_record(self, name):
+        """What fake-qemu recorded for the VM: dicts, in order."""
+        return vmstated_harness.read_json_lines(
+            self.fake_records / (name + ".jsonl"))
 
     def markers(self, vm):
         """The guest's marker lines in the VM log, without the prefix."""
@@ -89,16 +118,28 @@ def guest_dir():
     return out
 
 
+def require_programs():
+    for name in ("vmstated", "vmstatedctl"):
+        path = vmstated_harness.program(name)
+        if not path.exists():
+            pytest.skip("%s is not built (make %s)" % (path, path))
+
+
 @pytest.fixture
 def vmstated(tmp_path, guest_dir):
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         pytest.skip("qemu-system-x86_64 is not installed "
                     "(apt-get install qemu-system-x86)")
-    for name in ("vmstated", "vmstatedctl"):
-        path = vmstated_harness.program(name)
-        if not path.exists():
-            pytest.skip("%s is not built (make %s)" % (path, path))
+    require_programs()
     daemon = QemuDaemon(tmp_path, guest_dir, qemu)
+    yield daemon
+    daemon.cleanup()
+
+
+@pytest.fixture
+def fake_vmstated(tmp_path):
+    require_programs()
+    daemon = QemuDaemon(tmp_path, None, str(FAKE_QEMU))
     yield daemon
     daemon.cleanup()

@@ -1,0 +1,160 @@
+"""The qemu back end against fake-qemu, a stand-in that speaks QMP on the
+socket it inherits: the command line built from the config, how each QMP
+SHUTDOWN reason is read, system_powerdown on stop, and a QMP peer that
+misbehaves.  Quick: no guest boots."""
+
+import os
+
+import pytest
+
+from conftest import FAKE_QEMU
+
+
+def argv_of(vmstated, name):
+    starts = [r["argv"] for r in vmstated.fake_record(name) if "argv" in r]
+    assert starts, "fake-qemu never ran:\n" + vmstated.explain(name)
+    return starts[-1]
+
+
+def option_values(argv, option):
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == option]
+
+
+def test_command_line_follows_the_config(fake_vmstated, tmp_path):
+    bios = tmp_path / "bios.bin"
+    bios.write_bytes(b"\0" * 64)
+    raw = tmp_path / "disk,one.img"
+    raw.write_bytes(b"\0" * 512)
+    qcow2 = tmp_path / "disk2.qcow2"
+    qcow2.write_bytes(b"QFI\xfb" + b"\0" * 508)
+    fake_vmstated.add_fake(
+        "vm1", memory="1G", cpus=4, sockets=2, cores=2, bootrom=str(bios),
+        generate_acpi_tables=False, disk=[str(raw), str(qcow2)],
+        qemu_args=["-device", "pvpanic-pci", "-accel", "tcg"])
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_state("vm1", "running")
+    fake_vmstated.wait_log("vm1", "fake-qemu: started")
+    argv = argv_of(fake_vmstated, "vm1")
+
+    assert argv[0] == str(FAKE_QEMU)
+    assert option_values(argv, "-name") == ["guest=vm1"]
+    assert option_values(argv, "-m") == ["1024M"]
+    assert option_values(argv, "-smp") == ["cpus=4,sockets=2,cores=2"]
+    assert option_values(argv, "-bios") == [str(bios)]
+    assert "acpi=off" in option_values(argv, "-machine")
+    assert "-no-reboot" in argv
+    assert option_values(argv, "-serial") == ["stdio"]
+    assert option_values(argv, "-drive") == [
+        "file=%s,format=raw,if=virtio" % str(raw).replace(",", ",,"),
+        "file=%s,format=qcow2,if=virtio" % qcow2]
+    # The user's pvpanic replaces the default one; their args come last.
+    assert option_values(argv, "-device") == ["pvpanic-pci"]
+    assert argv[-4:] == ["-device", "pvpanic-pci", "-accel", "tcg"]
+    assert any(v.startswith("socket,") and "fd=3" in v and "server=on" in v
+               for v in option_values(argv, "-chardev"))
+    assert option_values(argv, "-mon")[0].endswith("mode=control")
+    # The command line is in the VM log before the start.
+    assert "-smp cpus=4,sockets=2,cores=2" in fake_vmstated.log("vm1")
+
+
+@pytest.mark.parametrize("fake, state, reason", [
+    ({"reason": "guest-reset"}, "restarting", "guest-reboot"),
+    ({"reason": "guest-shutdown"}, "stopping", "guest-poweroff"),
+    ({"reason": "guest-panic", "panic": "1"}, "restarting", "crash"),
+    ({"reason": "host-qmp-quit"}, "restarting", "crash"),
+    ({"reason": "none"}, "restarting", "crash"),
+    ({"reason": "guest-shutdown", "status": "1"}, "restarting", "crash"),
+])
+def test_exit_is_read_from_the_qmp_shutdown_reason(fake_vmstated, fake,
+                                                   state, reason):
+    fake = dict(fake, after="1")
+    fake_vmstated.add_fake("vm1", fake)
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", state)
+    first = [h for h in fake_vmstated.hook_order("vm1")
+             if h.split()[0] == state][0]
+    assert first.split()[1] == reason
+
+
+def test_stop_sends_system_powerdown(fake_vmstated):
+    fake_vmstated.add_fake("vm1")
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "running")
+    fake_vmstated.ctl("-w", "stop", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "stopped")
+    record = fake_vmstated.fake_record("vm1")
+    commands = [r["command"] for r in record if "command" in r]
+    assert commands == ["qmp_capabilities", "system_powerdown"]
+    assert not any("signal" in r for r in record)
+    log = fake_vmstated.log("vm1")
+    assert "shutdown, reason guest-shutdown" in log
+    assert "SIGTERM" not in log
+
+
+def test_stop_sends_sigterm_when_qmp_is_unreachable(fake_vmstated):
+    fake_vmstated.add_fake("vm1", {"qmp": "close"})
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "running")
+    fake_vmstated.wait_log("vm1", "fake-qemu: started")
+    fake_vmstated.ctl("-w", "stop", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "stopped")
+    record = fake_vmstated.fake_record("vm1")
+    assert {"signal": 15} in record
+    assert "SIGTERM" in fake_vmstated.log("vm1")
+
+
+def test_guest_ignoring_powerdown_is_stopped_after_stoptimeout(
+        fake_vmstated):
+    fake_vmstated.add_fake("vm1", {"button": "ignore"}, stoptimeout=2)
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "running")
+    fake_vmstated.ctl("stop", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "stopped")
+    record = fake_vmstated.fake_record("vm1")
+    assert {"command": "system_powerdown"} in record
+    assert "did not stop within 2 s" in fake_vmstated.log("vm1")
+
+
+def test_overlong_qmp_line_closes_qmp_and_the_daemon_carries_on(
+        fake_vmstated):
+    fake_vmstated.add_fake("vm1", {"qmp": "flood", "after": "2",
+                                   "reason": "guest-shutdown"})
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_log("vm1", "QMP line longer than")
+    # The SHUTDOWN event is lost with the connection: a crash, restarted.
+    fake_vmstated.wait_hook("vm1", "restarting")
+    assert fake_vmstated.hook_order("vm1")[-1].split()[:2] == [
+        "restarting", "crash"]
+    assert fake_vmstated.status("vm1")["state"] in (
+        "restarting", "restarted", "running")
+
+
+def test_kernel_gone_since_loading_fails_the_start_naming_the_file(
+        fake_vmstated, tmp_path):
+    missing = tmp_path / "kernel"
+    missing.write_bytes(b"\0")
+    fake_vmstated.add_fake("vm1", kernel=str(missing))
+    fake_vmstated.start()
+    missing.unlink()
+    fake_vmstated.ctl("start", "vm1")
+    fake_vmstated.wait_state("vm1", "failed")
+    log = fake_vmstated.log("vm1")
+    assert "kernel %s: No such file or directory" % missing in log
+    assert fake_vmstated.fake_record("vm1") == []
+
+
+def test_qmp_socket_is_removed_after_the_exit(fake_vmstated):
+    fake_vmstated.add_fake("vm1")
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_hook("vm1", "running")
+    sock = fake_vmstated.rundir / "vm1.qmp"
+    assert sock.exists()
+    fake_vmstated.ctl("-w", "stop", "vm1", check=0)
+    assert not os.path.exists(sock)
