@@ -49,7 +49,8 @@ CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
 		src/hv/qemu.c
-DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/hook.c \
+DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
+		src/vmstated/hook.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \

@@ -134,6 +134,14 @@ void		 vm_hook_finished(struct vm *, bool ok);
 void		 vm_process_exited(pid_t, int wait_status, void *vm);
 bool		 vm_is_idle(const struct vm *);	/* stopped or failed */
 int		 vm_restarts_in_window(struct vm *);
+void		 vm_fail(struct vm *, const char *reason);
+void		 vm_spawned(struct vm *);
+void		 vm_exit_arrived(struct vm *);
+void		 vm_teardown(struct vm *);
+
+/* vmproc.c: the hypervisor process */
+void		 vm_spawn(struct vm *, enum vm_state after);
+void		 vm_ask_stop(struct vm *);
 void		 vm_recover(struct vm *, pid_t, enum vm_state, int phases);
 /* The wait status an adopted hypervisor is given when it exits. */
 #define VM_ADOPTED_EXIT_STATUS	(4 << 8)
