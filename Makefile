@@ -54,8 +54,8 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
-		src/vmstated/daemon.c
-DAEMON_HDRS=	$(COMMON_HDRS) src/hv/hv.h src/platform/platform.h \
+		src/vmstated/daemon.c src/common/json_check.c
+DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/platform.h \
 		src/vmstated/vmstated.h src/vmstated/proc.h
 
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "json_check.h"
 #include "log.h"
 #include "platform.h"
 #include "proto.h"
@@ -110,10 +111,18 @@ client_handle_line(struct client *c, const char *line, size_t len)
 	const struct ucl_node	*watch;
 	struct ucl_error	 err;
 	struct buf		 reply;
+	const char		*reason;
+	size_t			 column;
 	int			 r;
 
 	if (len == 0)
 		return 0;
+	if (json_check(line, len, &column, &reason) == -1) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "invalid JSON at column %zu: %s",
+		    column, reason);
+		return client_error(c, msg);
+	}
 	req = ucl_parse_buffer(line, len, "request", &err);
 	if (req == NULL) {
 		char msg[700];

@@ -177,11 +177,6 @@ def test_binary_garbage_gets_an_error(vmstated, client):
     c.assert_usable()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "requests are parsed with the UCL parser, which accepts a superset of "
-    "JSON (trailing commas, bare words, single quotes, 'key = value', "
-    "number suffixes): such lines are acted on instead of being refused "
-    "as invalid JSON (SPEC 7); needs a strict JSON check in control.c"))
 @pytest.mark.parametrize("line", [
     '{"command": "status",}',
     "{command: status}",
