@@ -52,6 +52,18 @@ sv_find(const char *name)
 	return NULL;
 }
 
+/* The VM loaded from this directory, if any. */
+static struct vm *
+sv_find_by_dir(const char *dir)
+{
+	size_t	 i;
+
+	for (i = 0; i < nvms; i++)
+		if (strcmp(vms[i]->cfg->dir, dir) == 0)
+			return vms[i];
+	return NULL;
+}
+
 const struct invalid_vm *
 sv_find_invalid(const char *name)
 {
@@ -105,7 +117,7 @@ sv_invalid_take(struct cfg_set *set)
 	for (i = 0; i < set->ninvalid; i++) {
 		log_warnx("%s", set->invalid[i].error);
 		/* A known VM keeps its old configuration (reload). */
-		if (sv_find(set->invalid[i].name) != NULL)
+		if (sv_find_by_dir(set->invalid[i].dir) != NULL)
 			continue;
 		invalids[ninvalids].name = xstrdup(set->invalid[i].name);
 		invalids[ninvalids].dir = xstrdup(set->invalid[i].dir);
@@ -308,9 +320,12 @@ sv_reload(struct buf *reply)
 			    "the next start");
 		}
 	}
-	/* A VM whose new configuration is invalid keeps the old one. */
+	/*
+	 * A VM whose new configuration is invalid keeps the old one.  It is
+	 * found by its directory: an invalid file may not even give a name.
+	 */
 	for (i = 0; i < set->ninvalid; i++) {
-		if ((vm = sv_find(set->invalid[i].name)) == NULL)
+		if ((vm = sv_find_by_dir(set->invalid[i].dir)) == NULL)
 			continue;
 		vm->forget = false;
 		free(vm->reload_error);

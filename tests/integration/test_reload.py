@@ -360,6 +360,24 @@ def test_an_invalid_new_configuration_leaves_the_old_one_in_force(
              what="the error to go")
 
 
+@HOW
+def test_an_invalid_configuration_in_a_directory_named_otherwise_keeps_the_vm(
+        vmstated, how):
+    # The man page's layout: directory vm0, VM bsdvm.  A broken file may
+    # not even give a name, so the VM is found by its directory.
+    d = vmstated.add_vm("bsdvm", {"description": "good"}, dirname="vm0")
+    vmstated.start()
+    pid = started(vmstated, "bsdvm")["pid"]
+    (d / "config").write_text("bsdvm {\n  frob = 1;\n")
+    reload(vmstated, how)
+    wait_for(lambda: vmstated.status("bsdvm")["error"],
+             what="status to show the error")
+    st = vmstated.status("bsdvm")
+    assert (st["state"], st["pid"]) == ("running", pid)
+    assert str(d / "config") in st["error"]
+    assert "removed" not in vmstated.log("bsdvm")
+
+
 def test_an_invalid_configuration_of_a_stopped_vm_keeps_it_startable(
         vmstated):
     vmstated.add_vm("vm1", {"memory": 256})
