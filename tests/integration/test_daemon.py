@@ -189,9 +189,11 @@ def test_live_socket_makes_the_new_daemon_refuse(vmstated):
 
 def test_restarted_daemon_takes_back_a_running_vm(vmstated):
     d = vmstated
-    d.add_vm("vm1", record_hooks=True)
+    d.add_vm("vm1", record_hooks=True,
+             standin={"stdout": "guest is up"})
     d.start()
     pid = start_running(d, "vm1")["pid"]
+    d.wait_log("vm1", "guest is up")   # it handles SIGTERM now
     d.kill()
     assert pid_alive(pid)
     d.start()

@@ -65,9 +65,11 @@ def test_hook_environment_has_the_hypervisor_pid_while_one_runs(vmstated):
 def test_hook_environment_has_the_exit_status_once_the_hypervisor_exited(
         vmstated):
     d = vmstated
-    d.add_vm("vm1", record_hooks=True)
+    d.add_vm("vm1", record_hooks=True,
+             standin={"stdout": "guest is up"})
     d.start()
     start_running(d, "vm1")
+    d.wait_log("vm1", "guest is up")   # it handles SIGTERM now
     d.ctl("stop", "vm1", check=0)      # the stand-in powers off: exit 1
     d.wait_state("vm1", "stopped")
     d.wait_hook("vm1", "stopped")

@@ -15,10 +15,23 @@ START_HOOKS = ["start_network", "start_storage", "running"]
 STOP_HOOKS = ["stopping", "stop_storage", "stop_network", "stopped"]
 
 
+# The stand-in prints standin.stdout once its guest runs and handles
+# SIGTERM as the power button; before that, as for bhyve, SIGTERM kills it.
+UP = "guest is up"
+
+
 def start_running(d, vm):
     """Start vm through vmstatedctl; return its status once it runs."""
     d.ctl("start", vm, check=0)
     return d.wait_state(vm, "running")
+
+
+def start_up(d, vm):
+    """start_running, then wait until the guest handles the power button
+    (the VM needs standin.stdout=UP)."""
+    status = start_running(d, vm)
+    d.wait_log(vm, UP)
+    return status
 
 
 # ---- the man page's example ---------------------------------------------
@@ -162,9 +175,9 @@ def test_stop_runs_stopping_stop_storage_stop_network_then_stopped(
 
 def test_stop_asks_the_guest_to_power_off_with_sigterm(vmstated):
     d = vmstated
-    d.add_vm("vm1")
+    d.add_vm("vm1", standin={"stdout": UP})
     d.start()
-    start_running(d, "vm1")
+    start_up(d, "vm1")
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopped")
     records = d.standin_records("vm1")
@@ -177,9 +190,9 @@ def test_stop_of_a_guest_ignoring_sigterm_kills_it_after_stoptimeout(
         vmstated):
     d = vmstated
     d.add_vm("vm1", {"stoptimeout": 1}, record_hooks=True,
-             standin={"sigterm": "ignore"})
+             standin={"sigterm": "ignore", "stdout": UP})
     d.start()
-    pid = start_running(d, "vm1")["pid"]
+    pid = start_up(d, "vm1")["pid"]
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopped")
     assert not pid_alive(pid)
@@ -195,9 +208,9 @@ def test_kill_kills_the_hypervisor_at_once_then_runs_the_stop_hooks(
     d = vmstated
     # A guest that would ignore the power button: only SIGKILL ends it.
     d.add_vm("vm1", {"stoptimeout": 600}, record_hooks=True,
-             standin={"sigterm": "ignore"})
+             standin={"sigterm": "ignore", "stdout": UP})
     d.start()
-    pid = start_running(d, "vm1")["pid"]
+    pid = start_up(d, "vm1")["pid"]
     d.ctl("kill", "vm1", check=0)
     d.wait_state("vm1", "stopped")
     assert not pid_alive(pid)
@@ -282,9 +295,9 @@ def test_generated_config_is_the_original_then_the_vm_settings(vmstated):
 def test_bhyvectl_destroy_runs_before_the_start_and_after_the_exit(
         vmstated):
     d = vmstated
-    d.add_vm("vm1")
+    d.add_vm("vm1", standin={"stdout": UP})
     d.start()
-    pid = start_running(d, "vm1")["pid"]
+    pid = start_up(d, "vm1")["pid"]
     calls = d.bhyvectl_calls("vm1")
     assert len(calls) == 1
     assert calls[0]["argv"][1:] == ["--destroy", "--vm=vm1"]
@@ -323,9 +336,9 @@ def test_kill_during_a_slow_stop_kills_without_waiting_for_stoptimeout(
         vmstated):
     d = vmstated
     d.add_vm("vm1", {"stoptimeout": 600}, record_hooks=True,
-             standin={"sigterm": "ignore"})
+             standin={"sigterm": "ignore", "stdout": UP})
     d.start()
-    pid = start_running(d, "vm1")["pid"]
+    pid = start_up(d, "vm1")["pid"]
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopping")
     d.ctl("kill", "vm1", check=0)

@@ -11,6 +11,9 @@ import pytest
 from vmstated_harness import pid_alive
 
 DELAY = "0.2"       # seconds a stand-in run lasts before its planned end
+# Printed by the stand-in once its guest handles SIGTERM as the power
+# button; before that, as for bhyve, SIGTERM kills it.
+UP = "guest is up"
 
 
 def start(d, vm):
@@ -182,10 +185,11 @@ def test_crashes_further_apart_than_maxrestarttime_do_not_fail_the_vm(
 
 def test_restart_request_runs_the_restart_hooks_with_a_new_pid(vmstated):
     d = vmstated
-    d.add_vm("vm1", record_hooks=True)
+    d.add_vm("vm1", record_hooks=True, standin={"stdout": UP})
     d.start()
     start(d, "vm1")
     old = d.wait_state("vm1", "running")["pid"]
+    d.wait_log("vm1", UP)
     d.ctl("restart", "vm1", check=0)
     d.wait_hook("vm1", "running", times=2)
     assert hooks_from(d, "vm1", 3) == [
@@ -224,10 +228,12 @@ def test_exit_during_a_requested_stop_is_a_stop_whatever_its_status(
     d = vmstated
     # The guest answers the power button by rebooting (exit 0) or with a
     # crash status (3): the VM was asked to stop, so it stops.
-    d.add_vm("vm1", record_hooks=True, standin={"sigterm": answer})
+    d.add_vm("vm1", record_hooks=True,
+             standin={"sigterm": answer, "stdout": UP})
     d.start()
     start(d, "vm1")
     d.wait_state("vm1", "running")
+    d.wait_log("vm1", UP)
     d.ctl("stop", "vm1", check=0)
     d.wait_hook("vm1", "stopped")
     assert d.hook_states("vm1")[3:] == [
