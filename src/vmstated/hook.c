@@ -137,12 +137,10 @@ hook_run(struct vm *vm)
 	env[n++] = hook_env("VMSTATED_CONFIGDIR", vm->cfg->dir);
 	env[n++] = hook_env("VMSTATED_REASON", vm->reason);
 	env[n++] = hook_env("VMSTATED_PID", vm->pid != -1 ? pidbuf : "");
-	if (vm->last_exit != NULL && vm->pid == -1 &&
-	    WIFEXITED(vm->exit_status))
+	if (vm->exit_known && WIFEXITED(vm->exit_status))
 		snprintf(statbuf, sizeof(statbuf), "%d",
 		    WEXITSTATUS(vm->exit_status));
-	else if (vm->last_exit != NULL && vm->pid == -1 &&
-	    WIFSIGNALED(vm->exit_status))
+	else if (vm->exit_known && WIFSIGNALED(vm->exit_status))
 		snprintf(statbuf, sizeof(statbuf), "signal %d",
 		    WTERMSIG(vm->exit_status));
 	else

@@ -85,6 +85,7 @@ vm_spawn_exec(struct vm *vm)
 void
 vm_spawn(struct vm *vm, enum vm_state after)
 {
+	vm->exit_known = false;
 	vm->after_spawn = after;
 	vm_run_destroy(vm, vm_spawn_exec);
 }
@@ -200,6 +201,7 @@ vm_process_exited(pid_t pid, int status, void *arg)
 
 	vm->pid = -1;
 	vm->exit_status = status;
+	vm->exit_known = !vm->adopted;
 	vm->exit_kind = vm->hv->classify_exit(vm, status);
 	if (vm->adopted)
 		snprintf(desc, sizeof(desc), "status unknown (started by a "

@@ -69,6 +69,8 @@ struct vm {
 	bool			 cleaning;	/* exited, destroy running */
 	bool			 exit_pending;	/* exited, not yet handled */
 	int			 exit_status;	/* wait(2) status */
+	bool			 exit_known;	/* exit_status is of the
+						   process that just ended */
 	enum hv_exit		 exit_kind;
 	time_t			 started_at;	/* spawn time of this process */
 	enum vm_state		 after_spawn;	/* running or restarted */
