@@ -80,6 +80,28 @@ def test_hook_environment_has_the_exit_status_once_the_hypervisor_exited(
     assert calls["stop_network"]["VMSTATED_EXIT_STATUS"] == "1"
 
 
+def test_the_exit_status_of_an_earlier_run_does_not_reach_later_hooks(
+        vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True, standin={"stdout": "guest is up"})
+    d.start()
+    start_running(d, "vm1")
+    d.wait_log("vm1", "guest is up")
+    d.ctl("-w", "stop", "vm1", check=0)      # exit 1
+    d.wait_hook("vm1", "stopped")
+    start_running(d, "vm1")
+
+    def second_start():
+        calls = [c for c in d.hook_calls("vm1")
+                 if c["VMSTATED_STATE"] in ("start_network",
+                                            "start_storage", "running")]
+        return calls[3:] if len(calls) == 6 else None
+    second = wait_for(second_start, what="the second start's hooks")
+    assert [c["VMSTATED_STATE"] for c in second] == [
+        "start_network", "start_storage", "running"]
+    assert [c["VMSTATED_EXIT_STATUS"] for c in second] == ["", "", ""]
+
+
 def test_hooks_run_in_the_vm_directory(vmstated):
     d = vmstated
     where = d.root / "cwd"
