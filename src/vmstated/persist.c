@@ -128,12 +128,10 @@ persist_restore(struct vm *vm)
 	free(path);
 	if ((n = ucl_lookup(root, "restarts")) != NULL &&
 	    n->type == UCL_ARRAY)
-		for (n = n->children; n != NULL &&
-		    vm->nrestarts < VM_MAX_RESTART_HISTORY; n = n->next)
+		for (n = n->children; n != NULL; n = n->next)
 			if (n->type == UCL_FLOAT || n->type == UCL_INT)
-				vm->restarts[vm->nrestarts++] =
-				    n->type == UCL_FLOAT ? n->v.number :
-				    (double)n->v.integer;
+				vm_record_restart(vm, n->type == UCL_FLOAT ?
+				    n->v.number : (double)n->v.integer);
 	if ((n = ucl_lookup(root, "state")) != NULL && n->type == UCL_STRING)
 		state = persist_state_by_name(n->v.string.ptr);
 	if ((n = ucl_lookup(root, "pid")) != NULL && n->type == UCL_INT)

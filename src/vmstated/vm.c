@@ -186,6 +186,7 @@ vm_free(struct vm *vm)
 	vmlog_close(vm);
 	cfg_vm_free(vm->cfg);
 	cfg_vm_free(vm->pending);
+	free(vm->restarts);
 	free(vm->reload_error);
 	free(vm->last_exit);
 	free(vm->hook_path);
@@ -229,6 +230,18 @@ action_refuses(vm_action a)
 	return a == act_refuse_not_running || a == act_refuse_not_failed ||
 	    a == act_refuse_busy || a == act_refuse_failed ||
 	    a == act_refuse_running;
+}
+
+/* Remember an automatic restart (the history holds only the window). */
+void
+vm_record_restart(struct vm *vm, double when)
+{
+	if (vm->nrestarts == vm->caprestarts) {
+		vm->caprestarts = vm->caprestarts ? vm->caprestarts * 2 : 4;
+		vm->restarts = xrealloc(vm->restarts, (size_t)vm->caprestarts *
+		    sizeof(*vm->restarts));
+	}
+	vm->restarts[vm->nrestarts++] = when;
 }
 
 /*
@@ -626,13 +639,7 @@ act_respawn(struct vm *vm, struct buf *msg)
 			vm_fail(vm, "restart-limit");
 			return 0;
 		}
-		if (vm->nrestarts == VM_MAX_RESTART_HISTORY) {
-			memmove(vm->restarts, vm->restarts + 1,
-			    sizeof(vm->restarts[0]) *
-			    (VM_MAX_RESTART_HISTORY - 1));
-			vm->nrestarts--;
-		}
-		vm->restarts[vm->nrestarts++] = now_unix();
+		vm_record_restart(vm, now_unix());
 	}
 	vm_spawn(vm, VM_RESTARTED);
 	return 0;

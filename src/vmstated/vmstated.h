@@ -41,7 +41,6 @@ enum vm_request {
 	REQ_FAILRESET,
 };
 
-#define VM_MAX_RESTART_HISTORY	64
 #define VM_PHASE_NETWORK	0x1	/* start_network completed */
 #define VM_PHASE_STORAGE	0x2	/* start_storage completed */
 
@@ -101,8 +100,9 @@ struct vm {
 	long			 queued_uid;
 	const char		*queued_reason;
 
-	double			 restarts[VM_MAX_RESTART_HISTORY]; /* unix */
+	double			*restarts;	/* unix times, in the window */
 	int			 nrestarts;
+	int			 caprestarts;
 
 	/* Log file (logdir/<name>.log). */
 	int			 log_fd;
@@ -136,6 +136,7 @@ void		 vm_hook_finished(struct vm *, bool ok);
 void		 vm_process_exited(pid_t, int wait_status, void *vm);
 bool		 vm_is_idle(const struct vm *);	/* stopped or failed */
 int		 vm_restarts_in_window(struct vm *);
+void		 vm_record_restart(struct vm *, double when);
 void		 vm_fail(struct vm *, const char *reason);
 void		 vm_spawned(struct vm *);
 void		 vm_exit_arrived(struct vm *);

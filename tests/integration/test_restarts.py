@@ -143,6 +143,19 @@ def test_crash_loop_fails_on_the_fourth_restart_within_the_window(
     assert d.status("vm1")["pid"] is None
 
 
+def test_a_maxrestart_of_more_than_64_is_honoured(vmstated):
+    d = vmstated
+    d.add_vm("vm1", {"maxrestart": 70, "maxrestarttime": 3600},
+             standin={"exit": 3})
+    d.start()
+    start(d, "vm1")
+    d.wait_state("vm1", "failed", timeout=300)
+    assert len([c for c in d.transitions("vm1")
+                if c[1] == "restarted"]) == 70
+    assert len(d.standin_starts("vm1")) == 71
+    assert d.status("vm1")["restarts"] == 70
+
+
 def test_failed_vm_refuses_start_until_failreset(vmstated):
     d = vmstated
     crash_loop(d)
