@@ -640,7 +640,8 @@ act_respawn(struct vm *vm, struct buf *msg)
 			return 0;
 		}
 		vm_record_restart(vm, now_unix());
-	}
+	} else
+		vm_take_pending_config(vm);	/* a restart the admin asked for */
 	vm_spawn(vm, VM_RESTARTED);
 	return 0;
 }

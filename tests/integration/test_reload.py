@@ -15,6 +15,7 @@ test_logs.py covers the reopening of the logs.
 import json
 import shutil
 import signal
+import subprocess
 
 import pytest
 
@@ -273,16 +274,37 @@ def test_a_pending_change_is_taken_at_the_next_start(vmstated, how):
     assert vm["config"]["memory"] == 512
 
 
-def test_a_restart_keeps_the_configuration_in_force(vmstated):
+def test_a_requested_restart_takes_the_pending_configuration(vmstated):
     vmstated.add_vm("vm1", {"memory": 256})
     vmstated.start()
     started(vmstated, "vm1")
     set_config(vmstated, "vm1", {"memory": 512})
     vmstated.ctl("reload", check=0)
+    assert vmstated.status("vm1")["pending"] is True
     vmstated.ctl("-w", "restart", "vm1", check=0)
     starts = vmstated.wait_standin_starts("vm1", 2)
+    assert starts[1]["config"]["memory.size"] == "512M"
+    assert vmstated.status("vm1")["pending"] is False
+
+
+def test_a_guest_reboot_keeps_the_configuration_in_force(vmstated):
+    # Only a start or restart the administrator asks for takes a pending
+    # configuration; the guest rebooting by itself does not.
+    d = vmstated
+    d.add_vm("vm1", {"memory": 256})
+    d.start()
+    started(d, "vm1")
+    set_config(d, "vm1", {"memory": 512})
+    d.ctl("reload", check=0)
+    # bhyvectl --force-reset makes the running bhyve exit 0: a reboot.
+    p = subprocess.run([str(d.build / "bhyvectl-standin"), "--force-reset",
+                        "--vm=vm1"], env=d.env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    starts = d.wait_standin_starts("vm1", 2)
     assert starts[1]["config"]["memory.size"] == "256M"
-    assert vmstated.status("vm1")["pending"] is True
+    d.wait_state("vm1", "running")
+    assert d.status("vm1")["pending"] is True
 
 
 @HOW
