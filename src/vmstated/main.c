@@ -161,13 +161,12 @@ raise_fd_limit(void)
 }
 
 static bool
-any_vm_names_owner(void)
+any_vm_names_owner(const struct cfg_set *set)
 {
 	size_t	 i;
 
-	for (i = 0; i < sv_count(); i++)
-		if (sv_vm(i)->cfg->owner != NULL ||
-		    sv_vm(i)->cfg->group != NULL)
+	for (i = 0; i < set->nvms; i++)
+		if (set->vms[i]->owner != NULL || set->vms[i]->group != NULL)
 			return true;
 	return false;
 }
@@ -277,13 +276,16 @@ main(int argc, char *argv[])
 		daemon_pidfile_remove();
 		startup_failed(err);
 	}
-	sv_load(set);
-	cfg_set_free(set);
-	if (control_listen(abs_sock, &dconf, any_vm_names_owner(), err,
+	/* The socket first: a daemon that cannot serve must not touch the
+	 * VMs a previous one left (sv_load takes them back). */
+	if (control_listen(abs_sock, &dconf, any_vm_names_owner(set), err,
 	    sizeof(err)) == -1) {
+		cfg_set_free(set);
 		daemon_pidfile_remove();
 		startup_failed(err);
 	}
+	sv_load(set);
+	cfg_set_free(set);
 	log_info("started: %zu VMs, %zu invalid, socket %s", sv_count(),
 	    sv_invalid_count(), abs_sock);
 	daemon_report(1, NULL);

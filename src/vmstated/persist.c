@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -136,6 +137,9 @@ persist_restore(struct vm *vm)
 		state = persist_state_by_name(n->v.string.ptr);
 	if ((n = ucl_lookup(root, "pid")) != NULL && n->type == UCL_INT)
 		pid = (pid_t)n->v.integer;
+	if ((n = ucl_lookup(root, "started_at")) != NULL &&
+	    n->type == UCL_INT && n->v.integer > 0)
+		vm->started_at = (time_t)n->v.integer;
 	if ((n = ucl_lookup(root, "phases")) != NULL && n->type == UCL_INT)
 		phases = (int)n->v.integer & (VM_PHASE_NETWORK |
 		    VM_PHASE_STORAGE);

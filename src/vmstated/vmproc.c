@@ -253,12 +253,23 @@ vm_recover(struct vm *vm, pid_t pid, enum vm_state state, int phases)
 {
 	vm->phases = phases;
 	vm->previous = state;
-	if (pid > 0 && (vm->watch_fd = platform_watch_pid(pid)) != -1) {
+	if (pid > 0 && (vm->watch_fd = platform_watch_pid(pid)) == -1) {
+		/* Alive, but its end could not be seen: stop it now rather
+		 * than leave it unsupervised. */
+		log_warn("%s: cannot watch pid %ld; killing it", vm->name,
+		    (long)pid);
+		vmlog(vm, "cannot watch hypervisor pid %ld left by the "
+		    "previous daemon; killing it and tearing down", (long)pid);
+		kill(pid, SIGKILL);
+		pid = -1;
+	}
+	if (pid > 0) {
 		vm->pid = pid;
 		vm->adopted = true;
 		vm->state = VM_RUNNING;
 		vm->reason = "adopted";
-		vm->started_at = time(NULL);
+		if (vm->started_at == 0)
+			vm->started_at = time(NULL);
 		vm->watch_event = event_new(vmstated_base(), vm->watch_fd,
 		    EV_READ, vm_adopted_exit, vm);
 		event_add(vm->watch_event, NULL);
