@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,18 +457,19 @@ qmp_handle_line(struct vm *vm, struct qemu_state *qs, const char *line,
 }
 
 /*
- * Read what qemu has sent and act on each complete line.  Returns 0 while
- * the connection lasts, -1 once it is closed (end of file, an error, or a
- * line too long to be QMP).
+ * Read what qemu has sent, at most max_reads chunks (so that a chatty
+ * qemu cannot hold the event loop), and act on each complete line.
+ * Returns 0 while the connection lasts, -1 once it is closed (end of
+ * file, an error, or a line too long to be QMP).
  */
 static int
-qmp_read(struct vm *vm, struct qemu_state *qs)
+qmp_read(struct vm *vm, struct qemu_state *qs, size_t max_reads)
 {
 	char	 chunk[4096], *nl;
 	ssize_t	 n;
-	size_t	 len;
+	size_t	 len, reads;
 
-	for (;;) {
+	for (reads = 0; reads < max_reads; reads++) {
 		n = read(qs->fd, chunk, sizeof(chunk));
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -496,6 +498,7 @@ qmp_read(struct vm *vm, struct qemu_state *qs)
 			return -1;
 		}
 	}
+	return 0;
 }
 
 static void
@@ -503,7 +506,7 @@ qmp_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm	*vm = arg;
 
-	(void)qmp_read(vm, qemu_state(vm));
+	(void)qmp_read(vm, qemu_state(vm), 16);
 }
 
 /* Write queued commands; wait for EV_WRITE when the socket is full. */
@@ -628,9 +631,10 @@ qemu_classify_exit(struct vm *vm, int status)
 {
 	struct qemu_state	*qs = qemu_state(vm);
 
-	/* qemu is gone: whatever it said is in the socket now. */
+	/* qemu is gone: whatever it said is in the socket now, and the
+	 * socket ends: reading it all is bounded. */
 	if (qs->fd != -1)
-		(void)qmp_read(vm, qs);
+		(void)qmp_read(vm, qs, SIZE_MAX);
 	if (!vm->adopted && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		return HV_EXIT_CRASH;
 	if (qs->panicked)
