@@ -239,6 +239,30 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	nclients++;
 }
 
+/* The socket's mode and group, from vmstated.conf or the default. */
+static int
+control_apply_mode(const char *path, const struct daemon_config *dc,
+    bool any_owner)
+{
+	mode_t	 mode;
+
+	mode = dc->socket_mode_set ? dc->socket_mode :
+	    any_owner ? 0666 : 0660;
+	if (chmod(path, mode) == -1 || (dc->socket_group != NULL &&
+	    chown(path, (uid_t)-1, dc->socket_gid) == -1))
+		return -1;
+	return 0;
+}
+
+/* Reload: vmstated.conf or the VMs' owners may have changed. */
+void
+control_set_mode(const struct daemon_config *dc, bool any_owner)
+{
+	if (socket_path != NULL &&
+	    control_apply_mode(socket_path, dc, any_owner) == -1)
+		log_warn("cannot set the mode or group of %s", socket_path);
+}
+
 /*
  * Bind the socket.  A socket file left by a dead daemon is replaced; one
  * that answers belongs to a live daemon and we refuse to start.
@@ -249,7 +273,6 @@ control_listen(const char *path, const struct daemon_config *dc,
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
-	mode_t			 mode;
 	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -287,10 +310,7 @@ control_listen(const char *path, const struct daemon_config *dc,
 			close(fd);
 		return -1;
 	}
-	mode = dc->socket_mode_set ? dc->socket_mode :
-	    any_owner ? 0666 : 0660;
-	if (chmod(path, mode) == -1 || (dc->socket_group != NULL &&
-	    chown(path, (uid_t)-1, dc->socket_gid) == -1)) {
+	if (control_apply_mode(path, dc, any_owner) == -1) {
 		snprintf(err, errlen, "cannot set mode/group of %s: %s", path,
 		    strerror(errno));
 		close(fd);

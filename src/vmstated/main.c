@@ -66,6 +66,34 @@ vmstated_shutting_down(void)
 	return shutting_down;
 }
 
+/*
+ * Reload: read vmstated.conf again.  On an error the settings in force
+ * stay and the error is returned (malloc'd) for the reply.  The run
+ * directory holds the state files and sockets of running VMs: a new one
+ * takes effect at the next start of the daemon.
+ */
+char *
+vmstated_reload_config(void)
+{
+	struct daemon_config	 ndc;
+	char			*error = NULL;
+
+	if (cfg_load_daemon(configdir, &ndc, &error) == -1) {
+		cfg_daemon_free(&ndc);
+		log_warnx("reload: %s; the settings in force stay", error);
+		return error;
+	}
+	if (strcmp(ndc.rundir, dconf.rundir) != 0) {
+		log_warnx("reload: rundir %s takes effect when vmstated next "
+		    "starts; %s stays in use", ndc.rundir, dconf.rundir);
+		free(ndc.rundir);
+		ndc.rundir = xstrdup(dconf.rundir);
+	}
+	cfg_daemon_free(&dconf);
+	dconf = ndc;
+	return NULL;
+}
+
 /* During shutdown: leave the loop once every VM is idle. */
 void
 vmstated_check_shutdown(void)

@@ -257,14 +257,19 @@ sv_json_names(struct buf *b, const char *key, char **names, size_t n)
 int
 sv_reload(struct buf *reply)
 {
-	struct daemon_config	*dc = (struct daemon_config *)vmstated_config();
+	const struct daemon_config *dc;
 	struct cfg_set		*set;
+	char			*conf_error;
+	bool			 any_owner = false;
 	struct buf		 msg;
 	char			**added, **removed, **changed;
 	size_t			 nadded = 0, nremoved = 0, nchanged = 0, i;
 	struct vm		*vm;
 
+	conf_error = vmstated_reload_config();
+	dc = vmstated_config();
 	if ((set = cfg_load_all(vmstated_configdir(), dc)) == NULL) {
+		free(conf_error);
 		char why[1024];
 		snprintf(why, sizeof(why), "reload: cannot read the "
 		    "configuration directory %s: %s; nothing changed",
@@ -352,8 +357,14 @@ sv_reload(struct buf *reply)
 		sv_json_names(reply, "removed", removed, nremoved);
 		sv_json_names(reply, "changed", changed, nchanged);
 		buf_puts(reply, ",\"invalid\":[");
+		if (conf_error != NULL) {
+			buf_puts(reply, "{\"vm\":\"vmstated.conf\",\"error\":");
+			buf_json_cstr(reply, conf_error);
+			buf_putc(reply, '}');
+		}
 		for (i = 0; i < set->ninvalid; i++) {
-			buf_printf(reply, "%s{\"vm\":", i ? "," : "");
+			buf_printf(reply, "%s{\"vm\":",
+			    i || conf_error != NULL ? "," : "");
 			buf_json_cstr(reply, set->invalid[i].name);
 			buf_puts(reply, ",\"error\":");
 			buf_json_cstr(reply, set->invalid[i].error);
@@ -383,6 +394,11 @@ sv_reload(struct buf *reply)
 		if (vms[i]->forget && vm_is_idle(vms[i]))
 			sv_vm_idle(vms[i]);
 	cfg_set_free(set);
+	free(conf_error);
+	for (i = 0; i < nvms; i++)
+		if (vms[i]->cfg->owner != NULL || vms[i]->cfg->group != NULL)
+			any_owner = true;
+	control_set_mode(dc, any_owner);
 	vmlog_reopen_all();
 	return 0;
 }

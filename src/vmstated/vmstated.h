@@ -121,6 +121,7 @@ struct event_base	*vmstated_base(void);
 const struct daemon_config *vmstated_config(void);
 const char		*vmstated_logdir(void);
 const char		*vmstated_configdir(void);
+char			*vmstated_reload_config(void);
 void			 vmstated_check_shutdown(void);
 bool			 vmstated_shutting_down(void);
 
@@ -176,6 +177,7 @@ void		 sv_free(void);
 int		 control_listen(const char *path, const struct daemon_config *,
 		    bool any_owner, char *err, size_t errlen);
 void		 control_close(void);
+void		 control_set_mode(const struct daemon_config *, bool any_owner);
 void		 control_broadcast_state(struct vm *, enum vm_state from,
 		    enum vm_state to);
 

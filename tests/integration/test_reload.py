@@ -13,8 +13,10 @@ an addition, for nothing changed and for an invalid configuration;
 test_logs.py covers the reopening of the logs.
 """
 import json
+import os
 import shutil
 import signal
+import stat
 import subprocess
 
 import pytest
@@ -468,3 +470,47 @@ def test_a_moved_directory_keeps_the_vm_running(vmstated):
     st = vmstated.status("vm1")
     assert (st["state"], st["pid"], st["pending"]) == ("running", pid, True)
     assert info(vmstated, "vm1")["pending_config"]["name"] == "vm1"
+
+
+# --- vmstated.conf --------------------------------------------------------
+
+@HOW
+def test_reload_reads_vmstated_conf_defaults_again(vmstated, how):
+    d = vmstated
+    d.add_vm("vm1")
+    d.start()
+    assert info(d, "vm1")["config"]["stoptimeout"] == 10
+    d.defaults["stoptimeout"] = 42
+    d.write_conf()
+    reload(d, how)
+    wait_for(lambda: info(d, "vm1")["config"]["stoptimeout"] == 42,
+             what="the new default to apply")
+
+
+def test_an_invalid_vmstated_conf_keeps_the_settings_in_force(vmstated):
+    d = vmstated
+    d.add_vm("vm1")
+    d.start()
+    good = (d.conf / "vmstated.conf").read_text()
+    (d.conf / "vmstated.conf").write_text(good + "frobnicate = 1;\n")
+    d.defaults["stoptimeout"] = 42
+    rc, out, err = d.ctl("-j", "reload")
+    assert rc == 1
+    [inv] = json.loads(out)["invalid"]
+    assert inv["vm"] == "vmstated.conf"
+    assert "frobnicate" in inv["error"]
+    # The old settings stay: the VM still starts with the stand-in.
+    assert info(d, "vm1")["config"]["stoptimeout"] == 10
+    started(d, "vm1")
+    assert d.status("vm1")["state"] == "running"
+
+
+def test_reload_applies_a_new_socket_mode(vmstated):
+    d = vmstated
+    d.add_vm("vm1")
+    d.start()
+    assert stat.S_IMODE(os.stat(d.sock).st_mode) == 0o660
+    d.conf_settings["socket_mode"] = "0600"
+    d.write_conf()
+    d.ctl("reload", check=0)
+    assert stat.S_IMODE(os.stat(d.sock).st_mode) == 0o600
