@@ -31,6 +31,7 @@
 #include "vmstated.h"
 
 #define CONTROL_MAX_CLIENTS	1024
+#define CONTROL_MAX_PER_USER	64	/* for users other than root */
 #define CONTROL_MAX_BACKLOG	(4 * 1024 * 1024)	/* unread output */
 
 struct client {
@@ -109,6 +110,7 @@ client_handle_line(struct client *c, const char *line, size_t len)
 {
 	struct ucl_node		*req;
 	const struct ucl_node	*watch;
+	bool			 was_subscribed = c->subscribed;
 	struct ucl_error	 err;
 	struct buf		 reply;
 	const char		*reason;
@@ -139,6 +141,11 @@ client_handle_line(struct client *c, const char *line, size_t len)
 		c->subscribed = true;
 	c->holding = false;
 	ucl_free(req);
+	if (!was_subscribed && strncmp(reply.data, "{\"ok\":false", 11) == 0) {
+		/* A refused request does not subscribe. */
+		c->subscribed = false;
+		buf_reset(&c->held);
+	}
 	r = client_send(c, reply.data, reply.len);
 	buf_free(&reply);
 	if (r == 0 && c->held.len > 0) {
@@ -205,6 +212,18 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		client_free(arg);
 }
 
+static int
+control_count_uid(uid_t uid)
+{
+	struct client	*c;
+	int		 n = 0;
+
+	for (c = clients; c != NULL; c = c->next)
+		if (c->peer.uid == uid)
+			n++;
+	return n;
+}
+
 static void
 control_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *unused)
@@ -220,6 +239,14 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c = xcalloc(1, sizeof(*c));
 	if (platform_peer_cred(fd, &c->peer.uid, &c->peer.gid) == -1) {
 		log_warn("control: cannot read peer credentials");
+		close(fd);
+		free(c);
+		return;
+	}
+	if (c->peer.uid != 0 && control_count_uid(c->peer.uid) >=
+	    CONTROL_MAX_PER_USER) {
+		log_warnx("control: uid %ld has %d connections; refusing "
+		    "another", (long)c->peer.uid, CONTROL_MAX_PER_USER);
 		close(fd);
 		free(c);
 		return;

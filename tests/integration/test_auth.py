@@ -289,6 +289,38 @@ def test_the_identity_comes_from_the_kernel_not_the_request(d, users):
     assert d.state("roots") == "stopped"
 
 
+def test_one_user_cannot_take_every_connection(d, users):
+    # 64 connections per user other than root: the 65th is closed at
+    # once, and others (root here) still get in.
+    setup_vms(d, users)
+    out = python_as(d, users, "stranger", """if True:
+        import json, socket, sys
+        held, answered = [], 0
+        for i in range(64):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sys.argv[1])
+            held.append(s)
+        for s in held[:1]:
+            s.sendall(b'{"command": "status"}\\n')
+            answered += bool(s.makefile().readline())
+        extra = socket.socket(socket.AF_UNIX)
+        extra.settimeout(60)
+        extra.connect(sys.argv[1])
+        extra.sendall(b'{"command": "status"}\\n')
+        try:
+            line = extra.makefile().readline()
+        except OSError:
+            line = ""
+        print(json.dumps({"answered": answered, "extra": line}))
+        """)
+    result = json.loads(out)
+    assert result == {"answered": 1, "extra": ""}
+    assert "uid %d has 64 connections" % users.uid("stranger") in \
+        d.stderr()
+    rc, _, _ = d.ctl("status")
+    assert rc == 0
+
+
 # --- reading is for everyone ------------------------------------------------
 
 @pytest.mark.parametrize("role", ["owner", "member", "stranger"])

@@ -493,3 +493,22 @@ def test_200_connections_held_open_do_not_stop_a_vm_command(vmstated,
     vmstated.ctl("-w", "stop", "vm1", check=0)
     for c in idle[::20]:
         c.assert_usable()
+
+
+def test_a_refused_watch_request_does_not_subscribe(vmstated, client):
+    started(vmstated)
+    c = client()
+    r = c.request({"command": "start", "vms": ["nope"], "watch": True})
+    assert r["ok"] is False
+    vmstated.ctl("-w", "start", "vm1", check=0)
+    # Had it subscribed, the events of vm1's start would come first.
+    r = c.request({"command": "status"})
+    assert "event" not in r and r["ok"] is True, r
+
+
+def test_an_accepted_watch_request_subscribes(vmstated, client):
+    started(vmstated)
+    c = client()
+    r = c.request({"command": "start", "vms": ["vm1"], "watch": True})
+    assert r["ok"] is True
+    assert c.reply()["event"] == "state"
