@@ -31,8 +31,8 @@ from vmstated_harness import Daemon, wait_for  # noqa: E402
 
 # A boot under TCG on a loaded two-core machine can take half a minute and
 # more: every wait for the guest is bounded generously.
-BOOT_TIMEOUT = 180
-FAKE_QEMU = Path(__file__).resolve().parent / "fake-qemu"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_settings import BOOT_TIMEOUT, FAKE_QEMU  # noqa: E402,F401
 
 
 class QemuDaemon(Daemon):

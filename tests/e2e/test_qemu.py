@@ -2,7 +2,7 @@
 guest reboots and poweroffs, graceful and forced stops, a crash loop and
 failreset.  Each test reads what a user would: hooks, the VM log, status."""
 
-from conftest import BOOT_TIMEOUT
+from e2e_settings import BOOT_TIMEOUT
 
 STOP_HOOKS = ["stopping", "stop_storage", "stop_network", "stopped"]
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import FAKE_QEMU
+from e2e_settings import FAKE_QEMU
 
 
 def argv_of(vmstated, name):

@@ -20,12 +20,7 @@ import vmstated_harness  # noqa: E402
 from vmstated_harness import Daemon, Standin  # noqa: E402,F401
 
 
-def require(*names):
-    """Skip the test unless every named program is built."""
-    for name in names:
-        path = vmstated_harness.program(name)
-        if not path.exists():
-            pytest.skip("%s is not built (make %s)" % (path, path))
+from vmstated_harness import require  # noqa: E402
 
 
 @pytest.fixture

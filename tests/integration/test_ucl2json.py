@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import vmstated_harness
-from conftest import require
+from vmstated_harness import require
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ucl"
 PAIRS = sorted(p for p in FIXTURES.rglob("*.conf")

@@ -719,3 +719,12 @@ class Standin:
             if p.poll() is None:
                 p.kill()
             p.communicate()
+
+
+def require(*names):
+    """Skip the test unless every named program is built."""
+    import pytest
+    for name in names:
+        path = program(name)
+        if not path.exists():
+            pytest.skip("%s is not built (make %s)" % (path, path))
