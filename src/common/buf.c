@@ -214,6 +214,26 @@ buf_json_cstr(struct buf *b, const char *s)
 }
 
 void
+buf_shell_quote(struct buf *b, const char *s)
+{
+	const char	*p;
+
+	if (*s != '\0' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789@%_-+=:,./") == strlen(s)) {
+		buf_puts(b, s);
+		return;
+	}
+	buf_putc(b, '\'');
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\'')
+			buf_puts(b, "'\\''");
+		else
+			buf_putc(b, *p);
+	}
+	buf_putc(b, '\'');
+}
+
+void
 buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

@@ -30,6 +30,8 @@ void	 buf_vprintf(struct buf *, const char *, va_list);
 void	 buf_json_string(struct buf *, const char *s, size_t len);
 /* Same, for a NUL-terminated string; NULL is written as null. */
 void	 buf_json_cstr(struct buf *, const char *s);
+/* Append s quoted for sh(1) where it needs it (the logged command line). */
+void	 buf_shell_quote(struct buf *, const char *s);
 /* Remove the first n bytes. */
 void	 buf_consume(struct buf *, size_t n);
 /* Take the data out; the buffer is left empty. Never NULL. */

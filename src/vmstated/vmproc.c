@@ -57,8 +57,11 @@ vm_spawn_exec(struct vm *vm)
 	buf_free(&err);
 	argv = vm->hv->argv(vm);
 	buf_init(&err);
-	for (i = 0; argv[i] != NULL; i++)
-		buf_printf(&err, "%s%s", i ? " " : "", argv[i]);
+	for (i = 0; argv[i] != NULL; i++) {
+		if (i > 0)
+			buf_putc(&err, ' ');
+		buf_shell_quote(&err, argv[i]);
+	}
 	vmlog(vm, "exec: %s", err.data);
 	buf_free(&err);
 
@@ -273,6 +276,9 @@ vm_recover(struct vm *vm, pid_t pid, enum vm_state state, int phases)
 		vm->watch_event = event_new(vmstated_base(), vm->watch_fd,
 		    EV_READ, vm_adopted_exit, vm);
 		event_add(vm->watch_event, NULL);
+		/* qemu: talk QMP again, to learn why it ends. */
+		if (vm->hv->spawned != NULL)
+			vm->hv->spawned(vm);
 		vmlog(vm, "taken back under supervision: pid %ld (was in "
 		    "state %s)", (long)pid, vm_state_name(state));
 		log_info("%s: taken back under supervision, pid %ld",

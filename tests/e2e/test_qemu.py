@@ -119,3 +119,24 @@ def test_restarted_daemon_takes_the_guest_back_and_stops_it_gracefully(
     assert "power button pressed, powering off" in vmstated.markers("guest")
     assert "SIGTERM" not in vmstated.log("guest")
     assert not vmstated.pid_alive(pid)
+
+
+def test_a_guest_taken_back_that_powers_off_is_stopped_not_restarted(
+        vmstated):
+    # The new daemon talks QMP to the qemu it took back, so the guest's
+    # own poweroff is told from a crash by its SHUTDOWN reason.
+    vmstated.add_guest("guest", mode="poweroff", after=30)
+    vmstated.start()
+    vmstated.ctl("start", "guest", check=0)
+    vmstated.wait_marker("guest", "up")
+    pid = vmstated.status("guest")["pid"]
+    vmstated.kill()
+    vmstated.start()
+    assert vmstated.wait_state("guest", "running")["pid"] == pid
+    vmstated.wait_hook("guest", "stopped", timeout=BOOT_TIMEOUT)
+    assert vmstated.state("guest") == "stopped"
+    assert "powering off" in vmstated.markers("guest")
+    stops = [h for h in vmstated.hook_order("guest")
+             if h.split()[0] == "stopping"]
+    assert [h.split()[1] for h in stops] == ["guest-poweroff"]
+    assert vmstated.hook_pids("guest", "restarting") == []

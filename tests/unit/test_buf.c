@@ -113,6 +113,24 @@ test_json_string(void **state)
 }
 
 static void
+test_shell_quote(void **state)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_shell_quote(&b, "/usr/bin/qemu-system-x86_64");
+	buf_putc(&b, ' ');
+	buf_shell_quote(&b, "console=ttyS0 quiet");
+	buf_putc(&b, ' ');
+	buf_shell_quote(&b, "it's");
+	buf_putc(&b, ' ');
+	buf_shell_quote(&b, "");
+	assert_string_equal(b.data, "/usr/bin/qemu-system-x86_64 "
+	    "'console=ttyS0 quiet' 'it'\\''s' ''");
+	buf_free(&b);
+}
+
+static void
 test_allocation_helpers(void **state)
 {
 	char	*s;
@@ -144,6 +162,7 @@ main(void)
 		cmocka_unit_test(test_printf_long_output),
 		cmocka_unit_test(test_reset_consume_steal),
 		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_shell_quote),
 		cmocka_unit_test(test_allocation_helpers),
 	};
 
