@@ -57,20 +57,29 @@ persist_save(struct vm *vm)
 	path = persist_path(vm, "");
 	tmp = persist_path(vm, ".tmp");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		log_warn("%s: cannot write state file %s", vm->name, tmp);
-		goto done;
-	}
+	if (fd == -1)
+		goto failed;
 	n = write(fd, b.data, b.len);
-	if (n != (ssize_t)b.len || close(fd) == -1) {
-		log_warn("%s: cannot write state file %s", vm->name, tmp);
-		unlink(tmp);
-		goto done;
+	if (n != (ssize_t)b.len) {
+		if (n >= 0)
+			errno = ENOSPC;
+		close(fd);
+		goto failed;
 	}
-	if (rename(tmp, path) == -1) {
-		log_warn("%s: cannot rename %s", vm->name, tmp);
-		unlink(tmp);
+	if (close(fd) == -1 || rename(tmp, path) == -1)
+		goto failed;
+	if (vm->state_error_reported) {
+		log_info("%s: writing its state file works again", vm->name);
+		vm->state_error_reported = false;
 	}
+	goto done;
+failed:
+	/* Reported once, like a failing log: supervision goes on. */
+	if (!vm->state_error_reported)
+		log_warn("%s: cannot write state file %s (reported once until "
+		    "it works again)", vm->name, tmp);
+	vm->state_error_reported = true;
+	unlink(tmp);
 done:
 	free(path);
 	free(tmp);

@@ -107,6 +107,7 @@ struct vm {
 	/* Log file (logdir/<name>.log). */
 	int			 log_fd;
 	bool			 log_error_reported;
+	bool			 state_error_reported;
 };
 
 /* An entry of configdir that could not be loaded: status shows it. */

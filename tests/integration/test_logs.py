@@ -6,6 +6,9 @@ reload for newsyslog/logrotate.
 import os
 import re
 import signal
+import subprocess
+
+import pytest
 
 from vmstated_harness import wait_for
 
@@ -156,3 +159,42 @@ def test_a_log_that_cannot_be_written_stops_nothing_and_is_reported_once(
                   if "vm1" in line and "log" in line]
     assert len(complaints) == 1, complaints
     assert "No space left on device" in complaints[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+def test_a_full_run_directory_stops_nothing_and_is_reported_once(
+        vmstated, tmp_path):
+    # The state files live in rundir; fill a tiny tmpfs there.
+    d = vmstated
+    run = tmp_path / "fullrun"
+    run.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs",
+                    str(run)], check=True)
+    try:
+        d.conf_settings["rundir"] = str(run)
+        d.add_vm("vm1", record_hooks=True)
+        d.start()
+        fd = os.open(run / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        d.ctl("start", "vm1", check=0)
+        d.wait_state("vm1", "running")
+        d.ctl("stop", "vm1", check=0)
+        d.wait_state("vm1", "stopped")
+        assert d.wait_hook("vm1", "stopped")[-1] == "stopped"
+        complaints = [line for line in d.stderr().splitlines()
+                      if "vm1" in line and "state file" in line]
+        assert len(complaints) == 1, complaints
+        # Room again: it says so.
+        (run / "filler").unlink()
+        d.ctl("start", "vm1", check=0)
+        d.wait_state("vm1", "running")
+        wait_for(lambda: "writing its state file works again" in
+                 d.stderr(), what="the recovery to be reported")
+        d.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(run)])
