@@ -100,19 +100,9 @@ static void
 daemon_socket_group(struct daemon_config *dc, struct key_ctx *k)
 {
 	const struct group	*gr;
-	const char		*s;
-	int64_t			 id;
 
-	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
+	if ((gr = cfg_get_group(k)) == NULL)
 		return;
-	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
-	    id <= (int64_t)UINT32_MAX)
-		gr = getgrgid((gid_t)id);
-	if (gr == NULL) {
-		cfg_key_error(k, "no such group \"%s\" on this host; create "
-		    "the group or correct the name", s);
-		return;
-	}
 	free(dc->socket_group);
 	dc->socket_group = xstrdup(gr->gr_name);
 	dc->socket_gid = gr->gr_gid;

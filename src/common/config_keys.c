@@ -280,19 +280,9 @@ static void
 apply_group(struct key_ctx *k)
 {
 	const struct group	*gr;
-	const char		*s;
-	int64_t			 id;
 
-	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
+	if ((gr = cfg_get_group(k)) == NULL)
 		return;
-	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
-	    id <= (int64_t)UINT32_MAX)
-		gr = getgrgid((gid_t)id);
-	if (gr == NULL) {
-		cfg_key_error(k, "no such group \"%s\" on this host; create "
-		    "the group or correct the name", s);
-		return;
-	}
 	set_string(&k->vm->group, gr->gr_name);
 	k->vm->group_gid = gr->gr_gid;
 }

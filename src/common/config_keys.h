@@ -160,6 +160,10 @@ const char *cfg_get_text(struct key_ctx *, const struct ucl_node *,
 /* A non-empty path made absolute against k->basedir; NULL on error. */
 char	*cfg_get_path(struct key_ctx *, const struct ucl_node *);
 int	 cfg_get_bool(struct key_ctx *, bool *);
+struct group;
+/* A group name or numeric gid that exists on this host; NULL on error,
+ * else the group (getgrnam's static storage). */
+const struct group *cfg_get_group(struct key_ctx *);
 /* A whole number in [min, max]; what names it ("a number of CPUs"). */
 int	 cfg_get_int(struct key_ctx *, const char *what, int64_t min,
 	    int64_t max, int64_t *);

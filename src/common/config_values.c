@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -549,3 +550,21 @@ cfg_unknown_key(struct cfg_errors *errs, const struct ucl_node *n,
 		cfg_error(errs, n->file, n->line, name, "unknown key");
 }
 
+
+const struct group *
+cfg_get_group(struct key_ctx *k)
+{
+	const struct group	*gr;
+	const char		*s;
+	int64_t			 id;
+
+	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
+		return NULL;
+	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
+	    id <= (int64_t)UINT32_MAX)
+		gr = getgrgid((gid_t)id);
+	if (gr == NULL)
+		cfg_key_error(k, "no such group \"%s\" on this host; create "
+		    "the group or correct the name", s);
+	return gr;
+}
