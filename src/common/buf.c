@@ -214,6 +214,20 @@ buf_json_cstr(struct buf *b, const char *s)
 }
 
 void
+buf_json_member_strings(struct buf *b, const char *key, char **list, size_t n)
+{
+	size_t	 i;
+
+	buf_printf(b, ",\"%s\":[", key);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		buf_json_cstr(b, list[i]);
+	}
+	buf_putc(b, ']');
+}
+
+void
 buf_shell_quote(struct buf *b, const char *s)
 {
 	const char	*p;

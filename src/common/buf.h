@@ -30,6 +30,9 @@ void	 buf_vprintf(struct buf *, const char *, va_list);
 void	 buf_json_string(struct buf *, const char *s, size_t len);
 /* Same, for a NUL-terminated string; NULL is written as null. */
 void	 buf_json_cstr(struct buf *, const char *s);
+/* Append ,"key":["s1","s2",...] (a member of an object being written). */
+void	 buf_json_member_strings(struct buf *, const char *key, char **list,
+	    size_t n);
 /* Append s quoted for sh(1) where it needs it (the logged command line). */
 void	 buf_shell_quote(struct buf *, const char *s);
 /* Remove the first n bytes. */

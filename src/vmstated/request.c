@@ -263,20 +263,6 @@ handle_status(const struct ucl_node *req, struct buf *reply)
 }
 
 static void
-json_kv_path_list(struct buf *b, const char *key, char **list, size_t n)
-{
-	size_t	 i;
-
-	buf_printf(b, ",\"%s\":[", key);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_putc(b, ',');
-		buf_json_cstr(b, list[i]);
-	}
-	buf_putc(b, ']');
-}
-
-static void
 config_json(const struct vm_config *c, struct buf *b)
 {
 	static const char *flag[] = { "unset", "no", "yes" };
@@ -309,8 +295,9 @@ config_json(const struct vm_config *c, struct buf *b)
 	json_kv_str(b, "kernel", c->kernel);
 	json_kv_str(b, "initrd", c->initrd);
 	json_kv_str(b, "append", c->append);
-	json_kv_path_list(b, "disk", c->disks, c->ndisks);
-	json_kv_path_list(b, "qemu_args", c->qemu_args, c->nqemu_args);
+	buf_json_member_strings(b, "disk", c->disks, c->ndisks);
+	buf_json_member_strings(b, "qemu_args", c->qemu_args,
+	    c->nqemu_args);
 	json_kv_str(b, "qemu_binary", c->qemu_binary);
 	buf_putc(b, '}');
 }

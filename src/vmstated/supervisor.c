@@ -233,20 +233,6 @@ sv_vm_idle(struct vm *vm)
 		    sv_idle_later, NULL, &now);
 }
 
-static void
-sv_json_names(struct buf *b, const char *key, char **names, size_t n)
-{
-	size_t	 i;
-
-	buf_printf(b, ",\"%s\":[", key);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_putc(b, ',');
-		buf_json_cstr(b, names[i]);
-	}
-	buf_putc(b, ']');
-}
-
 /*
  * SIGHUP or `reload`: read every configuration again.  New VMs appear;
  * removed ones are stopped with their hooks and forgotten; a changed one
@@ -353,9 +339,11 @@ sv_reload(struct buf *reply)
 	}
 	if (reply != NULL) {
 		buf_puts(reply, "{\"ok\":true");
-		sv_json_names(reply, "added", added, nadded);
-		sv_json_names(reply, "removed", removed, nremoved);
-		sv_json_names(reply, "changed", changed, nchanged);
+		buf_json_member_strings(reply, "added", added, nadded);
+		buf_json_member_strings(reply, "removed", removed,
+		    nremoved);
+		buf_json_member_strings(reply, "changed", changed,
+		    nchanged);
 		buf_puts(reply, ",\"invalid\":[");
 		if (conf_error != NULL) {
 			buf_puts(reply, "{\"vm\":\"vmstated.conf\",\"error\":");
