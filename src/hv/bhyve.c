@@ -41,12 +41,6 @@ bhyve_destroy_argv(struct vm *vm)
 	return argv;
 }
 
-static int
-bhyve_request_stop(struct vm *vm)
-{
-	return kill(vm->pid, SIGTERM);
-}
-
 /*
  * bhyve(8): 0 rebooted, 1 powered off, 2 halted, 3 triple fault, 4 exited
  * due to an error.  Anything else, and death by a signal, is a crash.
@@ -75,7 +69,7 @@ const struct hv_ops hv_bhyve_ops = {
 	.destroy_argv = bhyve_destroy_argv,
 	.child_fd = NULL,
 	.spawned = NULL,
-	.request_stop = bhyve_request_stop,
+	.request_stop = NULL,		/* SIGTERM: the power button */
 	.classify_exit = bhyve_classify_exit,
 	.cleanup = NULL,
 	.release = NULL,

@@ -44,7 +44,9 @@ struct hv_ops {
 	/* Called in the parent right after the process was spawned. */
 	void		 (*spawned)(struct vm *);
 	/* Ask the guest to power down (ACPI).  Returns 0 when asked, -1 when
-	 * it cannot be (the supervisor then sends SIGTERM). */
+	 * it cannot be.  NULL, or -1: the supervisor sends SIGTERM, and
+	 * SIGKILL once stoptimeout has passed; after a request that worked,
+	 * SIGTERM at stoptimeout and SIGKILL 5 seconds later. */
 	int		 (*request_stop)(struct vm *);
 	/* Tell why the process ended, from its wait(2) status and whatever
 	 * the back end learnt while it ran. */

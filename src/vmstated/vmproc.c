@@ -102,9 +102,12 @@ vm_ask_stop(struct vm *vm)
 		return;
 	}
 	vm->stop_stage = 0;
-	if (vm->hv->request_stop(vm) == -1) {
+	if (vm->hv->request_stop == NULL || vm->hv->request_stop(vm) == -1) {
+		/* SIGTERM is the request itself (bhyve presses the power
+		 * button on it): the next step is SIGKILL. */
 		vmlog(vm, "sending SIGTERM to pid %ld", (long)vm->pid);
 		kill(vm->pid, SIGTERM);
+		vm->stop_stage = 1;
 	}
 	vm_stop_timer_arm(vm, (int)vm->cfg->stoptimeout);
 }
@@ -123,8 +126,8 @@ vm_stop_timeout(evutil_socket_t fd, short what, void *arg)
 		kill(vm->pid, SIGTERM);
 		vm_stop_timer_arm(vm, KILL_GRACE_SECONDS);
 	} else {
-		vmlog(vm, "still running %d s after SIGTERM; sending SIGKILL",
-		    KILL_GRACE_SECONDS);
+		vmlog(vm, "did not stop within %d s; sending SIGKILL",
+		    vm->stop_wait);
 		vm->stop_stage = 2;
 		kill(vm->pid, SIGKILL);
 	}
@@ -134,6 +137,8 @@ static void
 vm_stop_timer_arm(struct vm *vm, int seconds)
 {
 	struct timeval	 tv = { seconds, 0 };
+
+	vm->stop_wait = seconds;
 
 	if (vm->stop_timer == NULL)
 		vm->stop_timer = evtimer_new(vmstated_base(), vm_stop_timeout,

@@ -86,6 +86,7 @@ struct vm {
 	/* Stopping. */
 	struct event		*stop_timer;
 	int			 stop_stage;	/* 0 asked, 1 SIGTERM, 2 KILL */
+	int			 stop_wait;	/* seconds the timer waits */
 
 	/* Where the VM is going. */
 	int			 phases;	/* VM_PHASE_* completed */
