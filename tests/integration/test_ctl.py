@@ -574,6 +574,9 @@ def test_events_prints_state_changes_until_sigint(vmstated, stream):
     # telling when it has subscribed: restart the VM until it shows one.
     wait_for(lambda: vmstated.ctl("-w", "restart", "vm1", check=0) and
              events.lines, what="an event line from vmstatedctl events")
+    # Subscribed now, perhaps half-way through that restart: one more,
+    # seen whole.
+    vmstated.ctl("-w", "restart", "vm1", check=0)
     events.wait_line(r"%s vm1 running -> restarting \(request\)" % TIMESTAMP)
     events.wait_line(r"%s vm1 restarting -> restarted \(request\)"
                      % TIMESTAMP)
