@@ -185,28 +185,11 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Make the rename durable; a failure here loses nothing but durability. */
-static void
-sync_directory(const char *path)
-{
-	char	*dir, *slash;
-	int	 fd;
-
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		strcpy(dir, ".");
-	if ((fd = open(dir, O_RDONLY | O_CLOEXEC)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 /*
  * Write data to path through a temporary file beside it: the file is
- * either the old one or the new one, never half of either.
+ * either the old one or the new one, never half of either.  No fsync: the
+ * file is written anew before every start, so it never has to outlive a
+ * power cut, and the daemon's loop must not wait for the disk.
  */
 static int
 replace_file(const char *path, const char *data, size_t len, mode_t mode,
@@ -222,8 +205,7 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 		return -1;
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
-	    fsync(fd) == -1) {
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1) {
 		saved = errno;
 		close(fd);
 		goto fail;
@@ -232,7 +214,6 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 		saved = errno;
 		goto fail;
 	}
-	sync_directory(path);
 	free(tmp);
 	return 0;
 

@@ -454,6 +454,7 @@ act_start(struct vm *vm, struct buf *msg)
 	vm_take_pending_config(vm);
 	vm->phases = 0;
 	vm->exit_known = false;
+	vm->instance_destroyed = false;	/* destroy again before a start */
 	vm->failing = vm->stop_pending = vm->killing = false;
 	vm->fail_reason = NULL;
 	vm_enter(vm, VM_START_NETWORK, vm->request_reason);

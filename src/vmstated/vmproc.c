@@ -79,6 +79,7 @@ vm_spawn_exec(struct vm *vm)
 		return;
 	}
 	vm->adopted = false;
+	vm->instance_destroyed = false;
 	vm->started_at = time(NULL);
 	if (vm->hv->spawned != NULL)
 		vm->hv->spawned(vm);
@@ -90,7 +91,12 @@ vm_spawn(struct vm *vm, enum vm_state after)
 {
 	vm->exit_known = false;
 	vm->after_spawn = after;
-	vm_run_destroy(vm, vm_spawn_exec);
+	/* Right after an exit the instance was destroyed already, and
+	 * nothing can have made another since: do not run it twice. */
+	if (vm->instance_destroyed)
+		vm_spawn_exec(vm);
+	else
+		vm_run_destroy(vm, vm_spawn_exec);
 }
 
 /* Ask the guest to stop and arm the escalation timer. */
@@ -154,6 +160,7 @@ vm_destroy_done(pid_t pid, int status, void *arg)
 
 	vm->helper_pid = -1;
 	vm->helper_done = NULL;
+	vm->instance_destroyed = true;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		log_debug("%s: destroy helper ended with status %#x", vm->name,
 		    status);

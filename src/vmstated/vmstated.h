@@ -66,6 +66,7 @@ struct vm {
 	struct event		*watch_event;
 	bool			 adopted;	/* not our child */
 	bool			 cleaning;	/* exited, destroy running */
+	bool			 instance_destroyed; /* since the last exit */
 	bool			 exit_pending;	/* exited, not yet handled */
 	int			 exit_status;	/* wait(2) status */
 	bool			 exit_known;	/* exit_status is of the

@@ -317,6 +317,28 @@ def test_bhyvectl_destroy_runs_before_the_start_and_after_the_exit(
     assert not pid_alive(pid)
 
 
+def test_a_restart_destroys_the_instance_once_between_exit_and_respawn(
+        vmstated):
+    # After the exit the instance is destroyed; nothing can have made a
+    # new one before the respawn, so it is not destroyed twice.  A later
+    # start from stopped destroys again first.
+    d = vmstated
+    d.add_vm("vm1", standin={"exits": "0,run", "delay": 0.2,
+                             "stdout": UP})
+    d.start()
+    start_up(d, "vm1")
+    d.wait_standin_starts("vm1", 2)
+    d.wait_state("vm1", "running")
+    assert len(d.bhyvectl_calls("vm1")) == 2      # before start, after exit
+    d.ctl("-w", "stop", "vm1", check=0)
+    assert len(d.bhyvectl_calls("vm1")) == 3
+    d.ctl("-w", "start", "vm1", check=0)
+    d.wait_standin_starts("vm1", 3)
+    calls = d.bhyvectl_calls("vm1")
+    assert len(calls) == 4
+    assert calls[3]["time"] < d.standin_starts("vm1")[2]["time"]
+
+
 def test_bhyve_configfile_gone_at_start_fails_the_vm_with_the_reason(vmstated):
     d = vmstated
     vmdir = d.add_vm("vm1", record_hooks=True)
