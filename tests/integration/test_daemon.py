@@ -212,6 +212,8 @@ def test_restarted_daemon_keeps_supervising_a_taken_back_vm(vmstated):
     d.add_vm("vm1", record_hooks=True, standin={"exits": "run,run"})
     d.start()
     pid = start_running(d, "vm1")["pid"]
+    # Killed later, it must have counted and recorded its run by then.
+    assert d.wait_standin_starts("vm1")[0]["pid"] == pid
     d.kill()
     d.start()
     d.wait_state("vm1", "running")
@@ -229,6 +231,9 @@ def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
     d.add_vm("vm1", record_hooks=True)
     d.start()
     pid = start_running(d, "vm1")["pid"]
+    # Killed once it has made its instance, which it leaves behind.
+    wait_for(lambda: (d.vmm / "vm1").exists(),
+             what="the stand-in to create the VM instance")
     d.kill()
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not pid_alive(pid), what="the stand-in to die")
@@ -290,6 +295,8 @@ def test_restarted_daemon_remembers_the_restarts_in_the_window(vmstated):
     d.ctl("start", "vm1", check=0)
     d.wait_hook("vm1", "running", times=2)      # one reboot: 1 of 1
     pid = d.wait_state("vm1", "running")["pid"]
+    # Killed later, it must have counted and recorded its run by then.
+    assert d.wait_standin_starts("vm1", 2)[1]["pid"] == pid
     d.kill()
     d.start()
     assert d.wait_state("vm1", "running")["restarts"] == 1

@@ -24,6 +24,9 @@ import pytest
 from vmstated_harness import STATES, wait_for
 
 STOP_HOOKS = ["stopping", "stop_storage", "stop_network", "stopped"]
+# Printed by the stand-in once its guest handles SIGTERM as the power
+# button; before that, as for bhyve, SIGTERM kills it.
+UP = "guest is up"
 
 
 def names(d):
@@ -52,7 +55,7 @@ def set_config(d, name, settings, dirname=None):
     d.add_vm(name, settings, dirname=dirname)
 
 
-def add_vm_with_scripts(d, name, hooks=None, dirname=None):
+def add_vm_with_scripts(d, name, hooks=None, dirname=None, standin=None):
     """A VM whose hooks (recording ones for every state, plus `hooks`)
     live in a scriptpath outside its directory, so that they outlive
     the directory's removal; returns the VM's directory."""
@@ -62,7 +65,13 @@ def add_vm_with_scripts(d, name, hooks=None, dirname=None):
     for state in STATES:
         d.write_hook(scripts, state, (hooks or {}).get(state, "exit 0"),
                      record)
-    return d.add_vm(name, {"scriptpath": str(scripts)}, dirname=dirname)
+    return d.add_vm(name, {"scriptpath": str(scripts)}, dirname=dirname,
+                    standin=standin)
+
+
+def gate_hook(gate):
+    """A hook's text: wait until the file gate exists."""
+    return "while [ ! -e %s ]; do sleep 0.05; done" % gate
 
 
 def started(d, vm):
@@ -118,10 +127,11 @@ def test_a_new_invalid_vm_directory_is_listed_as_invalid(vmstated, how):
 def test_a_removed_running_vm_is_stopped_with_its_hooks_and_forgotten(
         vmstated, how):
     vmstated.add_vm("vm1", record_hooks=True)
-    d2 = add_vm_with_scripts(vmstated, "vm2")
+    d2 = add_vm_with_scripts(vmstated, "vm2", standin={"stdout": UP})
     vmstated.start()
     pid = started(vmstated, "vm2")["pid"]
     started(vmstated, "vm1")
+    vmstated.wait_log("vm2", UP)        # it handles SIGTERM now
     shutil.rmtree(d2)
     reply = reload(vmstated, how)
     if reply is not None:
@@ -194,7 +204,9 @@ def test_a_removed_failed_vm_is_forgotten_without_hooks(vmstated):
 
 
 def test_a_vm_removed_while_it_starts_stops_once_the_hook_ends(vmstated):
-    d2 = add_vm_with_scripts(vmstated, "vm2", {"start_network": "sleep 1"})
+    gate = vmstated.root / "gate"
+    d2 = add_vm_with_scripts(vmstated, "vm2",
+                             {"start_network": gate_hook(gate)})
     vmstated.add_vm("vm1")
     vmstated.start()
     vmstated.ctl("start", "vm2", check=0)
@@ -202,6 +214,8 @@ def test_a_vm_removed_while_it_starts_stops_once_the_hook_ends(vmstated):
     shutil.rmtree(d2)
     rc, out, _ = vmstated.ctl("reload", check=0)
     assert out == "removed: vm2\n"
+    assert vmstated.state("vm2") == "start_network"
+    gate.touch()
     wait_for(lambda: names(vmstated) == ["vm1"], what="vm2 to be forgotten",
              details=lambda: vmstated.explain("vm2"))
     states = vmstated.hook_states("vm2")
@@ -212,7 +226,8 @@ def test_a_vm_removed_while_it_starts_stops_once_the_hook_ends(vmstated):
 
 
 def test_a_request_for_a_removed_vm_still_stopping_is_refused(vmstated):
-    d2 = add_vm_with_scripts(vmstated, "vm2", {"stopping": "sleep 2"})
+    gate = vmstated.root / "gate"
+    d2 = add_vm_with_scripts(vmstated, "vm2", {"stopping": gate_hook(gate)})
     vmstated.add_vm("vm1")
     vmstated.start()
     started(vmstated, "vm2")
@@ -223,6 +238,7 @@ def test_a_request_for_a_removed_vm_still_stopping_is_refused(vmstated):
     assert rc == 1
     assert "vm2 was removed from the configuration and is being stopped" \
         in err
+    gate.touch()
     wait_for(lambda: names(vmstated) == ["vm1"], what="vm2 to be forgotten")
 
 
@@ -261,6 +277,8 @@ def test_a_pending_change_is_taken_at_the_next_start(vmstated, how):
     vmstated.add_vm("vm1", {"memory": 256})
     vmstated.start()
     started(vmstated, "vm1")
+    # Stopped before it recorded its start, it would leave no record.
+    vmstated.wait_standin_starts("vm1")
     set_config(vmstated, "vm1", {"memory": 512, "cpus": 2})
     reload(vmstated, how)
     wait_for(lambda: vmstated.status("vm1")["pending"] is True,
@@ -280,6 +298,8 @@ def test_a_requested_restart_takes_the_pending_configuration(vmstated):
     vmstated.add_vm("vm1", {"memory": 256})
     vmstated.start()
     started(vmstated, "vm1")
+    # Stopped before it recorded its start, it would leave no record.
+    vmstated.wait_standin_starts("vm1")
     set_config(vmstated, "vm1", {"memory": 512})
     vmstated.ctl("reload", check=0)
     assert vmstated.status("vm1")["pending"] is True
@@ -293,9 +313,11 @@ def test_a_guest_reboot_keeps_the_configuration_in_force(vmstated):
     # Only a start or restart the administrator asks for takes a pending
     # configuration; the guest rebooting by itself does not.
     d = vmstated
-    d.add_vm("vm1", {"memory": 256})
+    d.add_vm("vm1", {"memory": 256}, standin={"stdout": UP})
     d.start()
     started(d, "vm1")
+    # Until its guest runs, the stand-in has no instance to reset.
+    d.wait_log("vm1", UP)
     set_config(d, "vm1", {"memory": 512})
     d.ctl("reload", check=0)
     # bhyvectl --force-reset makes the running bhyve exit 0: a reboot.
@@ -372,7 +394,9 @@ def test_an_invalid_new_configuration_leaves_the_old_one_in_force(
     assert "%s:3: frob" % (d1 / "config") in st["error"]
     rc, out, _ = vmstated.ctl("status")
     assert "vm1: new configuration is invalid" in out
-    # It still stops and starts on the old configuration.
+    # It still stops and starts on the old configuration (once the first
+    # stand-in has recorded its start: stopped before, it would not).
+    vmstated.wait_standin_starts("vm1")
     vmstated.ctl("-w", "stop", "vm1", check=0)
     started(vmstated, "vm1")
     assert vmstated.wait_standin_starts("vm1", 2)[1]["config"][

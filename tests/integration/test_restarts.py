@@ -224,6 +224,9 @@ def test_requested_restarts_are_not_counted(vmstated):
     d.wait_hook("vm1", "running")
     for n in range(2, 5):
         d.wait_state("vm1", "running")
+        # A stand-in asked to stop before it has recorded its start
+        # would leave no record of it.
+        d.wait_standin_starts("vm1", n - 1)
         d.ctl("restart", "vm1", check=0)
         d.wait_hook("vm1", "running", times=n)
     status = d.wait_state("vm1", "running")
