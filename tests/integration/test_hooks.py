@@ -232,7 +232,10 @@ def test_hook_past_hooktimeout_is_killed_with_its_process_group(vmstated):
     d.ctl("start", "vm1", check=0)
     child_pid = read_pid(child)
     d.wait_state("vm1", "failed")
-    assert not pid_alive(child_pid)
+    # The signal reaches the whole group at once, but the child dies in
+    # its own time.
+    wait_for(lambda: not pid_alive(child_pid),
+             what="the hook's child %d to be killed" % child_pid)
     assert d.wait_hook("vm1", "failed") == [
         "start_network", "start_storage", "stop_network", "failed"]
     log = d.log("vm1")
@@ -250,7 +253,8 @@ def test_hook_ignoring_sigterm_is_killed_with_sigkill(vmstated):
     d.ctl("start", "vm1", check=0)
     child_pid = read_pid(child)
     d.wait_state("vm1", "failed")
-    assert not pid_alive(child_pid)
+    wait_for(lambda: not pid_alive(child_pid),
+             what="the hook's child %d to be killed" % child_pid)
     assert d.wait_hook("vm1", "failed") == ["start_network", "failed"]
     assert "SIGKILL" in d.log("vm1")
 
