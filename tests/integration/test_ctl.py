@@ -346,10 +346,12 @@ def test_kill_w_stops_a_guest_that_ignores_sigterm(vmstated):
 def test_w_t_gives_up_naming_the_vm_its_target_and_its_state(vmstated):
     vmstated.add_vm("slow", hooks={"start_storage": "sleep 30"})
     vmstated.start()
-    rc, out, err = vmstated.ctl("-w", "-t", "1", "start", "slow")
+    # -t bounds the whole run, the reply and both events included: leave
+    # a slow (sanitized, loaded) daemon time for them.
+    rc, out, err = vmstated.ctl("-w", "-t", "5", "start", "slow")
     assert rc == EXIT_FAILED
     assert out.splitlines() == ["slow: start_network", "slow: start_storage"]
-    assert err == ("vmstatedctl: timed out after 1 s waiting for slow to "
+    assert err == ("vmstatedctl: timed out after 5 s waiting for slow to "
                    "reach running; it is in state start_storage\n")
 
 
