@@ -8,6 +8,7 @@ import os
 import pytest
 
 from e2e_settings import FAKE_QEMU
+from vmstated_harness import wait_for
 
 
 def argv_of(vmstated, name):
@@ -113,6 +114,11 @@ def test_guest_ignoring_powerdown_is_stopped_after_stoptimeout(
     fake_vmstated.start()
     fake_vmstated.ctl("start", "vm1", check=0)
     fake_vmstated.wait_hook("vm1", "running")
+    # QMP up before the stop, or SIGTERM could come (at stoptimeout)
+    # before fake-qemu has even read system_powerdown.
+    wait_for(lambda: {"command": "qmp_capabilities"} in
+             fake_vmstated.fake_record("vm1"), what="QMP to be negotiated",
+             details=lambda: fake_vmstated.explain("vm1"))
     fake_vmstated.ctl("stop", "vm1", check=0)
     fake_vmstated.wait_hook("vm1", "stopped")
     record = fake_vmstated.fake_record("vm1")
