@@ -189,7 +189,7 @@ def test_stop_asks_the_guest_to_power_off_with_sigterm(vmstated):
 def test_stop_of_a_guest_ignoring_sigterm_kills_it_after_stoptimeout(
         vmstated):
     d = vmstated
-    d.add_vm("vm1", {"stoptimeout": 1}, record_hooks=True,
+    d.add_vm("vm1", {"stoptimeout": 3}, record_hooks=True,
              standin={"sigterm": "ignore", "stdout": UP})
     d.start()
     pid = start_up(d, "vm1")["pid"]
@@ -200,7 +200,7 @@ def test_stop_of_a_guest_ignoring_sigterm_kills_it_after_stoptimeout(
     # One SIGTERM (the power button), then SIGKILL at stoptimeout.
     assert events.count("signal") == 1
     assert "exit" not in events          # SIGKILL leaves no exit line
-    assert "did not stop within 1 s; sending SIGKILL" in d.log("vm1")
+    assert "did not stop within 3 s; sending SIGKILL" in d.log("vm1")
     assert d.wait_hook("vm1", "stopped") == START_HOOKS + STOP_HOOKS
 
 
