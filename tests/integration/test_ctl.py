@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vmstated_harness import wait_for
+from vmstated_harness import CtlStream, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("VMSTATED_BUILD", "build"))
@@ -516,55 +516,17 @@ def test_reload_of_an_invalid_configuration_exits_1_naming_it(vmstated):
     assert "%s:2: frob" % (bad / "config") in err
 
 
-class Stream:
-    """vmstatedctl running in the background, its stdout read by a thread
-    so that the test can wait for a line without blocking."""
-
-    def __init__(self, d, *args):
-        self.proc = subprocess.Popen(
-            [str(d.build / "vmstatedctl"), "-s", str(d.sock), *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=d.env)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_line(self, pattern, timeout=60):
-        return wait_for(
-            lambda: next((l for l in self.lines if re.fullmatch(pattern, l)),
-                         None),
-            timeout, "a line matching %r" % pattern,
-            lambda: "lines: %r" % self.lines)
-
-    def finish(self, timeout=60):
-        """Wait for the exit; return (status, stderr)."""
-        rc = self.proc.wait(timeout)
-        self.reader.join(timeout)
-        return rc, self.proc.stderr.read()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
 @pytest.fixture
 def stream():
     streams = []
 
     def start(d, *args):
-        s = Stream(d, *args)
+        s = CtlStream(d, *args)
         streams.append(s)
         return s
     yield start
     for s in streams:
-        s.kill()
+        s.stop()
 
 
 def test_events_prints_state_changes_until_sigint(vmstated, stream):

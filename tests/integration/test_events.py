@@ -13,13 +13,11 @@ and kill); this file covers what the events say.
 import calendar
 import json
 import re
-import subprocess
-import threading
 import time
 
 import pytest
 
-from vmstated_harness import wait_for
+from vmstated_harness import CtlStream, wait_for
 
 START = [("stopped", "start_network"), ("start_network", "start_storage"),
          ("start_storage", "running")]
@@ -54,41 +52,12 @@ def collect(sub, vm, last, count=1):
     return seen
 
 
-class Stream:
-    """`vmstatedctl ARGS...` in the background, stdout read by a thread."""
-
-    def __init__(self, d, *args):
-        self.proc = subprocess.Popen(
-            [str(d.build / "vmstatedctl"), "-s", str(d.sock), *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=d.env)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_lines(self, predicate, what):
-        return wait_for(lambda: predicate(self.lines), what=what,
-                        details=lambda: "lines: %r" % self.lines)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(60)
-        self.reader.join(60)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
 @pytest.fixture
 def stream():
     streams = []
 
     def start(d, *args):
-        s = Stream(d, *args)
+        s = CtlStream(d, *args)
         streams.append(s)
         return s
     yield start

@@ -24,6 +24,7 @@ temporary directory in their command line.
 """
 
 import json
+import re
 import os
 import shlex
 import shutil
@@ -728,3 +729,51 @@ def require(*names):
         path = program(name)
         if not path.exists():
             pytest.skip("%s is not built (make %s)" % (path, path))
+
+
+class CtlStream:
+    """`vmstatedctl ARGS...` running in the background (events, -w), its
+    stdout read by a thread so that a test can wait for lines without
+    blocking."""
+
+    def __init__(self, d, *args):
+        import threading
+        self.proc = subprocess.Popen(
+            [str(d.build / "vmstatedctl"), "-s", str(d.sock), *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=d.env)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, pattern, timeout=TIMEOUT):
+        """The first line matching the regular expression, once there."""
+        return wait_for(
+            lambda: next((l for l in self.lines if re.fullmatch(pattern, l)),
+                         None),
+            timeout, "a line matching %r" % pattern,
+            lambda: "lines: %r" % self.lines)
+
+    def wait_lines(self, predicate, what, timeout=TIMEOUT):
+        """Wait until predicate(lines) is true; return its value."""
+        return wait_for(lambda: predicate(self.lines), timeout, what,
+                        lambda: "lines: %r" % self.lines)
+
+    def finish(self, timeout=TIMEOUT):
+        """Wait for the exit; return (status, stderr)."""
+        rc = self.proc.wait(timeout)
+        self.reader.join(timeout)
+        return rc, self.proc.stderr.read()
+
+    def stop(self):
+        """Terminate it (if it still runs) and release its pipes."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(TIMEOUT)
+        self.reader.join(TIMEOUT)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
