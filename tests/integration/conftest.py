@@ -16,11 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-import vmstated_harness  # noqa: E402
-from vmstated_harness import Daemon, Standin  # noqa: E402,F401
-
-
-from vmstated_harness import require  # noqa: E402
+from vmstated_harness import (  # noqa: E402,F401
+    CtlStream, Daemon, Standin, require)
 
 
 @pytest.fixture
@@ -37,3 +34,18 @@ def standin(tmp_path):
     s = Standin(tmp_path)
     yield s
     s.cleanup()
+
+
+@pytest.fixture
+def stream():
+    """stream(d, ARGS...) runs `vmstatedctl ARGS...` in the background
+    (a CtlStream); every one is stopped at teardown."""
+    streams = []
+
+    def start(d, *args):
+        s = CtlStream(d, *args)
+        streams.append(s)
+        return s
+    yield start
+    for s in streams:
+        s.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vmstated_harness import CtlStream, wait_for
+from vmstated_harness import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("VMSTATED_BUILD", "build"))
@@ -514,19 +514,6 @@ def test_reload_of_an_invalid_configuration_exits_1_naming_it(vmstated):
     assert rc == EXIT_FAILED
     assert err.startswith("vmstatedctl: bad: invalid configuration")
     assert "%s:2: frob" % (bad / "config") in err
-
-
-@pytest.fixture
-def stream():
-    streams = []
-
-    def start(d, *args):
-        s = CtlStream(d, *args)
-        streams.append(s)
-        return s
-    yield start
-    for s in streams:
-        s.stop()
 
 
 def test_events_prints_state_changes_until_sigint(vmstated, stream):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from vmstated_harness import CtlStream, wait_for
+from vmstated_harness import wait_for
 
 START = [("stopped", "start_network"), ("start_network", "start_storage"),
          ("start_storage", "running")]
@@ -50,19 +50,6 @@ def collect(sub, vm, last, count=1):
         if e["vm"] == vm and e["to"] == last:
             n += 1
     return seen
-
-
-@pytest.fixture
-def stream():
-    streams = []
-
-    def start(d, *args):
-        s = CtlStream(d, *args)
-        streams.append(s)
-        return s
-    yield start
-    for s in streams:
-        s.stop()
 
 
 @pytest.fixture
