@@ -87,12 +87,6 @@ proc_shutdown(void)
 	nchildren = capchildren = 0;
 }
 
-size_t
-proc_count(void)
-{
-	return nchildren;
-}
-
 void
 proc_forget(pid_t pid)
 {

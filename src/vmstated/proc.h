@@ -38,6 +38,5 @@ pid_t	 proc_spawn(const struct proc_spec *, proc_exit_cb, void *arg,
 void	 proc_forget(pid_t);
 /* Describe a wait status: "exit status 3", "killed by signal 9 (SIGKILL)". */
 void	 proc_describe_status(int wait_status, char *buf, size_t len);
-size_t	 proc_count(void);
 
 #endif

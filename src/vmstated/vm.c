@@ -136,12 +136,6 @@ vm_state_name(enum vm_state s)
 	return (s >= 0 && s < VM_NSTATES) ? state_names[s] : "unknown";
 }
 
-const char *
-vm_request_name(enum vm_request r)
-{
-	return event_names[r];
-}
-
 struct vm *
 vm_new(struct vm_config *cfg)
 {

@@ -130,7 +130,6 @@ bool			 vmstated_shutting_down(void);
 
 /* vm.c: the state machine */
 const char	*vm_state_name(enum vm_state);
-const char	*vm_request_name(enum vm_request);
 struct vm	*vm_new(struct vm_config *);
 void		 vm_free(struct vm *);
 /* Act on a request.  0 when accepted; -1 with the reason in msg. */
