@@ -36,6 +36,16 @@ persist_save(struct vm *vm)
 	struct buf	 b;
 	char		*path, *tmp, cmdline[4096];
 	int		 fd, i;
+
+	/* The command line of a process never changes once it has exec'd:
+	 * read it once per hypervisor, not at every transition. */
+	if (vm->pid != -1 && vm->cmdline_pid != vm->pid) {
+		free(vm->cmdline);
+		vm->cmdline = NULL;
+		vm->cmdline_pid = vm->pid;
+		if (platform_pid_cmdline(vm->pid, cmdline, sizeof(cmdline)) == 0)
+			vm->cmdline = xstrdup(cmdline);
+	}
 	ssize_t		 n;
 
 	buf_init(&b);
@@ -47,11 +57,7 @@ persist_save(struct vm *vm)
 	for (i = 0; i < vm->nrestarts; i++)
 		buf_printf(&b, "%s%.3f", i ? "," : "", vm->restarts[i]);
 	buf_puts(&b, "],\"cmdline\":");
-	if (vm->pid != -1 &&
-	    platform_pid_cmdline(vm->pid, cmdline, sizeof(cmdline)) == 0)
-		buf_json_cstr(&b, cmdline);
-	else
-		buf_puts(&b, "null");
+	buf_json_cstr(&b, vm->pid != -1 ? vm->cmdline : NULL);
 	buf_puts(&b, "}\n");
 
 	path = persist_path(vm, "");

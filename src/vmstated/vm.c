@@ -181,6 +181,7 @@ vm_free(struct vm *vm)
 	cfg_vm_free(vm->cfg);
 	cfg_vm_free(vm->pending);
 	free(vm->restarts);
+	free(vm->cmdline);
 	free(vm->reload_error);
 	free(vm->last_exit);
 	free(vm->hook_path);

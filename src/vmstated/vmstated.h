@@ -62,6 +62,8 @@ struct vm {
 
 	/* The hypervisor process. */
 	pid_t			 pid;		/* -1: none */
+	char			*cmdline;	/* of cmdline_pid (persist.c) */
+	pid_t			 cmdline_pid;
 	int			 watch_fd;	/* adopted process: exit fd */
 	struct event		*watch_event;
 	bool			 adopted;	/* not our child */
