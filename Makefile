@@ -50,13 +50,16 @@ PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
 		src/hv/qemu.c
 DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
-		src/vmstated/hook.c \
+		src/vmstated/vm_actions.c src/vmstated/vmrecord.c \
+		src/vmstated/effects.c \
+		src/vmstated/task.c src/vmstated/reload.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
 		src/vmstated/daemon.c src/common/json_check.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/platform.h \
-		src/vmstated/vmstated.h src/vmstated/proc.h
+		src/vmstated/vmstated.h src/vmstated/vm_machine.h \
+		src/vmstated/proc.h
 
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)

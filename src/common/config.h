@@ -106,6 +106,8 @@ struct daemon_config {
 	char		*bhyve_path;	/* default /usr/sbin/bhyve */
 	char		*bhyvectl_path;	/* default /usr/sbin/bhyvectl */
 	char		*qemu_path;	/* default qemu-system-x86_64 (PATH) */
+	char		*vmmdir;	/* where the kernel shows bhyve's VM
+					   instances; default /dev/vmm */
 	struct vm_config defaults;	/* defaults { } applied to every VM */
 };
 

@@ -27,7 +27,7 @@
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
 	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "defaults", NULL
+	"bhyvectl_path", "qemu_path", "vmmdir", "defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -42,6 +42,7 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
 	dc->qemu_path = xstrdup("qemu-system-x86_64");
+	dc->vmmdir = xstrdup("/dev/vmm");
 	cfg_vm_set_builtin_defaults(&dc->defaults);
 }
 
@@ -54,6 +55,7 @@ cfg_daemon_free(struct daemon_config *dc)
 	free(dc->bhyve_path);
 	free(dc->bhyvectl_path);
 	free(dc->qemu_path);
+	free(dc->vmmdir);
 	cfg_vm_clear(&dc->defaults);
 	memset(dc, 0, sizeof(*dc));
 }
@@ -157,6 +159,11 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 			free(dc->rundir);
 			dc->rundir = p;
 		}
+	} else if (cfg_key_is(m, "vmmdir")) {
+		if ((p = cfg_get_path(k, m)) != NULL) {
+			free(dc->vmmdir);
+			dc->vmmdir = p;
+		}
 	} else if (cfg_key_is(m, "bhyve_path"))
 		daemon_program(&dc->bhyve_path, k, true);
 	else if (cfg_key_is(m, "bhyvectl_path"))
@@ -171,7 +178,7 @@ static void
 daemon_keys_apply(struct daemon_config *dc, const struct ucl_node *root,
     const char *configdir, struct cfg_errors *errs)
 {
-	const struct ucl_node	*m, *first[8];
+	const struct ucl_node	*m, *first[16];
 	struct key_ctx		 k;
 	size_t			 id;
 

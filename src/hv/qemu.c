@@ -261,6 +261,11 @@ qemu_argv(struct vm *vm)
 	}
 	if (!qemu_args_mention(cfg, "pvpanic"))
 		argv_add2(&ab, "-device", qemu_pvpanic_device(binary));
+	/* qemu writes and locks it: a qemu the state file lost track of is
+	 * found by the lock (qemu_find). */
+	xasprintf(&s, "%s/%s.pid", vmstated_config()->rundir, vm->name);
+	argv_add(&ab, xstrdup("-pidfile"));
+	argv_add(&ab, s);
 	argv_add2(&ab, "-chardev",
 	    "socket,id=vmstated-qmp,fd=3,server=on,wait=off");
 	argv_add2(&ab, "-mon", "chardev=vmstated-qmp,mode=control");
@@ -627,7 +632,7 @@ qemu_request_stop(struct vm *vm)
  * reason alone decides.
  */
 static enum hv_exit
-qemu_classify_exit(struct vm *vm, int status)
+qemu_classify_exit(struct vm *vm, int status, bool known)
 {
 	struct qemu_state	*qs = qemu_state(vm);
 
@@ -635,7 +640,7 @@ qemu_classify_exit(struct vm *vm, int status)
 	 * socket ends: reading it all is bounded. */
 	if (qs->fd != -1)
 		(void)qmp_read(vm, qs, SIZE_MAX);
-	if (!vm->adopted && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	if (known && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		return HV_EXIT_CRASH;
 	if (qs->panicked)
 		return HV_EXIT_CRASH;
@@ -647,6 +652,34 @@ qemu_classify_exit(struct vm *vm, int status)
 	if (qs->reason[0] == '\0')
 		vmlog(vm, "qemu: exited without a SHUTDOWN event");
 	return HV_EXIT_CRASH;
+}
+
+/*
+ * A qemu of this VM that no state file names: qemu holds a write lock on
+ * its -pidfile for as long as it runs (qemu_write_pidfile()); the lock's
+ * holder is the pid.  -1 when there is none.
+ */
+static pid_t
+qemu_find(struct vm *vm)
+{
+	struct flock	 fl;
+	char		*path;
+	pid_t		 pid = -1;
+	int		 fd;
+
+	xasprintf(&path, "%s/%s.pid", vmstated_config()->rundir, vm->name);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	free(path);
+	if (fd == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK &&
+	    fl.l_pid > 0)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
 }
 
 /* After the exit: close QMP and remove the socket. */
@@ -685,11 +718,13 @@ const struct hv_ops hv_qemu_ops = {
 	.name = "qemu",
 	.prepare = qemu_prepare,
 	.argv = qemu_argv,
+	.instance_exists = NULL,
 	.destroy_argv = NULL,
 	.child_fd = qemu_child_fd,
 	.spawned = qemu_spawned,
 	.request_stop = qemu_request_stop,
 	.classify_exit = qemu_classify_exit,
+	.find = qemu_find,
 	.cleanup = qemu_cleanup,
 	.release = qemu_release,
 };

@@ -1,16 +1,22 @@
 /*
  * freebsd.c: FreeBSD implementations of platform.h.
  */
+#include <sys/param.h>
 #include <sys/types.h>
 #include <sys/event.h>
+#include <sys/proc.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/sysctl.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
+#include <sys/user.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,4 +86,89 @@ platform_close_range(int lo, int hi)
 		for (fd = lo; fd <= hi; fd++)
 			close(fd);
 	}
+}
+
+int
+platform_proc_start(pid_t pid, uint64_t *start)
+{
+	struct kinfo_proc	 kp;
+	size_t			 len = sizeof(kp);
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID,
+				    (int)pid };
+
+	if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1)
+		return -1;
+	if (len == 0 || kp.ki_stat == SZOMB) {
+		errno = ESRCH;
+		return -1;
+	}
+	*start = (uint64_t)kp.ki_start.tv_sec * 1000000 +
+	    (uint64_t)kp.ki_start.tv_usec;
+	return 0;
+}
+
+/* kqueue(2): EVFILT_PROC with NOTE_EXIT returns the exit status in data,
+ * for any process, child or not. */
+int
+platform_watch_status(int fd, int *status)
+{
+	struct kevent	 kev;
+	struct timespec	 zero = { 0, 0 };
+
+	if (kevent(fd, NULL, 0, &kev, 1, &zero) == 1 &&
+	    kev.filter == EVFILT_PROC && (kev.fflags & NOTE_EXIT)) {
+		*status = (int)kev.data;
+		return 0;
+	}
+	return -1;
+}
+
+int
+platform_signal(int fd, pid_t pid, int sig)
+{
+	(void)fd;
+	return kill(pid, sig);
+}
+
+pid_t
+platform_find_title(const char *title)
+{
+	struct kinfo_proc	*kp = NULL;
+	char			 args[512];
+	size_t			 len = 0, n, i, tlen = strlen(title);
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PROC,
+				    0 };
+	pid_t			 found = 0;
+
+	if (sysctl(mib, 3, NULL, &len, NULL, 0) == -1)
+		return -1;
+	len += len / 8;
+	if ((kp = malloc(len)) == NULL)
+		return -1;
+	if (sysctl(mib, 3, kp, &len, NULL, 0) == -1) {
+		free(kp);
+		return -1;
+	}
+	n = len / sizeof(*kp);
+	for (i = 0; i < n && found == 0; i++) {
+		int amib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_ARGS,
+		    (int)kp[i].ki_pid };
+		size_t alen = sizeof(args);
+
+		if (sysctl(amib, 4, args, &alen, NULL, 0) == -1)
+			continue;
+		if (alen >= tlen && memcmp(args, title, tlen) == 0 &&
+		    (alen == tlen || args[tlen] == '\0'))
+			found = kp[i].ki_pid;
+	}
+	free(kp);
+	return found;
+}
+
+/* What libvmmapi's vm_destroy() does on FreeBSD 13 and 14. */
+int
+platform_vmm_destroy(const char *name)
+{
+	return sysctlbyname("hw.vmm.destroy", NULL, NULL, name,
+	    strlen(name));
 }

@@ -6,9 +6,13 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -91,4 +95,112 @@ platform_close_range(int lo, int hi)
 		max = 65536;
 	for (fd = lo; fd < max && (hi < 0 || fd <= hi); fd++)
 		close(fd);
+}
+
+int
+platform_proc_start(pid_t pid, uint64_t *start)
+{
+	char			 path[64], buf[1024], *p, *end;
+	unsigned long long	 v;
+	ssize_t			 n;
+	int			 fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			errno = ESRCH;
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields count
+	 * from after its last ')'.  There, field 3 is the state; the start
+	 * time is field 22. */
+	if ((p = strrchr(buf, ')')) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	p++;
+	if (p[0] == ' ' && p[1] == 'Z') {
+		errno = ESRCH;		/* a zombie has ended */
+		return -1;
+	}
+	for (field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		while (*p != ' ' && *p != '\0')
+			p++;
+		if (*p == '\0') {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	v = strtoull(p, &end, 10);
+	if (end == p) {
+		errno = EINVAL;
+		return -1;
+	}
+	*start = (uint64_t)v;
+	return 0;
+}
+
+int
+platform_watch_status(int fd, int *status)
+{
+	(void)fd;
+	(void)status;
+	return -1;
+}
+
+int
+platform_signal(int fd, pid_t pid, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	if (fd != -1)
+		return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+#endif
+	return kill(pid, sig);
+}
+
+pid_t
+platform_find_title(const char *title)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 path[300], buf[512];
+	size_t		 len = strlen(title);
+	ssize_t		 n;
+	pid_t		 found = 0;
+	int		 fd;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while (found == 0 && (de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		/* A retitled process: the title, then NULs (or the end). */
+		if (n >= (ssize_t)len && memcmp(buf, title, len) == 0 &&
+		    (n == (ssize_t)len || buf[len] == '\0'))
+			found = (pid_t)strtol(de->d_name, NULL, 10);
+	}
+	closedir(dir);
+	return found;
+}
+
+int
+platform_vmm_destroy(const char *name)
+{
+	(void)name;
+	errno = ENOSYS;
+	return -1;
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The credentials of the process at the other end of a connected UNIX
@@ -43,5 +44,39 @@ int	 platform_pid_cmdline(pid_t pid, char *buf, size_t len);
  * loop up to the descriptor limit costs tens of milliseconds per process.
  */
 void	 platform_close_range(int lo, int hi);
+
+/*
+ * The start time of process pid, which neither exec nor a retitling
+ * changes: with the pid it identifies a process.  Returns 0 with *start
+ * set, or -1 with errno (ESRCH: no such process).
+ */
+int	 platform_proc_start(pid_t pid, uint64_t *start);
+
+/*
+ * Once the descriptor of platform_watch_pid() is readable: the process's
+ * wait(2) status when the system tells it (FreeBSD), 0; -1 when it cannot
+ * be known (Linux, for a process that is not our child).
+ */
+int	 platform_watch_status(int fd, int *status);
+
+/*
+ * Signal a watched process through its watch descriptor, so that a pid
+ * reused by another process is never signalled; fd -1: kill(2).
+ */
+int	 platform_signal(int fd, pid_t pid, int sig);
+
+/*
+ * A live process whose command line is exactly title (as setproctitle(3)
+ * leaves it, e.g. "bhyve: vm1").  Its pid, 0 when there is none, -1 on
+ * error.
+ */
+pid_t	 platform_find_title(const char *title);
+
+/*
+ * Destroy bhyve's kernel instance of VM name without a helper process
+ * (FreeBSD: the hw.vmm.destroy sysctl, what libvmmapi's vm_destroy() does).
+ * 0, or -1 with errno (ENOSYS where the system has no such thing).
+ */
+int	 platform_vmm_destroy(const char *name);
 
 #endif

@@ -28,15 +28,15 @@ enum cmd_kind {
 struct command {
 	const char	*name;
 	enum cmd_kind	 kind;
-	int		 request;	/* enum vm_request for CMD_VM */
+	int		 request;	/* enum vm_event for CMD_VM */
 };
 
 static const struct command commands[] = {
-	{ "start",	CMD_VM,		REQ_START },
-	{ "stop",	CMD_VM,		REQ_STOP },
-	{ "restart",	CMD_VM,		REQ_RESTART },
-	{ "kill",	CMD_VM,		REQ_KILL },
-	{ "failreset",	CMD_VM,		REQ_FAILRESET },
+	{ "start",	CMD_VM,		EV_START },
+	{ "stop",	CMD_VM,		EV_STOP },
+	{ "restart",	CMD_VM,		EV_RESTART },
+	{ "kill",	CMD_VM,		EV_KILL },
+	{ "failreset",	CMD_VM,		EV_FAILRESET },
 	{ "status",	CMD_READ,	-1 },
 	{ "info",	CMD_READ,	-1 },
 	{ "events",	CMD_READ,	-1 },
@@ -360,9 +360,11 @@ handle_info(const struct ucl_node *req, struct buf *reply)
 	json_kv_int(reply, "state_since", (long long)vm->state_since);
 	json_kv_str(reply, "last_exit", vm->last_exit);
 	json_kv_str(reply, "fail_reason", vm->fail_reason);
+	/* The history is kept in monotonic time; people read wall-clock. */
 	buf_puts(reply, ",\"restart_history\":[");
 	for (i = 0; i < vm->nrestarts; i++)
-		buf_printf(reply, "%s%.3f", i ? "," : "", vm->restarts[i]);
+		buf_printf(reply, "%s%.3f", i ? "," : "", vm->restarts[i] -
+		    vm_clock_mono() + vm_clock_wall());
 	buf_puts(reply, "]}}");
 }
 
@@ -383,9 +385,12 @@ handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
 	for (n = vms->children; n != NULL; n = n->next) {
 		const char *name = n->v.string.ptr;
 		bool ok = false;
+		const char *was = NULL;
 
 		buf_reset(&msg);
-		if ((vm = sv_find(name)) == NULL)
+		if ((vm = sv_find(name)) != NULL)
+			was = vm_state_name(vm->state);
+		if (vm == NULL)
 			unknown_vm_error(&msg, name);
 		else if (!peer_may_operate(peer, vm)) {
 			buf_printf(&msg, "permission denied: uid %ld may not "
@@ -393,10 +398,7 @@ handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
 			    "group may)", (long)peer->uid, cmd->name, name);
 			log_warnx("permission denied: uid %ld tried to %s %s",
 			    (long)peer->uid, cmd->name, name);
-		} else if (vm->forget) {
-			buf_printf(&msg, "%s was removed from the "
-			    "configuration and is being stopped", name);
-		} else if (vm_request(vm, (enum vm_request)cmd->request,
+		} else if (vm_request(vm, (enum vm_event)cmd->request,
 		    (long)peer->uid, "request", &msg) == 0)
 			ok = true;
 		buf_puts(&results, results.len > 0 ? ",{\"vm\":" :
@@ -407,6 +409,8 @@ handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
 		if ((vm = sv_find(name)) != NULL)
 			json_kv_str(&results, "state",
 			    vm_state_name(vm->state));
+		if (was != NULL)
+			json_kv_str(&results, "was", was);
 		if (!ok) {
 			json_kv_str(&results, "error", msg.data);
 			all_ok = false;

@@ -68,7 +68,7 @@ watch_init(struct watch *w, const struct ctl_opts *o,
 {
 	const struct ucl_node	*results, *r, *ok;
 	struct watched		*vm;
-	const char		*name, *state;
+	const char		*name, *state, *was;
 
 	memset(w, 0, sizeof(*w));
 	w->is_start = strcmp(o->command, "start") == 0;
@@ -90,7 +90,11 @@ watch_init(struct watch *w, const struct ctl_opts *o,
 		vm->state = xstrdup(state != NULL ? state : "unknown");
 		vm->reason = xstrdup("request");
 		w->pending++;
-		if (!w->is_restart && strcmp(vm->state, w->target) == 0)
+		/* Done at once only if the request changed nothing: a VM that
+		 * got there during the request has its events coming. */
+		was = show_str(r, "was");
+		if (!w->is_restart && strcmp(vm->state, w->target) == 0 &&
+		    (was == NULL || strcmp(was, w->target) == 0))
 			watch_finish(w, vm, false);
 	}
 }

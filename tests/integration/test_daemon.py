@@ -245,7 +245,7 @@ def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
     # The instance the dead bhyve left is destroyed.
     wait_for(lambda: not (d.vmm / "vm1").exists(),
              what="the VM instance to be destroyed")
-    assert len(d.bhyvectl_calls("vm1")) == 2
+    assert len(d.bhyvectl_calls("vm1")) == 1
     # And it starts again.
     d.ctl("start", "vm1", check=0)
     d.wait_state("vm1", "running")
@@ -254,18 +254,24 @@ def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
 def test_restarted_daemon_tears_down_a_vm_it_left_half_started(vmstated):
     d = vmstated
     hanging = d.root / "hanging"
+    hook_pid = d.root / "hook.pid"
     d.add_vm("vm1", {"hooktimeout": 0}, record_hooks=True, hooks={
-        "start_storage": "touch %s\nexec sleep 600" % hanging})
+        "start_storage": "echo $$ > %s\ntouch %s\nexec sleep 600"
+                         % (hook_pid, hanging)})
     d.start()
     d.ctl("start", "vm1", check=0)
     wait_for(hanging.exists, what="start_storage to hang")
+    old_hook = int(hook_pid.read_text())
     d.kill()
     (d.vm_dir("vm1") / "start_storage").unlink()
     d.start()
     d.wait_state("vm1", "stopped")
-    # start_network had completed, start_storage had not.
+    # The old start_storage hook is ended first (hooks never overlap);
+    # then both phases, which had begun, are torn down.
+    assert not pid_alive(old_hook)
     assert d.wait_hook("vm1", "stopped") == [
-        "start_network", "start_storage", "stop_network", "stopped"]
+        "start_network", "start_storage", "stop_storage", "stop_network",
+        "stopped"]
     assert d.standin_starts("vm1") == []
 
 

@@ -212,6 +212,7 @@ class Daemon:
             "rundir": str(self.rundir),
             "bhyve_path": str(self.build / "bhyve-standin"),
             "bhyvectl_path": str(self.build / "bhyvectl-standin"),
+            "vmmdir": str(self.vmm),
         }
         self.conf_settings.update(conf or {})
         self.conf_text = None        # set it to write vmstated.conf verbatim
