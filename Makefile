@@ -72,7 +72,7 @@ STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
 STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
-		$(O)/test_buf
+		$(O)/test_buf $(O)/test_vm $(O)/test_vm_model $(O)/test_reload
 
 all: $(PROGRAMS)
 
@@ -126,6 +126,34 @@ $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+# The state machine alone (tests/unit/vm_world.c plays the world).
+MACHINE_SRCS=	src/vmstated/vm.c src/vmstated/vm_actions.c \
+		src/vmstated/vmrecord.c src/vmstated/reload.c src/hv/hv.c \
+		$(CONFIG_SRCS) $(COMMON_SRCS)
+MACHINE_HDRS=	$(COMMON_HDRS) src/vmstated/vmstated.h \
+		src/vmstated/vm_machine.h src/hv/hv.h tests/unit/vm_world.h
+
+$(O)/test_vm: tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
+    $(MACHINE_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
+	    tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_vm_model: tests/unit/test_vm_model.c tests/unit/vm_world.c \
+    $(MACHINE_SRCS) $(MACHINE_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
+	    tests/unit/test_vm_model.c tests/unit/vm_world.c \
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_reload: tests/unit/test_reload.c tests/unit/vm_world.c \
+    $(MACHINE_SRCS) $(MACHINE_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
+	    tests/unit/test_reload.c tests/unit/vm_world.c \
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 unit-tests: $(UNIT_TESTS)
 

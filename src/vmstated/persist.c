@@ -14,6 +14,11 @@
  * VM whose file cannot be created is not started.  A single write(2) of a
  * regular file is never seen half done by a reader, so a daemon killed at
  * any instant leaves the previous record or the new one.
+ *
+ * The last PERSIST_TAIL bytes belong to the hook that runs: its runner
+ * (proc.c) writes there how the hook ended, so that a daemon started
+ * after a hook ended unseen knows it ran to its end (a stop hook is then
+ * not run twice).
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -31,6 +36,7 @@
 
 #define PERSIST_BLOCK		4096
 #define PERSIST_MAX		(1024 * 1024)	/* a record is never larger */
+#define PERSIST_TAIL		64		/* the running hook's end */
 
 static char *
 persist_path(const struct vm *vm)
@@ -47,7 +53,8 @@ persist_size_for(const struct vm *vm, size_t record_len)
 {
 	size_t	 need;
 
-	need = record_len + 256 + 24 * (size_t)(vm->cfg->maxrestart + 1);
+	need = record_len + 256 + PERSIST_TAIL +
+	    24 * (size_t)(vm->cfg->maxrestart + 1);
 	need = (need + PERSIST_BLOCK - 1) / PERSIST_BLOCK * PERSIST_BLOCK;
 	return need > PERSIST_MAX ? PERSIST_MAX : need;
 }
@@ -173,7 +180,7 @@ persist_save(struct vm *vm)
 		goto done;
 	}
 	vm->state_size = (size_t)sb.st_size;
-	if (b.len + 1 > vm->state_size) {
+	if (b.len + 1 + PERSIST_TAIL > vm->state_size) {
 		/* A longer record (a reload raised maxrestart): grow. */
 		size_t need = persist_size_for(vm, b.len);
 		if (persist_fill(fd, vm->state_size, need) == -1) {
@@ -182,7 +189,7 @@ persist_save(struct vm *vm)
 		}
 		vm->state_size = need;
 	}
-	while (b.len + 1 < vm->state_size)
+	while (b.len + 1 + PERSIST_TAIL < vm->state_size)
 		buf_putc(&b, ' ');
 	buf_putc(&b, '\n');
 	do
@@ -204,6 +211,47 @@ done:
 	free(path);
 	buf_free(&b);
 	return r;
+}
+
+/*
+ * Where a hook's runner records its end: the state file and the offset of
+ * its tail.  NULL when the file is not of that layout (yet).
+ */
+char *
+persist_task_status_path(const struct vm *vm, off_t *offset)
+{
+	if (vm->state_size < PERSIST_BLOCK)
+		return NULL;
+	*offset = (off_t)(vm->state_size - PERSIST_TAIL);
+	return persist_path(vm);
+}
+
+/*
+ * Did the hook whose runner was pid run to its end?  Its runner wrote
+ * "task PID STATUS" in the tail.  1 yes (status set), 0 no.
+ */
+int
+persist_task_done(const struct vm *vm, pid_t pid, int *status)
+{
+	char	*path = persist_path(vm), tail[PERSIST_TAIL + 1];
+	long	 p;
+	int	 fd, st;
+	ssize_t	 n = -1;
+
+	if (vm->state_size >= PERSIST_BLOCK &&
+	    (fd = persist_open(path, false)) != -1) {
+		n = pread(fd, tail, PERSIST_TAIL, (off_t)(vm->state_size -
+		    PERSIST_TAIL));
+		close(fd);
+	}
+	free(path);
+	if (n != PERSIST_TAIL)
+		return 0;
+	tail[PERSIST_TAIL] = '\0';
+	if (sscanf(tail, "task %ld %d", &p, &st) != 2 || p != (long)pid)
+		return 0;
+	*status = st;
+	return 1;
 }
 
 void
@@ -266,8 +314,11 @@ persist_restore(struct vm *vm)
 	}
 	free(text);
 	free(path);
-	if (rec.task_pid != -1)
-		(void)task_reclaim(vm, rec.task_pid, rec.task_start);
+	if (rec.task_pid != -1 &&
+	    task_reclaim(vm, rec.task_pid, rec.task_start) == 0) {
+		int status;
+		rec.task_done = persist_task_done(vm, rec.task_pid, &status);
+	}
 	if (rec.pos != P_STOPPED && rec.pos != P_FAILED &&
 	    (pid = vmproc_find(vm, rec.pid, rec.pid_start,
 	    rec.legacy ? rec.cmdline : NULL)) > 0)

@@ -108,6 +108,52 @@ proc_child_fail(int errpipe, char what)
 }
 
 /*
+ * The runner (proc_spec.status_path): the program runs as our child; its
+ * end is written where the next daemon looks, and we end as it did.  Only
+ * the program returns from here.  We ignore the signals its process group
+ * gets at the time limit, so that the record says how the program ended;
+ * SIGKILL ends us too, and then there is no record.
+ */
+static void
+proc_run_and_record(const struct proc_spec *spec, int errpipe)
+{
+	char	 line[64];
+	pid_t	 pid;
+	int	 status, fd, n, sig;
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if ((pid = fork()) == -1)
+		proc_child_fail(errpipe, 'e');
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		return;
+	}
+	close(errpipe);			/* the program reports exec errors */
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			_exit(127);
+	n = snprintf(line, sizeof(line), "task %ld %d", (long)getpid(),
+	    status);
+	memset(line + n, ' ', sizeof(line) - (size_t)n - 1);
+	line[sizeof(line) - 1] = '\n';
+	if ((fd = open(spec->status_path, O_WRONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) != -1) {
+		(void)!pwrite(fd, line, sizeof(line), spec->status_offset);
+		close(fd);
+	}
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+	signal(sig, SIG_DFL);
+	kill(getpid(), sig);
+	_exit(128 + sig);
+}
+
+/*
  * In the child: wait until the parent has recorded us, set up
  * descriptors, environment and directory, then exec.  A script without
  * "#!" is run by /bin/sh, as execvp(3) and the shell do: the man page's
@@ -168,6 +214,8 @@ proc_exec_child(const struct proc_spec *spec, int errpipe, int gopipe)
 			putenv(spec->env_add[i]);
 	if (spec->cwd != NULL && chdir(spec->cwd) == -1)
 		proc_child_fail(errpipe, 'c');
+	if (spec->status_path != NULL)
+		proc_run_and_record(spec, errpipe);
 	if (strchr(spec->path, '/') != NULL)
 		execv(spec->path, spec->argv);
 	else

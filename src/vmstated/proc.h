@@ -29,6 +29,15 @@ struct proc_spec {
 	 * daemon dies first, the child exits without executing anything.
 	 */
 	void		 (*before_exec)(pid_t, void *arg);
+	/*
+	 * When set, the child is a small runner that executes the program
+	 * as its own child, waits for it, writes "task PID STATUS" (its own
+	 * pid, the program's wait status) at status_offset of status_path,
+	 * and ends the way the program ended.  The end of a hook is thus on
+	 * disk even if the daemon died meanwhile (persist.c reads it).
+	 */
+	const char	*status_path;
+	off_t		 status_offset;
 };
 
 void	 proc_init(struct event_base *);

@@ -116,14 +116,19 @@ task_ended(struct vm *vm, int status, bool known)
 	char	 desc[128];
 	bool	 helper = vm->task_is_helper, ok;
 
+	pid_t	 pid = vm->task_pid;
+	int	 recorded;
+
 	vm->task_pid = -1;
 	vm->task_start = 0;
 	task_cancel_timer(vm);
 	if (vm->task_reclaimed) {
+		/* Ran to its end (its runner says so), or was ended. */
 		vm->task_reclaimed = false;
-		vmlog(vm, "the previous daemon's %s %s has ended",
-		    task_what(vm), vm->task_path);
-		vm_event(vm, EV_HOOK_FAILED);
+		ok = persist_task_done(vm, pid, &recorded) == 1;
+		vmlog(vm, "the previous daemon's %s %s has %s", task_what(vm),
+		    vm->task_path, ok ? "run to its end" : "been ended");
+		vm_event(vm, ok ? EV_HOOK_OK : EV_HOOK_FAILED);
 		return;
 	}
 	/* A helper's exit status says little (bhyvectl --destroy exits 1
@@ -176,9 +181,10 @@ static int
 task_spawn(struct vm *vm, char **argv, char **env)
 {
 	struct proc_spec	 spec;
-	char			 why[512];
+	char			 why[512], *status_path = NULL;
 	pid_t			 pid;
 	double			 limit;
+	off_t			 offset = 0;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.path = argv[0];
@@ -192,9 +198,16 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	spec.pass_fd = -1;
 	spec.new_pgrp = true;
 	spec.before_exec = task_recorded;
+	/* A hook's end is recorded even if the daemon dies meanwhile. */
+	if (!vm->task_is_helper &&
+	    (status_path = persist_task_status_path(vm, &offset)) != NULL) {
+		spec.status_path = status_path;
+		spec.status_offset = offset;
+	}
 	vm->task_timed_out = vm->task_term_sent = false;
 	vm->task_reclaimed = false;
 	pid = proc_spawn(&spec, task_exited, vm, why, sizeof(why));
+	free(status_path);
 	if (pid == -1) {
 		vm->task_pid = -1;
 		vm->task_start = 0;

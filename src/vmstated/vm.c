@@ -221,8 +221,11 @@ static const struct vm_row vm_table[] = {
 
 	/* ---- Taken back from a previous daemon. ---- */
 	ROW(P(P_RECOVER_TASK), HOOKS | HELPERS, ANY,
-	    P(P_STOPPED) | P(P_FAILED) | P(P_RUNNING) | P(P_FAILING_WAIT) |
-	    P(P_FAILING_DESTROY) | P(P_RECOVER_DESTROY), act_recover),
+	    P(P_STOPPED) | P(P_FAILED) | P(P_RUNNING) | P(P_STOPPING_HOOK_UP) |
+	    P(P_FAILING_WAIT) | P(P_FAILING_DESTROY) | P(P_RECOVER_DESTROY),
+	    act_recover),
+	ROW(P(P_RECOVER_TASK), EXITS, ANY,
+	    SAME, act_accept),
 };
 
 #define VM_NROWS	(sizeof(vm_table) / sizeof(vm_table[0]))
@@ -604,7 +607,7 @@ vm_dispatch(struct vm *vm, struct vm_ctx *ctx)
 	}
 	next = row->action(vm, ctx);
 	if (next == before && vm->pos == before) {
-		if (!(row->to & SAME))
+		if (!(row->to & (SAME | P(before))))
 			fatalx("%s: %s stayed in %s on %s", vm->name,
 			    row->name, pos_names[before],
 			    event_names[ctx->ev]);
@@ -729,6 +732,12 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 	vm->state = vm->previous = rec->state;
 	vm->recover_pos = rec->pos;
 	vm->recover_intent = rec->intent;
+	/* No opinion yet: requests that come while the previous daemon's
+	 * hook ends say what happens (vm_recover_decide). */
+	vm->intent = INTENT_UP;
+	vm->intent_reason = "request";
+	if (rec->task_done)
+		vm_recovered_hook_done(vm);
 	if (FAILEDPOS & P(rec->pos) && vm->fail_reason == NULL)
 		vm->fail_reason = xstrdup("failed before the daemon restarted");
 	vm->pos = P_RECOVER_TASK;

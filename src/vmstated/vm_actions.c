@@ -686,7 +686,9 @@ act_queue_failreset(struct vm *vm, struct vm_ctx *ctx)
  * Where a VM goes once nothing of a previous daemon runs any more: at
  * rest if it was; its hypervisor taken back, or killed if it was failing;
  * without a hypervisor, torn down -- and started again afterwards if it is
- * an autostart VM that was meant to run (counted like a crash).
+ * an autostart VM that was meant to run (counted like a crash).  Until
+ * here the intent is up: a stop, a kill, the daemon's shutdown or a
+ * removal that came meanwhile is acted on now.
  */
 enum vm_pos
 vm_recover_decide(struct vm *vm)
@@ -695,34 +697,45 @@ vm_recover_decide(struct vm *vm)
 	bool		 failing = (FAILINGPOS & P(was)) != 0;
 	bool		 was_up = vm->recover_intent == INTENT_UP ||
 	    vm->recover_intent == INTENT_RESTART;
+	bool		 asked_down = vm->intent != INTENT_UP;
 
 	vm->reason = "daemon-restart";
 	vm->by_uid = -1;
-	vm->intent = INTENT_STOP;
-	vm->intent_reason = "request";
-	vm->intent_uid = -1;
-	if (was == P_STOPPED || was == P_STOPPED_HOOK) {
-		vm->state = VM_STOPPED;
-		return P_STOPPED;
-	}
-	if (FAILEDPOS & P(was)) {
-		vm->state = VM_FAILED;
-		return P_FAILED;
+	if (was == P_STOPPED || was == P_STOPPED_HOOK || (FAILEDPOS & P(was))) {
+		if (!asked_down)
+			vm_want(vm, INTENT_STOP, NULL);
+		vm->state = (FAILEDPOS & P(was)) ? VM_FAILED : VM_STOPPED;
+		return vm->state == VM_FAILED ? P_FAILED : P_STOPPED;
 	}
 	if (vm->pid != -1 && failing) {
 		vm->fx->signal(vm, SIGKILL);
 		return P_FAILING_WAIT;
 	}
 	if (vm->pid != -1) {
-		vm->intent = INTENT_UP;
-		vm->reason = "adopted";
 		vm->previous = vm->state;
 		vm->state = VM_RUNNING;
+		if (vm->intent == INTENT_KILL) {
+			vm->fx->signal(vm, SIGKILL);
+			vm->reason = "kill";
+			return P_STOPPING_HOOK_UP;
+		}
+		if (asked_down) {
+			vm_for_intent(vm);
+			return P_STOPPING_HOOK_UP;
+		}
+		vm->reason = "adopted";
 		return P_RUNNING;
 	}
 	if (failing)
 		return vm_destroy_then(vm, P_FAILING_DESTROY);
-	if (vm->cfg->autostart && was_up && was != P_START_DESTROY) {
+	if (asked_down)
+		return vm_destroy_then(vm, P_RECOVER_DESTROY);
+	vm_want(vm, INTENT_STOP, NULL);
+	if (was == P_RECOVER_DESTROY && was_up) {
+		/* A previous daemon decided (and counted) this restart. */
+		vm->intent = INTENT_UP;
+		vm->intent_reason = "autostart";
+	} else if (vm->cfg->autostart && was_up && was != P_START_DESTROY) {
 		if (!vm_count_restart(vm)) {
 			free(vm->fail_reason);
 			vm->fail_reason = xstrdup("restart-limit");
@@ -736,9 +749,30 @@ vm_recover_decide(struct vm *vm)
 	return vm_destroy_then(vm, P_RECOVER_DESTROY);
 }
 
+/* A teardown hook that a previous daemon started has run to its end: its
+ * phase is torn down. */
+void
+vm_recovered_hook_done(struct vm *vm)
+{
+	switch (vm->recover_pos) {
+	case P_STOP_STORAGE_HOOK:
+	case P_FAIL_STORAGE_HOOK:
+		vm->phases &= ~VM_PHASE_STORAGE;
+		break;
+	case P_STOP_NETWORK_HOOK:
+	case P_FAIL_NETWORK_HOOK:
+		vm->phases &= ~VM_PHASE_NETWORK;
+		break;
+	default:
+		break;
+	}
+}
+
 enum vm_pos
 act_recover(struct vm *vm, struct vm_ctx *ctx)
 {
+	if (ctx->ev == EV_HOOK_OK)
+		vm_recovered_hook_done(vm);
 	return vm_recover_decide(vm);
 }
 

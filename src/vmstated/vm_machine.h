@@ -140,5 +140,6 @@ enum vm_pos	act_escalate(struct vm *, struct vm_ctx *);
 
 enum vm_pos	act_recover(struct vm *, struct vm_ctx *);
 enum vm_pos	vm_recover_decide(struct vm *);
+void		vm_recovered_hook_done(struct vm *);
 
 #endif

@@ -23,15 +23,23 @@ void
 vmrecord_encode(const struct vm *vm, double mono_now, double wall_now,
     struct buf *b)
 {
-	int	 i;
+	int		 i;
+
+	/* While a previous daemon's hook is being ended, the record still
+	 * says where that daemon left the VM: a daemon killed meanwhile
+	 * must take it back from there. */
+	enum vm_pos	 pos = vm->pos == P_RECOVER_TASK ? vm->recover_pos :
+	    vm->pos;
+	enum vm_intent	 intent = vm->pos == P_RECOVER_TASK ?
+	    vm->recover_intent : vm->intent;
 
 	buf_printf(b, "{\"version\":%d,\"name\":", VMRECORD_VERSION);
 	buf_json_cstr(b, vm->name);
 	buf_printf(b, ",\"position\":\"%s\",\"state\":\"%s\","
 	    "\"intent\":\"%s\",\"phases\":%d,\"pid\":%ld,\"pid_start\":%llu,"
 	    "\"task_pid\":%ld,\"task_start\":%llu,\"started_at\":%lld,"
-	    "\"restarts\":[", vm_pos_name(vm->pos),
-	    vm_state_name(vm->state), vm_intent_name(vm->intent), vm->phases,
+	    "\"restarts\":[", vm_pos_name(pos),
+	    vm_state_name(vm->state), vm_intent_name(intent), vm->phases,
 	    (long)vm->pid, (unsigned long long)vm->pid_start,
 	    (long)vm->task_pid, (unsigned long long)vm->task_start,
 	    (long long)vm->started_at);
@@ -114,13 +122,17 @@ vmrecord_decode(const char *text, size_t len, struct vm_record *rec,
 	struct ucl_node		*root;
 	const struct ucl_node	*n;
 	struct ucl_error	 uerr;
-	const char		*s;
+	const char		*s, *nl;
 	int			 i;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->pid = rec->task_pid = -1;
 	rec->pos = P_STOPPED;
 	rec->intent = INTENT_STOP;
+	/* The record is the first line; the rest is padding and the tail
+	 * of the running hook (persist.c). */
+	if ((nl = memchr(text, '\n', len)) != NULL)
+		len = (size_t)(nl - text);
 	root = ucl_parse_buffer(text, len, "state file", &uerr);
 	if (root == NULL) {
 		snprintf(err, errlen, "line %d: %s", uerr.line,

@@ -187,6 +187,8 @@ struct vm_record {
 	char		*last_exit;
 	char		*cmdline;	/* records before 0.2: no pid_start */
 	bool		 legacy;
+	bool		 task_done;	/* the recorded hook ran to its end
+					   while no daemon ran */
 };
 
 struct vm {
@@ -406,6 +408,8 @@ void		 vmlog(struct vm *, const char *, ...)
 
 /* persist.c */
 int		 persist_prepare(struct vm *, struct buf *why);
+char		*persist_task_status_path(const struct vm *, off_t *offset);
+int		 persist_task_done(const struct vm *, pid_t, int *status);
 int		 persist_save(struct vm *);
 void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
