@@ -39,10 +39,11 @@ ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 		-DLOGDIR=\"$(LOGDIR)\" $(EVENT_CFLAGS)
 
 COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
-		src/common/ucl_lex.h src/common/config.h src/common/proto.h
+		src/common/ucl_lex.h src/common/config.h src/common/proto.h \
+		src/common/file.h
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_lex.c src/common/ucl_number.c \
-		src/common/ucl_json.c
+		src/common/ucl_var.c src/common/ucl_json.c src/common/file.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
 		src/common/config_daemon.c

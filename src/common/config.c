@@ -318,7 +318,7 @@ cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
 		return -1;
 	}
 	memset(&uerr, 0, sizeof(uerr));
-	if ((*root = ucl_parse_file(path, &uerr)) == NULL) {
+	if ((*root = ucl_parse_config(path, &uerr)) == NULL) {
 		syntax_error(errs, path, &uerr);
 		return -1;
 	}
