@@ -112,11 +112,11 @@ file_check(const char *path, int allow, char *msg, size_t msgsize)
 	}
 	if ((allow & FILE_NOFOLLOW) && S_ISLNK(st.st_mode)) {
 		file_open_error(ELOOP, allow, msg, msgsize);
-		return -1;
+		return -2;
 	}
 	if (!file_type_ok(st.st_mode, allow)) {
 		file_type_error(st.st_mode, allow, msg, msgsize);
-		return -1;
+		return -2;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		if (access(path, R_OK) == -1) {

@@ -39,8 +39,10 @@ int	 file_open(const char *path, int allow, struct stat *st, char *msg,
 /*
  * Check, without opening anything that is not of an allowed type, that
  * path exists, is of a type `allow` permits, and (regular files) can be
- * opened for reading.  0, or -1 with the reason in msg.  For checks before
- * a start, where another program (qemu, bhyve) opens the file itself.
+ * opened for reading.  0; -1 when it cannot be read (no such file...);
+ * -2 when it is of another type; the reason in msg.  For checks at load
+ * and before a start, where another program (qemu, bhyve) opens the file
+ * itself.
  */
 int	 file_check(const char *path, int allow, char *msg, size_t msgsize);
 

@@ -588,8 +588,8 @@ test_unreadable_files(void **state)
 	expect_errors("configfile = nothere;\n", "config:1: configfile: cannot "
 	    "read ", "/vm/nothere: No such file or directory", NULL);
 	write_file("vm/adir/.keep", "");
-	expect_errors("configfile = adir;\n", "configfile: ", "/vm/adir is a "
-	    "directory, not a file", NULL);
+	expect_errors("configfile = adir;\n", "configfile: cannot use ",
+	    "/vm/adir: it is a directory, not a regular file", NULL);
 	expect_errors("configfile = bhyve_config;\nbootrom = /no/such.fd;\n",
 	    "config:2: bootrom: cannot read /no/such.fd", NULL);
 	expect_errors("configfile = bhyve_config;\n"
@@ -597,6 +597,38 @@ test_unreadable_files(void **state)
 	    "scriptpath: ", "/vm/bhyve_config is not a directory", NULL);
 	expect_errors("hypervisor = qemu;\nkernel = /no/vmlinuz;\n",
 	    "config:2: kernel: cannot read /no/vmlinuz", NULL);
+}
+
+/*
+ * A FIFO would block whoever opens it, /dev/zero never ends: a file key
+ * naming one is refused at load, with file, line and key.
+ */
+static void
+test_fifo_and_device_files_refused(void **state)
+{
+	char	*fifo, *zero;
+
+	(void)state;
+	write_vm("vm", "");
+	fifo = tmp_path("vm/fifo");
+	zero = tmp_path("vm/zero");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink("/dev/zero", zero), 0);
+	expect_errors("configfile = fifo;\n", at(1), "configfile: cannot use ",
+	    "/vm/fifo: it is a FIFO (named pipe), not a regular file", NULL);
+	expect_errors("configfile = zero;\n", at(1), "configfile: cannot use ",
+	    "/vm/zero: it is a character device, not a regular file", NULL);
+	expect_errors("configfile = bhyve_config;\nbootrom = fifo;\n", at(2),
+	    "bootrom: cannot use ", "/vm/fifo: it is a FIFO", NULL);
+	expect_errors("hypervisor = qemu;\nkernel = zero;\ninitrd = fifo;\n",
+	    at(2), "kernel: cannot use ", "/vm/zero: it is a character "
+	    "device, not a regular file", at(3), "initrd: cannot use ", NULL);
+	/* A disk may be a device, not a FIFO. */
+	expect_errors("hypervisor = qemu;\ndisk = [/dev/null, fifo];\n", at(2),
+	    "disk: cannot use ", "/vm/fifo: it is a FIFO (named pipe), not a "
+	    "regular file or a device", NULL);
+	free(fifo);
+	free(zero);
 }
 
 static void
@@ -1050,6 +1082,7 @@ main(void)
 		T(test_missing_configfile),
 		T(test_owner_and_group_must_exist),
 		T(test_unreadable_files),
+		T(test_fifo_and_device_files_refused),
 		T(test_duplicate_key),
 		T(test_every_error_is_reported),
 		T(test_syntax_error_names_line_and_column),
