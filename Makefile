@@ -73,7 +73,7 @@ STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
 STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
-		$(O)/test_buf $(O)/test_file
+		$(O)/test_buf $(O)/test_file $(O)/test_json_check
 
 all: $(PROGRAMS)
 
@@ -113,6 +113,13 @@ $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 $(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_file.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_json_check: tests/unit/test_json_check.c src/common/json_check.c \
+    src/common/json_check.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
+	    tests/unit/test_json_check.c src/common/json_check.c \
 	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
