@@ -220,13 +220,20 @@ cfg_path_join(const char *dir, const char *path)
 	return p;
 }
 
-static bool
-has_control_char(const char *s)
+/* The first control character of s, or NULL. */
+static const char *
+control_char(const char *s)
 {
 	for (; *s != '\0'; s++)
 		if (iscntrl((unsigned char)*s))
-			return true;
-	return false;
+			return s;
+	return NULL;
+}
+
+static bool
+has_control_char(const char *s)
+{
+	return control_char(s) != NULL;
 }
 
 const char *
@@ -291,8 +298,9 @@ cfg_get_text(struct key_ctx *k, const struct ucl_node *n,
 char *
 cfg_get_path(struct key_ctx *k, const struct ucl_node *n)
 {
-	const char	*s;
+	const char	*s, *cc;
 	char		*path;
+	size_t		 len, bad;
 
 	if ((s = cfg_get_text(k, n, "a path", CFG_MAX_PATH)) == NULL)
 		return NULL;
@@ -301,10 +309,23 @@ cfg_get_path(struct key_ctx *k, const struct ucl_node *n)
 		return NULL;
 	}
 	path = cfg_path_join(k->basedir, s);
-	if (strlen(path) > CFG_MAX_PATH) {
+	len = strlen(path);
+	if (len > CFG_MAX_PATH) {
 		cfg_key_error(k, "is %zu bytes long as an absolute path; at "
-		    "most %d are allowed: shorten it", strlen(path),
-		    CFG_MAX_PATH);
+		    "most %d are allowed: shorten it", len, CFG_MAX_PATH);
+		free(path);
+		return NULL;
+	}
+	/* The directory it is relative to is part of it now. */
+	bad = utf8_invalid_at(path, len);
+	if ((cc = control_char(path)) != NULL && (size_t)(cc - path) < bad)
+		bad = (size_t)(cc - path);
+	if (bad < len) {
+		cfg_key_error(k, "the absolute path made from \"%s\" has a byte "
+		    "that is not UTF-8 or is a control character (0x%02x at "
+		    "offset %zu), from the directory it is relative to: rename "
+		    "the directory, or give an absolute path", s,
+		    (unsigned char)path[bad], bad);
 		free(path);
 		return NULL;
 	}

@@ -731,6 +731,8 @@ test_list_limits(void **state)
 static void
 test_invalid_utf8_refused(void **state)
 {
+	char	*error;
+
 	(void)state;
 	expect_errors("configfile = bhyve_config;\ndescription = \"caf\xe9\";\n",
 	    at(2), "description: is not valid UTF-8 (byte 0xe9 at offset 3); "
@@ -740,6 +742,13 @@ test_invalid_utf8_refused(void **state)
 	write_vm("vm", "configfile = bhyve_config;\n"
 	    "description = \"caf\xc3\xa9 \xe2\x82\xac\";\n");
 	cfg_vm_free(load_ok("vm", NULL));
+	/* A relative path takes the bytes of the directory's name. */
+	write_vm("caf\xe9", "vm { configfile = bhyve_config; }\n");
+	error = load_error("caf\xe9", NULL);
+	assert_non_null(strstr(error, "config:1: configfile: the absolute path "
+	    "made from \"bhyve_config\" has a byte that is not UTF-8 or is a "
+	    "control character (0xe9 at offset "));
+	free(error);
 }
 
 /* A file of many errors reports the first ones, and how many more. */
