@@ -39,10 +39,11 @@ ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 		-DLOGDIR=\"$(LOGDIR)\" $(EVENT_CFLAGS)
 
 COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
-		src/common/ucl_lex.h src/common/config.h src/common/proto.h
+		src/common/ucl_lex.h src/common/config.h src/common/proto.h \
+		src/common/file.h
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_lex.c src/common/ucl_number.c \
-		src/common/ucl_json.c
+		src/common/ucl_var.c src/common/ucl_json.c src/common/file.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
 		src/common/config_daemon.c
@@ -72,7 +73,8 @@ STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
 STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
-		$(O)/test_buf $(O)/test_vm $(O)/test_vm_model $(O)/test_reload
+		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
+		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload
 
 all: $(PROGRAMS)
 
@@ -107,6 +109,18 @@ standins: $(STANDINS)
 $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_buf.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_file.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_json_check: tests/unit/test_json_check.c src/common/json_check.c \
+    src/common/json_check.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
+	    tests/unit/test_json_check.c src/common/json_check.c \
 	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)

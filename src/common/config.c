@@ -24,7 +24,7 @@
 #include "config_keys.h"
 #include "ucl.h"
 
-#define VM_NAME_MAX		64
+#define VM_NAME_MAX		CFG_MAX_NAME
 #define BHYVE_NAME_MAX		31	/* VM_MAX_NAMELEN 32 on FreeBSD 13/14 */
 #define NAME_RULE	"a name has 1 to 64 letters, digits, '.', '_' or '-' " \
 			"and starts with a letter or a digit"
@@ -318,7 +318,7 @@ cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
 		return -1;
 	}
 	memset(&uerr, 0, sizeof(uerr));
-	if ((*root = ucl_parse_file(path, &uerr)) == NULL) {
+	if ((*root = ucl_parse_config(path, &uerr)) == NULL) {
 		syntax_error(errs, path, &uerr);
 		return -1;
 	}
@@ -351,6 +351,7 @@ vm_body(const struct ucl_node *root, const char *path,
 {
 	const struct ucl_node	*m;
 	struct buf		 list;
+	char			 shown[64];
 	size_t			 sections = 0;
 
 	for (m = root->children; m != NULL; m = m->next)
@@ -363,7 +364,7 @@ vm_body(const struct ucl_node *root, const char *path,
 	buf_init(&list);
 	for (m = root->children; m != NULL; m = m->next)
 		buf_printf(&list, "%s\"%s\" on line %d", list.len ? ", " : "",
-		    m->key, m->line);
+		    cfg_shorten(m->key, shown, sizeof(shown)), m->line);
 	cfg_error(errs, path, root->children->line, NULL, "holds %zu VM "
 	    "sections (%s); a config file describes one VM: give each one "
 	    "a directory of its own", sections, list.data);
@@ -378,6 +379,7 @@ settle_name(struct vm_load *l, const struct ucl_node *root,
 {
 	struct vm_config	*vm = l->vm;
 	const char		*from;
+	char			 shown[64];
 
 	if (seen->node[K_NAME] != NULL && vm->name != NULL) {
 		from = "name";
@@ -398,7 +400,7 @@ settle_name(struct vm_load *l, const struct ucl_node *root,
 	if (!valid_vm_name(vm->name)) {
 		cfg_error(&l->errs, l->config_path, l->name_line, "name",
 		    "\"%s\" (from %s) is not a valid VM name: %s; %s",
-		    vm->name, from, NAME_RULE, body == root &&
+		    cfg_shorten(vm->name, shown, sizeof(shown)), from, NAME_RULE, body == root &&
 		    seen->node[K_NAME] == NULL ? "rename the directory or add "
 		    "name = \"...\";" : "choose another");
 		return;

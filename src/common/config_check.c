@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "config.h"
 #include "config_keys.h"
+#include "file.h"
 #include "ucl.h"
 
 struct check_ctx {
@@ -175,47 +176,55 @@ check_required(const struct check_ctx *c)
 }
 
 /*
- * 0 when path can be opened for reading and is not a directory; else -1
- * with a sentence in msg.
+ * 0 when path is a directory that can be opened; else -1 with a sentence
+ * in msg.
  */
 static int
-check_readable(const char *path, bool want_dir, char *msg, size_t size)
+check_directory(const char *path, char *msg, size_t size)
 {
 	struct stat	 st;
-	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+	if (stat(path, &st) == -1) {
 		snprintf(msg, size, "cannot read %s: %s; correct the path or "
 		    "create it", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(msg, size, "cannot read %s: %s", path,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	if (want_dir && !S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st.st_mode)) {
 		snprintf(msg, size, "%s is not a directory", path);
-		return -1;
-	}
-	if (!want_dir && S_ISDIR(st.st_mode)) {
-		snprintf(msg, size, "%s is a directory, not a file", path);
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * A file the VM's key names must exist and be of a kind that cannot hold
+ * the daemon or the hypervisor (a regular file; a device for a disk): a
+ * FIFO would block whoever opens it, /dev/zero never ends.  The check is
+ * made again before each start, since files change.
+ */
 static void
 check_file(const struct check_ctx *c, enum cfg_key_id id, const char *path,
-    bool want_dir)
+    int allow)
 {
-	char	 msg[PATH_MAX + 256];
+	char	 msg[256];
+	int	 r;
 
 	if (!given(c, id) || path == NULL)
 		return;
-	if (check_readable(path, want_dir, msg, sizeof(msg)) == -1)
+	if ((r = file_check(path, allow, msg, sizeof(msg))) == -1)
+		check_error(c, id, "cannot read %s: %s; correct the path or "
+		    "create it", path, msg);
+	else if (r == -2)
+		check_error(c, id, "cannot use %s: %s", path, msg);
+}
+
+static void
+check_dir(const struct check_ctx *c, enum cfg_key_id id, const char *path)
+{
+	char	 msg[PATH_MAX + 256];
+
+	if (given(c, id) && path != NULL &&
+	    check_directory(path, msg, sizeof(msg)) == -1)
 		check_error(c, id, "%s", msg);
 }
 
@@ -225,17 +234,18 @@ check_files(const struct check_ctx *c)
 	const struct vm_config	*vm = c->vm;
 	size_t			 i;
 
-	check_file(c, K_SCRIPTPATH, vm->scriptpath, true);
-	check_file(c, K_BOOTROM, vm->bootrom, false);
+	check_dir(c, K_SCRIPTPATH, vm->scriptpath);
+	check_file(c, K_BOOTROM, vm->bootrom, FILE_REGULAR);
 	/* Keys of the other hypervisor were refused already. */
 	if (vm->hypervisor == HV_BHYVE && c->scope == CFG_SCOPE_VM) {
-		check_file(c, K_CONFIGFILE, vm->configfile, false);
+		check_file(c, K_CONFIGFILE, vm->configfile, FILE_REGULAR);
 		return;
 	}
-	check_file(c, K_KERNEL, vm->kernel, false);
-	check_file(c, K_INITRD, vm->initrd, false);
+	check_file(c, K_KERNEL, vm->kernel, FILE_REGULAR);
+	check_file(c, K_INITRD, vm->initrd, FILE_REGULAR);
 	for (i = 0; i < vm->ndisks; i++)
-		check_file(c, K_DISK, vm->disks[i], false);
+		check_file(c, K_DISK, vm->disks[i], FILE_REGULAR |
+		    FILE_DEVICE);
 }
 
 void

@@ -115,17 +115,22 @@ static void
 daemon_program(char **field, struct key_ctx *k, bool path_only)
 {
 	const char	*s;
+	char		*p;
 
-	if ((s = cfg_get_text(k, k->node, "a program path")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a program path",
+	    CFG_MAX_PATH)) == NULL)
 		return;
 	if (*s == '\0') {
 		cfg_key_error(k, "expected a program path, got an empty "
 		    "string");
 		return;
 	}
+	if (!path_only && strchr(s, '/') == NULL)
+		p = xstrdup(s);
+	else if ((p = cfg_get_path(k, k->node)) == NULL)
+		return;
 	free(*field);
-	*field = path_only || strchr(s, '/') != NULL ?
-	    cfg_path_join(k->basedir, s) : xstrdup(s);
+	*field = p;
 }
 
 static void

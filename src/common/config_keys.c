@@ -158,7 +158,7 @@ apply_name(struct key_ctx *k)
 {
 	const char	*s;
 
-	if ((s = cfg_get_text(k, k->node, "a VM name")) != NULL)
+	if ((s = cfg_get_text(k, k->node, "a VM name", CFG_MAX_NAME)) != NULL)
 		set_string(&k->vm->name, s);
 }
 
@@ -204,36 +204,36 @@ apply_initrd(struct key_ctx *k)
 }
 
 static void
-apply_string_key(struct key_ctx *k, char **field)
+apply_string_key(struct key_ctx *k, char **field, size_t max)
 {
 	const char	*s;
 
-	if ((s = cfg_get_text(k, k->node, "a string")) != NULL)
+	if ((s = cfg_get_text(k, k->node, "a string", max)) != NULL)
 		set_string(field, s);
 }
 
 static void
 apply_os(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->os);
+	apply_string_key(k, &k->vm->os, CFG_MAX_WORD);
 }
 
 static void
 apply_osversion(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->osversion);
+	apply_string_key(k, &k->vm->osversion, CFG_MAX_WORD);
 }
 
 static void
 apply_description(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->description);
+	apply_string_key(k, &k->vm->description, CFG_MAX_DESCRIPTION);
 }
 
 static void
 apply_append(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->append);
+	apply_string_key(k, &k->vm->append, CFG_MAX_ARG);
 }
 
 /* A command name (found on PATH) or a path (made absolute). */
@@ -241,17 +241,22 @@ static void
 apply_qemu_binary(struct key_ctx *k)
 {
 	const char	*s;
+	char		*p;
 
-	if ((s = cfg_get_text(k, k->node, "a program name or path")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a program name or path",
+	    CFG_MAX_PATH)) == NULL)
 		return;
 	if (*s == '\0') {
 		cfg_key_error(k, "expected a program name or path, got an "
 		    "empty string");
 		return;
 	}
+	if (strchr(s, '/') == NULL)
+		p = xstrdup(s);
+	else if ((p = cfg_get_path(k, k->node)) == NULL)
+		return;
 	free(k->vm->qemu_binary);
-	k->vm->qemu_binary = strchr(s, '/') != NULL ?
-	    cfg_path_join(k->basedir, s) : xstrdup(s);
+	k->vm->qemu_binary = p;
 }
 
 /* A user name or a numeric uid that exists on this host. */
@@ -262,7 +267,7 @@ apply_owner(struct key_ctx *k)
 	const char		*s;
 	int64_t			 id;
 
-	if ((s = cfg_get_text(k, k->node, "a user name")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a user name", CFG_MAX_USER)) == NULL)
 		return;
 	if ((pw = getpwnam(s)) == NULL && cfg_parse_digits(s, &id) &&
 	    id <= (int64_t)UINT32_MAX)
@@ -469,6 +474,17 @@ list_clear(char ***list, size_t *n)
 	*n = 0;
 }
 
+/* Room for one more of a list of at most max?  An error if not, once. */
+static bool
+list_room(struct key_ctx *k, size_t n, size_t max, const char *what)
+{
+	if (n < max)
+		return true;
+	cfg_key_error(k, "more than %zu %s; at most %zu are allowed", max,
+	    what, max);
+	return false;
+}
+
 /* disk: a path, or a list of paths; repeated keys add more disks. */
 static void
 apply_disk(struct key_ctx *k)
@@ -477,11 +493,16 @@ apply_disk(struct key_ctx *k)
 	char			*p;
 
 	if (k->node->type == UCL_ARRAY) {
-		for (e = k->node->children; e != NULL; e = e->next)
+		for (e = k->node->children; e != NULL; e = e->next) {
+			if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
+				return;
 			if ((p = cfg_get_path(k, e)) != NULL)
 				list_add(&k->vm->disks, &k->vm->ndisks, p);
+		}
 		return;
 	}
+	if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
+		return;
 	if ((p = cfg_get_path(k, k->node)) != NULL)
 		list_add(&k->vm->disks, &k->vm->ndisks, p);
 }
@@ -498,20 +519,27 @@ apply_qemu_args(struct key_ctx *k)
 
 	if (k->node->type == UCL_ARRAY) {
 		for (e = k->node->children; e != NULL; e = e->next) {
-			s = cfg_get_text(k, e, "a list of strings");
+			if (!list_room(k, k->vm->nqemu_args, CFG_MAX_QEMU_ARGS,
+			    "qemu_args"))
+				return;
+			s = cfg_get_text(k, e, "a list of strings", CFG_MAX_ARG);
 			if (s != NULL)
 				list_add(&k->vm->qemu_args,
 				    &k->vm->nqemu_args, xstrdup(s));
 		}
 		return;
 	}
-	if ((s = cfg_get_text(k, k->node, "a list of strings")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a list of strings",
+	    CFG_MAX_ARG)) == NULL)
 		return;
 	for (;;) {
 		while (isspace((unsigned char)*s))
 			s++;
 		if (*s == '\0')
 			break;
+		if (!list_room(k, k->vm->nqemu_args, CFG_MAX_QEMU_ARGS,
+		    "qemu_args"))
+			return;
 		for (end = s; *end != '\0' && !isspace((unsigned char)*end);
 		    end++)
 			;
@@ -548,7 +576,8 @@ apply_console(struct key_ctx *k, struct cfg_console *con)
 	con->enabled = true;
 	if (n->type != UCL_OBJECT) {
 		if ((s = cfg_get_text(k, n, "a device such as \"/dev/nmdm0A\", "
-		    "or a section { backend = ...; enabled = yes; }")) != NULL)
+		    "or a section { backend = ...; enabled = yes; }",
+		    CFG_MAX_PATH)) != NULL)
 			set_string(&con->backend, s);
 		return;
 	}
@@ -567,7 +596,7 @@ apply_console(struct key_ctx *k, struct cfg_console *con)
 		}
 		if (cfg_key_is(m, "backend")) {
 			if ((s = cfg_get_text(&sub, m, "a device such as "
-			    "\"/dev/nmdm0A\" or \"stdio\"")) != NULL)
+			    "\"/dev/nmdm0A\" or \"stdio\"", CFG_MAX_PATH)) != NULL)
 				set_string(&con->backend, s);
 		} else if (cfg_key_is(m, "enabled"))
 			(void)cfg_get_bool(&sub, &con->enabled);

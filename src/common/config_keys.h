@@ -17,6 +17,22 @@
 
 #define CFG_MAX_CPUS	256	/* cpus, sockets x cores */
 
+/*
+ * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
+ * every string a VM has is copied into each status reply and into the
+ * state of the daemon, so none may be larger than its use needs.  Lengths
+ * are in bytes.
+ */
+#define CFG_MAX_NAME		64	/* a VM's name */
+#define CFG_MAX_WORD		64	/* os, osversion */
+#define CFG_MAX_USER		32	/* owner, group, socket_group */
+#define CFG_MAX_DESCRIPTION	1024
+#define CFG_MAX_PATH		1023	/* FreeBSD's PATH_MAX, less the NUL */
+#define CFG_MAX_ARG		4096	/* append, each of qemu_args */
+#define CFG_MAX_DISKS		64
+#define CFG_MAX_QEMU_ARGS	256
+#define CFG_MAX_ERRORS		20	/* errors reported for one file */
+
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
 	K_NAME,
@@ -64,8 +80,8 @@ struct cfg_error_line {
 	char		*text;
 };
 struct cfg_errors {
-	struct cfg_error_line	*lines;
-	size_t			 count;
+	struct cfg_error_line	*lines;		/* the first CFG_MAX_ERRORS */
+	size_t			 count;		/* all of them */
 };
 
 /* What a key's function needs to parse one member. */
@@ -154,9 +170,14 @@ void	 cfg_key_error(struct key_ctx *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* "expected WHAT, got VALUE" about k->node. */
 void	 cfg_type_error(struct key_ctx *, const char *expected);
-/* Text of a scalar, without NULs or control characters; NULL on error. */
+/*
+ * Text of a scalar, of at most max bytes, in UTF-8, without NULs or
+ * control characters; NULL on error.
+ */
 const char *cfg_get_text(struct key_ctx *, const struct ucl_node *,
-	    const char *expected);
+	    const char *expected, size_t max);
+/* s cut to about 48 bytes ("..." added) for a message; in out. */
+const char *cfg_shorten(const char *s, char *out, size_t size);
 /* A non-empty path made absolute against k->basedir; NULL on error. */
 char	*cfg_get_path(struct key_ctx *, const struct ucl_node *);
 int	 cfg_get_bool(struct key_ctx *, bool *);

@@ -20,6 +20,7 @@
 #include "bhyve_config.h"
 #include "buf.h"
 #include "config.h"
+#include "file.h"
 
 /*
  * key=value and a newline.  bhyve_config(5) expands %(var) in values, so
@@ -122,49 +123,24 @@ bhyve_config_generated_path(const struct vm_config *vm)
 	return path;
 }
 
-/* The whole file into *content; its permission bits into *mode. */
+/*
+ * The whole file into *content; its permission bits into *mode.  Opened
+ * without blocking and read with a limit, since the file may have become
+ * a FIFO or a link to a device after the configuration was loaded.
+ */
 static int
 read_whole(const char *path, struct buf *content, mode_t *mode,
     struct buf *err)
 {
-	struct stat	 st;
-	char		 chunk[8192];
-	ssize_t		 n;
-	int		 fd;
+	char	 msg[256];
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if (file_read(path, FILE_REGULAR, BHYVE_CONFIG_MAX, content, mode,
+	    msg, sizeof(msg)) == -1) {
 		buf_printf(err, "cannot read the bhyve configuration file %s: "
-		    "%s", path, strerror(errno));
+		    "%s", path, msg);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
-		buf_printf(err, "cannot read the bhyve configuration file %s: "
-		    "%s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		buf_printf(err, "cannot read the bhyve configuration file %s: "
-		    "it is a directory", path);
-		close(fd);
-		return -1;
-	}
-	*mode = st.st_mode & 0666;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			buf_printf(err, "cannot read the bhyve configuration "
-			    "file %s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		buf_append(content, chunk, (size_t)n);
-	}
-	close(fd);
+	*mode &= 0666;
 	return 0;
 }
 

@@ -32,6 +32,7 @@
 
 #include <event2/event.h>
 
+#include "file.h"
 #include "log.h"
 #include "ucl.h"
 #include "vmstated.h"
@@ -276,15 +277,21 @@ qemu_argv(struct vm *vm)
 
 /* ---- Before the start: files and the QMP socket. ---- */
 
-/* Check that a file the command line names can be read. */
+/*
+ * Check that a file the command line names is there and of a kind qemu
+ * can use without hanging (a regular file; a device for a disk): the file
+ * may have changed since the configuration was loaded.  stat() only: the
+ * daemon opens none of them, and must not open a FIFO.
+ */
 static int
 qemu_check_file(const struct vm_config *cfg, const char *key,
-    const char *path, struct buf *err)
+    const char *path, int allow, struct buf *err)
 {
-	if (access(path, R_OK) == 0)
+	char	 msg[256];
+
+	if (file_check(path, allow, msg, sizeof(msg)) == 0)
 		return 0;
-	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path,
-	    strerror(errno));
+	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path, msg);
 	return -1;
 }
 
@@ -352,17 +359,18 @@ qemu_prepare(struct vm *vm, struct buf *err)
 	qs->negotiated = qs->powerdown_pending = qs->panicked = false;
 	qs->reason[0] = '\0';
 
-	if (cfg->kernel != NULL &&
-	    qemu_check_file(cfg, "kernel", cfg->kernel, err) == -1)
+	if (cfg->kernel != NULL && qemu_check_file(cfg, "kernel",
+	    cfg->kernel, FILE_REGULAR, err) == -1)
 		return -1;
-	if (cfg->initrd != NULL &&
-	    qemu_check_file(cfg, "initrd", cfg->initrd, err) == -1)
+	if (cfg->initrd != NULL && qemu_check_file(cfg, "initrd",
+	    cfg->initrd, FILE_REGULAR, err) == -1)
 		return -1;
-	if (cfg->bootrom != NULL &&
-	    qemu_check_file(cfg, "bootrom", cfg->bootrom, err) == -1)
+	if (cfg->bootrom != NULL && qemu_check_file(cfg, "bootrom",
+	    cfg->bootrom, FILE_REGULAR, err) == -1)
 		return -1;
 	for (i = 0; i < cfg->ndisks; i++)
-		if (qemu_check_file(cfg, "disk", cfg->disks[i], err) == -1)
+		if (qemu_check_file(cfg, "disk", cfg->disks[i], FILE_REGULAR |
+		    FILE_DEVICE, err) == -1)
 			return -1;
 
 	free(qs->sock_path);

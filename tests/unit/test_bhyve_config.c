@@ -392,6 +392,58 @@ test_write_failures_name_the_file(void **state)
 	vm_clear(&vm);
 }
 
+/*
+ * The configfile may have changed since the configuration was loaded:
+ * a FIFO must not block the daemon in open(), a link to /dev/zero must
+ * not be read to the end of memory, a huge file is refused.
+ */
+static void
+test_configfile_that_cannot_end_is_refused(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 err;
+	char			*want, *listing;
+	FILE			*f;
+
+	(void)state;
+	vm_init(&vm, "x");
+	buf_init(&err);
+	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
+
+	assert_int_equal(mkfifo(vm.configfile, 0600), 0);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
+	    "a FIFO (named pipe), not a regular file", vm.configfile);
+	assert_string_equal(err.data, want);
+	free(want);
+	buf_reset(&err);
+
+	assert_int_equal(unlink(vm.configfile), 0);
+	assert_int_equal(symlink("/dev/zero", vm.configfile), 0);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
+	    "a character device, not a regular file", vm.configfile);
+	assert_string_equal(err.data, want);
+	free(want);
+	buf_reset(&err);
+
+	assert_int_equal(unlink(vm.configfile), 0);
+	assert_non_null(f = fopen(vm.configfile, "w"));
+	assert_int_equal(fseek(f, BHYVE_CONFIG_MAX, SEEK_SET), 0);
+	assert_int_equal(fputc('\n', f), '\n');
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
+	    "larger than 1 MiB, the limit for this file", vm.configfile);
+	assert_string_equal(err.data, want);
+	free(want);
+	listing = list_tmpdir();
+	assert_string_equal(listing, "bhyve_config");
+	free(listing);
+	buf_free(&err);
+	vm_clear(&vm);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -406,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_generated_path),
 		T(test_write_replaces_atomically),
 		T(test_write_failures_name_the_file),
+		T(test_configfile_that_cannot_end_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

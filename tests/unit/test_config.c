@@ -588,8 +588,8 @@ test_unreadable_files(void **state)
 	expect_errors("configfile = nothere;\n", "config:1: configfile: cannot "
 	    "read ", "/vm/nothere: No such file or directory", NULL);
 	write_file("vm/adir/.keep", "");
-	expect_errors("configfile = adir;\n", "configfile: ", "/vm/adir is a "
-	    "directory, not a file", NULL);
+	expect_errors("configfile = adir;\n", "configfile: cannot use ",
+	    "/vm/adir: it is a directory, not a regular file", NULL);
 	expect_errors("configfile = bhyve_config;\nbootrom = /no/such.fd;\n",
 	    "config:2: bootrom: cannot read /no/such.fd", NULL);
 	expect_errors("configfile = bhyve_config;\n"
@@ -597,6 +597,194 @@ test_unreadable_files(void **state)
 	    "scriptpath: ", "/vm/bhyve_config is not a directory", NULL);
 	expect_errors("hypervisor = qemu;\nkernel = /no/vmlinuz;\n",
 	    "config:2: kernel: cannot read /no/vmlinuz", NULL);
+}
+
+/*
+ * A FIFO would block whoever opens it, /dev/zero never ends: a file key
+ * naming one is refused at load, with file, line and key.
+ */
+static void
+test_fifo_and_device_files_refused(void **state)
+{
+	char	*fifo, *zero;
+
+	(void)state;
+	write_vm("vm", "");
+	fifo = tmp_path("vm/fifo");
+	zero = tmp_path("vm/zero");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink("/dev/zero", zero), 0);
+	expect_errors("configfile = fifo;\n", at(1), "configfile: cannot use ",
+	    "/vm/fifo: it is a FIFO (named pipe), not a regular file", NULL);
+	expect_errors("configfile = zero;\n", at(1), "configfile: cannot use ",
+	    "/vm/zero: it is a character device, not a regular file", NULL);
+	expect_errors("configfile = bhyve_config;\nbootrom = fifo;\n", at(2),
+	    "bootrom: cannot use ", "/vm/fifo: it is a FIFO", NULL);
+	expect_errors("hypervisor = qemu;\nkernel = zero;\ninitrd = fifo;\n",
+	    at(2), "kernel: cannot use ", "/vm/zero: it is a character "
+	    "device, not a regular file", at(3), "initrd: cannot use ", NULL);
+	/* A disk may be a device, not a FIFO. */
+	expect_errors("hypervisor = qemu;\ndisk = [/dev/null, fifo];\n", at(2),
+	    "disk: cannot use ", "/vm/fifo: it is a FIFO (named pipe), not a "
+	    "regular file or a device", NULL);
+	free(fifo);
+	free(zero);
+}
+
+/* A config holding `key = "<n times c>";` plus a configfile. */
+static char *
+config_with_long(const char *key, size_t n, char c)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b);
+	buf_printf(&b, "configfile = bhyve_config;\n%s = \"", key);
+	for (i = 0; i < n; i++)
+		buf_putc(&b, c);
+	buf_puts(&b, "\";\n");
+	return buf_steal(&b);
+}
+
+/*
+ * Every string is copied into each status reply: each has a limit, and
+ * an error about one never repeats it.
+ */
+static void
+test_string_limits(void **state)
+{
+	struct vm_config	*vm;
+	char			*text, *error;
+
+	(void)state;
+	text = config_with_long("description", 1024, 'd');
+	write_vm("vm", text);
+	vm = load_ok("vm", NULL);
+	assert_int_equal(strlen(vm->description), 1024);
+	cfg_vm_free(vm);
+	free(text);
+	text = config_with_long("description", 1025, 'd');
+	expect_errors(text, at(2), "description: is 1025 bytes long; at most "
+	    "1024 are allowed: shorten it", NULL);
+	free(text);
+	text = config_with_long("description", 900 * 1024, 'x');
+	write_vm("vm", text);
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "description: is 921600 bytes long"));
+	assert_true(strlen(error) < 300);
+	free(error);
+	free(text);
+	/* Larger, the file itself is refused. */
+	text = config_with_long("description", 10 * 1024 * 1024, 'x');
+	expect_errors(text, "/vm/config: cannot read: it holds more than 1 MiB, "
+	    "the limit for a configuration file with the files it includes",
+	    NULL);
+	free(text);
+	text = config_with_long("owner", 33, 'u');
+	expect_errors(text, "owner: is 33 bytes long; at most 32", NULL);
+	free(text);
+	text = config_with_long("osversion", 65, '1');
+	expect_errors(text, "osversion: is 65 bytes long; at most 64", NULL);
+	free(text);
+	text = config_with_long("bootrom", 1024, 'p');
+	expect_errors(text, "bootrom: is 1024 bytes long; at most 1023", NULL);
+	free(text);
+	/* A relative path is measured once made absolute. */
+	text = config_with_long("bootrom", 1020, 'p');
+	expect_errors(text, "bootrom: is ", " bytes long as an absolute path; "
+	    "at most 1023 are allowed", NULL);
+	free(text);
+	text = config_with_long("name", 65, 'n');
+	expect_errors(text, "name: is 65 bytes long; at most 64", NULL);
+	free(text);
+}
+
+static void
+test_list_limits(void **state)
+{
+	struct buf	 b;
+	int		 i;
+
+	(void)state;
+	buf_init(&b);
+	buf_puts(&b, "hypervisor = qemu;\ndisk = [");
+	for (i = 0; i < 65; i++)
+		buf_puts(&b, "/dev/null, ");
+	buf_puts(&b, "];\n");
+	expect_errors(b.data, at(2), "disk: more than 64 disks; at most 64 "
+	    "are allowed", NULL);
+	buf_reset(&b);
+	buf_puts(&b, "hypervisor = qemu;\nqemu_args = \"");
+	for (i = 0; i < 257; i++)
+		buf_puts(&b, "-a ");
+	buf_puts(&b, "\";\n");
+	expect_errors(b.data, at(2), "qemu_args: more than 256 qemu_args; at "
+	    "most 256 are allowed", NULL);
+	buf_reset(&b);
+	buf_puts(&b, "hypervisor = qemu;\n");
+	for (i = 0; i < 257; i++)
+		buf_puts(&b, "qemu_args = [-a];\n");
+	expect_errors(b.data, at(258), "qemu_args: more than 256", NULL);
+	buf_free(&b);
+}
+
+static void
+test_invalid_utf8_refused(void **state)
+{
+	char	*error;
+
+	(void)state;
+	expect_errors("configfile = bhyve_config;\ndescription = \"caf\xe9\";\n",
+	    at(2), "description: is not valid UTF-8 (byte 0xe9 at offset 3); "
+	    "write it in UTF-8", NULL);
+	expect_errors("configfile = bhyve_config;\nos = \xff;\n", at(2),
+	    "os: is not valid UTF-8 (byte 0xff at offset 0)", NULL);
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "description = \"caf\xc3\xa9 \xe2\x82\xac\";\n");
+	cfg_vm_free(load_ok("vm", NULL));
+	/* A relative path takes the bytes of the directory's name. */
+	write_vm("caf\xe9", "vm { configfile = bhyve_config; }\n");
+	error = load_error("caf\xe9", NULL);
+	assert_non_null(strstr(error, "config:1: configfile: the absolute path "
+	    "made from \"bhyve_config\" has a byte that is not UTF-8 or is a "
+	    "control character (0xe9 at offset "));
+	free(error);
+}
+
+/* A file of many errors reports the first ones, and how many more. */
+static void
+test_errors_are_capped(void **state)
+{
+	struct buf	 b;
+	char		*error, *last;
+	int		 i;
+
+	(void)state;
+	buf_init(&b);
+	buf_puts(&b, "configfile = bhyve_config;\n");
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "unknown%d = 1;\n", i);
+	write_vm("vm", b.data);
+	error = load_error("vm", NULL);
+	last = strrchr(error, '\n');
+	assert_non_null(last);
+	assert_string_equal(last, "\n... and 980 more errors in this file, "
+	    "not shown");
+	assert_non_null(strstr(error, "config:21: unknown19: unknown key"));
+	assert_null(strstr(error, "unknown20:"));
+	free(error);
+	/* A section key too long for a name is not repeated whole. */
+	buf_reset(&b);
+	for (i = 0; i < 10000; i++)
+		buf_putc(&b, 'v');
+	buf_puts(&b, " { configfile = bhyve_config; }\n");
+	write_vm("vm", b.data);
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+	    "...\" (from the section) is not a valid VM name"));
+	assert_true(strlen(error) < 400);
+	free(error);
+	buf_free(&b);
 }
 
 static void
@@ -1050,6 +1238,11 @@ main(void)
 		T(test_missing_configfile),
 		T(test_owner_and_group_must_exist),
 		T(test_unreadable_files),
+		T(test_fifo_and_device_files_refused),
+		T(test_string_limits),
+		T(test_list_limits),
+		T(test_invalid_utf8_refused),
+		T(test_errors_are_capped),
 		T(test_duplicate_key),
 		T(test_every_error_is_reported),
 		T(test_syntax_error_names_line_and_column),
