@@ -33,6 +33,8 @@ OS_CPPFLAGS_freebsd=
 WARNFLAGS?=	-Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 		-Wmissing-prototypes -Wno-unused-parameter
 CFLAGS?=	-O2 -g
+# isfinite() is a call to __isfinite in FreeBSD's libm (glibc: a builtin).
+LIBM=		-lm
 ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 		-Isrc/common -Isrc/hv -Isrc/platform -Isrc/vmstated \
 		-DCONFIGDIR=\"$(CONFIGDIR)\" -DRUNSTATEDIR=\"$(RUNSTATEDIR)\" \
@@ -75,15 +77,16 @@ all: $(PROGRAMS)
 
 $(O)/vmstated: $(VMSTATED_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS) \
+	    $(LIBM)
 
 $(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS) src/vmstatedctl/vmstatedctl.h
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS) $(LIBM)
 
 $(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS) $(LIBM)
 
 # Stand-ins for bhyve and bhyvectl (tests/standin/README.md).
 $(O)/bhyve-standin: tests/standin/bhyve.c tests/standin/bhyve_config.c \
@@ -104,25 +107,25 @@ standins: $(STANDINS)
 $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_buf.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_ucl.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_config.c \
-	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
     src/hv/bhyve_config.h $(CONFIG_SRCS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
-	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 unit-tests: $(UNIT_TESTS)
 
@@ -148,7 +151,7 @@ $(O)/fuzz_ucl: tests/fuzz/fuzz_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all \
 	    $(OS_CPPFLAGS_$(OS)) -Isrc/common -o $@ tests/fuzz/fuzz_ucl.c \
-	    $(COMMON_SRCS)
+	    $(COMMON_SRCS) $(LIBM)
 
 fuzz: $(O)/fuzz_ucl
 	@mkdir -p $(O)/fuzz-corpus
