@@ -71,7 +71,7 @@ STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
 STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
-		$(O)/test_buf
+		$(O)/test_buf $(O)/test_platform
 
 all: $(PROGRAMS)
 
@@ -126,6 +126,12 @@ $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_platform: tests/unit/test_platform.c $(PLATFORM_SRCS) \
+    src/platform/platform.h
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_platform.c \
+	    $(PLATFORM_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 unit-tests: $(UNIT_TESTS)
 
