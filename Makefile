@@ -17,10 +17,20 @@ SYSCONFDIR?=	$(PREFIX)/etc
 RUNSTATEDIR?=	/var/run
 LOGDIR?=	/var/log/vmstated
 CONFIGDIR?=	$(SYSCONFDIR)/vmstated
+# The service manager's file, where it looks for it: FreeBSD's rc.d script
+# in RCDIR (service(8) and rc(8) read local_startup, /usr/local/etc/rc.d),
+# systemd's unit in SYSTEMDUNITDIR (systemd reads /usr/local/lib/systemd/system
+# and /usr/lib/systemd/system).  SERVICE=rc.d or SERVICE=systemd installs
+# another system's, SERVICE=none neither.
+RCDIR?=		$(PREFIX)/etc/rc.d
+SYSTEMDUNITDIR?=	$(PREFIX)/lib/systemd/system
 
 O?=		build
 CC?=		cc
 OS!=		uname -s | tr 'A-Z' 'a-z'
+SERVICE_freebsd=	rc.d
+SERVICE_linux=		systemd
+SERVICE?=	$(SERVICE_$(OS))
 
 EVENT_CFLAGS!=	pkg-config --cflags libevent_core 2>/dev/null || echo -I/usr/local/include
 EVENT_LIBS!=	pkg-config --libs libevent_core 2>/dev/null || echo -L/usr/local/lib -levent_core
@@ -174,24 +184,11 @@ bench: all standins $(O)/bench-spawntime
 demo:
 	sh scripts/demo
 
-# The FreeBSD rc.d script and the systemd unit, with the installed paths.
-$(O)/vmstated.rc: rc/vmstated.in
-	@mkdir -p $(O)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
-	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
-	    rc/vmstated.in > $@
-
-$(O)/vmstated.service: rc/vmstated.service
-	@mkdir -p $(O)
-	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
-	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service > $@
-
-install: all $(O)/vmstated.rc $(O)/vmstated.service
+install: all install-$(SERVICE)
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
-	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(EXAMPLESDIR)/rc.d $(DESTDIR)$(EXAMPLESDIR)/systemd \
-	    $(DESTDIR)$(CONFIGDIR)
+	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(CONFIGDIR)
 	install -m 0755 $(O)/vmstated $(DESTDIR)$(SBINDIR)/vmstated
 	install -m 0755 $(O)/vmstatedctl $(DESTDIR)$(BINDIR)/vmstatedctl
 	install -m 0755 $(O)/ucl2json $(DESTDIR)$(BINDIR)/vmstated-ucl2json
@@ -207,9 +204,25 @@ install: all $(O)/vmstated.rc $(O)/vmstated.service
 	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm/
 	install -m 0644 examples/README examples/vmstated.conf \
 	    $(DESTDIR)$(EXAMPLESDIR)/
-	install -m 0755 $(O)/vmstated.rc $(DESTDIR)$(EXAMPLESDIR)/rc.d/vmstated
+
+# The rc.d script and the systemd unit, with the installed paths: made
+# at every install, as the paths may differ from the last one's.
+install-rc.d:
+	@mkdir -p $(O) $(DESTDIR)$(RCDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
+	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
+	    rc/vmstated.in > $(O)/vmstated.rc
+	install -m 0555 $(O)/vmstated.rc $(DESTDIR)$(RCDIR)/vmstated
+
+install-systemd:
+	@mkdir -p $(O) $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
+	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service \
+	    > $(O)/vmstated.service
 	install -m 0644 $(O)/vmstated.service \
-	    $(DESTDIR)$(EXAMPLESDIR)/systemd/vmstated.service
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/vmstated.service
+
+install-none:
 
 lint-man:
 	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
@@ -219,4 +232,4 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
-	demo install lint-man clean
+	demo install install-rc.d install-systemd install-none lint-man clean
