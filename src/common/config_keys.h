@@ -15,7 +15,7 @@
 #include "config.h"
 #include "ucl.h"
 
-#define CFG_MAX_CPUS	256	/* cpus, sockets x cores */
+#define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
@@ -37,6 +37,7 @@ enum cfg_key_id {
 	K_NUMCPUS,
 	K_SOCKETS,
 	K_CORES,
+	K_THREADS,
 	K_HYPERVISOR,
 	K_AUTOSTART,
 	K_STOPTIMEOUT,
