@@ -150,10 +150,10 @@ test-unit: $(UNIT_TESTS)
 	    (cd tests/unit && ../../$$t) || exit 1; done
 
 test-integration: all standins
-	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/integration
+	VMSTATED_BUILD=$(O) sh scripts/pytest -q tests/integration
 
 test-e2e: all
-	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/e2e
+	VMSTATED_BUILD=$(O) sh scripts/pytest -q tests/e2e
 
 # Everything, as the README says: installs what is missing, then builds
 # and runs every suite (scripts/check).

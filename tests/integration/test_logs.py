@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -197,4 +198,6 @@ def test_a_full_run_directory_stops_nothing_and_is_reported_once(
                  d.stderr(), what="the recovery to be reported")
         d.stop()
     finally:
-        subprocess.run(["umount", "-l", str(run)])
+        # -l (lazy) is Linux's; FreeBSD's umount forces with -f.
+        subprocess.run(["umount", "-l" if sys.platform.startswith("linux")
+                        else "-f", str(run)])
