@@ -17,10 +17,20 @@ SYSCONFDIR?=	$(PREFIX)/etc
 RUNSTATEDIR?=	/var/run
 LOGDIR?=	/var/log/vmstated
 CONFIGDIR?=	$(SYSCONFDIR)/vmstated
+# The service manager's file, where it looks for it: FreeBSD's rc.d script
+# in RCDIR (service(8) and rc(8) read local_startup, /usr/local/etc/rc.d),
+# systemd's unit in SYSTEMDUNITDIR (systemd reads /usr/local/lib/systemd/system
+# and /usr/lib/systemd/system).  SERVICE=rc.d or SERVICE=systemd installs
+# another system's, SERVICE=none neither.
+RCDIR?=		$(PREFIX)/etc/rc.d
+SYSTEMDUNITDIR?=	$(PREFIX)/lib/systemd/system
 
 O?=		build
 CC?=		cc
 OS!=		uname -s | tr 'A-Z' 'a-z'
+SERVICE_freebsd=	rc.d
+SERVICE_linux=		systemd
+SERVICE?=	$(SERVICE_$(OS))
 
 EVENT_CFLAGS!=	pkg-config --cflags libevent_core 2>/dev/null || echo -I/usr/local/include
 EVENT_LIBS!=	pkg-config --libs libevent_core 2>/dev/null || echo -L/usr/local/lib -levent_core
@@ -33,6 +43,8 @@ OS_CPPFLAGS_freebsd=
 WARNFLAGS?=	-Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 		-Wmissing-prototypes -Wno-unused-parameter
 CFLAGS?=	-O2 -g
+# isfinite() is a call to __isfinite in FreeBSD's libm (glibc: a builtin).
+LIBM=		-lm
 ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 		-Isrc/common -Isrc/hv -Isrc/platform -Isrc/vmstated \
 		-DCONFIGDIR=\"$(CONFIGDIR)\" -DRUNSTATEDIR=\"$(RUNSTATEDIR)\" \
@@ -74,21 +86,23 @@ STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
-		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload
+		$(O)/test_platform $(O)/test_vm $(O)/test_vm_model \
+		$(O)/test_reload
 
 all: $(PROGRAMS)
 
 $(O)/vmstated: $(VMSTATED_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS) \
+	    $(LIBM)
 
 $(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS) src/vmstatedctl/vmstatedctl.h
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS) $(LIBM)
 
 $(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS) $(LIBM)
 
 # Stand-ins for bhyve and bhyvectl (tests/standin/README.md).
 $(O)/bhyve-standin: tests/standin/bhyve.c tests/standin/bhyve_config.c \
@@ -109,7 +123,7 @@ standins: $(STANDINS)
 $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_buf.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
@@ -126,20 +140,26 @@ $(O)/test_json_check: tests/unit/test_json_check.c src/common/json_check.c \
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_ucl.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_config.c \
-	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
     src/hv/bhyve_config.h $(CONFIG_SRCS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
-	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_platform: tests/unit/test_platform.c $(PLATFORM_SRCS) \
+    src/platform/platform.h
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_platform.c \
+	    $(PLATFORM_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 # The state machine alone (tests/unit/vm_world.c plays the world).
 MACHINE_SRCS=	src/vmstated/vm.c src/vmstated/vm_actions.c \
@@ -176,10 +196,10 @@ test-unit: $(UNIT_TESTS)
 	    (cd tests/unit && ../../$$t) || exit 1; done
 
 test-integration: all standins
-	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/integration
+	VMSTATED_BUILD=$(O) sh scripts/pytest -q tests/integration
 
 test-e2e: all
-	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/e2e
+	VMSTATED_BUILD=$(O) sh scripts/pytest -q tests/e2e
 
 # Everything, as the README says: installs what is missing, then builds
 # and runs every suite (scripts/check).
@@ -193,7 +213,7 @@ $(O)/fuzz_ucl: tests/fuzz/fuzz_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all \
 	    $(OS_CPPFLAGS_$(OS)) -Isrc/common -o $@ tests/fuzz/fuzz_ucl.c \
-	    $(COMMON_SRCS)
+	    $(COMMON_SRCS) $(LIBM)
 
 fuzz: $(O)/fuzz_ucl
 	@mkdir -p $(O)/fuzz-corpus
@@ -210,24 +230,11 @@ bench: all standins $(O)/bench-spawntime
 demo:
 	sh scripts/demo
 
-# The FreeBSD rc.d script and the systemd unit, with the installed paths.
-$(O)/vmstated.rc: rc/vmstated.in
-	@mkdir -p $(O)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
-	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
-	    rc/vmstated.in > $@
-
-$(O)/vmstated.service: rc/vmstated.service
-	@mkdir -p $(O)
-	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
-	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service > $@
-
-install: all $(O)/vmstated.rc $(O)/vmstated.service
+install: all install-$(SERVICE)
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
-	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(EXAMPLESDIR)/rc.d $(DESTDIR)$(EXAMPLESDIR)/systemd \
-	    $(DESTDIR)$(CONFIGDIR)
+	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(CONFIGDIR)
 	install -m 0755 $(O)/vmstated $(DESTDIR)$(SBINDIR)/vmstated
 	install -m 0755 $(O)/vmstatedctl $(DESTDIR)$(BINDIR)/vmstatedctl
 	install -m 0755 $(O)/ucl2json $(DESTDIR)$(BINDIR)/vmstated-ucl2json
@@ -243,9 +250,25 @@ install: all $(O)/vmstated.rc $(O)/vmstated.service
 	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm/
 	install -m 0644 examples/README examples/vmstated.conf \
 	    $(DESTDIR)$(EXAMPLESDIR)/
-	install -m 0755 $(O)/vmstated.rc $(DESTDIR)$(EXAMPLESDIR)/rc.d/vmstated
+
+# The rc.d script and the systemd unit, with the installed paths: made
+# at every install, as the paths may differ from the last one's.
+install-rc.d:
+	@mkdir -p $(O) $(DESTDIR)$(RCDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
+	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
+	    rc/vmstated.in > $(O)/vmstated.rc
+	install -m 0555 $(O)/vmstated.rc $(DESTDIR)$(RCDIR)/vmstated
+
+install-systemd:
+	@mkdir -p $(O) $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
+	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service \
+	    > $(O)/vmstated.service
 	install -m 0644 $(O)/vmstated.service \
-	    $(DESTDIR)$(EXAMPLESDIR)/systemd/vmstated.service
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/vmstated.service
+
+install-none:
 
 lint-man:
 	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
@@ -255,4 +278,4 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
-	demo install lint-man clean
+	demo install install-rc.d install-systemd install-none lint-man clean

@@ -264,6 +264,7 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    a->vmexit_on_halt == b->vmexit_on_halt &&
 	    a->memory_mb == b->memory_mb && a->cpus == b->cpus &&
 	    a->sockets == b->sockets && a->cores == b->cores &&
+	    a->threads == b->threads &&
 	    a->hypervisor == b->hypervisor && a->autostart == b->autostart &&
 	    a->stoptimeout == b->stoptimeout &&
 	    a->hooktimeout == b->hooktimeout &&

@@ -62,6 +62,7 @@ struct vm_config {
 	int64_t		 cpus;		/* 0: not given */
 	int64_t		 sockets;	/* 0: not given */
 	int64_t		 cores;		/* 0: not given */
+	int64_t		 threads;	/* 0: not given */
 
 	/* Keys this project adds. */
 	enum hv_kind	 hypervisor;	/* default bhyve */

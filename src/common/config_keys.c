@@ -63,6 +63,7 @@ static void	apply_memory(struct key_ctx *);
 static void	apply_cpus(struct key_ctx *);
 static void	apply_sockets(struct key_ctx *);
 static void	apply_cores(struct key_ctx *);
+static void	apply_threads(struct key_ctx *);
 static void	apply_hypervisor(struct key_ctx *);
 static void	apply_autostart(struct key_ctx *);
 static void	apply_stoptimeout(struct key_ctx *);
@@ -100,6 +101,7 @@ static const struct vm_key vm_keys[K__COUNT] = {
 	{ K_NUMCPUS, "numcpus", apply_cpus, 0 },
 	{ K_SOCKETS, "sockets", apply_sockets, 0 },
 	{ K_CORES, "cores", apply_cores, 0 },
+	{ K_THREADS, "threads", apply_threads, 0 },
 	{ K_HYPERVISOR, "hypervisor", apply_hypervisor, 0 },
 	{ K_AUTOSTART, "autostart", apply_autostart, 0 },
 	{ K_STOPTIMEOUT, "stoptimeout", apply_stoptimeout, 0 },
@@ -402,6 +404,16 @@ apply_cores(struct key_ctx *k)
 	if (cfg_get_int(k, "a number of cores per socket", 1, CFG_MAX_CPUS,
 	    &v) == 0)
 		k->vm->cores = v;
+}
+
+static void
+apply_threads(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of threads per core", 1, CFG_MAX_CPUS,
+	    &v) == 0)
+		k->vm->threads = v;
 }
 
 static void

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "ucl.h"
 
-#define CFG_MAX_CPUS	256	/* cpus, sockets x cores */
+#define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
 /*
  * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
@@ -53,6 +53,7 @@ enum cfg_key_id {
 	K_NUMCPUS,
 	K_SOCKETS,
 	K_CORES,
+	K_THREADS,
 	K_HYPERVISOR,
 	K_AUTOSTART,
 	K_STOPTIMEOUT,

@@ -60,7 +60,10 @@ put_flag(struct buf *out, const char *key, enum cfg_flag flag)
 /*
  * The original implementation's hostbridge key.  bhyve's amd_hostbridge
  * is the hostbridge device with AMD's PCI ids (pci_hostbridge.c), and a
- * configuration file names the device model, so it is written that way.
+ * configuration file names the device model, so it is written that way,
+ * with the ids under the names bhyve_config(5) documents for every PCI
+ * device, pcireg.vendor and pcireg.device (the hostbridge's own vendor
+ * and devid are the deprecated ones).
  */
 static void
 put_hostbridge(struct buf *out, const char *hostbridge)
@@ -69,8 +72,8 @@ put_hostbridge(struct buf *out, const char *hostbridge)
 		return;
 	put_line(out, "pci.0.0.0.device", "hostbridge");
 	if (strcmp(hostbridge, "amd_hostbridge") == 0) {
-		put_line(out, "pci.0.0.0.vendor", "0x1022");
-		put_line(out, "pci.0.0.0.devid", "0x7432");
+		put_line(out, "pci.0.0.0.pcireg.vendor", "0x1022");
+		put_line(out, "pci.0.0.0.pcireg.device", "0x7432");
 	}
 }
 
@@ -96,6 +99,8 @@ bhyve_config_render(const struct vm_config *vm, const char *orig,
 		put_int(out, "sockets", vm->sockets);
 	if (vm->cores > 0)
 		put_int(out, "cores", vm->cores);
+	if (vm->threads > 0)
+		put_int(out, "threads", vm->threads);
 	if (vm->bootrom != NULL)
 		put_line(out, "lpc.bootrom", vm->bootrom);
 	put_flag(out, "acpi_tables", vm->generate_acpi_tables);

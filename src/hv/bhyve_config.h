@@ -21,7 +21,7 @@
  * Append to out: the bytes of the VM's configfile (orig, len), then a
  * newline if orig did not end with one, then one line per setting the
  * VM's config gives: name=, memory.size= (e.g. "2048M"), cpus=, sockets=,
- * cores=, lpc.bootrom=, acpi_tables=, x86.vmexit_on_hlt=, and the
+ * cores=, threads=, lpc.bootrom=, acpi_tables=, x86.vmexit_on_hlt=, and the
  * compatibility settings (memory.wired=, pci.0.0.0.device=...,
  * lpc.comN.path=).
  */

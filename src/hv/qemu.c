@@ -158,7 +158,7 @@ qemu_args_mention(const struct vm_config *cfg, const char *s)
 }
 
 /*
- * -smp from cpus, sockets and cores, each only when given.  Returns a new
+ * -smp from cpus, sockets, cores and threads, each only when given.  Returns a new
  * string, or NULL when none is given.
  */
 static char *
@@ -177,6 +177,9 @@ qemu_smp(const struct vm_config *cfg)
 	if (cfg->cores != 0)
 		buf_printf(&b, "%scores=%lld", b.len ? "," : "",
 		    (long long)cfg->cores);
+	if (cfg->threads != 0)
+		buf_printf(&b, "%sthreads=%lld", b.len ? "," : "",
+		    (long long)cfg->threads);
 	return buf_steal(&b);
 }
 

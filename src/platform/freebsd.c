@@ -1,21 +1,20 @@
 /*
  * freebsd.c: FreeBSD implementations of platform.h.
  */
-#include <sys/param.h>
 #include <sys/types.h>
 #include <sys/event.h>
-#include <sys/proc.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/sysctl.h>
+#include <sys/time.h>
+#include <sys/user.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
-#include <sys/user.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,80 +87,156 @@ platform_close_range(int lo, int hi)
 	}
 }
 
-int
-platform_proc_start(pid_t pid, uint64_t *start)
+static int
+boottime_usec(uint64_t *usec)
 {
-	struct kinfo_proc	 kp;
-	size_t			 len = sizeof(kp);
-	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID,
-				    (int)pid };
+	int		 mib[2] = { CTL_KERN, KERN_BOOTTIME };
+	struct timeval	 tv;
+	size_t		 len = sizeof(tv);
 
-	if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1)
+	if (sysctl(mib, 2, &tv, &len, NULL, 0) == -1)
 		return -1;
-	if (len == 0 || kp.ki_stat == SZOMB) {
-		errno = ESRCH;
-		return -1;
-	}
-	*start = (uint64_t)kp.ki_start.tv_sec * 1000000 +
-	    (uint64_t)kp.ki_start.tv_usec;
+	*usec = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
 	return 0;
 }
 
-/* kqueue(2): EVFILT_PROC with NOTE_EXIT returns the exit status in data,
- * for any process, child or not. */
+/*
+ * ki_start is the fork's uptime plus the boot time, which a step of the
+ * clock moves: subtract the boot time read around it, again if it moved
+ * meanwhile, so that the value does not change while the process lives.
+ */
 int
-platform_watch_status(int fd, int *status)
+platform_proc_start(pid_t pid, uint64_t *start)
 {
-	struct kevent	 kev;
-	struct timespec	 zero = { 0, 0 };
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID,
+				    (int)pid };
+	struct kinfo_proc	 kp;
+	uint64_t		 before, after, started;
+	size_t			 len;
+	int			 tries;
 
-	if (kevent(fd, NULL, 0, &kev, 1, &zero) == 1 &&
-	    kev.filter == EVFILT_PROC && (kev.fflags & NOTE_EXIT)) {
-		*status = (int)kev.data;
+	for (tries = 0; tries < 10; tries++) {
+		len = sizeof(kp);
+		if (boottime_usec(&before) == -1 ||
+		    sysctl(mib, 4, &kp, &len, NULL, 0) == -1 ||
+		    boottime_usec(&after) == -1)
+			return -1;
+		/* A zombie has ended: only its exit is left. */
+		if (len == 0 || (len == sizeof(kp) && kp.ki_stat == SZOMB)) {
+			errno = ESRCH;
+			return -1;
+		}
+		if (len != sizeof(kp) || kp.ki_structsize != sizeof(kp)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (before != after)
+			continue;
+		started = (uint64_t)kp.ki_start.tv_sec * 1000000 +
+		    (uint64_t)kp.ki_start.tv_usec;
+		*start = started - before;
 		return 0;
 	}
+	errno = EAGAIN;
 	return -1;
 }
 
+/*
+ * The EVFILT_PROC/NOTE_EXIT event carries the exit status in its data,
+ * for any process we may see (kqueue(2); filt_proc in kern_event.c).
+ */
+int
+platform_watch_status(int fd, int *status)
+{
+	struct kevent		 kev;
+	struct timespec		 now = { 0, 0 };
+
+	switch (kevent(fd, NULL, 0, &kev, 1, &now)) {
+	case -1:
+		return -1;
+	case 0:
+		errno = EAGAIN;
+		return -1;
+	}
+	if (kev.filter != EVFILT_PROC || (kev.fflags & NOTE_EXIT) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*status = (int)kev.data;
+	return 0;
+}
+
+/*
+ * FreeBSD has no descriptor to signal through.  A pending exit on the
+ * kqueue means the pid may already be someone else's; the window left is
+ * between this poll and kill(2).
+ */
 int
 platform_signal(int fd, pid_t pid, int sig)
 {
-	(void)fd;
+	struct pollfd	 pfd;
+
+	if (fd != -1) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1) {
+			errno = ESRCH;
+			return -1;
+		}
+	}
 	return kill(pid, sig);
 }
 
+/*
+ * The arguments of every process, from the kernel; setproctitle(3) stores
+ * its title there as one string.
+ */
 pid_t
 platform_find_title(const char *title)
 {
-	struct kinfo_proc	*kp = NULL;
-	char			 args[512];
-	size_t			 len = 0, n, i, tlen = strlen(title);
-	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PROC,
-				    0 };
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PROC, 0 };
+	struct kinfo_proc	*procs = NULL;
+	char			 args[4096];
+	size_t			 len, n, i, tlen = strlen(title);
 	pid_t			 found = 0;
+	int			 tries;
 
-	if (sysctl(mib, 3, NULL, &len, NULL, 0) == -1)
-		return -1;
-	len += len / 8;
-	if ((kp = malloc(len)) == NULL)
-		return -1;
-	if (sysctl(mib, 3, kp, &len, NULL, 0) == -1) {
-		free(kp);
+	for (tries = 0; tries < 10; tries++) {
+		if (sysctl(mib, 3, NULL, &len, NULL, 0) == -1)
+			return -1;
+		len += len / 8;
+		free(procs);
+		if ((procs = malloc(len)) == NULL)
+			return -1;
+		if (sysctl(mib, 3, procs, &len, NULL, 0) == 0)
+			break;
+		if (errno != ENOMEM) {
+			free(procs);
+			return -1;
+		}
+	}
+	if (tries == 10) {
+		free(procs);
+		errno = EAGAIN;
 		return -1;
 	}
-	n = len / sizeof(*kp);
-	for (i = 0; i < n && found == 0; i++) {
+	for (i = 0; found == 0 && i < len / sizeof(*procs); i++) {
 		int amib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_ARGS,
-		    (int)kp[i].ki_pid };
-		size_t alen = sizeof(args);
+		    (int)procs[i].ki_pid };
 
-		if (sysctl(amib, 4, args, &alen, NULL, 0) == -1)
+		if (procs[i].ki_stat == SZOMB)
 			continue;
-		if (alen >= tlen && memcmp(args, title, tlen) == 0 &&
-		    (alen == tlen || args[tlen] == '\0'))
-			found = kp[i].ki_pid;
+		/* A process that ended meanwhile, or hidden from us: skipped. */
+		n = sizeof(args);
+		if (sysctl(amib, 4, args, &n, NULL, 0) == -1)
+			continue;
+		while (n > 0 && args[n - 1] == '\0')
+			n--;
+		if (n == tlen && memcmp(args, title, tlen) == 0)
+			found = procs[i].ki_pid;
 	}
-	free(kp);
+	free(procs);
 	return found;
 }
 

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,63 +96,78 @@ platform_close_range(int lo, int hi)
 		close(fd);
 }
 
-int
-platform_proc_start(pid_t pid, uint64_t *start)
+/*
+ * Read /proc/PID/<name> into buf, NUL-terminated; a process that is gone
+ * (ENOENT, or ESRCH while reading) is ESRCH.  Returns the length or -1.
+ */
+static ssize_t
+read_proc_file(pid_t pid, const char *name, char *buf, size_t len)
 {
-	char			 path[64], buf[1024], *p, *end;
-	unsigned long long	 v;
-	ssize_t			 n;
-	int			 fd, field;
+	char	 path[64];
+	ssize_t	 n;
+	int	 fd, saved;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			errno = ESRCH;
 		return -1;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
+	saved = errno;
 	close(fd);
-	if (n <= 0) {
-		errno = ESRCH;
+	if (n == -1) {
+		errno = saved;
 		return -1;
 	}
 	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: fields count
-	 * from after its last ')'.  There, field 3 is the state; the start
-	 * time is field 22. */
-	if ((p = strrchr(buf, ')')) == NULL) {
-		errno = EINVAL;
+	return n;
+}
+
+/*
+ * Field 22 (starttime) of /proc/PID/stat.  The command name (field 2) is
+ * in parentheses and may itself hold ')' and spaces: count the fields
+ * from the last ')', which is followed by field 3.
+ */
+int
+platform_proc_start(pid_t pid, uint64_t *start)
+{
+	char			 stat[1024], *p, *end;
+	unsigned long long	 value;
+	int			 field;
+
+	if (read_proc_file(pid, "stat", stat, sizeof(stat)) == -1)
 		return -1;
-	}
+	if ((p = strrchr(stat, ')')) == NULL)
+		goto bad;
 	p++;
-	if (p[0] == ' ' && p[1] == 'Z') {
-		errno = ESRCH;		/* a zombie has ended */
+	/* Field 3, the state: a zombie has ended, only its exit is left. */
+	if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X')) {
+		errno = ESRCH;
 		return -1;
 	}
 	for (field = 3; field < 22; field++) {
 		while (*p == ' ')
 			p++;
-		while (*p != ' ' && *p != '\0')
-			p++;
-		if (*p == '\0') {
-			errno = EINVAL;
-			return -1;
-		}
+		if ((p = strchr(p, ' ')) == NULL)
+			goto bad;
 	}
-	v = strtoull(p, &end, 10);
-	if (end == p) {
-		errno = EINVAL;
-		return -1;
-	}
-	*start = (uint64_t)v;
+	errno = 0;
+	value = strtoull(p, &end, 10);
+	if (end == p || (*end != ' ' && *end != '\0') || errno != 0)
+		goto bad;
+	*start = value;
 	return 0;
+ bad:
+	errno = EINVAL;
+	return -1;
 }
 
+/* Linux tells the exit status of our children only, through wait(2). */
 int
 platform_watch_status(int fd, int *status)
 {
-	(void)fd;
-	(void)status;
+	errno = ENOTSUP;
 	return -1;
 }
 
@@ -161,10 +175,28 @@ int
 platform_signal(int fd, pid_t pid, int sig)
 {
 #ifdef SYS_pidfd_send_signal
-	if (fd != -1)
-		return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+	if (fd != -1) {
+		if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -1;
+	}
 #endif
 	return kill(pid, sig);
+}
+
+/*
+ * Whether the command line `cmd` (n bytes, arguments separated by NULs)
+ * is `title` alone: setproctitle(3)'s emulations leave NULs after it.
+ */
+static int
+cmdline_is(const char *cmd, size_t n, const char *title)
+{
+	size_t	 len = strlen(title);
+
+	while (n > 0 && cmd[n - 1] == '\0')
+		n--;
+	return n == len && memcmp(cmd, title, len) == 0;
 }
 
 pid_t
@@ -172,26 +204,22 @@ platform_find_title(const char *title)
 {
 	struct dirent	*de;
 	DIR		*dir;
-	char		 path[300], buf[512];
-	size_t		 len = strlen(title);
+	char		 cmd[4096], *end;
 	ssize_t		 n;
+	long		 pid;
 	pid_t		 found = 0;
-	int		 fd;
 
 	if ((dir = opendir("/proc")) == NULL)
 		return -1;
 	while (found == 0 && (de = readdir(dir)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+		errno = 0;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0 || errno != 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		n = read(fd, buf, sizeof(buf));
-		close(fd);
-		/* A retitled process: the title, then NULs (or the end). */
-		if (n >= (ssize_t)len && memcmp(buf, title, len) == 0 &&
-		    (n == (ssize_t)len || buf[len] == '\0'))
-			found = (pid_t)strtol(de->d_name, NULL, 10);
+		/* A process that ended meanwhile is skipped. */
+		n = read_proc_file((pid_t)pid, "cmdline", cmd, sizeof(cmd));
+		if (n > 0 && cmdline_is(cmd, (size_t)n, title))
+			found = (pid_t)pid;
 	}
 	closedir(dir);
 	return found;

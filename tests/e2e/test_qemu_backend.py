@@ -41,7 +41,8 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
     assert argv[0] == str(FAKE_QEMU)
     assert option_values(argv, "-name") == ["guest=vm1"]
     assert option_values(argv, "-m") == ["1024M"]
-    assert option_values(argv, "-smp") == ["cpus=4,sockets=2,cores=2"]
+    assert option_values(argv, "-smp") == [
+        "cpus=4,sockets=2,cores=2,threads=1"]
     assert option_values(argv, "-bios") == [str(bios)]
     assert "acpi=off" in option_values(argv, "-machine")
     assert "-no-reboot" in argv
@@ -56,7 +57,8 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
                for v in option_values(argv, "-chardev"))
     assert option_values(argv, "-mon")[0].endswith("mode=control")
     # The command line is in the VM log before the start.
-    assert "-smp cpus=4,sockets=2,cores=2" in fake_vmstated.log("vm1")
+    assert ("-smp cpus=4,sockets=2,cores=2,threads=1"
+            in fake_vmstated.log("vm1"))
 
 
 @pytest.mark.parametrize("fake, state, reason", [

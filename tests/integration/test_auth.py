@@ -25,6 +25,7 @@ import pwd
 import re
 import stat
 import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -34,12 +35,15 @@ import pytest
 from vmstated_harness import wait_for
 
 SETPRIV = "/usr/bin/setpriv"
+# A Python the test users may run: the system's, not one under root's home.
+PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
+               if os.access(p, os.X_OK)), sys.executable)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not Path(SETPRIV).exists()
     or not Path("/usr/sbin/useradd").exists(),
-    reason="needs root, useradd(8) and setpriv(1) to create users and run "
-           "vmstatedctl as them")
+    reason="needs root, and Linux's useradd(8) and setpriv(1), to create "
+           "users and run vmstatedctl as them")
 
 OPERATIONS = ("start", "stop", "restart", "kill", "failreset")
 
@@ -146,7 +150,7 @@ def python_as(d, users, role, code):
     """Run Python code as the user; its stdout (it must exit 0)."""
     p = subprocess.run(
         [SETPRIV, "--reuid", users[role], "--regid", str(users.gid(role)),
-         "--init-groups", "/usr/bin/python3", "-c", code, str(d.sock)],
+         "--init-groups", PYTHON, "-c", code, str(d.sock)],
         stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=120, env=d.env)
     assert p.returncode == 0, p.stderr

@@ -303,8 +303,9 @@ def test_hook_leaving_a_child_that_holds_its_output_still_completes(
     # The child still runs, with the log as its stdout and stderr.
     child_pid = read_pid(child)
     assert pid_alive(child_pid)
-    assert Path("/proc/%d/fd/1" % child_pid).resolve() == \
-        d.logdir / "vm1.log"
+    if Path("/proc/self/fd").is_dir():      # Linux's /proc only
+        assert Path("/proc/%d/fd/1" % child_pid).resolve() == \
+            d.logdir / "vm1.log"
     assert "hook done" in d.log("vm1")
 
 

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -218,4 +219,6 @@ def test_a_full_run_directory_refuses_a_first_start_and_stops_nothing_else(
         d.ctl("-w", "start", "vm1", check=0)
         d.stop()
     finally:
-        subprocess.run(["umount", "-l", str(run)])
+        # -l (lazy) is Linux's; FreeBSD's umount forces with -f.
+        subprocess.run(["umount", "-l" if sys.platform.startswith("linux")
+                        else "-f", str(run)])

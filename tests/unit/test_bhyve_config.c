@@ -163,9 +163,10 @@ test_every_setting(void **state)
 	(void)state;
 	vm_init(&vm, "full");
 	vm.memory_mb = 2048;
-	vm.cpus = 4;
+	vm.cpus = 8;
 	vm.sockets = 2;
 	vm.cores = 2;
+	vm.threads = 2;
 	vm.bootrom = xstrdup("/usr/local/share/uefi-firmware/BHYVE_UEFI.fd");
 	vm.generate_acpi_tables = CFG_YES;
 	vm.vmexit_on_halt = CFG_NO;
@@ -182,6 +183,50 @@ test_every_setting(void **state)
 	vm.consoles[2].backend = xstrdup("stdio");
 	check_render(&vm, FIXTURES "/bsdvm.bhyve_config",
 	    FIXTURES "/full.expected");
+	vm_clear(&vm);
+}
+
+/*
+ * The AMD host bridge's ids under the names bhyve_config(5) documents,
+ * pcireg.vendor and pcireg.device, not the deprecated vendor and devid.
+ */
+static void
+test_amd_hostbridge_uses_pcireg_names(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "amd");
+	vm.hostbridge = xstrdup("amd_hostbridge");
+	buf_init(&out);
+	bhyve_config_render(&vm, NULL, 0, &out);
+	assert_string_equal(out.data, "name=amd\n"
+	    "pci.0.0.0.device=hostbridge\n"
+	    "pci.0.0.0.pcireg.vendor=0x1022\n"
+	    "pci.0.0.0.pcireg.device=0x7432\n");
+	buf_free(&out);
+	vm_clear(&vm);
+}
+
+/* A topology is written whole, threads included, after the file's. */
+static void
+test_topology_written_whole(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "smt");
+	vm.cpus = 4;
+	vm.sockets = 1;
+	vm.cores = 2;
+	vm.threads = 2;
+	buf_init(&out);
+	bhyve_config_render(&vm, "cores=4\n", 8, &out);
+	assert_string_equal(out.data, "cores=4\nname=smt\ncpus=4\n"
+	    "sockets=1\ncores=2\nthreads=2\n");
+	buf_free(&out);
 	vm_clear(&vm);
 }
 
@@ -452,6 +497,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_alone_follows_the_file),
 		cmocka_unit_test(test_every_setting),
+		cmocka_unit_test(test_amd_hostbridge_uses_pcireg_names),
+		cmocka_unit_test(test_topology_written_whole),
 		cmocka_unit_test(test_newline_added_when_missing),
 		cmocka_unit_test(test_percent_stays_a_percent),
 		cmocka_unit_test(test_loaded_compat_config),

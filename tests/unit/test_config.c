@@ -451,10 +451,10 @@ test_relative_paths_become_absolute(void **state)
 	cfg_vm_free(vm);
 }
 
-/* cpus/sockets/cores as written, and what they must become. */
+/* cpus/sockets/cores/threads as written, and what they must become. */
 static void
 check_topology(const char *keys, int64_t cpus, int64_t sockets,
-    int64_t cores)
+    int64_t cores, int64_t threads)
 {
 	struct vm_config	*vm;
 	char			 config[256];
@@ -463,10 +463,11 @@ check_topology(const char *keys, int64_t cpus, int64_t sockets,
 	    keys);
 	write_vm("vm", config);
 	vm = load_ok("vm", NULL);
-	if (vm->cpus != cpus || vm->sockets != sockets || vm->cores != cores)
-		fail_msg("%s: got cpus %lld sockets %lld cores %lld", keys,
-		    (long long)vm->cpus, (long long)vm->sockets,
-		    (long long)vm->cores);
+	if (vm->cpus != cpus || vm->sockets != sockets || vm->cores != cores ||
+	    vm->threads != threads)
+		fail_msg("%s: got cpus %lld sockets %lld cores %lld threads "
+		    "%lld", keys, (long long)vm->cpus, (long long)vm->sockets,
+		    (long long)vm->cores, (long long)vm->threads);
 	cfg_vm_free(vm);
 }
 
@@ -474,27 +475,121 @@ static void
 test_cpu_topology(void **state)
 {
 	(void)state;
-	check_topology("cpus = 4;", 4, 0, 0);
-	check_topology("numcpus = 3;", 3, 0, 0);
-	check_topology("sockets = 2; cores = 4;", 8, 2, 4);
-	check_topology("cpus = 8; cores = 4;", 8, 2, 4);
-	check_topology("cpus = 2; sockets = 2;", 2, 2, 1);
-	check_topology("cores = 2;", 2, 1, 2);
+	check_topology("cpus = 4;", 4, 0, 0, 0);
+	check_topology("numcpus = 3;", 3, 0, 0, 0);
+	check_topology("sockets = 2; cores = 4;", 8, 2, 4, 1);
+	check_topology("cpus = 8; cores = 4;", 8, 2, 4, 1);
+	check_topology("cpus = 2; sockets = 2;", 2, 2, 1, 1);
+	check_topology("cores = 2;", 2, 1, 2, 1);
+	check_topology("threads = 2;", 2, 1, 1, 2);
+	check_topology("cpus = 8; cores = 2; threads = 2;", 8, 2, 2, 2);
+	check_topology("sockets = 2; cores = 2; threads = 2;", 8, 2, 2, 2);
 	expect_errors("configfile = bhyve_config;\ncpus = 6;\nsockets = 2;\n"
 	    "cores = 2;\n", "config:2: cpus: 6 does not match sockets (2) x "
-	    "cores (2) = 4", NULL);
+	    "cores (2) x threads (1) = 4; bhyve refuses such a topology: "
+	    "correct one of them, or leave cpus out", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 4;\nsockets = 1;\n"
+	    "threads = 2;\n", "config:2: cpus: 4 does not match sockets (1) x "
+	    "cores (1) x threads (2) = 2", NULL);
 	expect_errors("configfile = bhyve_config;\ncpus = 3;\ncores = 2;\n",
-	    "cpus: 3 virtual CPUs cannot be split into sockets of 2 cores",
-	    NULL);
+	    "cpus: 3 virtual CPUs cannot be split into sockets of 2 cores x "
+	    "1 threads; make it a multiple of 2, or give sockets", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 6;\ncores = 2;\n"
+	    "threads = 2;\n", "cpus: 6 virtual CPUs cannot be split into "
+	    "sockets of 2 cores x 2 threads; make it a multiple of 4", NULL);
 	expect_errors("configfile = bhyve_config;\nsockets = 32;\n"
-	    "cores = 16;\n", "sockets: sockets (32) x cores (16) makes 512 "
-	    "virtual CPUs; at most 256", NULL);
+	    "cores = 16;\n", "sockets: sockets (32) x cores (16) x threads "
+	    "(1) makes 512 virtual CPUs; at most 256", NULL);
+	expect_errors("configfile = bhyve_config;\ncores = 16;\n"
+	    "threads = 32;\n", "cores: sockets (1) x cores (16) x threads "
+	    "(32) makes 512 virtual CPUs; at most 256", NULL);
+	expect_errors("configfile = bhyve_config;\nthreads = 0;\n",
+	    "threads: 0 is out of range: expected a number of threads per "
+	    "core from 1 to 256", NULL);
 	expect_errors("configfile = bhyve_config;\ncpus = 0;\n",
 	    "cpus: 0 is out of range: expected a number of virtual CPUs from "
 	    "1 to 256", NULL);
 	expect_errors("configfile = bhyve_config;\ncpus = 2;\nnumcpus = 2;\n",
 	    "config:3: numcpus: is the old name of cpus, which is also given "
 	    "(line 2); keep one", NULL);
+}
+
+/* A VM whose config is text and whose bhyve configuration file is file. */
+static void
+write_vm_with_file(const char *text, const char *file)
+{
+	write_vm("vm", text);
+	write_file("vm/bhyve_config", file);
+}
+
+/*
+ * cpus alone is written after the bhyve configuration file, which bhyve
+ * reads its sockets, cores and threads from, with sockets defaulting to
+ * cpus (bhyverun.c, calc_topology).
+ */
+static void
+test_cpus_against_file_topology(void **state)
+{
+	struct vm_config	*vm;
+	char			*error, *want;
+
+	(void)state;
+	/* sockets = cpus by default, so cores=2 makes 8 of 4. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "name=x\n# cores=4\ncores=2\n");
+	error = load_error("vm", NULL);
+	xasprintf(&want, "%scpus: 4 does not match the topology of %s/vm/"
+	    "bhyve_config: sockets (4, bhyve's default) x cores (2, line 3) x "
+	    "threads (1, bhyve's default) = 8; bhyve refuses such a topology: "
+	    "give sockets, cores and threads here as well, or correct that "
+	    "file", at(2), tmpdir);
+	if (strstr(error, want) == NULL)
+		fail_msg("want: %s\ngot:\n%s", want, error);
+	free(want);
+	free(error);
+
+	/* The last value of a key wins, as in bhyve. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "sockets=1\ncores=2\nthreads=2\nsockets=3\n");
+	error = load_error("vm", NULL);
+	if (strstr(error, "sockets (3, line 4) x cores (2, line 2) x threads "
+	    "(2, line 3) = 12") == NULL)
+		fail_msg("got:\n%s", error);
+	free(error);
+
+	/* The file's own cpus, when the config gives none. */
+	write_vm_with_file("configfile = bhyve_config;\n",
+	    "cpus=4\ncores=0x2\n");
+	error = load_error("vm", NULL);
+	xasprintf(&want, "%sconfigfile: %s/vm/bhyve_config line 1: cpus=4 "
+	    "does not match sockets (4, bhyve's default) x cores (2, line 2) "
+	    "x threads (1, bhyve's default) = 8", at(1), tmpdir);
+	if (strstr(error, want) == NULL)
+		fail_msg("want: %s\ngot:\n%s", want, error);
+	free(want);
+	free(error);
+
+	/* Consistent: accepted. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "sockets=1\ncores=2\nthreads=2\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->cpus, 4);
+	assert_int_equal(vm->sockets, 0);
+	cfg_vm_free(vm);
+	/* The config's own topology replaces the file's: all are written. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\ncores = 4;"
+	    "\n", "cores=2\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->sockets, 1);
+	assert_int_equal(vm->cores, 4);
+	cfg_vm_free(vm);
+	/* A value bhyve expands, or would reject itself: bhyve judges. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "cores=%(mycores)\n");
+	cfg_vm_free(load_ok("vm", NULL));
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    " cores=2\nsockets\n");
+	cfg_vm_free(load_ok("vm", NULL));
 }
 
 static void
@@ -1233,6 +1328,7 @@ main(void)
 		T(test_seconds_and_booleans),
 		T(test_relative_paths_become_absolute),
 		T(test_cpu_topology),
+		T(test_cpus_against_file_topology),
 		T(test_unknown_key_suggests_the_nearest),
 		T(test_wrong_types_and_ranges),
 		T(test_missing_configfile),
