@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "config.h"
 #include "config_keys.h"
+#include "trust.h"
 #include "ucl.h"
 
 #define VM_NAME_MAX		64
@@ -296,12 +297,50 @@ syntax_error(struct cfg_errors *errs, const char *path,
 	cfg_error(errs, where, 0, NULL, "%s", uerr->message);
 }
 
+/*
+ * A file read with .include counts as the config itself: every one that
+ * gave a member must be trusted too.  files holds the names checked so
+ * far (the tree shares one string per file).  0, or -1 after an error.
+ */
+static int
+trust_includes(const struct ucl_node *n, const char ***files, size_t *nfiles,
+    struct cfg_errors *errs)
+{
+	const struct ucl_node	*c;
+	char			 why[TRUST_ERR_MAX];
+	size_t			 i;
+
+	if (n->file != NULL) {
+		for (i = 0; i < *nfiles; i++)
+			if (strcmp((*files)[i], n->file) == 0)
+				break;
+		if (i == *nfiles) {
+			*files = xrealloc(*files, (*nfiles + 1) *
+			    sizeof(**files));
+			(*files)[(*nfiles)++] = n->file;
+			if (trust_path(n->file, why, sizeof(why)) == -1) {
+				cfg_error(errs, n->file, 0, NULL, "is not "
+				    "trusted: %s", why);
+				return -1;
+			}
+		}
+	}
+	for (c = n->children; c != NULL; c = c->next)
+		if (trust_includes(c, files, nfiles, errs) == -1)
+			return -1;
+	return 0;
+}
+
 int
 cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
     struct cfg_errors *errs)
 {
 	struct ucl_error	 uerr;
 	struct stat		 st;
+	const char		**files;
+	size_t			  nfiles = 1;
+	char			  why[TRUST_ERR_MAX];
+	int			  rc;
 
 	*root = NULL;
 	*missing = false;
@@ -317,9 +356,23 @@ cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
 		    "file");
 		return -1;
 	}
+	/* Root acts on what the file says: nobody else may write it. */
+	if (trust_path(path, why, sizeof(why)) == -1) {
+		cfg_error(errs, path, 0, NULL, "is not trusted: %s", why);
+		return -1;
+	}
 	memset(&uerr, 0, sizeof(uerr));
 	if ((*root = ucl_parse_file(path, &uerr)) == NULL) {
 		syntax_error(errs, path, &uerr);
+		return -1;
+	}
+	files = xcalloc(1, sizeof(*files));
+	files[0] = path;	/* checked above */
+	rc = trust_includes(*root, &files, &nfiles, errs);
+	free(files);
+	if (rc == -1) {
+		ucl_free(*root);
+		*root = NULL;
 		return -1;
 	}
 	if ((*root)->type != UCL_OBJECT) {

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "config.h"
 #include "config_keys.h"
+#include "trust.h"
 #include "ucl.h"
 
 struct check_ctx {
@@ -207,16 +208,23 @@ check_readable(const char *path, bool want_dir, char *msg, size_t size)
 	return 0;
 }
 
+/*
+ * A file the key names must be readable and, unless it is a disk (the
+ * guest's data, never run or parsed by the host), trusted: root runs
+ * hooks from scriptpath and hands the others to the hypervisor.
+ */
 static void
 check_file(const struct check_ctx *c, enum cfg_key_id id, const char *path,
     bool want_dir)
 {
-	char	 msg[PATH_MAX + 256];
+	char	 msg[PATH_MAX + 256], why[TRUST_ERR_MAX];
 
 	if (!given(c, id) || path == NULL)
 		return;
 	if (check_readable(path, want_dir, msg, sizeof(msg)) == -1)
 		check_error(c, id, "%s", msg);
+	else if (id != K_DISK && trust_path(path, why, sizeof(why)) == -1)
+		check_error(c, id, "%s is not trusted: %s", path, why);
 }
 
 static void

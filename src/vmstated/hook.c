@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "trust.h"
 #include "vmstated.h"
 
 #define HOOK_KILL_GRACE_SECONDS	5
@@ -108,7 +109,7 @@ hook_run(struct vm *vm)
 	struct stat		 sb;
 	struct timeval		 tv;
 	char			*env[10], *argv[2], pidbuf[32], statbuf[32];
-	char			 why[512];
+	char			 why[TRUST_ERR_MAX];
 	const char		*state = vm_state_name(vm->state);
 	int			 i, n = 0;
 
@@ -119,6 +120,12 @@ hook_run(struct vm *vm)
 			return 0;
 		vmlog(vm, "hook %s: cannot stat: %s", vm->hook_path,
 		    strerror(errno));
+		return -1;
+	}
+	if (trust_path(vm->hook_path, why, sizeof(why)) == -1) {
+		vmlog(vm, "hook %s not run: %s", vm->hook_path, why);
+		log_warnx("%s: hook %s not run: %s", vm->name, vm->hook_path,
+		    why);
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode) || access(vm->hook_path, X_OK) == -1) {
