@@ -47,6 +47,12 @@ cfg_hv_name(enum hv_kind kind)
 	return kind == HV_QEMU ? "qemu" : "bhyve";
 }
 
+const char *
+cfg_disk_format_name(enum cfg_disk_format format)
+{
+	return format == CFG_DISK_QCOW2 ? "qcow2" : "raw";
+}
+
 char *
 cfg_absolute_dir(const char *dir)
 {
@@ -134,6 +140,7 @@ cfg_vm_clear(struct vm_config *vm)
 	for (i = 0; i < vm->ndisks; i++)
 		free(vm->disks[i]);
 	free(vm->disks);
+	free(vm->disk_formats);
 	for (i = 0; i < vm->nqemu_args; i++)
 		free(vm->qemu_args[i]);
 	free(vm->qemu_args);
@@ -188,6 +195,13 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->initrd = dup_or_null(src->initrd);
 	dst->append = dup_or_null(src->append);
 	dst->disks = dup_list(src->disks, src->ndisks);
+	dst->disk_formats = NULL;
+	if (src->ndisks > 0) {
+		dst->disk_formats = xcalloc(src->ndisks,
+		    sizeof(*dst->disk_formats));
+		memcpy(dst->disk_formats, src->disk_formats, src->ndisks *
+		    sizeof(*dst->disk_formats));
+	}
 	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
 	dst->qemu_binary = dup_or_null(src->qemu_binary);
 }
@@ -274,6 +288,8 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    str_equal(a->initrd, b->initrd) &&
 	    str_equal(a->append, b->append) &&
 	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
+	    (a->ndisks == 0 || memcmp(a->disk_formats, b->disk_formats,
+	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
 	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
 	    b->nqemu_args) &&
 	    str_equal(a->qemu_binary, b->qemu_binary);

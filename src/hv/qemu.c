@@ -127,23 +127,6 @@ qemu_opt_escape(const char *s)
 	return buf_steal(&b);
 }
 
-/* The image format of a disk: qcow2 when it says so, else raw. */
-static const char *
-qemu_disk_format(const char *path)
-{
-	unsigned char	 magic[4];
-	ssize_t		 n = -1;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
-		n = read(fd, magic, sizeof(magic));
-		close(fd);
-	}
-	if (n == 4 && memcmp(magic, "QFI\xfb", 4) == 0)
-		return "qcow2";
-	return "raw";
-}
-
 /* True when one of the user's qemu_args mentions s. */
 static bool
 qemu_args_mention(const struct vm_config *cfg, const char *s)
@@ -253,8 +236,10 @@ qemu_argv(struct vm *vm)
 		argv_add2(&ab, "-append", cfg->append);
 	for (i = 0; i < cfg->ndisks; i++) {
 		esc = qemu_opt_escape(cfg->disks[i]);
+		/* The format the config gives, never one guessed from the
+		 * image: the guest writes its bytes (config.h). */
 		xasprintf(&s, "file=%s,format=%s,if=virtio", esc,
-		    qemu_disk_format(cfg->disks[i]));
+		    cfg_disk_format_name(cfg->disk_formats[i]));
 		free(esc);
 		argv_add(&ab, xstrdup("-drive"));
 		argv_add(&ab, s);

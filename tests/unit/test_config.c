@@ -316,6 +316,53 @@ test_qemu_args_string_and_binary(void **state)
 	cfg_vm_free(vm);
 }
 
+/*
+ * A disk is raw unless its config says qcow2: the format is never read
+ * from the image, whose bytes the guest writes.
+ */
+static void
+test_disk_formats_come_from_the_config_only(void **state)
+{
+	struct vm_config	*vm, *other;
+	char			*error;
+
+	(void)state;
+	write_file("q/a.img", "");
+	write_file("q/b.qcow2", "QFI\xfb");
+	write_file("q/c.img", "QFI\xfb");
+	write_file("q/config", "hypervisor = qemu\n"
+	    "disk = [ \"a.img\", { path = \"b.qcow2\"; format = qcow2; } ]\n"
+	    "disk { path = c.img; format = RAW; }\n"
+	    "disk = c.img\n");
+	vm = load_ok("q", NULL);
+	assert_int_equal(vm->ndisks, 4);
+	assert_non_null(strstr(vm->disks[1], "/q/b.qcow2"));
+	assert_int_equal(vm->disk_formats[0], CFG_DISK_RAW);
+	assert_int_equal(vm->disk_formats[1], CFG_DISK_QCOW2);
+	assert_int_equal(vm->disk_formats[2], CFG_DISK_RAW);
+	assert_int_equal(vm->disk_formats[3], CFG_DISK_RAW);
+	assert_string_equal(cfg_disk_format_name(vm->disk_formats[1]),
+	    "qcow2");
+	other = cfg_vm_dup(vm);
+	assert_true(cfg_vm_equal(vm, other));
+	other->disk_formats[3] = CFG_DISK_QCOW2;
+	assert_false(cfg_vm_equal(vm, other));
+	cfg_vm_free(other);
+	cfg_vm_free(vm);
+
+	write_file("q/config", "hypervisor = qemu\n"
+	    "disk { path = a.img; format = vmdk; }\n"
+	    "disk { format = qcow2; }\n"
+	    "disk { path = a.img; size = 10G; }\n");
+	error = load_error("q", NULL);
+	assert_non_null(strstr(error, ":2: disk.format: expected raw or "
+	    "qcow2"));
+	assert_non_null(strstr(error, ":3: disk: a disk section needs its "
+	    "path"));
+	assert_non_null(strstr(error, ":4: disk.size: unknown key"));
+	free(error);
+}
+
 static void
 test_compatibility_keys(void **state)
 {
@@ -1115,6 +1162,7 @@ main(void)
 		T(test_builtin_defaults),
 		T(test_qemu_keys),
 		T(test_qemu_args_string_and_binary),
+		T(test_disk_formats_come_from_the_config_only),
 		T(test_compatibility_keys),
 		T(test_memory_sizes_are_binary_like_bhyve),
 		T(test_memory_errors),
