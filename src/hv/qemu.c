@@ -277,6 +277,7 @@ static int
 qemu_listen(const char *path, struct buf *err)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	mode_t			 old_umask;
 	int			 fd, rc;
 
@@ -289,6 +290,14 @@ qemu_listen(const char *path, struct buf *err)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Only a socket is stale: anything else in the run directory (the
+	 * daemon's own, see daemon_claim_dirs) is not ours to remove.  bind
+	 * never follows a link put there: it fails instead. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		buf_printf(err, "%s exists and is not a socket; remove it",
+		    path);
+		return -1;
+	}
 	if (unlink(path) == -1 && errno != ENOENT) {
 		buf_printf(err, "cannot remove stale QMP socket %s: %s", path,
 		    strerror(errno));

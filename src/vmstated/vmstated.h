@@ -213,7 +213,12 @@ void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
 
 /* daemon.c */
+void		 daemon_sanitize_fds(void);
+int		 daemon_open_file(const char *path, int flags, mode_t mode,
+		    const char *what, char *err, size_t errlen);
 int		 daemon_pidfile(const char *path, char *err, size_t errlen);
+int		 daemon_claim_dirs(const char *logdir, const char *rundir,
+		    char *err, size_t errlen);
 void		 daemon_pidfile_remove(void);
 int		 daemon_detach(void);
 void		 daemon_report(int ok, const char *msg);
