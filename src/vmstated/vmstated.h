@@ -111,6 +111,8 @@ struct vm {
 	/* Log file (logdir/<name>.log). */
 	int			 log_fd;
 	bool			 log_error_reported;
+	int			 log_backoff;	/* seconds; 0: the log works */
+	time_t			 log_retry_at;	/* monotonic; vmlog.c */
 	bool			 state_error_reported;
 };
 
