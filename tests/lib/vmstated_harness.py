@@ -210,6 +210,8 @@ class Daemon:
         # vmstated trusts only files and directories that root alone can
         # change (vmstated(8) SECURITY): whatever the umask, everything
         # it reads or runs is created 0755 / 0644.
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(self.root.stat().st_mode & 0o7755)
         for d in (self.conf, self.logdir, self.records, self.vmm):
             d.mkdir(parents=True, exist_ok=True)
             d.chmod(0o755)
