@@ -269,7 +269,7 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	nclients++;
 }
 
-/* The socket's mode and group, from vmstated.conf or the default. */
+/* The socket's mode, from vmstated.conf or the default. */
 static mode_t
 control_mode(const struct daemon_config *dc, bool any_owner)
 {
