@@ -48,6 +48,11 @@ HOOK_ENV = ("VMSTATED_STATE", "VMSTATED_REASON", "VMSTATED_PREVIOUS_STATE",
             "VMSTATED_VM", "VMSTATED_PID", "VMSTATED_EXIT_STATUS",
             "VMSTATED_CONFIGDIR")
 
+# vmstated refuses files that group or others may write (vmstated(8)
+# SECURITY): whatever the umask the suite is run with, what the tests
+# write is 0644 and their directories 0755.
+os.umask(0o022)
+
 POLL = 0.02          # seconds between two looks at a condition
 TIMEOUT = 60         # default bound for any wait
 
