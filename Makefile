@@ -52,13 +52,13 @@ ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 
 COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
 		src/common/ucl_lex.h src/common/config.h src/common/proto.h \
-		src/common/file.h
+		src/common/file.h src/common/trust.h
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_lex.c src/common/ucl_number.c \
 		src/common/ucl_var.c src/common/ucl_json.c src/common/file.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
-		src/common/config_daemon.c
+		src/common/config_daemon.c src/common/trust.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
 		src/hv/qemu.c
@@ -86,8 +86,8 @@ STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
-		$(O)/test_platform $(O)/test_vm $(O)/test_vm_model \
-		$(O)/test_reload
+		$(O)/test_platform $(O)/test_trust $(O)/test_vm \
+		$(O)/test_vm_model $(O)/test_reload
 
 all: $(PROGRAMS)
 
@@ -141,6 +141,12 @@ $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_ucl.c \
 	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_trust: tests/unit/test_trust.c src/common/trust.c $(COMMON_SRCS) \
+    $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_trust.c \
+	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)

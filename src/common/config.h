@@ -30,6 +30,16 @@ enum cfg_flag {
 
 #define CFG_MAX_CONSOLES	4	/* com1 .. com4 */
 
+/*
+ * The image format of a qemu disk.  Never guessed from the disk's bytes:
+ * the guest writes them, and a qcow2 header it wrote could name a host
+ * file as its backing image.  raw unless the config says qcow2.
+ */
+enum cfg_disk_format {
+	CFG_DISK_RAW,
+	CFG_DISK_QCOW2,
+};
+
 struct cfg_console {
 	bool	 present;
 	bool	 enabled;
@@ -80,6 +90,7 @@ struct vm_config {
 	char		*initrd;
 	char		*append;
 	char		**disks;	/* ndisks paths */
+	enum cfg_disk_format *disk_formats; /* ndisks formats */
 	size_t		 ndisks;
 	char		**qemu_args;	/* nqemu_args extra arguments */
 	size_t		 nqemu_args;
@@ -147,6 +158,7 @@ void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);
 const char	*cfg_hv_name(enum hv_kind);
+const char	*cfg_disk_format_name(enum cfg_disk_format);
 
 /*
  * vmstated -n: print one line per VM ("name<TAB>dir<TAB>hypervisor") on out

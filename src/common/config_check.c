@@ -25,6 +25,7 @@
 #include "config.h"
 #include "config_keys.h"
 #include "file.h"
+#include "trust.h"
 #include "ucl.h"
 
 struct check_ctx {
@@ -335,13 +336,16 @@ check_directory(const char *path, char *msg, size_t size)
  * A file the VM's key names must exist and be of a kind that cannot hold
  * the daemon or the hypervisor (a regular file; a device for a disk): a
  * FIFO would block whoever opens it, /dev/zero never ends.  The check is
- * made again before each start, since files change.
+ * made again before each start, since files change.  Unless it is a disk
+ * (the guest's data, never run or parsed by the host), it must also be
+ * trusted: root runs hooks from scriptpath and hands the others to the
+ * hypervisor.
  */
 static void
 check_file(const struct check_ctx *c, enum cfg_key_id id, const char *path,
     int allow)
 {
-	char	 msg[256];
+	char	 msg[PATH_MAX + 256], why[TRUST_ERR_MAX];
 	int	 r;
 
 	if (!given(c, id) || path == NULL)
@@ -351,16 +355,21 @@ check_file(const struct check_ctx *c, enum cfg_key_id id, const char *path,
 		    "create it", path, msg);
 	else if (r == -2)
 		check_error(c, id, "cannot use %s: %s", path, msg);
+	else if (id != K_DISK && trust_path(path, why, sizeof(why)) == -1)
+		check_error(c, id, "%s is not trusted: %s", path, why);
 }
 
 static void
 check_dir(const struct check_ctx *c, enum cfg_key_id id, const char *path)
 {
-	char	 msg[PATH_MAX + 256];
+	char	 msg[PATH_MAX + 256], why[TRUST_ERR_MAX];
 
-	if (given(c, id) && path != NULL &&
-	    check_directory(path, msg, sizeof(msg)) == -1)
+	if (!given(c, id) || path == NULL)
+		return;
+	if (check_directory(path, msg, sizeof(msg)) == -1)
 		check_error(c, id, "%s", msg);
+	else if (trust_path(path, why, sizeof(why)) == -1)
+		check_error(c, id, "%s is not trusted: %s", path, why);
 }
 
 static void

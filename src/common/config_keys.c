@@ -497,26 +497,122 @@ list_room(struct key_ctx *k, size_t n, size_t max, const char *what)
 	return false;
 }
 
-/* disk: a path, or a list of paths; repeated keys add more disks. */
+static void	sub_name(struct key_ctx *, const struct key_ctx *,
+		    const char *);
+
+static void
+disk_add(struct vm_config *vm, char *path, enum cfg_disk_format format)
+{
+	vm->disk_formats = xrealloc(vm->disk_formats, (vm->ndisks + 1) *
+	    sizeof(*vm->disk_formats));
+	vm->disk_formats[vm->ndisks] = format;
+	list_add(&vm->disks, &vm->ndisks, path);
+}
+
+static void
+disk_clear(struct vm_config *vm)
+{
+	free(vm->disk_formats);
+	vm->disk_formats = NULL;
+	list_clear(&vm->disks, &vm->ndisks);
+}
+
+/* format = raw | qcow2 of a disk section; 0 or -1 after an error. */
+static int
+disk_format(struct key_ctx *k, enum cfg_disk_format *format)
+{
+	const char	*s;
+
+	if ((s = cfg_get_text(k, k->node, "raw or qcow2", 8)) == NULL)
+		return -1;
+	if (strcasecmp(s, "raw") == 0)
+		*format = CFG_DISK_RAW;
+	else if (strcasecmp(s, "qcow2") == 0)
+		*format = CFG_DISK_QCOW2;
+	else {
+		cfg_type_error(k, "raw or qcow2 (vmstated never guesses a "
+		    "disk's format from its contents)");
+		return -1;
+	}
+	return 0;
+}
+
+/* One disk: a path (raw), or { path = "..."; format = qcow2; }. */
+static void
+apply_one_disk(struct key_ctx *k, const struct ucl_node *n)
+{
+	static const char *const known[] = { "path", "format", NULL };
+	const struct ucl_node	*m, *path_node = NULL, *format_node = NULL;
+	enum cfg_disk_format	 format = CFG_DISK_RAW;
+	struct key_ctx		 sub;
+	char			*p;
+	bool			 bad = false;
+
+	if (n->type != UCL_OBJECT) {
+		if ((p = cfg_get_path(k, n)) != NULL)
+			disk_add(k->vm, p, CFG_DISK_RAW);
+		return;
+	}
+	for (m = n->children; m != NULL; m = m->next) {
+		sub = *k;
+		sub.node = m;
+		sub_name(&sub, k, m->key);
+		if (!cfg_key_is(m, "path") && !cfg_key_is(m, "format")) {
+			cfg_unknown_key(k->errs, m, k->name, known, "a disk "
+			    "has a path and a format (raw or qcow2)");
+			bad = true;
+			continue;
+		}
+		if ((cfg_key_is(m, "path") ? path_node : format_node) !=
+		    NULL) {
+			cfg_key_error(&sub, "given twice; keep one");
+			bad = true;
+			continue;
+		}
+		if (cfg_key_is(m, "path"))
+			path_node = m;
+		else {
+			format_node = m;
+			if (disk_format(&sub, &format) == -1)
+				bad = true;
+		}
+	}
+	sub = *k;
+	sub.node = n;
+	if (path_node == NULL) {
+		cfg_key_error(&sub, "a disk section needs its path: { path = "
+		    "\"/path/to/disk.qcow2\"; format = qcow2; }");
+		return;
+	}
+	sub.node = path_node;
+	sub_name(&sub, k, "path");
+	if ((p = cfg_get_path(&sub, path_node)) == NULL || bad) {
+		free(p);
+		return;
+	}
+	disk_add(k->vm, p, format);
+}
+
+/*
+ * disk: a disk or a list of disks; repeated keys add more.  A disk is a
+ * path (a raw image) or a section { path = ...; format = raw|qcow2; }.
+ */
 static void
 apply_disk(struct key_ctx *k)
 {
 	const struct ucl_node	*e;
-	char			*p;
 
 	if (k->node->type == UCL_ARRAY) {
 		for (e = k->node->children; e != NULL; e = e->next) {
 			if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
 				return;
-			if ((p = cfg_get_path(k, e)) != NULL)
-				list_add(&k->vm->disks, &k->vm->ndisks, p);
+			apply_one_disk(k, e);
 		}
 		return;
 	}
 	if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
 		return;
-	if ((p = cfg_get_path(k, k->node)) != NULL)
-		list_add(&k->vm->disks, &k->vm->ndisks, p);
+	apply_one_disk(k, k->node);
 }
 
 /*
@@ -731,7 +827,7 @@ cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
 		}
 		/* A VM's own list replaces the list of defaults{}. */
 		if (first == NULL && key->id == K_DISK)
-			list_clear(&vm->disks, &vm->ndisks);
+			disk_clear(vm);
 		if (first == NULL && key->id == K_QEMU_ARGS)
 			list_clear(&vm->qemu_args, &vm->nqemu_args);
 		if (first == NULL)

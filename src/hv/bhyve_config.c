@@ -179,6 +179,8 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 	char	*tmp;
 	int	 fd, saved;
 
+	/* mkstemp creates the file with O_EXCL, mode 0600: a link or a file
+	 * planted at that name makes it pick another, never follows it. */
 	xasprintf(&tmp, "%s.XXXXXX", path);
 	if ((fd = mkstemp(tmp)) == -1) {
 		buf_printf(err, "cannot write %s: %s", path, strerror(errno));

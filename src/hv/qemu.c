@@ -128,23 +128,6 @@ qemu_opt_escape(const char *s)
 	return buf_steal(&b);
 }
 
-/* The image format of a disk: qcow2 when it says so, else raw. */
-static const char *
-qemu_disk_format(const char *path)
-{
-	unsigned char	 magic[4];
-	ssize_t		 n = -1;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
-		n = read(fd, magic, sizeof(magic));
-		close(fd);
-	}
-	if (n == 4 && memcmp(magic, "QFI\xfb", 4) == 0)
-		return "qcow2";
-	return "raw";
-}
-
 /* True when one of the user's qemu_args mentions s. */
 static bool
 qemu_args_mention(const struct vm_config *cfg, const char *s)
@@ -257,8 +240,10 @@ qemu_argv(struct vm *vm)
 		argv_add2(&ab, "-append", cfg->append);
 	for (i = 0; i < cfg->ndisks; i++) {
 		esc = qemu_opt_escape(cfg->disks[i]);
+		/* The format the config gives, never one guessed from the
+		 * image: the guest writes its bytes (config.h). */
 		xasprintf(&s, "file=%s,format=%s,if=virtio", esc,
-		    qemu_disk_format(cfg->disks[i]));
+		    cfg_disk_format_name(cfg->disk_formats[i]));
 		free(esc);
 		argv_add(&ab, xstrdup("-drive"));
 		argv_add(&ab, s);
@@ -307,6 +292,7 @@ static int
 qemu_listen(const char *path, struct buf *err)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	mode_t			 old_umask;
 	int			 fd, rc;
 
@@ -319,6 +305,14 @@ qemu_listen(const char *path, struct buf *err)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Only a socket is stale: anything else in the run directory (the
+	 * daemon's own, see daemon_claim_dirs) is not ours to remove.  bind
+	 * never follows a link put there: it fails instead. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		buf_printf(err, "%s exists and is not a socket; remove it",
+		    path);
+		return -1;
+	}
 	if (unlink(path) == -1 && errno != ENOENT) {
 		buf_printf(err, "cannot remove stale QMP socket %s: %s", path,
 		    strerror(errno));

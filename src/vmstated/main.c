@@ -221,6 +221,7 @@ main(int argc, char *argv[])
 	int		 ch, verbose = 0, i;
 	const int	 signums[3] = { SIGHUP, SIGTERM, SIGINT };
 
+	daemon_sanitize_fds();
 	configdir = xstrdup(CONFIGDIR);
 	logdir = xstrdup(LOGDIR);
 	while ((ch = getopt(argc, argv, "c:fhl:np:s:Tv")) != -1) {
@@ -294,6 +295,8 @@ main(int argc, char *argv[])
 	    ensure_dir(dconf.rundir, 0755, err, sizeof(err)) == -1)
 		startup_failed(err);
 	if (daemon_pidfile(abs_pidfile, err, sizeof(err)) == -1)
+		startup_failed(err);
+	if (daemon_claim_dirs(logdir, dconf.rundir, err, sizeof(err)) == -1)
 		startup_failed(err);
 	if ((base = event_base_new()) == NULL)
 		startup_failed("cannot create the event loop");

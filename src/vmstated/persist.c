@@ -65,11 +65,28 @@ persist_encode(const struct vm *vm, struct buf *b)
 	vmrecord_encode(vm, vm_clock_mono(), vm_clock_wall(), b);
 }
 
+/*
+ * Open a state file: never through a link, and only a regular file of
+ * root's (or the daemon's) with one name.  -1 with errno; a file that
+ * fails the check is reported (vmstated(8), SECURITY).
+ */
 static int
 persist_open(const char *path, bool create)
 {
-	return open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+	char	 err[1024];
+	int	 fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
 	    (create ? O_CREAT : 0), 0600);
+	if (fd == -1)
+		return -1;
+	if (daemon_vet_file(fd, path, "state file", err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
 }
 
 /*

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "platform.h"
 #include "proc.h"
+#include "trust.h"
 #include "vmstated.h"
 
 /* Helpers are bounded even when hooks are not (hooktimeout 0). */
@@ -229,6 +230,7 @@ task_hook_start(struct vm *vm)
 {
 	struct stat	 sb;
 	char		*env[10], *argv[2], pidbuf[32], statbuf[32];
+	char		 why[TRUST_ERR_MAX];
 	const char	*state = vm_state_name(vm->state);
 	int		 i, n = 0, r;
 
@@ -240,6 +242,13 @@ task_hook_start(struct vm *vm)
 			return 0;
 		vmlog(vm, "hook %s: cannot stat: %s", vm->task_path,
 		    strerror(errno));
+		return -1;
+	}
+	/* Run as root: only what root controls (trust.c). */
+	if (trust_path(vm->task_path, why, sizeof(why)) == -1) {
+		vmlog(vm, "hook %s not run: %s", vm->task_path, why);
+		log_warnx("%s: hook %s not run: %s", vm->name, vm->task_path,
+		    why);
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode) || access(vm->task_path, X_OK) == -1) {

@@ -253,6 +253,8 @@ struct vm {
 	/* Log file (logdir/<name>.log). */
 	int			 log_fd;
 	bool			 log_error_reported;
+	int			 log_backoff;	/* seconds; 0: the log works */
+	time_t			 log_retry_at;	/* monotonic; vmlog.c */
 	/* State file (rundir/<name>.state). */
 	int			 state_fd;
 	size_t			 state_size;
@@ -416,7 +418,14 @@ void		 persist_restore(struct vm *);
 void		 persist_close(struct vm *);
 
 /* daemon.c */
+void		 daemon_sanitize_fds(void);
+int		 daemon_open_file(const char *path, int flags, mode_t mode,
+		    const char *what, char *err, size_t errlen);
+int		 daemon_vet_file(int fd, const char *path, const char *what,
+		    char *err, size_t errlen);
 int		 daemon_pidfile(const char *path, char *err, size_t errlen);
+int		 daemon_claim_dirs(const char *logdir, const char *rundir,
+		    char *err, size_t errlen);
 void		 daemon_pidfile_remove(void);
 int		 daemon_detach(void);
 void		 daemon_report(int ok, const char *msg);

@@ -30,7 +30,6 @@ import shlex
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import tempfile
 import time
@@ -48,6 +47,11 @@ STATES = ("stopped", "start_network", "start_storage", "running",
 HOOK_ENV = ("VMSTATED_STATE", "VMSTATED_REASON", "VMSTATED_PREVIOUS_STATE",
             "VMSTATED_VM", "VMSTATED_PID", "VMSTATED_EXIT_STATUS",
             "VMSTATED_CONFIGDIR")
+
+# vmstated refuses files that group or others may write (vmstated(8)
+# SECURITY): whatever the umask the suite is run with, what the tests
+# write is 0644 and their directories 0755.
+os.umask(0o022)
 
 POLL = 0.02          # seconds between two looks at a condition
 TIMEOUT = 60         # default bound for any wait
@@ -106,6 +110,18 @@ def ucl_entry(key, value, indent="\t"):
 def ucl_document(name, settings):
     """`name { key = value; ... }` as the man page writes it."""
     return "%s %s\n" % (name, ucl_value(settings, ""))
+
+
+def write_file(path, data, mode=0o644):
+    """Write a file (str or bytes) with exactly this mode, whatever the
+    umask: vmstated refuses files that group or others may write."""
+    path = Path(path)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    path.chmod(mode)
+    return path
 
 
 def read_json_lines(path):
@@ -196,9 +212,15 @@ class Daemon:
         self.hook_log = self.root / "hooks.txt"
         self.hook_env_log = self.root / "hooks-env.txt"
         self.bootrom = self.root / "BHYVE_UEFI.fd"
+        # vmstated trusts only files and directories that root alone can
+        # change (vmstated(8) SECURITY): whatever the umask, everything
+        # it reads or runs is created 0755 / 0644.
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(self.root.stat().st_mode & 0o7755)
         for d in (self.conf, self.logdir, self.records, self.vmm):
             d.mkdir(parents=True, exist_ok=True)
-        self.bootrom.write_bytes(b"\0" * 4096)
+            d.chmod(0o755)
+        write_file(self.bootrom, b"\0" * 4096)
         self.token = "vmstated-test-" + uuid.uuid4().hex
         self.env = dict(os.environ)
         self.env.update({
@@ -232,7 +254,7 @@ class Daemon:
                 settings["defaults"] = dict(self.defaults)
             text = "".join(ucl_entry(k, v, "") + "\n"
                            for k, v in settings.items())
-        (self.conf / "vmstated.conf").write_text(text)
+        write_file(self.conf / "vmstated.conf", text)
 
     def vm_dir(self, name):
         return self.conf / name
@@ -269,6 +291,7 @@ class Daemon:
         """
         d = self.conf / (dirname or name)
         d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o755)
         settings = None
         if config is None or isinstance(config, dict):
             settings = dict(config or {})
@@ -278,9 +301,9 @@ class Daemon:
             elif bhyve_config is not None:
                 settings.setdefault("configfile", str(d / "bhyve_config"))
             settings = {k: v for k, v in settings.items() if v is not None}
-            (d / "config").write_text(ucl_document(name, settings))
+            write_file(d / "config", ucl_document(name, settings))
         else:
-            (d / "config").write_text(config)
+            write_file(d / "config", config)
         if bhyve_config is not None:
             lines = []
             if bootrom:
@@ -291,7 +314,7 @@ class Daemon:
             text = "\n".join(lines) + "\n" + bhyve_config
             if text and not text.endswith("\n"):
                 text += "\n"
-            (d / "bhyve_config").write_text(text)
+            write_file(d / "bhyve_config", text)
         hooks = dict(hooks or {})
         record = self.recording_line() if record_hooks else None
         if record_hooks:
@@ -304,9 +327,7 @@ class Daemon:
     def write_hook(self, vmdir, state, body, record=None):
         """Write an executable hook named after state into vmdir."""
         path = Path(vmdir) / state
-        path.write_text(hook_script(body, record))
-        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP
-                   | stat.S_IXOTH)
+        write_file(path, hook_script(body, record), 0o755)
         return path
 
     # ---- the daemon process -------------------------------------------

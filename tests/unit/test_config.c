@@ -316,6 +316,53 @@ test_qemu_args_string_and_binary(void **state)
 	cfg_vm_free(vm);
 }
 
+/*
+ * A disk is raw unless its config says qcow2: the format is never read
+ * from the image, whose bytes the guest writes.
+ */
+static void
+test_disk_formats_come_from_the_config_only(void **state)
+{
+	struct vm_config	*vm, *other;
+	char			*error;
+
+	(void)state;
+	write_file("q/a.img", "");
+	write_file("q/b.qcow2", "QFI\xfb");
+	write_file("q/c.img", "QFI\xfb");
+	write_file("q/config", "hypervisor = qemu\n"
+	    "disk = [ \"a.img\", { path = \"b.qcow2\"; format = qcow2; } ]\n"
+	    "disk { path = c.img; format = RAW; }\n"
+	    "disk = c.img\n");
+	vm = load_ok("q", NULL);
+	assert_int_equal(vm->ndisks, 4);
+	assert_non_null(strstr(vm->disks[1], "/q/b.qcow2"));
+	assert_int_equal(vm->disk_formats[0], CFG_DISK_RAW);
+	assert_int_equal(vm->disk_formats[1], CFG_DISK_QCOW2);
+	assert_int_equal(vm->disk_formats[2], CFG_DISK_RAW);
+	assert_int_equal(vm->disk_formats[3], CFG_DISK_RAW);
+	assert_string_equal(cfg_disk_format_name(vm->disk_formats[1]),
+	    "qcow2");
+	other = cfg_vm_dup(vm);
+	assert_true(cfg_vm_equal(vm, other));
+	other->disk_formats[3] = CFG_DISK_QCOW2;
+	assert_false(cfg_vm_equal(vm, other));
+	cfg_vm_free(other);
+	cfg_vm_free(vm);
+
+	write_file("q/config", "hypervisor = qemu\n"
+	    "disk { path = a.img; format = vmdk; }\n"
+	    "disk { format = qcow2; }\n"
+	    "disk { path = a.img; size = 10G; }\n");
+	error = load_error("q", NULL);
+	assert_non_null(strstr(error, ":2: disk.format: expected raw or "
+	    "qcow2"));
+	assert_non_null(strstr(error, ":3: disk: a disk section needs its "
+	    "path"));
+	assert_non_null(strstr(error, ":4: disk.size: unknown key"));
+	free(error);
+}
+
 static void
 test_compatibility_keys(void **state)
 {
@@ -882,6 +929,82 @@ test_errors_are_capped(void **state)
 	buf_free(&b);
 }
 
+/* chmod tmpdir/rel. */
+static void
+chmod_file(const char *rel, mode_t mode)
+{
+	char	*path = tmp_path(rel);
+
+	assert_int_equal(chmod(path, mode), 0);
+	free(path);
+}
+
+/*
+ * Root acts on what these files say or hold: a config, an included file,
+ * vmstated.conf, and the files a VM names (disks aside) that group or
+ * others could write make the VM invalid (trust.c has the rule).
+ */
+static void
+test_untrusted_files(void **state)
+{
+	struct daemon_config	 dc;
+	char			*error;
+
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\n");
+	chmod_file("vm/config", 0664);
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "/vm/config: is not trusted: it is "
+	    "writable by group (owner uid "));
+	assert_non_null(strstr(error, "run chmod go-w "));
+	free(error);
+	chmod_file("vm/config", 0644);
+
+	write_file("vm/fw.fd", "");
+	chmod_file("vm/fw.fd", 0646);
+	expect_errors("configfile = bhyve_config;\nbootrom = fw.fd;\n",
+	    "config:2: bootrom: ", "/vm/fw.fd is not trusted: it is writable "
+	    "by others", NULL);
+	chmod_file("vm/bhyve_config", 0666);
+	expect_errors("configfile = bhyve_config;\n", "config:1: configfile: ",
+	    "/vm/bhyve_config is not trusted: it is writable by group and "
+	    "others", NULL);
+	chmod_file("vm/bhyve_config", 0644);
+	write_file("vm/hooks/.keep", "");
+	chmod_file("vm/hooks", 0775);
+	expect_errors("configfile = /dev/null;\nscriptpath = hooks;\n",
+	    "config:2: scriptpath: ", "/vm/hooks is not trusted: it is "
+	    "writable by group", NULL);
+	write_file("vm/k/vmlinuz", "");
+	chmod_file("vm/k", 0777);
+	expect_errors("hypervisor = qemu;\nkernel = k/vmlinuz;\n",
+	    "config:2: kernel: ", "/vm/k/vmlinuz is not trusted: the "
+	    "directory ", "/vm/k above it is writable by group and others",
+	    NULL);
+	write_file("vm/initrd.img", "");
+	chmod_file("vm/initrd.img", 0664);
+	expect_errors("hypervisor = qemu;\nkernel = /dev/null;\n"
+	    "initrd = initrd.img;\n", "config:3: initrd: ", NULL);
+	/* A disk is the guest's: whoever may write it is the admin's call. */
+	write_file("vm/disk.img", "");
+	chmod_file("vm/disk.img", 0666);
+	write_vm("vm", "hypervisor = qemu;\ndisk = disk.img;\n");
+	cfg_vm_free(load_ok("vm", NULL));
+
+	write_file("vm/more.conf", "memory = 1G;\n");
+	chmod_file("vm/more.conf", 0664);
+	expect_errors("configfile = /dev/null;\n.include \"more.conf\"\n",
+	    "/vm/more.conf: is not trusted: it is writable by group", NULL);
+
+	write_file("vmstated.conf", "rundir = /tmp;\n");
+	chmod_file("vmstated.conf", 0664);
+	assert_int_equal(cfg_load_daemon(tmpdir, &dc, &error), -1);
+	assert_non_null(strstr(error, "/vmstated.conf: is not trusted: it is "
+	    "writable by group"));
+	free(error);
+	cfg_daemon_free(&dc);
+}
+
 static void
 test_duplicate_key(void **state)
 {
@@ -1322,6 +1445,7 @@ main(void)
 		T(test_builtin_defaults),
 		T(test_qemu_keys),
 		T(test_qemu_args_string_and_binary),
+		T(test_disk_formats_come_from_the_config_only),
 		T(test_compatibility_keys),
 		T(test_memory_sizes_are_binary_like_bhyve),
 		T(test_memory_errors),
@@ -1339,6 +1463,7 @@ main(void)
 		T(test_list_limits),
 		T(test_invalid_utf8_refused),
 		T(test_errors_are_capped),
+		T(test_untrusted_files),
 		T(test_duplicate_key),
 		T(test_every_error_is_reported),
 		T(test_syntax_error_names_line_and_column),
@@ -1357,5 +1482,8 @@ main(void)
 		T(test_check),
 	};
 
+	/* Config files must be trusted (trust.h): never group-writable,
+	 * whatever the umask the tests run with. */
+	umask(022);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
