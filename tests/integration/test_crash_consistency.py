@@ -1,5 +1,5 @@
 """A daemon killed at any instant, and started again (issue 9 item 5,
-issue 8 items 2 and 4), against the bhyve stand-in.
+issue 8 items 2 to 4), against the bhyve stand-in.
 
 The next daemon must find every VM where the killed one left it: a hook
 the old daemon started is ended before any new hook of that VM runs; every
@@ -7,7 +7,8 @@ start phase that had begun is torn down, once; a hypervisor that still runs
 is taken back -- with the same pid, no destroy of its instance and no stop
 hook, also through a wrapper script that execs bhyve -- and never started a
 second time; an autostart VM whose hypervisor died meanwhile is started
-again after its teardown.  The hypervisor and every hook run in the VM's
+again after its teardown; the end of a hypervisor taken back, whose exit
+status Linux does not tell, is said to be of unknown status.  The hypervisor and every hook run in the VM's
 directory, so that relative paths (the man page's `disk.img`) name files
 there.
 """
@@ -86,8 +87,11 @@ def test_the_old_start_storage_hook_ends_before_the_teardown_begins(
     assert [f[0] for f in found] == ["start_storage-began",
                                      "start_storage-ended", "stop_storage",
                                      "stop_network"], found
-    times = [float(f[1]) for f in found]
-    assert times == sorted(times), found
+    # The lines are in the order they were written; their times agree
+    # (where date(1) has %N: GNU).
+    if all(f[1].replace(".", "").isdigit() for f in found):
+        times = [float(f[1]) for f in found]
+        assert times == sorted(times), found
     assert d.hook_order("vm1")[2:] == [
         "stop_storage daemon-restart start_storage",
         "stop_network daemon-restart stop_storage",
