@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 
 import pytest
 
@@ -73,7 +74,11 @@ def daemon_said(d, text):
 
 def reaped(pid):
     """The process is gone, zombie included: its parent has reaped it."""
-    return not os.path.exists("/proc/%d" % pid)
+    if os.path.isdir("/proc/self"):
+        return not os.path.exists("/proc/%d" % pid)
+    ps = subprocess.run(["ps", "-p", str(pid), "-o", "pid="],
+                        capture_output=True, text=True)
+    return ps.stdout.strip() == ""
 
 
 # ---- item 2: shutdown and removal are sticky ------------------------------
