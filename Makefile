@@ -83,7 +83,7 @@ UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
 STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
 STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
-STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
+STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
 		$(O)/test_platform $(O)/test_trust $(O)/test_vm \
@@ -116,6 +116,17 @@ $(O)/bhyvectl-standin: tests/standin/bhyvectl.c $(STANDIN_SRCS) \
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyvectl.c \
 	    $(STANDIN_SRCS) $(LDFLAGS)
+
+# The tests' wall-clock shifter (tests/lib/clockshift.c), preloaded into
+# the daemon and inherited by its children.  Built without $(CFLAGS): a
+# sanitizer runtime in it would be loaded into every hook's shell too.
+SHIM_CFLAGS?=	-O2 -g
+SHIM_LIBS_linux=	-ldl
+SHIM_LIBS_freebsd=
+$(O)/clockshift.so: tests/lib/clockshift.c
+	@mkdir -p $(O)
+	$(CC) -std=c11 $(WARNFLAGS) $(SHIM_CFLAGS) $(OS_CPPFLAGS_$(OS)) -fPIC \
+	    -shared -o $@ tests/lib/clockshift.c $(SHIM_LIBS_$(OS))
 
 standins: $(STANDINS)
 

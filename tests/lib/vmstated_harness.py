@@ -16,6 +16,10 @@ simulated /dev/vmm (VMM), the daemon's stderr.  The socket and the run
 directory sit in a short directory under /tmp, because UNIX socket paths
 are limited to about 100 bytes.
 
+A daemon can run with the clock shifter preloaded (preload_clockshift(),
+then shift_clock(seconds)): its wall clock steps, its monotonic clock
+does not.
+
 Programs are found in $VMSTATED_BUILD (default <repo>/build).  Waits poll
 with a short interval and a generous bound; nothing sleeps a fixed time.
 Teardown kills whatever the test left running: the daemon, hypervisors,
@@ -238,6 +242,8 @@ class Daemon:
         }
         self.conf_settings.update(conf or {})
         self.conf_text = None        # set it to write vmstated.conf verbatim
+        self.preload = []            # shared objects LD_PRELOADed at start
+        self.clock_file = None       # preload_clockshift()'s offset file
         self.proc = None
         self.stderr_file = None
         self.killed_at_teardown = []
@@ -332,6 +338,41 @@ class Daemon:
 
     # ---- the daemon process -------------------------------------------
 
+    def preload_clockshift(self):
+        """Run the daemon (from its next start) with the clock shifter
+        (tests/lib/clockshift.c) preloaded; its children inherit it.  The
+        wall clock then follows shift_clock(); the monotonic clock does
+        not.  Returns the offset file."""
+        lib = self.build / "clockshift.so"
+        if lib not in self.preload:
+            self.preload.append(lib)
+        self.clock_file = self.root / "clockshift"
+        self.env["CLOCKSHIFT_FILE"] = str(self.clock_file)
+        self.shift_clock(0)
+        return self.clock_file
+
+    def shift_clock(self, seconds):
+        """Set the wall clock of the daemon and its children to real time
+        plus seconds (an integer; negative steps back), at once."""
+        tmp = self.clock_file.with_suffix(".new")
+        tmp.write_text("%d\n" % seconds)
+        os.replace(tmp, self.clock_file)
+
+    def daemon_env(self):
+        """The daemon's environment: self.env, plus the preloads.  A
+        sanitizer runtime must come first in the library list unless told
+        otherwise: ASAN_OPTIONS says so for a sanitized build."""
+        env = dict(self.env)
+        if self.preload:
+            libs = [str(p) for p in self.preload]
+            if env.get("LD_PRELOAD"):
+                libs.append(env["LD_PRELOAD"])
+            env["LD_PRELOAD"] = " ".join(libs)
+            asan = env.get("ASAN_OPTIONS", "")
+            env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+                "verify_asan_link_order=0"
+        return env
+
     def command(self, *args):
         return [str(self.build / "vmstated"), "-f", "-c", str(self.conf),
                 "-p", str(self.pidfile), "-s", str(self.sock),
@@ -345,8 +386,8 @@ class Daemon:
         self.stderr_file = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
             self.command(*args), stdin=subprocess.DEVNULL,
-            stdout=self.stderr_file, stderr=subprocess.STDOUT, env=self.env,
-            cwd=str(self.root))
+            stdout=self.stderr_file, stderr=subprocess.STDOUT,
+            env=self.daemon_env(), cwd=str(self.root))
         if wait:
             self.wait_ready(timeout)
         return self.proc
