@@ -102,9 +102,11 @@ def test_the_old_start_storage_hook_ends_before_the_teardown_begins(
 def test_a_daemon_killed_after_start_storage_tears_storage_down(vmstated):
     d = vmstated
     # The instant between the end of start_storage and the spawn: the
-    # hook kills the daemon and then succeeds.
+    # hook kills the daemon (its pidfile names it: a hook's parent is the
+    # small runner that records how it ends) and then succeeds.
     d.add_vm("vm1", record_hooks=True,
-             hooks={"start_storage": "kill -9 $PPID\nexit 0"})
+             hooks={"start_storage": "kill -9 $(cat %s)\nexit 0"
+                    % d.pidfile})
     d.start()
     d.ctl("start", "vm1", check=0)
     wait_for(lambda: d.proc.poll() is not None, what="the daemon to die")
@@ -159,8 +161,8 @@ def test_a_stop_recorded_on_a_full_run_directory_is_not_torn_down_again(
     d = vmstated
     run = tmp_path / "fullrun"
     run.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
-                    str(run)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755",
+                    "tmpfs", str(run)], check=True)
     try:
         d.conf_settings["rundir"] = str(run)
         d.add_vm("vm1", record_hooks=True)
