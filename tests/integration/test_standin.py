@@ -6,7 +6,6 @@ They are what vmstated's bhyve back end is tested against, so a stand-in
 that lied would make those tests lie too.
 """
 
-import fcntl
 import json
 import os
 import signal
@@ -17,6 +16,10 @@ import pytest
 from vmstated_harness import wait_for
 
 LPC = "pci.0.31.0.device=lpc\n"
+
+# What the kernel shows of a process is read in Linux's /proc.
+linux_proc = pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"),
+                                reason="reads Linux's /proc/PID files")
 
 
 def instance(standin, name="vm"):
@@ -432,6 +435,7 @@ def test_without_instances_everything_exists(standin):
 
 # ---- setproctitle: a running bhyve is "bhyve: NAME" -------------------------
 
+@linux_proc
 def test_running_bhyve_retitles_itself_as_bhyve_name(standin):
     p = spawn_running(standin)
     # kern.proc.args after setproctitle("%s", vmname): one string.
@@ -441,6 +445,7 @@ def test_running_bhyve_retitles_itself_as_bhyve_name(standin):
     assert [r["title"] for r in retitle] == ["bhyve: vm"]
 
 
+@linux_proc
 def test_retitle_that_does_not_fit_the_arguments_is_whole(standin, tmp_path):
     name = "a-rather-long-vm-name-of-31-chr"
     conf = standin.config(name=name, stdout="guest up")
@@ -467,6 +472,7 @@ def test_retitle_comes_after_the_devices(standin, tmp_path):
     assert events == ["start", "instance", "exit"]
 
 
+@linux_proc
 def test_running_bhyve_keeps_its_pid_and_start_time(standin):
     p = spawn_running(standin)
     with open("/proc/%d/stat" % p.pid) as f:
@@ -662,6 +668,7 @@ def test_com_port_that_is_no_terminal_exits_4(standin, tmp_path):
                           "device com1\n")
 
 
+@linux_proc
 def test_com_stdio_makes_stdio_nonblocking_and_raw(standin):
     p = spawn_running(standin, text=LPC + "lpc.com1.path=stdio\n")
     with open("/proc/%d/fdinfo/1" % p.pid) as f:
@@ -753,6 +760,7 @@ def process_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
+@linux_proc
 def test_destroy_while_bhyve_sets_up_is_found_by_vcpu_activation(standin):
     p = standin.spawn("-k", standin.config(exit=0, stop_after="instance"))
     wait_for(lambda: process_state(p.pid) == "T", what="stand-in stopped")
