@@ -81,8 +81,12 @@ CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
-STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
-STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
+STANDIN_SRCS=	tests/standin/standin.c tests/standin/vmm.c src/common/buf.c \
+		src/common/log.c
+STANDIN_HDRS=	tests/standin/standin.h tests/standin/vmm.h src/common/buf.h \
+		src/common/log.h
+BHYVE_STANDIN_SRCS= tests/standin/bhyve.c tests/standin/bhyve_config.c \
+		tests/standin/bhyve_devices.c
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
@@ -105,11 +109,11 @@ $(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS) $(LIBM)
 
 # Stand-ins for bhyve and bhyvectl (tests/standin/README.md).
-$(O)/bhyve-standin: tests/standin/bhyve.c tests/standin/bhyve_config.c \
-    tests/standin/bhyve_standin.h $(STANDIN_SRCS) $(STANDIN_HDRS)
+$(O)/bhyve-standin: $(BHYVE_STANDIN_SRCS) tests/standin/bhyve_standin.h \
+    $(STANDIN_SRCS) $(STANDIN_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyve.c \
-	    tests/standin/bhyve_config.c $(STANDIN_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ $(BHYVE_STANDIN_SRCS) \
+	    $(STANDIN_SRCS) $(LDFLAGS)
 
 $(O)/bhyvectl-standin: tests/standin/bhyvectl.c $(STANDIN_SRCS) \
     $(STANDIN_HDRS)
