@@ -61,7 +61,8 @@ DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/pla
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
-		src/vmstatedctl/show.c src/vmstatedctl/watch.c $(COMMON_SRCS)
+		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
+		src/vmstatedctl/watch.c src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
@@ -69,7 +70,7 @@ STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
 STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
-		$(O)/test_buf
+		$(O)/test_buf $(O)/test_reply
 
 all: $(PROGRAMS)
 
@@ -110,6 +111,13 @@ $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_ucl.c \
 	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_reply: tests/unit/test_reply.c src/vmstatedctl/reply.c \
+    src/vmstatedctl/vmstatedctl.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
+	    tests/unit/test_reply.c src/vmstatedctl/reply.c $(COMMON_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
