@@ -167,7 +167,11 @@ $(O)/bench-spawntime: bench/spawntime.c
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/spawntime.c $(LDFLAGS)
 
-bench: all standins $(O)/bench-spawntime
+$(O)/bench-request: bench/request.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/request.c $(LDFLAGS)
+
+bench: all standins $(O)/bench-spawntime $(O)/bench-request
 	VMSTATED_BUILD=$(O) sh bench/run
 
 demo:
