@@ -5,6 +5,7 @@
 #   make install         honours PREFIX and DESTDIR
 #   make fuzz            run the UCL fuzzer for FUZZ_SECONDS (needs clang)
 #   make bench           the benchmarks of bench/
+#   make bench-peers     the same beside libvirt, runit and s6 (docs/bench.md)
 #
 # Only constructs both makes share are used: ?=, !=, explicit rules.
 
@@ -174,6 +175,15 @@ $(O)/bench-request: bench/request.c
 bench: all standins $(O)/bench-spawntime $(O)/bench-request
 	VMSTATED_BUILD=$(O) sh bench/run
 
+$(O)/bench-execstamp: bench/execstamp.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/execstamp.c $(LDFLAGS)
+
+# vmstated beside libvirt, runit, s6 and daemontools (installs them).
+bench-peers: all standins $(O)/bench-spawntime $(O)/bench-request \
+    $(O)/bench-execstamp
+	VMSTATED_BUILD=$(O) sh bench/peers
+
 demo:
 	sh scripts/demo
 
@@ -221,5 +231,5 @@ lint-man:
 clean:
 	rm -rf $(O)
 
-.PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
+.PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench bench-peers \
 	demo install lint-man clean

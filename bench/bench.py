@@ -73,8 +73,13 @@ def raw_request(sock, runs, line=STATUS):
 
 
 def proc_status(pid):
+    return proc_status_path("/proc/%d/status" % pid)
+
+
+def proc_status_path(path):
+    """The fields of a /proc status file, as a dict of strings."""
     fields = {}
-    with open("/proc/%d/status" % pid) as f:
+    with open(path) as f:
         for line in f:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
