@@ -21,9 +21,10 @@ in temporary directories (tests/lib/vmstated_harness.py sets them up):
   wakeups       voluntary + involuntary context switches of the daemon over
                 10 idle seconds (each is one return from the kernel)
   10,000 VMs    start-up, status, descriptors and RSS again, 100 running
-The time to spawn /bin/true is measured first: it is the floor under every
-figure that runs a process, and each time is also given as a multiple of
-it, since machines differ.
+The time to spawn /bin/true is the floor under every figure that runs a
+process; it is measured again right after each time figure, which is also
+given as a multiple of that floor: machines differ, and so does the load
+of one machine from minute to minute.
 
 Not a pass/fail test: the targets are printed beside the figures.
 bench/peers.py imports the functions below to measure vmstated beside its
@@ -239,24 +240,39 @@ def summary_us(deltas_s):
 
 
 class Table:
-    """The printed table: a figure, its spread, its multiple of the floor
-    and its target."""
+    """The printed table: a figure, its spread, the floor measured right
+    after it, its multiple of that floor, and its target.  The machine's
+    load comes and goes (other work, other tenants): a floor taken beside
+    each figure keeps the multiple honest where one floor for the whole
+    run would not."""
+
+    FORMAT = "%-46s %-10s %-21s %-8s %-7s %s"
 
     def __init__(self):
-        self.floor = None
-        print("%-46s %-10s %-21s %-8s %s" % ("measure", "median",
-                                             "p10 / p90 / min", "x floor",
-                                             "target"))
+        self.floors = []
+        print(self.FORMAT % ("measure", "median", "p10 / p90 / min",
+                             "floor", "x floor", "target"))
+
+    def floor(self):
+        f = spawntime(["/bin/true"], 50)[0]
+        self.floors.append(f)
+        return f
 
     def time(self, name, fig, target=""):
-        ratio = "%.1fx" % (fig[0] / self.floor) if self.floor else ""
-        print("%-46s %-10s %-21s %-8s %s" % (name, ms(fig[0]), spread(fig),
-                                             ratio, target))
+        floor = self.floor()
+        print(self.FORMAT % (name, ms(fig[0]), spread(fig), ms(floor)[:-3],
+                             "%.1fx" % (fig[0] / floor), target))
         sys.stdout.flush()
 
     def value(self, name, value, note="", target=""):
-        print("%-46s %-10s %-21s %-8s %s" % (name, value, note, "", target))
+        print(self.FORMAT % (name, value, note, "", "", target))
         sys.stdout.flush()
+
+    def summary(self):
+        f = sorted(self.floors)
+        print("\nthe floor (spawn /bin/true) over the run: median %s, from "
+              "%s to %s ms" % (ms(statistics.median(f)), ms(f[0])[:-3],
+                               ms(f[-1])[:-3]))
 
 
 def bench_big(table, root, n, runs, daemons):
@@ -302,9 +318,8 @@ def main():
               % (build_dir(), os.cpu_count(), root))
         print()
         table = Table()
-        floor = spawntime(["/bin/true"], args.runs)
-        table.time("spawn /bin/true (the floor)", floor)
-        table.floor = floor[0]
+        table.time("spawn /bin/true (the floor)",
+                   spawntime(["/bin/true"], args.runs))
 
         figures = {}
         for n, target in ((1, "<= 1.5x"), (100, ""), (1000, "<= 4x")):
@@ -370,6 +385,7 @@ def main():
         if args.big > 0:
             bench_big(table, root, args.big, max(args.runs // 10, 10),
                       daemons)
+        table.summary()
     finally:
         for d in daemons:
             try:

@@ -63,6 +63,11 @@ DOMAIN_XML = """<domain type='qemu'>
 """
 
 
+def floor_now():
+    """The floor, measured now: each figure gets its own, beside it."""
+    return bench.spawntime(["/bin/true"], 50)[0]
+
+
 def log(msg):
     print("peers: %s" % msg, file=sys.stderr, flush=True)
 
@@ -360,43 +365,45 @@ def measure_respawns(root, seconds, rounds, results, daemons):
 
 
 def write_markdown(path, floor, rows, notes):
-    """rows: (measure, vmstated fig, [(peer, fig)], unit) with figs as
-    (median, p10, p90, min) in microseconds, or numbers with a unit."""
+    """rows: (measure, vmstated fig, [(peer, fig)], unit, floor) with figs
+    as (median, p10, p90, min) in microseconds, or numbers with a unit;
+    floor: the floor measured beside the figure."""
     out = ["# vmstated beside its peers", "",
            "Written by `make bench-peers` (bench/peers.py) on %s, "
-           "%d CPUs; every figure of one run, medians. "
+           "%d CPUs; every figure from one run, medians. "
            "The floor is the time to spawn /bin/true, measured in the same "
-           "run: **%.2f ms**. Times are also given as multiples of it "
-           "(x floor), and vmstated's as a fraction of the peer's "
-           "(vs peer: below 1 is faster)." % (
+           "run right after each figure, since the load of a machine "
+           "varies (median over the run: **%.2f ms**). Times are also "
+           "given as multiples of their floor (x floor), and vmstated's as "
+           "a fraction of the peer's (vs peer: below 1 is faster)." % (
                time.strftime("%Y-%m-%d"), os.cpu_count(), floor / 1000),
            "",
-           "| measure | vmstated | x floor | peer | peer's figure | x floor "
-           "| vs peer |",
-           "|---|---|---|---|---|---|---|"]
+           "| measure | floor | vmstated | x floor | peer | peer's figure "
+           "| x floor | vs peer |",
+           "|---|---|---|---|---|---|---|---|"]
 
-    def fmt(fig, unit):
+    def fmt(fig, unit, fl):
         if fig is None:
             return "-", "-"
         if unit == "time":
-            return "%.2f ms" % (fig[0] / 1000), "%.1f" % (fig[0] / floor)
-        return "%s %s" % (fig, unit), ""
+            return "%.2f ms" % (fig[0] / 1000), "%.1f" % (fig[0] / fl)
+        return ("%s %s" % (fig, unit)).strip(), ""
 
-    for measure, mine, peers, unit in rows:
-        m, mx = fmt(mine, unit)
-        if not peers:
-            out.append("| %s | %s | %s | | | | |" % (measure, m, mx))
+    for measure, mine, peers, unit, fl in rows:
+        m, mx = fmt(mine, unit, fl)
+        f = "%.2f ms" % (fl / 1000) if fl else ""
         for i, (peer, fig) in enumerate(peers):
-            p, px = fmt(fig, unit)
-            if mine is None or fig is None:
+            p, px = fmt(fig, unit, fl)
+            if mine is None or fig is None or not fig:
                 vs = "-"
             elif unit == "time":
                 vs = "%.2f" % (mine[0] / fig[0])
             else:
-                vs = "%.2f" % (mine / fig) if fig else "-"
-            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                measure if i == 0 else "", m if i == 0 else "",
-                mx if i == 0 else "", peer, p, px, vs))
+                vs = "%.2f" % (mine / fig)
+            first = i == 0
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                measure if first else "", f if first else "",
+                m if first else "", mx if first else "", peer, p, px, vs))
     out += ["", "![vmstated beside its peers, as multiples of the floor]"
             "(bench.svg)", ""] + notes
     Path(path).write_text("\n".join(out) + "\n")
@@ -410,7 +417,7 @@ def write_plot(svg, floor, rows, tmp):
     cols = ["vmstated", "libvirt", "runit", "s6", "daemontools"]
     data = Path(tmp) / "bench.dat"
     lines = ["measure " + " ".join(cols)]
-    for measure, mine, peers, unit in rows:
+    for measure, mine, peers, unit, fl in rows:
         if unit != "time":
             continue
         figs = dict((p.split()[0], f) for p, f in peers)
@@ -418,7 +425,7 @@ def write_plot(svg, floor, rows, tmp):
         vals = []
         for c in cols:
             f = figs.get(c)
-            vals.append("%.3f" % (f[0] / floor) if f else "-")
+            vals.append("%.3f" % (f[0] / fl) if f else "-")
         lines.append('"%s" %s' % (measure.replace('"', "'"),
                                   " ".join(vals)))
     data.write_text("\n".join(lines) + "\n")
@@ -426,7 +433,7 @@ def write_plot(svg, floor, rows, tmp):
     script.write_text("""
 set terminal svg size 900,520 dynamic font "sans,11" background "white"
 set output '%s'
-set title "Time as a multiple of spawning /bin/true (%.2f ms); lower is better"
+set title "Time as a multiple of spawning /bin/true (median %.2f ms); lower is better"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -487,13 +494,14 @@ def main():
             status[n] = (d, startup, lv_start)
             rows.append(("status, %d VM%s" % (n, "s" if n > 1 else ""),
                          mine, [("libvirt (virsh list --all)", theirs)],
-                         "time"))
+                         "time", floor_now()))
             log("status %d: %.2f ms vs %.2f ms" % (n, mine[0] / 1000,
                                                    theirs[0] / 1000))
             if n < 1000:
                 if n == 1:
                     virsh = bench.summary_us(
                         bench_virsh_start(lv, args.rounds))
+                    virsh_floor = floor_now()
                 lv.stop()
                 d.stop(timeout=60)
 
@@ -510,7 +518,8 @@ def main():
                                                         args.rounds))
         dq.stop(timeout=60)
         rows.append(("start request -> qemu exec", mine,
-                     [("libvirt (virsh start)", virsh)], "time"))
+                     [("libvirt (virsh start)", virsh)], "time",
+                     statistics.median([virsh_floor, floor_now()])))
         log("start: %.2f ms vs %.2f ms" % (mine[0] / 1000,
                                            virsh[0] / 1000))
 
@@ -520,7 +529,7 @@ def main():
             measure_respawns(root, seconds, args.rounds, res, daemons)
             rows.append(("respawn after a %s" % label, res.get("vmstated"),
                          [(p, res[p]) for p in ("runit", "s6", "daemontools")
-                          if p in res], "time"))
+                          if p in res], "time", floor_now()))
             log("respawn %s: %s" % (label, ", ".join(
                 "%s %.2f ms" % (k, v[0] / 1000) for k, v in res.items())))
 
@@ -537,7 +546,7 @@ def main():
                      bench.summary_us([t / 1e6 for t in mine]),
                      [("libvirt (libvirtd)",
                        bench.summary_us([t / 1e6 for t in theirs]))],
-                     "time"))
+                     "time", floor_now()))
         log("cold start: %s vs %s ms" % (
             " ".join("%.0f" % (t / 1000) for t in mine),
             " ".join("%.0f" % (t / 1000) for t in theirs)))
@@ -549,11 +558,11 @@ def main():
                bench.kb(bench.proc_status(lv.proc.pid)["VmRSS"]))
         threads = bench.proc_status(lv.proc.pid)["Threads"]
         rows.append(("daemon RSS, 1000 VMs defined", rss[0],
-                     [("libvirt (libvirtd)", rss[1])], "kB"))
+                     [("libvirt (libvirtd)", rss[1])], "kB", None))
         rows.append(("wakeups in %g idle seconds, 1000 VMs" % args.idle,
                      after[0] - before[0],
                      [("libvirt (libvirtd, %s threads)" % threads,
-                       after[1] - before[1])], ""))
+                       after[1] - before[1])], "", None))
         lv.stop()
         d.stop(timeout=60)
 
@@ -587,8 +596,10 @@ def main():
             "the idle seconds, summed over every thread.",
         ]
         os.makedirs(args.out, exist_ok=True)
-        write_markdown(Path(args.out) / "bench.md", floor[0], rows, notes)
-        write_plot(Path(args.out) / "bench.svg", floor[0], rows, root)
+        run_floor = statistics.median([floor[0]] + [r[4] for r in rows
+                                                    if r[4]])
+        write_markdown(Path(args.out) / "bench.md", run_floor, rows, notes)
+        write_plot(Path(args.out) / "bench.svg", run_floor, rows, root)
         print(Path(Path(args.out) / "bench.md").read_text())
     finally:
         lv.stop()

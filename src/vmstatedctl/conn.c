@@ -250,8 +250,9 @@ static int
 take_line(struct ctl_conn *c, const char *nl, char **line, size_t *len)
 {
 	*len = (size_t)(nl - c->in.data);
-	if (*len + 1 == c->in.len) {
-		/* The usual case, the line is all there is: hand it over. */
+	if (*len + 1 == c->in.len && *len >= 4096) {
+		/* A long reply is all there is: hand it over, not a copy.
+		 * (Short lines, events, are copied: the buffer stays.) */
 		c->in.data[*len] = '\0';
 		*line = c->in.data;
 		buf_init(&c->in);
