@@ -14,7 +14,8 @@ in temporary directories (tests/lib/vmstated_harness.py sets them up):
   crash->exec   a stand-in dies of SIGSEGV (its exit record is written
                 just before); time until the replacement's main()
   start-up      from the spawn of `vmstated -f` to the end of its first
-                reply to status (bench-request -c, tries every 0.5 ms)
+                reply to status (bench-request -c, tries every 0.5 ms):
+                first start (it creates each VM's log), then a restart
   descriptors   open by the daemon with every VM stopped, and with 100
                 running
   RSS           VmRSS and VmHWM of the daemon, 100 VMs running
@@ -22,9 +23,10 @@ in temporary directories (tests/lib/vmstated_harness.py sets them up):
                 10 idle seconds (each is one return from the kernel)
   10,000 VMs    start-up, status, descriptors and RSS again, 100 running
 The time to spawn /bin/true is the floor under every figure that runs a
-process; it is measured again right after each time figure, which is also
-given as a multiple of that floor: machines differ, and so does the load
-of one machine from minute to minute.
+process; it is measured again with each time figure (interleaved with its
+runs, or sampled while it is measured), which is also given as a multiple
+of that floor: machines differ, and so does the load of one machine from
+minute to minute.
 
 Not a pass/fail test: the targets are printed beside the figures.
 bench/peers.py imports the functions below to measure vmstated beside its
@@ -54,15 +56,31 @@ def ms(us):
 
 def spread(fig):
     """'p10 / p90 / min' of a (median, p10, p90, min) in ms."""
-    return "%s / %s / %s" % tuple(ms(x)[:-3] for x in fig[1:])
+    return "%s / %s / %s" % tuple(ms(x)[:-3] for x in fig[1:4])
 
 
-def spawntime(argv, runs):
-    """(median, p10, p90, min) in microseconds from bench-spawntime."""
-    out = subprocess.run([str(build_dir() / "bench-spawntime"), "-n",
-                          str(runs)] + [str(a) for a in argv],
+def spawntime(argv, runs, floor=False):
+    """(median, p10, p90, min) in microseconds from bench-spawntime; with
+    floor, the median of runs of /bin/true interleaved with them too."""
+    out = subprocess.run([str(build_dir() / "bench-spawntime")]
+                         + (["-F"] if floor else []) + ["-n", str(runs)]
+                         + [str(a) for a in argv],
                          check=True, capture_output=True, text=True).stdout
     return [float(x) for x in out.split()]
+
+
+class FloorSamples:
+    """The floor sampled now and then while something else is measured
+    (a start, a crash loop): the median of the samples is its floor."""
+
+    def __init__(self):
+        self.samples = []
+
+    def take(self, runs=5):
+        self.samples.append(spawntime(["/bin/true"], runs)[0])
+
+    def median(self):
+        return statistics.median(self.samples) if self.samples else None
 
 
 def raw_request(sock, runs, line=STATUS):
@@ -176,15 +194,19 @@ def wait_all(d, names, state, timeout=600):
 
 
 def bench_status(d, runs):
+    """(median, p10, p90, min, floor): the floor's runs are interleaved."""
     return spawntime([build_dir() / "vmstatedctl", "-s", d.sock, "status"],
-                     runs)
+                     runs, floor=True)
 
 
-def bench_start_to_exec(d, vm, rounds):
+def bench_start_to_exec(d, vm, rounds, floor=None):
     """Per round, (seconds from the start request to the stand-in's main(),
-    seconds from the request to a bhyvectl run in between or None)."""
+    seconds from the request to a bhyvectl run in between or None); floor
+    (FloorSamples) gets a sample each round."""
     rounds_out = []
     for _ in range(rounds):
+        if floor is not None:
+            floor.take()
         before = len(d.standin_starts(vm))
         t0 = time.time()
         reply = d.request({"command": "start", "vms": [vm]})
@@ -201,12 +223,17 @@ def bench_start_to_exec(d, vm, rounds):
     return rounds_out
 
 
-def bench_crash_to_exec(d, vm, rounds):
+def bench_crash_to_exec(d, vm, rounds, floor=None):
     """Per restart, (seconds from a stand-in's crash to its replacement's
-    main(), bhyvectl runs in between)."""
+    main(), bhyvectl runs in between); floor (FloorSamples) is sampled
+    while the restarts go on."""
     assert d.request({"command": "start", "vms": [vm]}).get("ok")
-    wait_for(lambda: len(d.standin_starts(vm)) > rounds, 600,
-             "%d restarts of %s" % (rounds, vm),
+
+    def enough():
+        if floor is not None:
+            floor.take()
+        return len(d.standin_starts(vm)) > rounds
+    wait_for(enough, 600, "%d restarts of %s" % (rounds, vm),
              lambda: d.explain(vm))
     d.request({"command": "kill", "vms": [vm]})
     d.wait_state(vm, ("stopped", "failed"))
@@ -240,11 +267,12 @@ def summary_us(deltas_s):
 
 
 class Table:
-    """The printed table: a figure, its spread, the floor measured right
-    after it, its multiple of that floor, and its target.  The machine's
-    load comes and goes (other work, other tenants): a floor taken beside
-    each figure keeps the multiple honest where one floor for the whole
-    run would not."""
+    """The printed table: a figure, its spread, the floor measured with
+    it, its multiple of that floor, and its target.  The machine's load
+    comes and goes (other work, other tenants): a floor taken under the
+    same load as each figure (interleaved with its runs, or sampled while
+    it is measured) keeps the multiple honest where one floor for the
+    whole run would not."""
 
     FORMAT = "%-46s %-10s %-21s %-8s %-7s %s"
 
@@ -258,8 +286,16 @@ class Table:
         self.floors.append(f)
         return f
 
-    def time(self, name, fig, target=""):
-        floor = self.floor()
+    def time(self, name, fig, target="", floor=None):
+        """A time figure; its floor is fig's fifth number, or floor, or
+        else measured now."""
+        if len(fig) > 4:
+            floor = fig[4]
+            self.floors.append(floor)
+        elif floor is not None:
+            self.floors.append(floor)
+        else:
+            floor = self.floor()
         print(self.FORMAT % (name, ms(fig[0]), spread(fig), ms(floor)[:-3],
                              "%.1fx" % (fig[0] / floor), target))
         sys.stdout.flush()
@@ -284,10 +320,10 @@ def bench_big(table, root, n, runs, daemons):
                 "%.0f ms" % (startup / 1000), "", "reported")
     table.value("open descriptors, %d VMs, all stopped" % n,
                 str(open_fds(d.proc.pid)), "", "not growing with VMs")
-    table.time("vmstatedctl status, %d VMs" % n, bench_status(d, runs),
-               "reported")
+    st = bench_status(d, runs)
+    table.time("vmstatedctl status, %d VMs" % n, st, "reported")
     table.time("  daemon share (raw socket), %d VMs" % n,
-               raw_request(d.sock, runs))
+               raw_request(d.sock, runs), "", st[4])
     names = ["vm%05d" % i for i in range(100)]
     assert d.request({"command": "start", "vms": names}).get("ok")
     wait_all(d, names, "running")
@@ -328,24 +364,29 @@ def main():
             startup = start_daemon(d)
             figures[n] = (d, startup, open_fds(d.proc.pid))
             runs = args.runs if n < 1000 else max(args.runs // 2, 10)
+            st = bench_status(d, runs)
             table.time("vmstatedctl status, %d VM%s"
-                       % (n, "s" if n > 1 else ""), bench_status(d, runs),
-                       target)
+                       % (n, "s" if n > 1 else ""), st, target)
             if n == 1000:
                 table.time("  daemon share (raw socket), 1000 VMs",
-                           raw_request(d.sock, runs))
+                           raw_request(d.sock, runs), "", st[4])
+                # Again, now that its files (the VMs' logs) exist.
+                d.stop(timeout=120)
+                restart = start_daemon(d)
 
         d1 = figures[1][0]
-        rounds = bench_start_to_exec(d1, "vm00000", args.rounds)
+        fs = FloorSamples()
+        rounds = bench_start_to_exec(d1, "vm00000", args.rounds, fs)
         table.time("start request -> bhyve exec (%d)" % args.rounds,
-                   summary_us([r[0] for r in rounds]), "<= 2.5x")
+                   summary_us([r[0] for r in rounds]), "<= 2.5x",
+                   fs.median())
         split = [r[1] for r in rounds if r[1] is not None]
         if split:
             table.time("  request -> bhyvectl --destroy main()",
-                       summary_us(split))
+                       summary_us(split), "", fs.median())
             table.time("  bhyvectl main() -> bhyve exec",
                        summary_us([r[0] - r[1] for r in rounds
-                                   if r[1] is not None]))
+                                   if r[1] is not None]), "", fs.median())
 
         dc = make_daemon(root, "crash", 0)
         daemons.append(dc)
@@ -353,9 +394,11 @@ def main():
                                      "maxrestarttime": 1},
                   standin={"signal": "SEGV", "delay": "0.05"})
         start_daemon(dc)
-        crashes = bench_crash_to_exec(dc, "vm00000", args.rounds)
+        fs = FloorSamples()
+        crashes = bench_crash_to_exec(dc, "vm00000", args.rounds, fs)
         table.time("bhyve crash -> replacement exec (%d)" % args.rounds,
-                   summary_us([c[0] for c in crashes]), "<= 2.5x")
+                   summary_us([c[0] for c in crashes]), "<= 2.5x",
+                   fs.median())
         runs_between = sorted(c[1] for c in crashes)
         if runs_between and runs_between[-1] > 0:
             table.value("  bhyvectl runs between crash and exec",
@@ -363,7 +406,10 @@ def main():
 
         d, startup, fds_stopped = figures[1000]
         table.value("daemon start with 1000 VMs (to first reply)",
-                    "%.0f ms" % (startup / 1000), "", "<= 50 ms")
+                    "%.0f ms" % (startup / 1000), "first start",
+                    "<= 50 ms")
+        table.value("  the same, its files there (a restart)",
+                    "%.0f ms" % (restart / 1000), "", "<= 50 ms")
         table.value("open descriptors, 1 VM, stopped", str(figures[1][2]))
         table.value("open descriptors, 1000 VMs, all stopped",
                     str(fds_stopped), "", "as with 1 VM")

@@ -63,11 +63,6 @@ DOMAIN_XML = """<domain type='qemu'>
 """
 
 
-def floor_now():
-    """The floor, measured now: each figure gets its own, beside it."""
-    return bench.spawntime(["/bin/true"], 50)[0]
-
-
 def log(msg):
     print("peers: %s" % msg, file=sys.stderr, flush=True)
 
@@ -236,11 +231,12 @@ class Libvirtd:
             kill_pid(pid, signal.SIGKILL)
 
 
-def bench_virsh_start(lv, rounds):
+def bench_virsh_start(lv, rounds, floor):
     """Seconds from the spawn of `virsh start` to qemu's exec, per round;
-    the first (warm-up) round is left out."""
+    the first (warm-up) round is left out.  floor: FloorSamples."""
     out = []
     for i in range(rounds + 1):
+        floor.take()
         t0 = time.time()
         lv.virsh("start", "dom00000")
         execs = [t for t, _ in stamps(lv.emulator) if t > t0]
@@ -252,11 +248,12 @@ def bench_virsh_start(lv, rounds):
     return out
 
 
-def bench_vmstatedctl_start(d, wrapper, rounds):
+def bench_vmstatedctl_start(d, wrapper, rounds, floor):
     """Seconds from the spawn of `vmstatedctl start` to qemu's exec."""
     ctl = [str(build_dir() / "vmstatedctl"), "-s", str(d.sock)]
     out = []
     for i in range(rounds + 1):
+        floor.take()
         t0 = time.time()
         subprocess.run(ctl + ["start", "q"], check=True,
                        capture_output=True)
@@ -341,8 +338,9 @@ def vmstated_crasher(root, seconds):
     return d, prog
 
 
-def measure_respawns(root, seconds, rounds, results, daemons):
-    """Every supervisor at once, each on its own service."""
+def measure_respawns(root, seconds, rounds, results, daemons, floor):
+    """Every supervisor at once, each on its own service; floor
+    (FloorSamples) is sampled meanwhile."""
     sup = Supervisors(Path(root) / ("s%g" % seconds))
     d, prog = vmstated_crasher(root, seconds)
     daemons.append(d)
@@ -352,8 +350,11 @@ def measure_respawns(root, seconds, rounds, results, daemons):
         assert d.request({"command": "start", "vms": ["svc"]}).get("ok")
         programs = dict(sup.programs, vmstated=prog)
         # A round is a run plus a respawn; the throttles add a second.
-        wait_for(lambda: all(len(respawn_delays(p)) >= rounds
-                             for p in programs.values()),
+        def enough():
+            floor.take()
+            return all(len(respawn_delays(p)) >= rounds
+                       for p in programs.values())
+        wait_for(enough,
                  (seconds + 1.5) * (rounds + 2) + 30,
                  "%d respawns under every supervisor" % rounds)
         for name, p in programs.items():
@@ -372,7 +373,8 @@ def write_markdown(path, floor, rows, notes):
            "Written by `make bench-peers` (bench/peers.py) on %s, "
            "%d CPUs; every figure from one run, medians. "
            "The floor is the time to spawn /bin/true, measured in the same "
-           "run right after each figure, since the load of a machine "
+           "run with each figure (its runs interleaved with the figure's, "
+           "or sampled while it is measured), since the load of a machine "
            "varies (median over the run: **%.2f ms**). Times are also "
            "given as multiples of their floor (x floor), and vmstated's as "
            "a fraction of the peer's (vs peer: below 1 is faster)." % (
@@ -490,18 +492,20 @@ def main():
             lv.define(n)
             lv_start = lv.start()
             theirs = bench.spawntime(["virsh", "-q", "-c", lv.uri, "list",
-                                      "--all"], max(args.runs // 2, 5))
+                                      "--all"], max(args.runs // 2, 5),
+                                     floor=True)
             status[n] = (d, startup, lv_start)
+            # Each figure's own runs of /bin/true were interleaved.
             rows.append(("status, %d VM%s" % (n, "s" if n > 1 else ""),
                          mine, [("libvirt (virsh list --all)", theirs)],
-                         "time", floor_now()))
+                         "time", statistics.median([mine[4], theirs[4]])))
             log("status %d: %.2f ms vs %.2f ms" % (n, mine[0] / 1000,
                                                    theirs[0] / 1000))
             if n < 1000:
                 if n == 1:
+                    start_floor = bench.FloorSamples()
                     virsh = bench.summary_us(
-                        bench_virsh_start(lv, args.rounds))
-                    virsh_floor = floor_now()
+                        bench_virsh_start(lv, args.rounds, start_floor))
                 lv.stop()
                 d.stop(timeout=60)
 
@@ -514,22 +518,23 @@ def main():
                                "qemu_binary": str(wrapper),
                                "memory": "64M"}, bhyve_config=None)
         bench.start_daemon(dq)
-        mine = bench.summary_us(bench_vmstatedctl_start(dq, wrapper,
-                                                        args.rounds))
+        mine = bench.summary_us(bench_vmstatedctl_start(
+            dq, wrapper, args.rounds, start_floor))
         dq.stop(timeout=60)
         rows.append(("start request -> qemu exec", mine,
                      [("libvirt (virsh start)", virsh)], "time",
-                     statistics.median([virsh_floor, floor_now()])))
+                     start_floor.median()))
         log("start: %.2f ms vs %.2f ms" % (mine[0] / 1000,
                                            virsh[0] / 1000))
 
         # Respawn of a program that exits, runs under and over a second.
         for seconds, label in ((0.2, "run of 0.2 s"), (1.2, "run of 1.2 s")):
             res = {}
-            measure_respawns(root, seconds, args.rounds, res, daemons)
+            fs = bench.FloorSamples()
+            measure_respawns(root, seconds, args.rounds, res, daemons, fs)
             rows.append(("respawn after a %s" % label, res.get("vmstated"),
                          [(p, res[p]) for p in ("runit", "s6", "daemontools")
-                          if p in res], "time", floor_now()))
+                          if p in res], "time", fs.median()))
             log("respawn %s: %s" % (label, ", ".join(
                 "%s %.2f ms" % (k, v[0] / 1000) for k, v in res.items())))
 
@@ -537,16 +542,19 @@ def main():
         # idle wakeups (both daemons at once).
         d, startup, lv_start = status[1000]
         mine, theirs = [startup], [lv_start * 1e6]
+        fs = bench.FloorSamples()
         for _ in range(2):
+            fs.take(20)
             d.stop(timeout=60)
             mine.append(bench.start_daemon(d))
             lv.stop()
             theirs.append(lv.start() * 1e6)
+        fs.take(20)
         rows.append(("cold start with 1000 VMs, to the first answer",
                      bench.summary_us([t / 1e6 for t in mine]),
                      [("libvirt (libvirtd)",
                        bench.summary_us([t / 1e6 for t in theirs]))],
-                     "time", floor_now()))
+                     "time", fs.median()))
         log("cold start: %s vs %s ms" % (
             " ".join("%.0f" % (t / 1000) for t in mine),
             " ".join("%.0f" % (t / 1000) for t in theirs)))
