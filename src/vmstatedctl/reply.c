@@ -302,11 +302,14 @@ check_number(struct reply *r, const char *p)
 	return p;
 }
 
-/* Check a literal word; returns what follows it. */
+/*
+ * Check a literal word; returns what follows it.  strncmp, not memcmp:
+ * it stops at the line's end ("{\"a\":t" must not be read past).
+ */
 static const char *
 check_word(struct reply *r, const char *p, const char *word, size_t len)
 {
-	if (memcmp(p, word, len) != 0)
+	if (strncmp(p, word, len) != 0)
 		return fail(r, p, "not a JSON value");
 	return p + len;
 }

@@ -289,6 +289,11 @@ test_refuses_what_is_not_json(void **state)
 		"{\"a\":.5}",
 		"{\"a\":1.}",
 		"{\"a\":1e}",
+		"{\"a\":t",
+		"{\"a\":nul",
+		"{\"a\":\"\\u12",
+		"{\"a\":\"\\",
+		"{\"a\":-",
 	};
 	struct reply	 r;
 	struct buf	 deep;
