@@ -5,6 +5,7 @@
 #   make install         honours PREFIX and DESTDIR
 #   make fuzz            run the UCL fuzzer for FUZZ_SECONDS (needs clang)
 #   make bench           the benchmarks of bench/
+#   make bench-peers     the same beside libvirt, runit and s6 (docs/bench.md)
 #
 # Only constructs both makes share are used: ?=, !=, explicit rules.
 
@@ -77,7 +78,8 @@ DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/pla
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
-		src/vmstatedctl/show.c src/vmstatedctl/watch.c $(COMMON_SRCS)
+		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
+		src/vmstatedctl/watch.c src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
@@ -90,8 +92,8 @@ BHYVE_STANDIN_SRCS= tests/standin/bhyve.c tests/standin/bhyve_config.c \
 STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
-		$(O)/test_platform $(O)/test_trust $(O)/test_vm \
-		$(O)/test_vm_model $(O)/test_reload
+		$(O)/test_platform $(O)/test_reply $(O)/test_trust \
+		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload
 
 all: $(PROGRAMS)
 
@@ -162,6 +164,13 @@ $(O)/test_trust: tests/unit/test_trust.c src/common/trust.c $(COMMON_SRCS) \
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_trust.c \
 	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_reply: tests/unit/test_reply.c src/vmstatedctl/reply.c \
+    src/vmstatedctl/vmstatedctl.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
+	    tests/unit/test_reply.c src/vmstatedctl/reply.c $(COMMON_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
@@ -245,8 +254,21 @@ $(O)/bench-spawntime: bench/spawntime.c
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/spawntime.c $(LDFLAGS)
 
-bench: all standins $(O)/bench-spawntime
+$(O)/bench-request: bench/request.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/request.c $(LDFLAGS)
+
+bench: all standins $(O)/bench-spawntime $(O)/bench-request
 	VMSTATED_BUILD=$(O) sh bench/run
+
+$(O)/bench-execstamp: bench/execstamp.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/execstamp.c $(LDFLAGS)
+
+# vmstated beside libvirt, runit, s6 and daemontools (installs them).
+bench-peers: all standins $(O)/bench-spawntime $(O)/bench-request \
+    $(O)/bench-execstamp
+	VMSTATED_BUILD=$(O) sh bench/peers
 
 demo:
 	sh scripts/demo
@@ -299,4 +321,5 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
-	demo install install-rc.d install-systemd install-none lint-man clean
+	bench-peers demo install install-rc.d install-systemd install-none \
+	lint-man clean
