@@ -31,6 +31,22 @@ enum cfg_flag {
 #define CFG_MAX_CONSOLES	4	/* com1 .. com4 */
 
 /*
+ * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
+ * every string a VM has is copied into each status reply and into the
+ * state of the daemon, so none may be larger than its use needs.  Lengths
+ * are in bytes.
+ */
+#define CFG_MAX_NAME		64	/* a VM's name */
+#define CFG_MAX_WORD		64	/* os, osversion */
+#define CFG_MAX_USER		32	/* owner, group, socket_group */
+#define CFG_MAX_DESCRIPTION	1024
+#define CFG_MAX_PATH		1023	/* FreeBSD's PATH_MAX, less the NUL */
+#define CFG_MAX_ARG		4096	/* append, each of qemu_args */
+#define CFG_MAX_DISKS		64
+#define CFG_MAX_QEMU_ARGS	256
+#define CFG_MAX_ERRORS		20	/* errors reported for one file */
+
+/*
  * The image format of a qemu disk.  Never guessed from the disk's bytes:
  * the guest writes them, and a qcow2 header it wrote could name a host
  * file as its backing image.  raw unless the config says qcow2.

@@ -17,22 +17,6 @@
 
 #define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
-/*
- * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
- * every string a VM has is copied into each status reply and into the
- * state of the daemon, so none may be larger than its use needs.  Lengths
- * are in bytes.
- */
-#define CFG_MAX_NAME		64	/* a VM's name */
-#define CFG_MAX_WORD		64	/* os, osversion */
-#define CFG_MAX_USER		32	/* owner, group, socket_group */
-#define CFG_MAX_DESCRIPTION	1024
-#define CFG_MAX_PATH		1023	/* FreeBSD's PATH_MAX, less the NUL */
-#define CFG_MAX_ARG		4096	/* append, each of qemu_args */
-#define CFG_MAX_DISKS		64
-#define CFG_MAX_QEMU_ARGS	256
-#define CFG_MAX_ERRORS		20	/* errors reported for one file */
-
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
 	K_NAME,

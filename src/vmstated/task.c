@@ -192,9 +192,14 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	spec.argv = argv;
 	spec.env_add = env;
 	/* The VM's directory; a VM removed with its directory still runs
-	 * the stop hooks of its script directory, there. */
-	spec.cwd = access(vm->cfg->dir, X_OK) == 0 ? vm->cfg->dir :
-	    task_hook_dir(vm);
+	 * the stop hooks of its script directory, there, and its helpers
+	 * anywhere. */
+	if (access(vm->cfg->dir, X_OK) == 0)
+		spec.cwd = vm->cfg->dir;
+	else if (access(task_hook_dir(vm), X_OK) == 0)
+		spec.cwd = task_hook_dir(vm);
+	else
+		spec.cwd = "/";
 	spec.out_fd = vm->log_fd;
 	spec.pass_fd = -1;
 	spec.new_pgrp = true;

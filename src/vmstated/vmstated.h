@@ -189,6 +189,8 @@ struct vm_record {
 	bool		 legacy;
 	bool		 task_done;	/* the recorded hook ran to its end
 					   while no daemon ran */
+	enum hv_kind	 hypervisor;
+	char		*dir;		/* the VM's directory */
 };
 
 struct vm {
@@ -415,6 +417,8 @@ int		 persist_task_done(const struct vm *, pid_t, int *status);
 int		 persist_save(struct vm *);
 void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
+int		 persist_read(const char *path, struct vm_record *,
+		    size_t *size);
 void		 persist_close(struct vm *);
 
 /* daemon.c */
