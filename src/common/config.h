@@ -45,6 +45,7 @@ enum cfg_flag {
 #define CFG_MAX_DISKS		64
 #define CFG_MAX_QEMU_ARGS	256
 #define CFG_MAX_ERRORS		20	/* errors reported for one file */
+#define CFG_MAX_DEPENDS		64	/* VMs one VM may depend on */
 
 /*
  * The image format of a qemu disk.  Never guessed from the disk's bytes:
@@ -111,6 +112,16 @@ struct vm_config {
 	char		**qemu_args;	/* nqemu_args extra arguments */
 	size_t		 nqemu_args;
 	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
+
+	/* Start order and health (vmstated.conf(5), issue 13). */
+	char		**depends;	/* names of the VMs it needs */
+	size_t		 ndepends;
+	int		 depends_line;	/* where depends was given */
+	int64_t		 autostart_delay; /* seconds; 0: none */
+	int64_t		 probe_interval; /* seconds between two probes */
+	int64_t		 probe_timeout;	/* seconds a probe may take */
+	int64_t		 probe_failures; /* in a row, then a crash */
 };
 
 /* A VM directory that could not be loaded. */
@@ -136,6 +147,9 @@ struct daemon_config {
 	char		*qemu_path;	/* default qemu-system-x86_64 (PATH) */
 	char		*vmmdir;	/* where the kernel shows bhyve's VM
 					   instances; default /dev/vmm */
+	int64_t		 autostart_parallel; /* VMs starting at once */
+	int64_t		 shutdown_timeout; /* seconds for the whole
+					      shutdown; default 80 */
 	struct vm_config defaults;	/* defaults { } applied to every VM */
 };
 
@@ -174,6 +188,9 @@ void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);
 const char	*cfg_hv_name(enum hv_kind);
+/* A valid VM name: 1 to 64 letters, digits, '.', '_' or '-', starting
+ * with a letter or digit. */
+bool		 cfg_name_ok(const char *);
 const char	*cfg_disk_format_name(enum cfg_disk_format);
 
 /*

@@ -27,7 +27,8 @@
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
 	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "vmmdir", "defaults", NULL
+	"bhyvectl_path", "qemu_path", "vmmdir", "autostart_parallel",
+	"shutdown_timeout", "defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -43,6 +44,8 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
 	dc->qemu_path = xstrdup("qemu-system-x86_64");
 	dc->vmmdir = xstrdup("/dev/vmm");
+	dc->autostart_parallel = 4;
+	dc->shutdown_timeout = 80;
 	cfg_vm_set_builtin_defaults(&dc->defaults);
 }
 
@@ -154,6 +157,7 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 {
 	const struct ucl_node	*m = k->node;
 	char			*p;
+	int64_t			 v;
 
 	if (cfg_key_is(m, "socket_mode"))
 		daemon_socket_mode(dc, k);
@@ -169,6 +173,12 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 			free(dc->vmmdir);
 			dc->vmmdir = p;
 		}
+	} else if (cfg_key_is(m, "autostart_parallel")) {
+		if (cfg_get_int(k, "a number of VMs", 1, 10000, &v) == 0)
+			dc->autostart_parallel = v;
+	} else if (cfg_key_is(m, "shutdown_timeout")) {
+		if (cfg_get_seconds(k, 10, 24 * 3600, &v) == 0)
+			dc->shutdown_timeout = v;
 	} else if (cfg_key_is(m, "bhyve_path"))
 		daemon_program(&dc->bhyve_path, k, true);
 	else if (cfg_key_is(m, "bhyvectl_path"))

@@ -51,6 +51,12 @@ enum cfg_key_id {
 	K_DISK,
 	K_QEMU_ARGS,
 	K_QEMU_BINARY,
+	K_WATCHDOG,
+	K_DEPENDS,
+	K_AUTOSTART_DELAY,
+	K_PROBE_INTERVAL,
+	K_PROBE_TIMEOUT,
+	K_PROBE_FAILURES,
 	K__COUNT
 };
 
@@ -112,6 +118,21 @@ int	 cfg_parse_file(const char *path, struct ucl_node **root,
 	    bool *missing, struct cfg_errors *);
 /* Free what a vm_config points to, not the structure itself. */
 void	 cfg_vm_clear(struct vm_config *);
+
+/* One VM directory being loaded (config.c, config_deps.c). */
+struct vm_load {
+	struct vm_config	*vm;		/* NULL when invalid */
+	char			*name;		/* best known name */
+	char			*dir;
+	char			*dirname;
+	char			*config_path;
+	int			 name_line;	/* where the name comes from */
+	struct cfg_errors	 errs;
+};
+
+/* config_deps.c: checks across the VMs of a configuration. */
+void	 cfg_refuse_duplicates(struct vm_load *, size_t);
+void	 cfg_check_depends(struct vm_load *, size_t);
 
 /* config_daemon.c: the keys of vmstated.conf, NULL-terminated. */
 extern const char *const cfg_daemon_keys[];

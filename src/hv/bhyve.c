@@ -56,7 +56,7 @@ bhyve_instance_exists(struct vm *vm)
  * runs the VM, and the processes need not be searched.
  */
 static pid_t
-bhyve_find(struct vm *vm)
+bhyve_find(struct vm *vm, bool anywhere)
 {
 	char	*title;
 	pid_t	 pid;
@@ -64,7 +64,7 @@ bhyve_find(struct vm *vm)
 	if (!bhyve_instance_exists(vm))
 		return -1;
 	xasprintf(&title, "bhyve: %s", vm->name);
-	pid = platform_find_title(title);
+	pid = platform_find_title(title, anywhere ? NULL : vm->cfg->dir);
 	free(title);
 	return pid > 0 ? pid : -1;
 }

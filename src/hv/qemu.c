@@ -665,7 +665,7 @@ qemu_classify_exit(struct vm *vm, int status, bool known)
  * holder is the pid.  -1 when there is none.
  */
 static pid_t
-qemu_find(struct vm *vm)
+qemu_find(struct vm *vm, bool anywhere)
 {
 	struct flock	 fl;
 	char		*path;

@@ -188,18 +188,33 @@ platform_signal(int fd, pid_t pid, int sig)
 	return kill(pid, sig);
 }
 
+/* Is the working directory of pid cwd (kern.proc.cwd)? */
+static bool
+proc_cwd_is(pid_t pid, const char *cwd)
+{
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_CWD,
+				    (int)pid };
+	struct kinfo_file	 kf;
+	size_t			 len = sizeof(kf);
+
+	memset(&kf, 0, sizeof(kf));
+	if (sysctl(mib, 4, &kf, &len, NULL, 0) == -1 || len == 0)
+		return false;
+	return strcmp(kf.kf_path, cwd) == 0;
+}
+
 /*
  * The arguments of every process, from the kernel; setproctitle(3) stores
  * its title there as one string.
  */
 pid_t
-platform_find_title(const char *title)
+platform_find_title(const char *title, const char *cwd)
 {
 	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PROC, 0 };
 	struct kinfo_proc	*procs = NULL;
 	char			 args[4096];
 	size_t			 len, n, i, tlen = strlen(title);
-	pid_t			 found = 0;
+	pid_t			 found = 0, first = 0;
 	int			 tries;
 
 	for (tries = 0; tries < 10; tries++) {
@@ -233,11 +248,15 @@ platform_find_title(const char *title)
 			continue;
 		while (n > 0 && args[n - 1] == '\0')
 			n--;
-		if (n == tlen && memcmp(args, title, tlen) == 0)
+		if (n != tlen || memcmp(args, title, tlen) != 0)
+			continue;
+		if (first == 0)
+			first = procs[i].ki_pid;
+		if (cwd != NULL && proc_cwd_is(procs[i].ki_pid, cwd))
 			found = procs[i].ki_pid;
 	}
 	free(procs);
-	return found;
+	return cwd != NULL ? found : first;
 }
 
 /* What libvmmapi's vm_destroy() does on FreeBSD 13 and 14. */

@@ -200,14 +200,14 @@ cmdline_is(const char *cmd, size_t n, const char *title)
 }
 
 pid_t
-platform_find_title(const char *title)
+platform_find_title(const char *title, const char *cwd)
 {
 	struct dirent	*de;
 	DIR		*dir;
-	char		 cmd[4096], *end;
+	char		 cmd[4096], link[64], where[4096], *end;
 	ssize_t		 n;
 	long		 pid;
-	pid_t		 found = 0;
+	pid_t		 found = 0, first = 0;
 
 	if ((dir = opendir("/proc")) == NULL)
 		return -1;
@@ -218,11 +218,20 @@ platform_find_title(const char *title)
 			continue;
 		/* A process that ended meanwhile is skipped. */
 		n = read_proc_file((pid_t)pid, "cmdline", cmd, sizeof(cmd));
-		if (n > 0 && cmdline_is(cmd, (size_t)n, title))
-			found = (pid_t)pid;
+		if (n <= 0 || !cmdline_is(cmd, (size_t)n, title))
+			continue;
+		if (first == 0)
+			first = (pid_t)pid;
+		snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+		if (cwd != NULL && (n = readlink(link, where,
+		    sizeof(where) - 1)) > 0) {
+			where[n] = '\0';
+			if (strcmp(where, cwd) == 0)
+				found = (pid_t)pid;
+		}
 	}
 	closedir(dir);
-	return found;
+	return cwd != NULL ? found : first;
 }
 
 int

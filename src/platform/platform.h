@@ -78,10 +78,12 @@ int	 platform_signal(int fd, pid_t pid, int sig);
 /*
  * A live process whose whole command line is exactly `title`, as
  * setproctitle(3) leaves it (bhyve: "bhyve: vm1").  Linux scans /proc,
- * FreeBSD kern.proc.proc and kern.proc.args.  Returns the pid of the first
- * one found, 0 when there is none, -1 with errno on error.
+ * FreeBSD kern.proc.proc and kern.proc.args.  With cwd, only one whose
+ * working directory is cwd: vmstated starts bhyve in its VM's directory,
+ * and takes back only what it started.  Returns its pid, 0 when there is
+ * none, -1 with errno on error.
  */
-pid_t	 platform_find_title(const char *title);
+pid_t	 platform_find_title(const char *title, const char *cwd);
 
 /*
  * Destroy bhyve's kernel instance of VM name without a helper process

@@ -487,11 +487,29 @@ control_close(void)
 	}
 }
 
-/* One event line to every subscribed client. */
+/* One event line (of vm) to every subscribed client. */
+static void
+control_send_event(struct vm *vm, const struct buf *b)
+{
+	struct client	*c, *next;
+
+	(void)vm;
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->subscribed)
+			continue;
+		if (c->holding) {
+			buf_append(&c->held, b->data, b->len);
+			buf_putc(&c->held, '\n');
+		} else
+			client_send(c, b->data, b->len);
+	}
+}
+
+/* A state change, to every subscribed client. */
 void
 control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 {
-	struct client	*c, *next;
 	struct timespec	 ts;
 	struct buf	 b;
 
@@ -510,15 +528,24 @@ control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 		buf_printf(&b, ",\"pid\":%ld}", (long)vm->pid);
 	else
 		buf_puts(&b, ",\"pid\":null}");
-	for (c = clients; c != NULL; c = next) {
-		next = c->next;
-		if (!c->subscribed)
-			continue;
-		if (c->holding) {
-			buf_append(&c->held, b.data, b.len);
-			buf_putc(&c->held, '\n');
-		} else
-			client_send(c, b.data, b.len);
-	}
+	control_send_event(vm, &b);
+	buf_free(&b);
+}
+
+/* A probe's result (probe.c), to every subscribed client. */
+void
+control_broadcast_probe(struct vm *vm)
+{
+	struct buf	 b;
+
+	if (clients == NULL)
+		return;
+	buf_init(&b);
+	buf_puts(&b, "{\"event\":\"probe\",\"vm\":");
+	buf_json_cstr(&b, vm->name);
+	buf_printf(&b, ",\"ok\":%s,\"failures\":%d,\"time\":%lld}",
+	    vm->probe_ok ? "true" : "false", vm->probe_failed_in_row,
+	    (long long)vm->probe_last);
+	control_send_event(vm, &b);
 	buf_free(&b);
 }

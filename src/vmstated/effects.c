@@ -82,7 +82,7 @@ fx_start_check(struct vm *vm, struct buf *why)
 
 	if (persist_prepare(vm, why) == -1)
 		return -1;
-	if (vm->hv->find != NULL && (pid = vm->hv->find(vm)) > 0) {
+	if (vm->hv->find != NULL && (pid = vm->hv->find(vm, true)) > 0) {
 		buf_printf(why, "a hypervisor of %s already runs as pid %ld; "
 		    "stop it, or restart vmstated to take it back", vm->name,
 		    (long)pid);
@@ -104,6 +104,12 @@ fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
 	log_info("%s: %s -> %s (%s)", vm->name, vm_state_name(from),
 	    vm_state_name(to), vm->reason);
 	control_broadcast_state(vm, from, to);
+}
+
+static void
+fx_moved(struct vm *vm)
+{
+	order_kick();
 }
 
 static void
@@ -141,4 +147,9 @@ const struct vm_effects vm_daemon_effects = {
 	.now = vm_clock_mono,
 	.idle = sv_vm_idle,
 	.config_changed = fx_config_changed,
+	.deps_ready = order_deps_ready,
+	.dependents_up = order_dependents_up,
+	.stop_dependents = order_stop_dependents,
+	.probe = probe_set,
+	.moved = fx_moved,
 };

@@ -170,7 +170,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		log_info("%s: stopping every VM, then exiting",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		shutting_down = true;
-		sv_shutdown();
+		order_shutdown();
 		break;
 	}
 }
@@ -334,12 +334,17 @@ main(int argc, char *argv[])
 			log_warn("chdir /");
 	}
 
-	sv_autostart();
+	order_autostart();
 	event_base_dispatch(base);
 
-	log_info("every VM is stopped; exiting");
+	order_report();
+	if (sv_all_at_rest())
+		log_info("every VM is stopped; exiting");
+	else
+		log_warnx("the shutdown's time is up; exiting");
 	control_close();
 	daemon_pidfile_remove();
+	order_free();
 	sv_free();
 	proc_shutdown();
 	for (i = 0; i < 3; i++)

@@ -156,6 +156,9 @@ request_status_json(struct vm *vm, struct buf *b)
 	json_kv_str(b, "reason", vm->reason);
 	json_kv_bool(b, "pending", vm->pending != NULL);
 	json_kv_str(b, "error", vm->reload_error);
+	json_kv_bool(b, "ready", order_vm_ready(vm));
+	buf_json_member_strings(b, "depends", vm->cfg->depends,
+	    vm->cfg->ndepends);
 	buf_putc(b, '}');
 }
 
@@ -167,7 +170,8 @@ invalid_status_json(const struct invalid_vm *inv, struct buf *b)
 	buf_puts(b, ",\"state\":\"invalid\",\"pid\":null,\"uptime\":null,"
 	    "\"restarts\":0,\"maxrestart\":null,\"maxrestarttime\":null,"
 	    "\"owner\":null,\"group\":null,\"description\":null,"
-	    "\"hypervisor\":null,\"reason\":null,\"pending\":false");
+	    "\"hypervisor\":null,\"reason\":null,\"pending\":false,"
+	    "\"ready\":false,\"depends\":[]");
 	json_kv_str(b, "dir", inv->dir);
 	json_kv_str(b, "error", inv->error);
 	buf_putc(b, '}');
@@ -360,6 +364,15 @@ handle_info(const struct ucl_node *req, struct buf *reply)
 	json_kv_int(reply, "state_since", (long long)vm->state_since);
 	json_kv_str(reply, "last_exit", vm->last_exit);
 	json_kv_str(reply, "fail_reason", vm->fail_reason);
+	json_kv_str(reply, "position", vm_pos_name(vm->pos));
+	json_kv_str(reply, "intent", vm_intent_name(vm->intent));
+	if (vm->has_probe && vm->probe_runs > 0) {
+		buf_printf(reply, ",\"probe\":{\"ok\":%s,\"failures\":%d,"
+		    "\"runs\":%lu,\"time\":%lld}", vm->probe_ok ? "true" :
+		    "false", vm->probe_failed_in_row, vm->probe_runs,
+		    (long long)vm->probe_last);
+	} else
+		buf_puts(reply, ",\"probe\":null");
 	/* The history is kept in monotonic time; people read wall-clock. */
 	buf_puts(reply, ",\"restart_history\":[");
 	for (i = 0; i < vm->nrestarts; i++)
@@ -373,13 +386,24 @@ static void
 handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
     const struct ucl_node *req, struct buf *reply)
 {
-	const struct ucl_node	*vms, *n;
+	const struct ucl_node	*vms, *n, *rec;
 	struct buf		 msg, results;
 	struct vm		*vm;
+	enum vm_event		 ev = (enum vm_event)cmd->request;
 	bool			 all_ok = true;
 
 	if ((vms = request_vms(req, true, reply)) == NULL)
 		return;
+	/* stop -r: the VMs that depend on it stop first. */
+	if ((rec = ucl_lookup(req, "recursive")) != NULL) {
+		if (rec->type != UCL_BOOLEAN || ev != EV_STOP) {
+			reply_error(reply, "\"recursive\" is true or false, "
+			    "and only for stop");
+			return;
+		}
+		if (rec->v.boolean)
+			ev = EV_STOP_RECURSIVE;
+	}
 	buf_init(&msg);
 	buf_init(&results);
 	for (n = vms->children; n != NULL; n = n->next) {
@@ -398,8 +422,8 @@ handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
 			    "group may)", (long)peer->uid, cmd->name, name);
 			log_warnx("permission denied: uid %ld tried to %s %s",
 			    (long)peer->uid, cmd->name, name);
-		} else if (vm_request(vm, (enum vm_event)cmd->request,
-		    (long)peer->uid, "request", &msg) == 0)
+		} else if (vm_request(vm, ev, (long)peer->uid, "request",
+		    &msg) == 0)
 			ok = true;
 		buf_puts(&results, results.len > 0 ? ",{\"vm\":" :
 		    "{\"vm\":");

@@ -245,24 +245,6 @@ sv_load(struct cfg_set *set)
 	sv_take_back_ghosts();
 }
 
-/* autostart VMs start in directory-name order (vms is sorted so). */
-void
-sv_autostart(void)
-{
-	struct buf	 msg;
-	size_t		 i;
-
-	buf_init(&msg);
-	for (i = 0; i < nvms; i++) {
-		if (!vms[i]->cfg->autostart || vms[i]->pos != P_STOPPED)
-			continue;
-		buf_reset(&msg);
-		if (vm_request(vms[i], EV_START, -1, "autostart", &msg) == -1)
-			log_warnx("autostart: %s", msg.data);
-	}
-	buf_free(&msg);
-}
-
 bool
 sv_all_at_rest(void)
 {
@@ -272,17 +254,6 @@ sv_all_at_rest(void)
 		if (!vm_at_rest(vms[i]))
 			return false;
 	return true;
-}
-
-/* SIGTERM: every VM is told; those that run stop, all at once. */
-void
-sv_shutdown(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < nvms; i++)
-		vm_event(vms[i], EV_SHUTDOWN);
-	vmstated_check_shutdown();
 }
 
 static void
@@ -295,6 +266,7 @@ sv_forget(size_t i)
 	log_info("%s: removed from supervision", vm->name);
 	persist_remove(vm);
 	task_release(vm);
+	probe_release(vm);
 	vmproc_release(vm);
 	for (i = 0; i < VM_NTIMERS; i++)
 		if (vm->timers[i] != NULL)
@@ -557,6 +529,7 @@ sv_free(void)
 	while (nvms > 0) {
 		i = nvms - 1;
 		task_release(vms[i]);
+		probe_release(vms[i]);
 		vmproc_release(vms[i]);
 		for (size_t t = 0; t < VM_NTIMERS; t++)
 			if (vms[i]->timers[t] != NULL)

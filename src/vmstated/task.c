@@ -221,7 +221,8 @@ task_spawn(struct vm *vm, char **argv, char **env)
 		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);
 		return -1;
 	}
-	if ((limit = task_limit(vm)) > 0)
+	/* After the shutdown's deadline, never past its end. */
+	if ((limit = order_task_limit(task_limit(vm))) > 0)
 		task_arm_timer(vm, limit, task_timeout);
 	return 1;
 }

@@ -180,7 +180,7 @@ vmproc_find(struct vm *vm, pid_t pid, uint64_t start,
 			return pid;
 	}
 	if (vm->hv->find != NULL)
-		return vm->hv->find(vm);
+		return vm->hv->find(vm, false);
 	return -1;
 }
 

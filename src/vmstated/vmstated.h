@@ -72,6 +72,9 @@ enum vm_pos {
 	P_FAILED,		/* at rest */
 	P_RECOVER_TASK,		/* a previous daemon's hook is being ended */
 	P_RECOVER_DESTROY,	/* hypervisor gone while no daemon ran */
+	P_STOPPED_DEPS,		/* a start waits for what the VM needs */
+	P_RUNNING_DEPENDENTS,	/* a stop waits for the VMs that need it */
+	P_CRASH_KILL,		/* probe or watchdog: killed, a crash */
 	VM_NPOS
 };
 
@@ -108,6 +111,13 @@ enum vm_event {
 	EV_EXIT_CRASH,		/* ... anything else */
 	EV_STOP_TIMER,		/* time to escalate the stop */
 	EV_RETRY_TIMER,		/* time to try the spawn again */
+	EV_STOP_RECURSIVE,	/* stop -r: the VMs that need it first */
+	EV_DEPS_READY,		/* what the VM needs is ready */
+	EV_DEPS_FAILED,		/* ... cannot be started */
+	EV_DEPENDENTS_DOWN,	/* no VM that needs it runs any more */
+	EV_PROBE_FAILED,	/* probe_failures probes failed in a row */
+	EV_WATCHDOG,		/* the guest stopped feeding its watchdog */
+	EV_DEADLINE,		/* the shutdown's deadline: kill */
 	VM_NEVENTS
 };
 
@@ -168,6 +178,21 @@ struct vm_effects {
 	void	(*idle)(struct vm *);
 	/* The configuration in force changed (pending taken). */
 	void	(*config_changed)(struct vm *, struct vm_config *old);
+	/* Are the VMs it depends on ready?  1 yes; 0 not yet (they are
+	 * being started, and EV_DEPS_READY or EV_DEPS_FAILED follows);
+	 * -1 they cannot be (why says why). */
+	int	(*deps_ready)(struct vm *, struct buf *why);
+	/* Does a VM that depends on it run (is not at rest)?  When one
+	 * does, EV_DEPENDENTS_DOWN follows once none does. */
+	bool	(*dependents_up)(struct vm *, struct buf *names);
+	/* stop -r: stop the VMs that depend on it (recursively). */
+	void	(*stop_dependents)(struct vm *);
+	/* The VM entered (on) or left (off) running at rest: probes run
+	 * while it is there. */
+	void	(*probe)(struct vm *, bool on);
+	/* The position changed: the supervisor may have something to do
+	 * (called before vm_event() returns; it must defer). */
+	void	(*moved)(struct vm *);
 };
 
 /* What a previous daemon recorded of a VM (vmrecord.c). */
@@ -221,6 +246,7 @@ struct vm {
 	enum vm_intent		 recover_intent;
 	char			*fail_reason;
 	time_t			 state_since;	/* wall clock, for display */
+	bool			 deadline_killed; /* by the shutdown's deadline */
 
 	/* The hypervisor process (vmproc.c). */
 	pid_t			 pid;		/* -1: none */
@@ -247,6 +273,18 @@ struct vm {
 	bool			 task_timed_out;
 
 	struct event		*timers[VM_NTIMERS];
+
+	/* Its health probe (probe.c). */
+	pid_t			 probe_pid;	/* -1: none runs */
+	struct event		*probe_timer;	/* the next probe */
+	struct event		*probe_deadline; /* probe_timeout */
+	bool			 probe_timed_out;
+	bool			 has_probe;	/* a probe file exists */
+	bool			 probe_passed;	/* since it entered running */
+	bool			 probe_ok;	/* the last result */
+	int			 probe_failed_in_row;
+	unsigned long		 probe_runs;
+	time_t			 probe_last;	/* wall clock */
 
 	double			*restarts;	/* monotonic, in the window */
 	int			 nrestarts;
@@ -298,6 +336,7 @@ void		 vm_exited(struct vm *, enum hv_exit, int status, bool known,
 		    const char *description);
 bool		 vm_at_rest(const struct vm *);	/* stopped or failed */
 bool		 vm_is_up(const struct vm *);	/* hypervisor running */
+/* stop -r and the deadline are orders of their own: vm_event(). */
 int		 vm_restarts_in_window(struct vm *);
 void		 vm_restore(struct vm *, const struct vm_record *);
 void		 vm_print_table(FILE *);
@@ -317,6 +356,24 @@ bool		 vm_pos_by_name(const char *, enum vm_pos *);
 extern const struct vm_effects vm_daemon_effects;
 double		 vm_clock_mono(void);
 double		 vm_clock_wall(void);
+
+/* probe.c: health probes */
+void		 probe_set(struct vm *, bool on);
+bool		 probe_ready(const struct vm *);
+bool		 probe_configured(const struct vm *);
+void		 probe_release(struct vm *);
+
+/* order.c: start and stop order, autostart, the shutdown's deadline */
+int		 order_deps_ready(struct vm *, struct buf *why);
+bool		 order_dependents_up(struct vm *, struct buf *names);
+void		 order_stop_dependents(struct vm *);
+void		 order_kick(void);
+void		 order_autostart(void);
+void		 order_shutdown(void);
+void		 order_report(void);
+bool		 order_vm_ready(const struct vm *);
+void		 order_free(void);
+double		 order_task_limit(double limit);
 
 /* vmproc.c: the hypervisor process */
 int		 vmproc_spawn(struct vm *, struct buf *why);
@@ -343,8 +400,6 @@ struct vm	*sv_find(const char *name);
 size_t		 sv_invalid_count(void);
 const struct invalid_vm *sv_invalid(size_t);
 const struct invalid_vm *sv_find_invalid(const char *name);
-void		 sv_autostart(void);
-void		 sv_shutdown(void);
 bool		 sv_all_at_rest(void);
 int		 sv_reload(struct buf *reply);
 void		 sv_vm_idle(struct vm *);
@@ -387,6 +442,7 @@ void		 control_close(void);
 void		 control_set_mode(const struct daemon_config *, bool any_owner);
 void		 control_broadcast_state(struct vm *, enum vm_state from,
 		    enum vm_state to);
+void		 control_broadcast_probe(struct vm *);
 
 /* request.c: the commands of the control protocol */
 struct ucl_node;

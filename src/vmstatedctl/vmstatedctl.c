@@ -49,7 +49,7 @@ static void
 usage_text(FILE *f)
 {
 	fprintf(f,
-"usage: vmstatedctl [-hjqw] [-s socket] [-t seconds] command [vmname ...]\n"
+"usage: vmstatedctl [-dhjqrw] [-s socket] [-t seconds] command [vmname ...]\n"
 "commands:\n"
 "  start VM ...      start the VMs\n"
 "  stop VM ...       stop gracefully (ACPI power button), forced after the\n"
@@ -63,6 +63,8 @@ usage_text(FILE *f)
 "  events            print state changes as they happen\n"
 "options:\n"
 "  -h  this help      -j  JSON output      -q  print nothing on success\n"
+"  -r  stop: stop the VMs that depend on it first (recursively)\n"
+"  -d  status: the VMs in start order, with what each depends on\n"
 "  -w  wait until each VM is running (start, restart) or stopped (stop,\n"
 "      kill), printing its states on the way; at most -t seconds (120)\n"
 "  -s socket   default $VMSTATED_SOCKET, else " DEFAULT_SOCKET "\n"
@@ -150,6 +152,12 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 			case 'w':
 				o->watch = true;
 				continue;
+			case 'r':
+				o->recursive = true;
+				continue;
+			case 'd':
+				o->order = true;
+				continue;
 			case 's':
 			case 't':
 				break;
@@ -201,6 +209,10 @@ check_command(const struct ctl_opts *o)
 	if (o->watch && !cmd->watchable)
 		usage("-w applies to start, stop, restart and kill, "
 		    "not to %s", cmd->name);
+	if (o->recursive && strcmp(cmd->name, "stop") != 0)
+		usage("-r applies to stop, not to %s", cmd->name);
+	if (o->order && strcmp(cmd->name, "status") != 0)
+		usage("-d applies to status, not to %s", cmd->name);
 	for (i = 0; i < (size_t)o->nvms; i++)
 		if (o->vms[i][0] == '\0')
 			usage("an empty VM name");
@@ -246,6 +258,8 @@ build_request(struct buf *b, const struct ctl_opts *o)
 	buf_puts(b, "]");
 	if (o->watch)
 		buf_puts(b, ",\"watch\":true");
+	if (o->recursive)
+		buf_puts(b, ",\"recursive\":true");
 	buf_puts(b, "}\n");
 }
 
@@ -347,7 +361,8 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 	if (o->json || o->quiet)
 		return CTL_EXIT_OK;
 	if (strcmp(cmd->name, "status") == 0)
-		return show_status(reply) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+		return (o->order ? show_status_order(reply) :
+		    show_status(reply)) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 	return show_info(reply) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 

@@ -27,6 +27,8 @@ struct ctl_opts {
 	bool		  json;		/* -j */
 	bool		  quiet;	/* -q */
 	bool		  watch;	/* -w */
+	bool		  recursive;	/* -r: stop what depends on it */
+	bool		  order;	/* -d: status in start order */
 	long		  timeout;	/* -t, or -1 when not given */
 	const char	 *command;
 	char		**vms;
@@ -133,6 +135,7 @@ bool	 ctl_interrupted(void);
 
 /* show.c */
 void	 show_sanitized(const char *);
+int	 show_status_order(struct reply *);
 void	 show_uptime(struct buf *, int64_t seconds);
 void	 show_time(struct buf *, double unixtime);
 int	 show_status(struct reply *);
