@@ -26,8 +26,8 @@
 
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
-	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "defaults", NULL
+	"socket_mode", "socket_group", "socket_timeout", "rundir",
+	"bhyve_path", "bhyvectl_path", "qemu_path", "defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -38,6 +38,7 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->path = xstrdup(path);
 	dc->socket_mode = 0600;
 	dc->socket_mode_set = false;
+	dc->socket_timeout = 60;
 	dc->rundir = xstrdup(RUNSTATEDIR "/vmstated");
 	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
@@ -147,11 +148,17 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 {
 	const struct ucl_node	*m = k->node;
 	char			*p;
+	int64_t			 v;
 
 	if (cfg_key_is(m, "socket_mode"))
 		daemon_socket_mode(dc, k);
 	else if (cfg_key_is(m, "socket_group"))
 		daemon_socket_group(dc, k);
+	else if (cfg_key_is(m, "socket_timeout")) {
+		/* 0: never; at most a day, so that a slot comes back. */
+		if (cfg_get_seconds(k, 0, 86400, &v) == 0)
+			dc->socket_timeout = v;
+	}
 	else if (cfg_key_is(m, "rundir")) {
 		if ((p = cfg_get_path(k, m)) != NULL) {
 			free(dc->rundir);
@@ -171,7 +178,7 @@ static void
 daemon_keys_apply(struct daemon_config *dc, const struct ucl_node *root,
     const char *configdir, struct cfg_errors *errs)
 {
-	const struct ucl_node	*m, *first[8];
+	const struct ucl_node	*m, *first[16];
 	struct key_ctx		 k;
 	size_t			 id;
 

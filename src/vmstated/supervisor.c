@@ -384,7 +384,8 @@ sv_reload(struct buf *reply)
 	cfg_set_free(set);
 	free(conf_error);
 	for (i = 0; i < nvms; i++)
-		if (vms[i]->cfg->owner != NULL || vms[i]->cfg->group != NULL)
+		if (request_auth_config(vms[i])->owner != NULL ||
+		    request_auth_config(vms[i])->group != NULL)
 			any_owner = true;
 	control_set_mode(dc, any_owner);
 	vmlog_reopen_all();

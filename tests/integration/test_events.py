@@ -13,6 +13,7 @@ and kill); this file covers what the events say.
 import calendar
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -306,3 +307,53 @@ def test_w_on_two_vms_prints_only_their_states(vmstated):
         assert [l for l in out.splitlines() if l.startswith(vm + ":")] == [
             "%s: start_network" % vm, "%s: start_storage" % vm,
             "%s: running" % vm]
+
+
+# --- -w when the daemon refuses some of the VMs ------------------------------
+
+def test_w_follows_the_accepted_vms_of_a_partly_refused_request(vmstated):
+    # The refusal is printed, vm1 is followed to running, and the exit
+    # status is the refusal's.
+    vmstated.add_vm("vm1", record_hooks=True)
+    vmstated.start()
+    rc, out, err = vmstated.ctl("-w", "-t", "60", "start", "vm1", "nosuch")
+    assert rc == 1, (out, err)
+    assert err == ('vmstatedctl: no VM named "nosuch"; \'vmstatedctl '
+                   'status\' lists the VMs\n')
+    assert out.splitlines() == ["vm1: start_network", "vm1: start_storage",
+                                "vm1: running"]
+    assert vmstated.state("vm1") == "running"
+
+
+def watch_request(d, vms):
+    """A start of vms with "watch" on a new connection: (reply, the
+    connection's file, the socket); the caller closes the socket."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(str(d.sock))
+    f = s.makefile("rb")
+    s.sendall(json.dumps({"command": "start", "vms": vms,
+                          "watch": True}).encode() + b"\n")
+    return json.loads(f.readline()), f, s
+
+
+def test_a_partly_refused_watch_request_keeps_its_subscription(vmstated):
+    vmstated.add_vm("vm1")
+    vmstated.add_vm("vm2")
+    vmstated.start()
+    vmstated.ctl("-w", "start", "vm2", check=0)
+    reply, f, s = watch_request(vmstated, ["vm1", "vm2", "nosuch"])
+    with s:
+        assert reply["ok"] is False and reply["watching"] is True
+        assert [(r["vm"], r["ok"]) for r in reply["results"]] == [
+            ("vm1", True), ("vm2", False), ("nosuch", False)]
+        events = [json.loads(f.readline()) for _ in range(3)]
+        assert changes(events) == with_reason(START, "request")
+    # All refused: no subscription, and the reply says so.
+    reply, f, s = watch_request(vmstated, ["vm2", "nosuch"])
+    with s:
+        assert reply["ok"] is False and reply["watching"] is False
+        vmstated.ctl("-w", "stop", "vm2", check=0)
+        s.sendall(b'{"command": "status"}\n')
+        assert "vms" in json.loads(f.readline())
+
