@@ -226,8 +226,21 @@ watch_report_pending(const struct watch *w, const struct ctl_opts *o,
 }
 
 /*
+ * The reply says "watching": false when the daemon did not subscribe the
+ * connection: no event will come, and waiting would last until -t.
+ */
+static bool
+watch_not_subscribed(const struct ucl_node *reply)
+{
+	const struct ucl_node	*n = ucl_lookup(reply, "watching");
+
+	return n != NULL && n->type == UCL_BOOLEAN && !n->v.boolean;
+}
+
+/*
  * -w: after the reply to a watched request, follow the events until every
- * accepted VM reaches its target.  Returns CTL_EXIT_OK, or CTL_EXIT_FAILED
+ * accepted VM reaches its target (the daemon follows those even when it
+ * refused others of the request).  Returns CTL_EXIT_OK, or CTL_EXIT_FAILED
  * when a VM failed, the deadline passed or the connection was lost.
  */
 int
@@ -241,6 +254,16 @@ watch_states(struct ctl_conn *c, const struct ctl_opts *o,
 	int		 rv, status = CTL_EXIT_OK;
 
 	watch_init(&w, o, reply);
+	if (w.pending > 0 && watch_not_subscribed(reply)) {
+		for (i = 0; i < w.nvms; i++)
+			if (!w.vms[i].done)
+				log_warnx("vmstated sends no states of %s on "
+				    "this connection; not waiting "
+				    "('vmstatedctl status %s' shows where it "
+				    "is)", w.vms[i].name, w.vms[i].name);
+		status = CTL_EXIT_FAILED;
+		w.pending = 0;
+	}
 	while (w.pending > 0) {
 		rv = ctl_read_line(c, &line, &len, deadline);
 		if (rv != CTL_LINE_OK) {

@@ -14,11 +14,13 @@ import calendar
 import json
 import re
 import socket
+import subprocess
+import threading
 import time
 
 import pytest
 
-from vmstated_harness import wait_for
+from vmstated_harness import program, require, wait_for
 
 START = [("stopped", "start_network"), ("start_network", "start_storage"),
          ("start_storage", "running")]
@@ -357,3 +359,40 @@ def test_a_partly_refused_watch_request_keeps_its_subscription(vmstated):
         s.sendall(b'{"command": "status"}\n')
         assert "vms" in json.loads(f.readline())
 
+
+def test_w_does_not_wait_for_events_the_daemon_says_will_not_come(
+        tmp_path):
+    # A daemon that accepted vm1 but did not subscribe the connection says
+    # "watching": false: the client reports it at once instead of waiting
+    # until -t for events that cannot come.
+    require("vmstatedctl")
+    path = tmp_path / "fake.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(1)
+    reply = {"ok": False, "watching": False, "results": [
+        {"vm": "vm1", "ok": True, "state": "start_network"},
+        {"vm": "nosuch", "ok": False, "error": 'no VM named "nosuch"'}]}
+
+    def serve():
+        c, _ = server.accept()
+        with c:
+            c.makefile("rb").readline()
+            c.sendall(json.dumps(reply).encode() + b"\n")
+            c.recv(1)       # until the client hangs up
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        p = subprocess.run(
+            [str(program("vmstatedctl")), "-s", str(path), "-w", "-t",
+             "600", "start", "vm1", "nosuch"], stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=120)
+    finally:
+        server.close()
+        t.join(60)
+    assert p.returncode == 1, p
+    assert p.stdout == ""
+    assert p.stderr == (
+        'vmstatedctl: no VM named "nosuch"\n'
+        "vmstatedctl: vmstated sends no states of vm1 on this connection; "
+        "not waiting ('vmstatedctl status vm1' shows where it is)\n")
