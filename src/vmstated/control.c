@@ -65,7 +65,7 @@ static char		*socket_path;
 /* Accepting. */
 static int		 listen_fd = -1;
 static struct event	*listen_event;
-static struct event	*accept_timer;	/* resumes a paused accept */
+static struct event	*accept_timer;	/* takes the spare back, resumes */
 static bool		 accept_paused;
 static int		 spare_fd = -1;	/* given up to accept when starved */
 static bool		 starved;	/* out of descriptors, said so */
@@ -131,7 +131,6 @@ static void
 client_free(struct client *c)
 {
 	struct client	**pp;
-	int		  fd;
 
 	for (pp = &clients; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -139,18 +138,20 @@ client_free(struct client *c)
 			break;
 		}
 	nclients--;
-	/* libevent would close the socket later, at the end of the loop's
-	 * turn: close it now, so that the spare can take its number. */
-	fd = bufferevent_getfd(c->bev);
 	bufferevent_free(c->bev);
-	close(fd);
 	event_free(c->idle);
 	buf_free(&c->held);
 	free(c->peer.groups);
 	free(c);
-	/* A descriptor is free again. */
-	if (accept_paused || spare_fd == -1)
-		control_resume_accept();
+	/*
+	 * A descriptor is free again, but libevent closes the socket only at
+	 * the end of this turn of the loop (later still when we are inside
+	 * its callback): take the spare back and accept in the next turn.
+	 */
+	if (accept_timer != NULL && (accept_paused || spare_fd == -1)) {
+		struct timeval now = { 0, 0 };
+		evtimer_add(accept_timer, &now);
+	}
 }
 
 /*
@@ -428,12 +429,14 @@ client_new(int fd, bool only_admin)
 		free(c);
 		return;
 	}
-	c->bev = bufferevent_socket_new(vmstated_base(), fd, 0);
+	c->bev = bufferevent_socket_new(vmstated_base(), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
 	c->idle = evtimer_new(vmstated_base(), client_idle, c);
 	if (c->bev == NULL || c->idle == NULL) {
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
-		close(fd);
+		else
+			close(fd);
 		if (c->idle != NULL)
 			event_free(c->idle);
 		free(c->peer.groups);
