@@ -5,6 +5,7 @@
 #   make install         honours PREFIX and DESTDIR
 #   make fuzz            run the UCL fuzzer for FUZZ_SECONDS (needs clang)
 #   make bench           the benchmarks of bench/
+#   make bench-peers     the same beside libvirt, runit and s6 (docs/bench.md)
 #
 # Only constructs both makes share are used: ?=, !=, explicit rules.
 
@@ -17,10 +18,20 @@ SYSCONFDIR?=	$(PREFIX)/etc
 RUNSTATEDIR?=	/var/run
 LOGDIR?=	/var/log/vmstated
 CONFIGDIR?=	$(SYSCONFDIR)/vmstated
+# The service manager's file, where it looks for it: FreeBSD's rc.d script
+# in RCDIR (service(8) and rc(8) read local_startup, /usr/local/etc/rc.d),
+# systemd's unit in SYSTEMDUNITDIR (systemd reads /usr/local/lib/systemd/system
+# and /usr/lib/systemd/system).  SERVICE=rc.d or SERVICE=systemd installs
+# another system's, SERVICE=none neither.
+RCDIR?=		$(PREFIX)/etc/rc.d
+SYSTEMDUNITDIR?=	$(PREFIX)/lib/systemd/system
 
 O?=		build
 CC?=		cc
 OS!=		uname -s | tr 'A-Z' 'a-z'
+SERVICE_freebsd=	rc.d
+SERVICE_linux=		systemd
+SERVICE?=	$(SERVICE_$(OS))
 
 EVENT_CFLAGS!=	pkg-config --cflags libevent_core 2>/dev/null || echo -I/usr/local/include
 EVENT_LIBS!=	pkg-config --libs libevent_core 2>/dev/null || echo -L/usr/local/lib -levent_core
@@ -33,64 +44,78 @@ OS_CPPFLAGS_freebsd=
 WARNFLAGS?=	-Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 		-Wmissing-prototypes -Wno-unused-parameter
 CFLAGS?=	-O2 -g
+# isfinite() is a call to __isfinite in FreeBSD's libm (glibc: a builtin).
+LIBM=		-lm
 ALL_CFLAGS=	-std=c11 $(WARNFLAGS) $(CFLAGS) $(OS_CPPFLAGS_$(OS)) \
 		-Isrc/common -Isrc/hv -Isrc/platform -Isrc/vmstated \
 		-DCONFIGDIR=\"$(CONFIGDIR)\" -DRUNSTATEDIR=\"$(RUNSTATEDIR)\" \
 		-DLOGDIR=\"$(LOGDIR)\" $(EVENT_CFLAGS)
 
 COMMON_HDRS=	src/common/buf.h src/common/log.h src/common/ucl.h \
-		src/common/ucl_lex.h src/common/config.h src/common/proto.h
+		src/common/ucl_lex.h src/common/config.h src/common/proto.h \
+		src/common/file.h src/common/trust.h
 COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_lex.c src/common/ucl_number.c \
-		src/common/ucl_json.c
+		src/common/ucl_var.c src/common/ucl_json.c src/common/file.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
-		src/common/config_daemon.c
+		src/common/config_daemon.c src/common/trust.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
 		src/hv/qemu.c
 DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
-		src/vmstated/hook.c \
+		src/vmstated/vm_actions.c src/vmstated/vmrecord.c \
+		src/vmstated/effects.c \
+		src/vmstated/task.c src/vmstated/reload.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
 		src/vmstated/daemon.c src/common/json_check.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/platform.h \
-		src/vmstated/vmstated.h src/vmstated/proc.h
+		src/vmstated/vmstated.h src/vmstated/vm_machine.h \
+		src/vmstated/proc.h
 
 VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
-		src/vmstatedctl/show.c src/vmstatedctl/watch.c $(COMMON_SRCS)
+		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
+		src/vmstatedctl/watch.c src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
-STANDIN_SRCS=	tests/standin/standin.c src/common/buf.c src/common/log.c
-STANDIN_HDRS=	tests/standin/standin.h src/common/buf.h src/common/log.h
-STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin
+STANDIN_SRCS=	tests/standin/standin.c tests/standin/vmm.c src/common/buf.c \
+		src/common/log.c
+STANDIN_HDRS=	tests/standin/standin.h tests/standin/vmm.h src/common/buf.h \
+		src/common/log.h
+BHYVE_STANDIN_SRCS= tests/standin/bhyve.c tests/standin/bhyve_config.c \
+		tests/standin/bhyve_devices.c
+STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
-		$(O)/test_buf
+		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
+		$(O)/test_platform $(O)/test_reply $(O)/test_trust \
+		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload
 
 all: $(PROGRAMS)
 
 $(O)/vmstated: $(VMSTATED_SRCS) $(DAEMON_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(VMSTATED_SRCS) $(LDFLAGS) $(EVENT_LIBS) \
+	    $(LIBM)
 
 $(O)/vmstatedctl: $(CTL_SRCS) $(COMMON_HDRS) src/vmstatedctl/vmstatedctl.h
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CTL_SRCS) $(LDFLAGS) $(LIBM)
 
 $(O)/ucl2json: $(UCL2JSON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UCL2JSON_SRCS) $(LDFLAGS) $(LIBM)
 
 # Stand-ins for bhyve and bhyvectl (tests/standin/README.md).
-$(O)/bhyve-standin: tests/standin/bhyve.c tests/standin/bhyve_config.c \
-    tests/standin/bhyve_standin.h $(STANDIN_SRCS) $(STANDIN_HDRS)
+$(O)/bhyve-standin: $(BHYVE_STANDIN_SRCS) tests/standin/bhyve_standin.h \
+    $(STANDIN_SRCS) $(STANDIN_HDRS)
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyve.c \
-	    tests/standin/bhyve_config.c $(STANDIN_SRCS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ $(BHYVE_STANDIN_SRCS) \
+	    $(STANDIN_SRCS) $(LDFLAGS)
 
 $(O)/bhyvectl-standin: tests/standin/bhyvectl.c $(STANDIN_SRCS) \
     $(STANDIN_HDRS)
@@ -98,31 +123,101 @@ $(O)/bhyvectl-standin: tests/standin/bhyvectl.c $(STANDIN_SRCS) \
 	$(CC) $(ALL_CFLAGS) -Itests/standin -o $@ tests/standin/bhyvectl.c \
 	    $(STANDIN_SRCS) $(LDFLAGS)
 
+# The tests' wall-clock shifter (tests/lib/clockshift.c), preloaded into
+# the daemon and inherited by its children.  Built without $(CFLAGS): a
+# sanitizer runtime in it would be loaded into every hook's shell too.
+SHIM_CFLAGS?=	-O2 -g
+SHIM_LIBS_linux=	-ldl
+SHIM_LIBS_freebsd=
+$(O)/clockshift.so: tests/lib/clockshift.c
+	@mkdir -p $(O)
+	$(CC) -std=c11 $(WARNFLAGS) $(SHIM_CFLAGS) $(OS_CPPFLAGS_$(OS)) -fPIC \
+	    -shared -o $@ tests/lib/clockshift.c $(SHIM_LIBS_$(OS))
+
 standins: $(STANDINS)
 
 # Unit tests (cmocka): one program per module.
 $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_buf.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_file.c \
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_json_check: tests/unit/test_json_check.c src/common/json_check.c \
+    src/common/json_check.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
+	    tests/unit/test_json_check.c src/common/json_check.c \
 	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_ucl.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_trust: tests/unit/test_trust.c src/common/trust.c $(COMMON_SRCS) \
+    $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_trust.c \
+	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_reply: tests/unit/test_reply.c src/vmstatedctl/reply.c \
+    src/vmstatedctl/vmstatedctl.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
+	    tests/unit/test_reply.c src/vmstatedctl/reply.c $(COMMON_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_config.c \
-	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
     src/hv/bhyve_config.h $(CONFIG_SRCS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
-	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_platform: tests/unit/test_platform.c $(PLATFORM_SRCS) \
+    src/platform/platform.h
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_platform.c \
+	    $(PLATFORM_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+# The state machine alone (tests/unit/vm_world.c plays the world).
+MACHINE_SRCS=	src/vmstated/vm.c src/vmstated/vm_actions.c \
+		src/vmstated/vmrecord.c src/vmstated/reload.c src/hv/hv.c \
+		$(CONFIG_SRCS) $(COMMON_SRCS)
+MACHINE_HDRS=	$(COMMON_HDRS) src/vmstated/vmstated.h \
+		src/vmstated/vm_machine.h src/hv/hv.h tests/unit/vm_world.h
+
+$(O)/test_vm: tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
+    $(MACHINE_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
+	    tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_vm_model: tests/unit/test_vm_model.c tests/unit/vm_world.c \
+    $(MACHINE_SRCS) $(MACHINE_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
+	    tests/unit/test_vm_model.c tests/unit/vm_world.c \
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(O)/test_reload: tests/unit/test_reload.c tests/unit/vm_world.c \
+    $(MACHINE_SRCS) $(MACHINE_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
+	    tests/unit/test_reload.c tests/unit/vm_world.c \
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
 
 unit-tests: $(UNIT_TESTS)
 
@@ -131,10 +226,10 @@ test-unit: $(UNIT_TESTS)
 	    (cd tests/unit && ../../$$t) || exit 1; done
 
 test-integration: all standins
-	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/integration
+	VMSTATED_BUILD=$(O) sh scripts/pytest -q tests/integration
 
 test-e2e: all
-	VMSTATED_BUILD=$(O) /usr/bin/python3 -m pytest -q tests/e2e
+	VMSTATED_BUILD=$(O) sh scripts/pytest -q tests/e2e
 
 # Everything, as the README says: installs what is missing, then builds
 # and runs every suite (scripts/check).
@@ -148,7 +243,7 @@ $(O)/fuzz_ucl: tests/fuzz/fuzz_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all \
 	    $(OS_CPPFLAGS_$(OS)) -Isrc/common -o $@ tests/fuzz/fuzz_ucl.c \
-	    $(COMMON_SRCS)
+	    $(COMMON_SRCS) $(LIBM)
 
 fuzz: $(O)/fuzz_ucl
 	@mkdir -p $(O)/fuzz-corpus
@@ -159,30 +254,30 @@ $(O)/bench-spawntime: bench/spawntime.c
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/spawntime.c $(LDFLAGS)
 
-bench: all standins $(O)/bench-spawntime
+$(O)/bench-request: bench/request.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/request.c $(LDFLAGS)
+
+bench: all standins $(O)/bench-spawntime $(O)/bench-request
 	VMSTATED_BUILD=$(O) sh bench/run
+
+$(O)/bench-execstamp: bench/execstamp.c
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/execstamp.c $(LDFLAGS)
+
+# vmstated beside libvirt, runit, s6 and daemontools (installs them).
+bench-peers: all standins $(O)/bench-spawntime $(O)/bench-request \
+    $(O)/bench-execstamp
+	VMSTATED_BUILD=$(O) sh bench/peers
 
 demo:
 	sh scripts/demo
 
-# The FreeBSD rc.d script and the systemd unit, with the installed paths.
-$(O)/vmstated.rc: rc/vmstated.in
-	@mkdir -p $(O)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
-	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
-	    rc/vmstated.in > $@
-
-$(O)/vmstated.service: rc/vmstated.service
-	@mkdir -p $(O)
-	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
-	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service > $@
-
-install: all $(O)/vmstated.rc $(O)/vmstated.service
+install: all install-$(SERVICE)
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
-	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(EXAMPLESDIR)/rc.d $(DESTDIR)$(EXAMPLESDIR)/systemd \
-	    $(DESTDIR)$(CONFIGDIR)
+	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm $(DESTDIR)$(CONFIGDIR)
 	install -m 0755 $(O)/vmstated $(DESTDIR)$(SBINDIR)/vmstated
 	install -m 0755 $(O)/vmstatedctl $(DESTDIR)$(BINDIR)/vmstatedctl
 	install -m 0755 $(O)/ucl2json $(DESTDIR)$(BINDIR)/vmstated-ucl2json
@@ -198,9 +293,25 @@ install: all $(O)/vmstated.rc $(O)/vmstated.service
 	    $(DESTDIR)$(EXAMPLESDIR)/linuxvm/
 	install -m 0644 examples/README examples/vmstated.conf \
 	    $(DESTDIR)$(EXAMPLESDIR)/
-	install -m 0755 $(O)/vmstated.rc $(DESTDIR)$(EXAMPLESDIR)/rc.d/vmstated
+
+# The rc.d script and the systemd unit, with the installed paths: made
+# at every install, as the paths may differ from the last one's.
+install-rc.d:
+	@mkdir -p $(O) $(DESTDIR)$(RCDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFIGDIR@|$(CONFIGDIR)|g' \
+	    -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' -e 's|@LOGDIR@|$(LOGDIR)|g' \
+	    rc/vmstated.in > $(O)/vmstated.rc
+	install -m 0555 $(O)/vmstated.rc $(DESTDIR)$(RCDIR)/vmstated
+
+install-systemd:
+	@mkdir -p $(O) $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed -e 's|/usr/sbin/vmstated|$(SBINDIR)/vmstated|g' \
+	    -e 's|/etc/vmstated|$(CONFIGDIR)|g' rc/vmstated.service \
+	    > $(O)/vmstated.service
 	install -m 0644 $(O)/vmstated.service \
-	    $(DESTDIR)$(EXAMPLESDIR)/systemd/vmstated.service
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/vmstated.service
+
+install-none:
 
 lint-man:
 	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
@@ -210,4 +321,5 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
-	demo install lint-man clean
+	bench-peers demo install install-rc.d install-systemd install-none \
+	lint-man clean

@@ -2,9 +2,12 @@
  * spawntime.c: run a command many times and print the wall time of each
  * run's fork, exec, work and exit, as the benchmark's figures need them:
  *
- *	bench-spawntime [-n runs] command [argument ...]
+ *	bench-spawntime [-F] [-n runs] command [argument ...]
  *
- * prints "median p10 p90 min" in microseconds on one line.  The command's
+ * prints "median p10 p90 min" in microseconds on one line.  With -F, each
+ * run is preceded by a run of /bin/true, and the median of those (the
+ * floor, taken under the same load as the command) follows as a fifth
+ * number: a machine's load changes from second to second.  The command's
  * output goes to /dev/null; a run that fails (exit status not 0) makes the
  * program exit 1 after saying which.  Timing from C rather than from the
  * shell or Python keeps their own start-up out of the figures.
@@ -25,7 +28,7 @@ static const char optstring[] =
 #ifdef __GLIBC__
     "+"		/* the command's own options are not ours */
 #endif
-    "n:";
+    "Fn:";
 
 static double
 now_us(void)
@@ -71,12 +74,16 @@ int
 main(int argc, char **argv)
 {
 	posix_spawn_file_actions_t fa;
-	double		*t;
-	int		 n, i, c;
+	char		*floor_argv[] = { "/bin/true", NULL };
+	double		*t, *f = NULL;
+	int		 n, i, c, with_floor = 0;
 
 	n = 200;
 	while ((c = getopt(argc, argv, optstring)) != -1) {
 		switch (c) {
+		case 'F':
+			with_floor = 1;
+			break;
 		case 'n':
 			n = atoi(optarg);
 			break;
@@ -91,17 +98,26 @@ main(int argc, char **argv)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if ((t = calloc((size_t)n, sizeof(*t))) == NULL)
+	if ((t = calloc((size_t)n, sizeof(*t))) == NULL ||
+	    (with_floor && (f = calloc((size_t)n, sizeof(*f))) == NULL))
 		return 1;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (with_floor && (f[i] = run_once(floor_argv, &fa)) < 0)
+			return 1;
 		if ((t[i] = run_once(argv, &fa)) < 0)
 			return 1;
+	}
 	qsort(t, (size_t)n, sizeof(*t), compare);
-	printf("%.0f %.0f %.0f %.0f\n", t[n / 2], t[n / 10], t[(n * 9) / 10],
+	printf("%.0f %.0f %.0f %.0f", t[n / 2], t[n / 10], t[(n * 9) / 10],
 	    t[0]);
+	if (with_floor) {
+		qsort(f, (size_t)n, sizeof(*f), compare);
+		printf(" %.0f", f[n / 2]);
+	}
+	printf("\n");
 	return 0;
 usage:
-	fprintf(stderr, "usage: bench-spawntime [-n runs] command "
+	fprintf(stderr, "usage: bench-spawntime [-F] [-n runs] command "
 	    "[argument ...]\n");
 	return 2;
 }

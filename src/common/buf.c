@@ -160,16 +160,73 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+size_t
+utf8_char_len(const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	unsigned char		 lo = 0x80, hi = 0xbf;
+	size_t			 n, i;
+
+	if (len == 0)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		n = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 3;
+		if (u[0] == 0xe0)
+			lo = 0xa0;	/* no overlong form */
+		else if (u[0] == 0xed)
+			hi = 0x9f;	/* no surrogate */
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 4;
+		if (u[0] == 0xf0)
+			lo = 0x90;	/* no overlong form */
+		else if (u[0] == 0xf4)
+			hi = 0x8f;	/* at most U+10FFFF */
+	} else
+		return 0;
+	if (len < n || u[1] < lo || u[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+size_t
+utf8_invalid_at(const char *s, size_t len)
+{
+	size_t	 i = 0, n;
+
+	while (i < len) {
+		if ((n = utf8_char_len(s + i, len - i)) == 0)
+			return i;
+		i += n;
+	}
+	return len;
+}
+
 void
 buf_json_string(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t		  i;
+	size_t		  i, n;
 	unsigned char	  c;
 
 	buf_putc(b, '"');
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			if ((n = utf8_char_len(s + i, len - i)) == 0)
+				buf_puts(b, "\\ufffd");
+			else {
+				buf_append(b, s + i, n);
+				i += n - 1;
+			}
+			continue;
+		}
 		switch (c) {
 		case '"':
 			buf_puts(b, "\\\"");

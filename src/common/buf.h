@@ -26,7 +26,12 @@ void	 buf_putc(struct buf *, char);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_vprintf(struct buf *, const char *, va_list);
-/* Append s (len bytes) as a quoted, escaped JSON string. */
+/*
+ * Append s (len bytes) as a quoted, escaped JSON string.  The result is
+ * always valid UTF-8: a byte that is not part of a valid UTF-8 sequence
+ * (a directory name in Latin-1, say) is written as \ufffd, the
+ * replacement character, one per byte.
+ */
 void	 buf_json_string(struct buf *, const char *s, size_t len);
 /* Same, for a NUL-terminated string; NULL is written as null. */
 void	 buf_json_cstr(struct buf *, const char *s);
@@ -39,6 +44,15 @@ void	 buf_shell_quote(struct buf *, const char *s);
 void	 buf_consume(struct buf *, size_t n);
 /* Take the data out; the buffer is left empty. Never NULL. */
 char	*buf_steal(struct buf *);
+
+/*
+ * The length of the valid UTF-8 character (RFC 3629: no overlong form, no
+ * surrogate, at most U+10FFFF) at s, len bytes available: 1 to 4, or 0
+ * when the bytes there are not one.
+ */
+size_t	 utf8_char_len(const char *s, size_t len);
+/* Offset of the first byte of s that is not valid UTF-8, or len. */
+size_t	 utf8_invalid_at(const char *s, size_t len);
 
 /* Allocation helpers that never return NULL (fatal on failure). */
 void	*xmalloc(size_t);

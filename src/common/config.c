@@ -22,9 +22,10 @@
 #include "buf.h"
 #include "config.h"
 #include "config_keys.h"
+#include "trust.h"
 #include "ucl.h"
 
-#define VM_NAME_MAX		64
+#define VM_NAME_MAX		CFG_MAX_NAME
 #define BHYVE_NAME_MAX		31	/* VM_MAX_NAMELEN 32 on FreeBSD 13/14 */
 #define NAME_RULE	"a name has 1 to 64 letters, digits, '.', '_' or '-' " \
 			"and starts with a letter or a digit"
@@ -44,6 +45,12 @@ const char *
 cfg_hv_name(enum hv_kind kind)
 {
 	return kind == HV_QEMU ? "qemu" : "bhyve";
+}
+
+const char *
+cfg_disk_format_name(enum cfg_disk_format format)
+{
+	return format == CFG_DISK_QCOW2 ? "qcow2" : "raw";
 }
 
 char *
@@ -133,6 +140,7 @@ cfg_vm_clear(struct vm_config *vm)
 	for (i = 0; i < vm->ndisks; i++)
 		free(vm->disks[i]);
 	free(vm->disks);
+	free(vm->disk_formats);
 	for (i = 0; i < vm->nqemu_args; i++)
 		free(vm->qemu_args[i]);
 	free(vm->qemu_args);
@@ -187,6 +195,13 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->initrd = dup_or_null(src->initrd);
 	dst->append = dup_or_null(src->append);
 	dst->disks = dup_list(src->disks, src->ndisks);
+	dst->disk_formats = NULL;
+	if (src->ndisks > 0) {
+		dst->disk_formats = xcalloc(src->ndisks,
+		    sizeof(*dst->disk_formats));
+		memcpy(dst->disk_formats, src->disk_formats, src->ndisks *
+		    sizeof(*dst->disk_formats));
+	}
 	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
 	dst->qemu_binary = dup_or_null(src->qemu_binary);
 }
@@ -264,6 +279,7 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    a->vmexit_on_halt == b->vmexit_on_halt &&
 	    a->memory_mb == b->memory_mb && a->cpus == b->cpus &&
 	    a->sockets == b->sockets && a->cores == b->cores &&
+	    a->threads == b->threads &&
 	    a->hypervisor == b->hypervisor && a->autostart == b->autostart &&
 	    a->stoptimeout == b->stoptimeout &&
 	    a->hooktimeout == b->hooktimeout &&
@@ -273,6 +289,8 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    str_equal(a->initrd, b->initrd) &&
 	    str_equal(a->append, b->append) &&
 	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
+	    (a->ndisks == 0 || memcmp(a->disk_formats, b->disk_formats,
+	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
 	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
 	    b->nqemu_args) &&
 	    str_equal(a->qemu_binary, b->qemu_binary);
@@ -296,12 +314,50 @@ syntax_error(struct cfg_errors *errs, const char *path,
 	cfg_error(errs, where, 0, NULL, "%s", uerr->message);
 }
 
+/*
+ * A file read with .include counts as the config itself: every one that
+ * gave a member must be trusted too.  files holds the names checked so
+ * far (the tree shares one string per file).  0, or -1 after an error.
+ */
+static int
+trust_includes(const struct ucl_node *n, const char ***files, size_t *nfiles,
+    struct cfg_errors *errs)
+{
+	const struct ucl_node	*c;
+	char			 why[TRUST_ERR_MAX];
+	size_t			 i;
+
+	if (n->file != NULL) {
+		for (i = 0; i < *nfiles; i++)
+			if (strcmp((*files)[i], n->file) == 0)
+				break;
+		if (i == *nfiles) {
+			*files = xrealloc(*files, (*nfiles + 1) *
+			    sizeof(**files));
+			(*files)[(*nfiles)++] = n->file;
+			if (trust_path(n->file, why, sizeof(why)) == -1) {
+				cfg_error(errs, n->file, 0, NULL, "is not "
+				    "trusted: %s", why);
+				return -1;
+			}
+		}
+	}
+	for (c = n->children; c != NULL; c = c->next)
+		if (trust_includes(c, files, nfiles, errs) == -1)
+			return -1;
+	return 0;
+}
+
 int
 cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
     struct cfg_errors *errs)
 {
 	struct ucl_error	 uerr;
 	struct stat		 st;
+	const char		**files;
+	size_t			  nfiles = 1;
+	char			  why[TRUST_ERR_MAX];
+	int			  rc;
 
 	*root = NULL;
 	*missing = false;
@@ -317,9 +373,23 @@ cfg_parse_file(const char *path, struct ucl_node **root, bool *missing,
 		    "file");
 		return -1;
 	}
+	/* Root acts on what the file says: nobody else may write it. */
+	if (trust_path(path, why, sizeof(why)) == -1) {
+		cfg_error(errs, path, 0, NULL, "is not trusted: %s", why);
+		return -1;
+	}
 	memset(&uerr, 0, sizeof(uerr));
-	if ((*root = ucl_parse_file(path, &uerr)) == NULL) {
+	if ((*root = ucl_parse_config(path, &uerr)) == NULL) {
 		syntax_error(errs, path, &uerr);
+		return -1;
+	}
+	files = xcalloc(1, sizeof(*files));
+	files[0] = path;	/* checked above */
+	rc = trust_includes(*root, &files, &nfiles, errs);
+	free(files);
+	if (rc == -1) {
+		ucl_free(*root);
+		*root = NULL;
 		return -1;
 	}
 	if ((*root)->type != UCL_OBJECT) {
@@ -351,6 +421,7 @@ vm_body(const struct ucl_node *root, const char *path,
 {
 	const struct ucl_node	*m;
 	struct buf		 list;
+	char			 shown[64];
 	size_t			 sections = 0;
 
 	for (m = root->children; m != NULL; m = m->next)
@@ -363,7 +434,7 @@ vm_body(const struct ucl_node *root, const char *path,
 	buf_init(&list);
 	for (m = root->children; m != NULL; m = m->next)
 		buf_printf(&list, "%s\"%s\" on line %d", list.len ? ", " : "",
-		    m->key, m->line);
+		    cfg_shorten(m->key, shown, sizeof(shown)), m->line);
 	cfg_error(errs, path, root->children->line, NULL, "holds %zu VM "
 	    "sections (%s); a config file describes one VM: give each one "
 	    "a directory of its own", sections, list.data);
@@ -378,6 +449,7 @@ settle_name(struct vm_load *l, const struct ucl_node *root,
 {
 	struct vm_config	*vm = l->vm;
 	const char		*from;
+	char			 shown[64];
 
 	if (seen->node[K_NAME] != NULL && vm->name != NULL) {
 		from = "name";
@@ -398,7 +470,7 @@ settle_name(struct vm_load *l, const struct ucl_node *root,
 	if (!valid_vm_name(vm->name)) {
 		cfg_error(&l->errs, l->config_path, l->name_line, "name",
 		    "\"%s\" (from %s) is not a valid VM name: %s; %s",
-		    vm->name, from, NAME_RULE, body == root &&
+		    cfg_shorten(vm->name, shown, sizeof(shown)), from, NAME_RULE, body == root &&
 		    seen->node[K_NAME] == NULL ? "rename the directory or add "
 		    "name = \"...\";" : "choose another");
 		return;

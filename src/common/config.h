@@ -30,6 +30,32 @@ enum cfg_flag {
 
 #define CFG_MAX_CONSOLES	4	/* com1 .. com4 */
 
+/*
+ * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
+ * every string a VM has is copied into each status reply and into the
+ * state of the daemon, so none may be larger than its use needs.  Lengths
+ * are in bytes.
+ */
+#define CFG_MAX_NAME		64	/* a VM's name */
+#define CFG_MAX_WORD		64	/* os, osversion */
+#define CFG_MAX_USER		32	/* owner, group, socket_group */
+#define CFG_MAX_DESCRIPTION	1024
+#define CFG_MAX_PATH		1023	/* FreeBSD's PATH_MAX, less the NUL */
+#define CFG_MAX_ARG		4096	/* append, each of qemu_args */
+#define CFG_MAX_DISKS		64
+#define CFG_MAX_QEMU_ARGS	256
+#define CFG_MAX_ERRORS		20	/* errors reported for one file */
+
+/*
+ * The image format of a qemu disk.  Never guessed from the disk's bytes:
+ * the guest writes them, and a qcow2 header it wrote could name a host
+ * file as its backing image.  raw unless the config says qcow2.
+ */
+enum cfg_disk_format {
+	CFG_DISK_RAW,
+	CFG_DISK_QCOW2,
+};
+
 struct cfg_console {
 	bool	 present;
 	bool	 enabled;
@@ -62,6 +88,7 @@ struct vm_config {
 	int64_t		 cpus;		/* 0: not given */
 	int64_t		 sockets;	/* 0: not given */
 	int64_t		 cores;		/* 0: not given */
+	int64_t		 threads;	/* 0: not given */
 
 	/* Keys this project adds. */
 	enum hv_kind	 hypervisor;	/* default bhyve */
@@ -79,6 +106,7 @@ struct vm_config {
 	char		*initrd;
 	char		*append;
 	char		**disks;	/* ndisks paths */
+	enum cfg_disk_format *disk_formats; /* ndisks formats */
 	size_t		 ndisks;
 	char		**qemu_args;	/* nqemu_args extra arguments */
 	size_t		 nqemu_args;
@@ -109,6 +137,8 @@ struct daemon_config {
 	char		*bhyve_path;	/* default /usr/sbin/bhyve */
 	char		*bhyvectl_path;	/* default /usr/sbin/bhyvectl */
 	char		*qemu_path;	/* default qemu-system-x86_64 (PATH) */
+	char		*vmmdir;	/* where the kernel shows bhyve's VM
+					   instances; default /dev/vmm */
 	struct vm_config defaults;	/* defaults { } applied to every VM */
 };
 
@@ -147,6 +177,7 @@ void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);
 const char	*cfg_hv_name(enum hv_kind);
+const char	*cfg_disk_format_name(enum cfg_disk_format);
 
 /*
  * vmstated -n: print one line per VM ("name<TAB>dir<TAB>hypervisor") on out

@@ -27,7 +27,7 @@
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
 	"socket_mode", "socket_group", "socket_timeout", "rundir",
-	"bhyve_path", "bhyvectl_path", "qemu_path", "defaults", NULL
+	"bhyve_path", "bhyvectl_path", "qemu_path", "vmmdir", "defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -43,6 +43,7 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
 	dc->qemu_path = xstrdup("qemu-system-x86_64");
+	dc->vmmdir = xstrdup("/dev/vmm");
 	cfg_vm_set_builtin_defaults(&dc->defaults);
 }
 
@@ -55,6 +56,7 @@ cfg_daemon_free(struct daemon_config *dc)
 	free(dc->bhyve_path);
 	free(dc->bhyvectl_path);
 	free(dc->qemu_path);
+	free(dc->vmmdir);
 	cfg_vm_clear(&dc->defaults);
 	memset(dc, 0, sizeof(*dc));
 }
@@ -114,17 +116,22 @@ static void
 daemon_program(char **field, struct key_ctx *k, bool path_only)
 {
 	const char	*s;
+	char		*p;
 
-	if ((s = cfg_get_text(k, k->node, "a program path")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a program path",
+	    CFG_MAX_PATH)) == NULL)
 		return;
 	if (*s == '\0') {
 		cfg_key_error(k, "expected a program path, got an empty "
 		    "string");
 		return;
 	}
+	if (!path_only && strchr(s, '/') == NULL)
+		p = xstrdup(s);
+	else if ((p = cfg_get_path(k, k->node)) == NULL)
+		return;
 	free(*field);
-	*field = path_only || strchr(s, '/') != NULL ?
-	    cfg_path_join(k->basedir, s) : xstrdup(s);
+	*field = p;
 }
 
 static void
@@ -163,6 +170,11 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 		if ((p = cfg_get_path(k, m)) != NULL) {
 			free(dc->rundir);
 			dc->rundir = p;
+		}
+	} else if (cfg_key_is(m, "vmmdir")) {
+		if ((p = cfg_get_path(k, m)) != NULL) {
+			free(dc->vmmdir);
+			dc->vmmdir = p;
 		}
 	} else if (cfg_key_is(m, "bhyve_path"))
 		daemon_program(&dc->bhyve_path, k, true);

@@ -63,6 +63,7 @@ static void	apply_memory(struct key_ctx *);
 static void	apply_cpus(struct key_ctx *);
 static void	apply_sockets(struct key_ctx *);
 static void	apply_cores(struct key_ctx *);
+static void	apply_threads(struct key_ctx *);
 static void	apply_hypervisor(struct key_ctx *);
 static void	apply_autostart(struct key_ctx *);
 static void	apply_stoptimeout(struct key_ctx *);
@@ -100,6 +101,7 @@ static const struct vm_key vm_keys[K__COUNT] = {
 	{ K_NUMCPUS, "numcpus", apply_cpus, 0 },
 	{ K_SOCKETS, "sockets", apply_sockets, 0 },
 	{ K_CORES, "cores", apply_cores, 0 },
+	{ K_THREADS, "threads", apply_threads, 0 },
 	{ K_HYPERVISOR, "hypervisor", apply_hypervisor, 0 },
 	{ K_AUTOSTART, "autostart", apply_autostart, 0 },
 	{ K_STOPTIMEOUT, "stoptimeout", apply_stoptimeout, 0 },
@@ -158,7 +160,7 @@ apply_name(struct key_ctx *k)
 {
 	const char	*s;
 
-	if ((s = cfg_get_text(k, k->node, "a VM name")) != NULL)
+	if ((s = cfg_get_text(k, k->node, "a VM name", CFG_MAX_NAME)) != NULL)
 		set_string(&k->vm->name, s);
 }
 
@@ -204,36 +206,36 @@ apply_initrd(struct key_ctx *k)
 }
 
 static void
-apply_string_key(struct key_ctx *k, char **field)
+apply_string_key(struct key_ctx *k, char **field, size_t max)
 {
 	const char	*s;
 
-	if ((s = cfg_get_text(k, k->node, "a string")) != NULL)
+	if ((s = cfg_get_text(k, k->node, "a string", max)) != NULL)
 		set_string(field, s);
 }
 
 static void
 apply_os(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->os);
+	apply_string_key(k, &k->vm->os, CFG_MAX_WORD);
 }
 
 static void
 apply_osversion(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->osversion);
+	apply_string_key(k, &k->vm->osversion, CFG_MAX_WORD);
 }
 
 static void
 apply_description(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->description);
+	apply_string_key(k, &k->vm->description, CFG_MAX_DESCRIPTION);
 }
 
 static void
 apply_append(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->append);
+	apply_string_key(k, &k->vm->append, CFG_MAX_ARG);
 }
 
 /* A command name (found on PATH) or a path (made absolute). */
@@ -241,17 +243,22 @@ static void
 apply_qemu_binary(struct key_ctx *k)
 {
 	const char	*s;
+	char		*p;
 
-	if ((s = cfg_get_text(k, k->node, "a program name or path")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a program name or path",
+	    CFG_MAX_PATH)) == NULL)
 		return;
 	if (*s == '\0') {
 		cfg_key_error(k, "expected a program name or path, got an "
 		    "empty string");
 		return;
 	}
+	if (strchr(s, '/') == NULL)
+		p = xstrdup(s);
+	else if ((p = cfg_get_path(k, k->node)) == NULL)
+		return;
 	free(k->vm->qemu_binary);
-	k->vm->qemu_binary = strchr(s, '/') != NULL ?
-	    cfg_path_join(k->basedir, s) : xstrdup(s);
+	k->vm->qemu_binary = p;
 }
 
 /* A user name or a numeric uid that exists on this host. */
@@ -262,7 +269,7 @@ apply_owner(struct key_ctx *k)
 	const char		*s;
 	int64_t			 id;
 
-	if ((s = cfg_get_text(k, k->node, "a user name")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a user name", CFG_MAX_USER)) == NULL)
 		return;
 	if ((pw = getpwnam(s)) == NULL && cfg_parse_digits(s, &id) &&
 	    id <= (int64_t)UINT32_MAX)
@@ -400,6 +407,16 @@ apply_cores(struct key_ctx *k)
 }
 
 static void
+apply_threads(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of threads per core", 1, CFG_MAX_CPUS,
+	    &v) == 0)
+		k->vm->threads = v;
+}
+
+static void
 apply_hypervisor(struct key_ctx *k)
 {
 	const struct ucl_node	*n = k->node;
@@ -469,21 +486,133 @@ list_clear(char ***list, size_t *n)
 	*n = 0;
 }
 
-/* disk: a path, or a list of paths; repeated keys add more disks. */
+/* Room for one more of a list of at most max?  An error if not, once. */
+static bool
+list_room(struct key_ctx *k, size_t n, size_t max, const char *what)
+{
+	if (n < max)
+		return true;
+	cfg_key_error(k, "more than %zu %s; at most %zu are allowed", max,
+	    what, max);
+	return false;
+}
+
+static void	sub_name(struct key_ctx *, const struct key_ctx *,
+		    const char *);
+
+static void
+disk_add(struct vm_config *vm, char *path, enum cfg_disk_format format)
+{
+	vm->disk_formats = xrealloc(vm->disk_formats, (vm->ndisks + 1) *
+	    sizeof(*vm->disk_formats));
+	vm->disk_formats[vm->ndisks] = format;
+	list_add(&vm->disks, &vm->ndisks, path);
+}
+
+static void
+disk_clear(struct vm_config *vm)
+{
+	free(vm->disk_formats);
+	vm->disk_formats = NULL;
+	list_clear(&vm->disks, &vm->ndisks);
+}
+
+/* format = raw | qcow2 of a disk section; 0 or -1 after an error. */
+static int
+disk_format(struct key_ctx *k, enum cfg_disk_format *format)
+{
+	const char	*s;
+
+	if ((s = cfg_get_text(k, k->node, "raw or qcow2", 8)) == NULL)
+		return -1;
+	if (strcasecmp(s, "raw") == 0)
+		*format = CFG_DISK_RAW;
+	else if (strcasecmp(s, "qcow2") == 0)
+		*format = CFG_DISK_QCOW2;
+	else {
+		cfg_type_error(k, "raw or qcow2 (vmstated never guesses a "
+		    "disk's format from its contents)");
+		return -1;
+	}
+	return 0;
+}
+
+/* One disk: a path (raw), or { path = "..."; format = qcow2; }. */
+static void
+apply_one_disk(struct key_ctx *k, const struct ucl_node *n)
+{
+	static const char *const known[] = { "path", "format", NULL };
+	const struct ucl_node	*m, *path_node = NULL, *format_node = NULL;
+	enum cfg_disk_format	 format = CFG_DISK_RAW;
+	struct key_ctx		 sub;
+	char			*p;
+	bool			 bad = false;
+
+	if (n->type != UCL_OBJECT) {
+		if ((p = cfg_get_path(k, n)) != NULL)
+			disk_add(k->vm, p, CFG_DISK_RAW);
+		return;
+	}
+	for (m = n->children; m != NULL; m = m->next) {
+		sub = *k;
+		sub.node = m;
+		sub_name(&sub, k, m->key);
+		if (!cfg_key_is(m, "path") && !cfg_key_is(m, "format")) {
+			cfg_unknown_key(k->errs, m, k->name, known, "a disk "
+			    "has a path and a format (raw or qcow2)");
+			bad = true;
+			continue;
+		}
+		if ((cfg_key_is(m, "path") ? path_node : format_node) !=
+		    NULL) {
+			cfg_key_error(&sub, "given twice; keep one");
+			bad = true;
+			continue;
+		}
+		if (cfg_key_is(m, "path"))
+			path_node = m;
+		else {
+			format_node = m;
+			if (disk_format(&sub, &format) == -1)
+				bad = true;
+		}
+	}
+	sub = *k;
+	sub.node = n;
+	if (path_node == NULL) {
+		cfg_key_error(&sub, "a disk section needs its path: { path = "
+		    "\"/path/to/disk.qcow2\"; format = qcow2; }");
+		return;
+	}
+	sub.node = path_node;
+	sub_name(&sub, k, "path");
+	if ((p = cfg_get_path(&sub, path_node)) == NULL || bad) {
+		free(p);
+		return;
+	}
+	disk_add(k->vm, p, format);
+}
+
+/*
+ * disk: a disk or a list of disks; repeated keys add more.  A disk is a
+ * path (a raw image) or a section { path = ...; format = raw|qcow2; }.
+ */
 static void
 apply_disk(struct key_ctx *k)
 {
 	const struct ucl_node	*e;
-	char			*p;
 
 	if (k->node->type == UCL_ARRAY) {
-		for (e = k->node->children; e != NULL; e = e->next)
-			if ((p = cfg_get_path(k, e)) != NULL)
-				list_add(&k->vm->disks, &k->vm->ndisks, p);
+		for (e = k->node->children; e != NULL; e = e->next) {
+			if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
+				return;
+			apply_one_disk(k, e);
+		}
 		return;
 	}
-	if ((p = cfg_get_path(k, k->node)) != NULL)
-		list_add(&k->vm->disks, &k->vm->ndisks, p);
+	if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
+		return;
+	apply_one_disk(k, k->node);
 }
 
 /*
@@ -498,20 +627,27 @@ apply_qemu_args(struct key_ctx *k)
 
 	if (k->node->type == UCL_ARRAY) {
 		for (e = k->node->children; e != NULL; e = e->next) {
-			s = cfg_get_text(k, e, "a list of strings");
+			if (!list_room(k, k->vm->nqemu_args, CFG_MAX_QEMU_ARGS,
+			    "qemu_args"))
+				return;
+			s = cfg_get_text(k, e, "a list of strings", CFG_MAX_ARG);
 			if (s != NULL)
 				list_add(&k->vm->qemu_args,
 				    &k->vm->nqemu_args, xstrdup(s));
 		}
 		return;
 	}
-	if ((s = cfg_get_text(k, k->node, "a list of strings")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a list of strings",
+	    CFG_MAX_ARG)) == NULL)
 		return;
 	for (;;) {
 		while (isspace((unsigned char)*s))
 			s++;
 		if (*s == '\0')
 			break;
+		if (!list_room(k, k->vm->nqemu_args, CFG_MAX_QEMU_ARGS,
+		    "qemu_args"))
+			return;
 		for (end = s; *end != '\0' && !isspace((unsigned char)*end);
 		    end++)
 			;
@@ -548,7 +684,8 @@ apply_console(struct key_ctx *k, struct cfg_console *con)
 	con->enabled = true;
 	if (n->type != UCL_OBJECT) {
 		if ((s = cfg_get_text(k, n, "a device such as \"/dev/nmdm0A\", "
-		    "or a section { backend = ...; enabled = yes; }")) != NULL)
+		    "or a section { backend = ...; enabled = yes; }",
+		    CFG_MAX_PATH)) != NULL)
 			set_string(&con->backend, s);
 		return;
 	}
@@ -567,7 +704,7 @@ apply_console(struct key_ctx *k, struct cfg_console *con)
 		}
 		if (cfg_key_is(m, "backend")) {
 			if ((s = cfg_get_text(&sub, m, "a device such as "
-			    "\"/dev/nmdm0A\" or \"stdio\"")) != NULL)
+			    "\"/dev/nmdm0A\" or \"stdio\"", CFG_MAX_PATH)) != NULL)
 				set_string(&con->backend, s);
 		} else if (cfg_key_is(m, "enabled"))
 			(void)cfg_get_bool(&sub, &con->enabled);
@@ -690,7 +827,7 @@ cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
 		}
 		/* A VM's own list replaces the list of defaults{}. */
 		if (first == NULL && key->id == K_DISK)
-			list_clear(&vm->disks, &vm->ndisks);
+			disk_clear(vm);
 		if (first == NULL && key->id == K_QEMU_ARGS)
 			list_clear(&vm->qemu_args, &vm->nqemu_args);
 		if (first == NULL)

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "ucl.h"
 
-#define CFG_MAX_CPUS	256	/* cpus, sockets x cores */
+#define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
@@ -37,6 +37,7 @@ enum cfg_key_id {
 	K_NUMCPUS,
 	K_SOCKETS,
 	K_CORES,
+	K_THREADS,
 	K_HYPERVISOR,
 	K_AUTOSTART,
 	K_STOPTIMEOUT,
@@ -64,8 +65,8 @@ struct cfg_error_line {
 	char		*text;
 };
 struct cfg_errors {
-	struct cfg_error_line	*lines;
-	size_t			 count;
+	struct cfg_error_line	*lines;		/* the first CFG_MAX_ERRORS */
+	size_t			 count;		/* all of them */
 };
 
 /* What a key's function needs to parse one member. */
@@ -154,9 +155,14 @@ void	 cfg_key_error(struct key_ctx *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* "expected WHAT, got VALUE" about k->node. */
 void	 cfg_type_error(struct key_ctx *, const char *expected);
-/* Text of a scalar, without NULs or control characters; NULL on error. */
+/*
+ * Text of a scalar, of at most max bytes, in UTF-8, without NULs or
+ * control characters; NULL on error.
+ */
 const char *cfg_get_text(struct key_ctx *, const struct ucl_node *,
-	    const char *expected);
+	    const char *expected, size_t max);
+/* s cut to about 48 bytes ("..." added) for a message; in out. */
+const char *cfg_shorten(const char *s, char *out, size_t size);
 /* A non-empty path made absolute against k->basedir; NULL on error. */
 char	*cfg_get_path(struct key_ctx *, const struct ucl_node *);
 int	 cfg_get_bool(struct key_ctx *, bool *);

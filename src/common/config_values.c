@@ -31,12 +31,19 @@ cfg_errors_init(struct cfg_errors *e)
 	e->count = 0;
 }
 
+/* How many of e's errors are kept. */
+static size_t
+cfg_errors_kept(const struct cfg_errors *e)
+{
+	return e->count < CFG_MAX_ERRORS ? e->count : CFG_MAX_ERRORS;
+}
+
 void
 cfg_errors_free(struct cfg_errors *e)
 {
 	size_t	 i;
 
-	for (i = 0; i < e->count; i++)
+	for (i = 0; i < cfg_errors_kept(e); i++)
 		free(e->lines[i].text);
 	free(e->lines);
 	cfg_errors_init(e);
@@ -49,6 +56,14 @@ cfg_error(struct cfg_errors *e, const char *file, int line, const char *key,
 	struct buf	 b;
 	va_list		 ap;
 
+	/*
+	 * A file of a million bad lines must not make a million errors,
+	 * copied into every status reply: the first ones are kept.
+	 */
+	if (e->count >= CFG_MAX_ERRORS) {
+		e->count++;
+		return;
+	}
 	buf_init(&b);
 	if (line > 0)
 		buf_printf(&b, "%s:%d: ", file, line);
@@ -70,18 +85,21 @@ cfg_errors_take(struct cfg_errors *e)
 {
 	struct buf		 b;
 	struct cfg_error_line	 t;
-	size_t			 i, j;
+	size_t			 i, j, kept = cfg_errors_kept(e);
 
-	/* Insertion sort: stable, and a file has few errors. */
-	for (i = 1; i < e->count; i++) {
+	/* Insertion sort: stable, and few errors are kept. */
+	for (i = 1; i < kept; i++) {
 		t = e->lines[i];
 		for (j = i; j > 0 && e->lines[j - 1].line > t.line; j--)
 			e->lines[j] = e->lines[j - 1];
 		e->lines[j] = t;
 	}
 	buf_init(&b);
-	for (i = 0; i < e->count; i++)
+	for (i = 0; i < kept; i++)
 		buf_printf(&b, "%s%s", i > 0 ? "\n" : "", e->lines[i].text);
+	if (e->count > kept)
+		buf_printf(&b, "\n... and %zu more errors in this file, not "
+		    "shown", e->count - kept);
 	cfg_errors_free(e);
 	return buf_steal(&b);
 }
@@ -202,33 +220,70 @@ cfg_path_join(const char *dir, const char *path)
 	return p;
 }
 
-static bool
-has_control_char(const char *s)
+/* The first control character of s, or NULL. */
+static const char *
+control_char(const char *s)
 {
 	for (; *s != '\0'; s++)
 		if (iscntrl((unsigned char)*s))
-			return true;
-	return false;
+			return s;
+	return NULL;
+}
+
+static bool
+has_control_char(const char *s)
+{
+	return control_char(s) != NULL;
+}
+
+const char *
+cfg_shorten(const char *s, char *out, size_t size)
+{
+	size_t	 len = strlen(s), n = 48;
+
+	if (len <= n || size < n + 4) {
+		snprintf(out, size, "%s", s);
+		return out;
+	}
+	/* Cut between two characters, not inside one. */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	snprintf(out, size, "%.*s...", (int)n, s);
+	return out;
 }
 
 /*
  * The member as text, for keys that hold a string: a quoted string, or an
- * unquoted token (osversion = 13.2 is a number to UCL).  Returns NULL
- * after recording an error.
+ * unquoted token (osversion = 13.2 is a number to UCL).  At most max
+ * bytes, in UTF-8, without NULs or control characters.  Returns NULL
+ * after recording an error, which never repeats the text: it may be
+ * huge, or not printable.
  */
 const char *
 cfg_get_text(struct key_ctx *k, const struct ucl_node *n,
-    const char *expected)
+    const char *expected, size_t max)
 {
 	const char	*s;
+	size_t		 len, bad;
 
 	if (n->type == UCL_NULL || (s = cfg_scalar_text(n, k->tmp,
 	    sizeof(k->tmp))) == NULL) {
 		cfg_type_error(k, expected);
 		return NULL;
 	}
-	if (n->type == UCL_STRING && strlen(s) != n->v.string.len) {
+	len = strlen(s);
+	if (n->type == UCL_STRING && len != n->v.string.len) {
 		cfg_key_error(k, "contains a NUL byte; remove it");
+		return NULL;
+	}
+	if (len > max) {
+		cfg_key_error(k, "is %zu bytes long; at most %zu are allowed: "
+		    "shorten it", len, max);
+		return NULL;
+	}
+	if ((bad = utf8_invalid_at(s, len)) < len) {
+		cfg_key_error(k, "is not valid UTF-8 (byte 0x%02x at offset "
+		    "%zu); write it in UTF-8", (unsigned char)s[bad], bad);
 		return NULL;
 	}
 	if (has_control_char(s)) {
@@ -243,15 +298,38 @@ cfg_get_text(struct key_ctx *k, const struct ucl_node *n,
 char *
 cfg_get_path(struct key_ctx *k, const struct ucl_node *n)
 {
-	const char	*s;
+	const char	*s, *cc;
+	char		*path;
+	size_t		 len, bad;
 
-	if ((s = cfg_get_text(k, n, "a path")) == NULL)
+	if ((s = cfg_get_text(k, n, "a path", CFG_MAX_PATH)) == NULL)
 		return NULL;
 	if (*s == '\0') {
 		cfg_key_error(k, "expected a path, got an empty string");
 		return NULL;
 	}
-	return cfg_path_join(k->basedir, s);
+	path = cfg_path_join(k->basedir, s);
+	len = strlen(path);
+	if (len > CFG_MAX_PATH) {
+		cfg_key_error(k, "is %zu bytes long as an absolute path; at "
+		    "most %d are allowed: shorten it", len, CFG_MAX_PATH);
+		free(path);
+		return NULL;
+	}
+	/* The directory it is relative to is part of it now. */
+	bad = utf8_invalid_at(path, len);
+	if ((cc = control_char(path)) != NULL && (size_t)(cc - path) < bad)
+		bad = (size_t)(cc - path);
+	if (bad < len) {
+		cfg_key_error(k, "the absolute path made from \"%s\" has a byte "
+		    "that is not UTF-8 or is a control character (0x%02x at "
+		    "offset %zu), from the directory it is relative to: rename "
+		    "the directory, or give an absolute path", s,
+		    (unsigned char)path[bad], bad);
+		free(path);
+		return NULL;
+	}
+	return path;
 }
 
 /* yes/no in any of UCL's spellings, quoted or not; 0 or -1. */
@@ -536,10 +614,11 @@ cfg_unknown_key(struct cfg_errors *errs, const struct ucl_node *n,
     const char *prefix, const char *const *known, const char *hint)
 {
 	const char	*best;
-	char		 name[160];
+	char		 name[160], shown[64];
 
 	snprintf(name, sizeof(name), "%s%s%s", prefix != NULL ? prefix : "",
-	    prefix != NULL && *prefix != '\0' ? "." : "", n->key);
+	    prefix != NULL && *prefix != '\0' ? "." : "",
+	    cfg_shorten(n->key, shown, sizeof(shown)));
 	if ((best = suggest(n->key, known)) != NULL)
 		cfg_error(errs, n->file, n->line, name,
 		    "unknown key; did you mean \"%s\"?", best);
@@ -558,7 +637,8 @@ cfg_get_group(struct key_ctx *k)
 	const char		*s;
 	int64_t			 id;
 
-	if ((s = cfg_get_text(k, k->node, "a group name")) == NULL)
+	if ((s = cfg_get_text(k, k->node, "a group name",
+	    CFG_MAX_USER)) == NULL)
 		return NULL;
 	if ((gr = getgrnam(s)) == NULL && cfg_parse_digits(s, &id) &&
 	    id <= (int64_t)UINT32_MAX)

@@ -4,7 +4,9 @@
  * The control protocol speaks JSON; requests are then read with our UCL
  * parser, which accepts a superset (bare words, single quotes, trailing
  * commas, number suffixes).  A request must pass this check first, so that
- * what is not JSON is refused as such rather than guessed at.
+ * what is not JSON is refused as such rather than guessed at; and so are
+ * text that is not UTF-8, a key given twice in one object and a string
+ * holding \u0000, which JSON readers would each read their own way.
  */
 #ifndef VMSTATED_JSON_CHECK_H
 #define VMSTATED_JSON_CHECK_H

@@ -6,34 +6,41 @@
  * ucl_number.c; this file holds documents, sections, arrays, .include,
  * files and the lifetime of nodes.
  *
- * It follows libucl's grammar, with these deliberate differences, each
- * to turn a silent surprise into an error a person can act on:
+ * It follows libucl's grammar (its tests/basic files read the same, but
+ * for the macros below), with these deliberate differences, listed in
+ * vmstated.conf(5).  Most turn a silent surprise into an error a person
+ * can act on:
  *  - text after the closing brace of a braced top-level object is an
  *    error (libucl ignores it);
- *  - a key without "=" or ":" needs its value on the same line, unless
- *    the value is a section or an array (libucl would read the next line
- *    as the value);
- *  - an invalid escape in a double-quoted string is an error;
- *  - only the .include macro exists; a NUL byte anywhere is an error.
+ *  - an invalid escape in a double-quoted string is an error (libucl
+ *    drops the backslash);
+ *  - "//" that libucl would read as text but a person may mean as a
+ *    comment (a key starting with it, a value holding it after a blank)
+ *    is an error: UCL has no // comments;
+ *  - a fraction with a kb/mb/gb suffix is an error (libucl truncates it);
+ *  - an empty heredoc, a heredoc opened or closed by a line ending in
+ *    CR LF, and a CR not followed by LF outside strings and comments are
+ *    errors (libucl misreads them);
+ *  - only the .include macro exists; a NUL byte anywhere is an error;
+ *  - a UTF-8 byte order mark at the start of a file is skipped (libucl
+ *    makes it part of the first key), and a key may be followed by a new
+ *    line when a section or a list comes next (libucl refuses that);
+ *  - bare nan and inf are strings (libucl reads floats).
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "file.h"
 #include "ucl.h"
 #include "ucl_lex.h"
 
 #define UCL_MAX_DEPTH		128	/* nested sections and arrays */
 #define UCL_MAX_INCLUDES	16	/* nested .include */
-#define UCL_MAX_FILE		(64 * 1024 * 1024)
 
 static int	 ucl_parse_members(struct ucl_parser *, struct ucl_node *,
 		    const struct ucl_pos *, const char *);
@@ -153,7 +160,7 @@ ucl_next_is_key(const struct ucl_parser *P)
 		case '#':
 			return 0;
 		case '/':
-			if (q + 1 < P->end && (q[1] == '*' || q[1] == '/'))
+			if (q + 1 < P->end && q[1] == '*')
 				return 0;
 			break;
 		case '"':
@@ -438,58 +445,34 @@ ucl_parse_text(struct ucl_parser *P, const char *text, size_t len)
 }
 
 /*
- * Read a whole regular file into *data (NUL-terminated) and *len.  On
- * failure returns -1 with a reason in msg.  Only regular files: a FIFO
- * or a device would block or never end.
+ * Read a whole configuration file into *data (NUL-terminated) and *len,
+ * counting it against the limit of the files of one parse.  Only regular
+ * files, opened without blocking: a FIFO or a device would block or
+ * never end.  On failure returns -1 with a reason in msg.
  */
 static int
-ucl_read_file(const char *path, char **data, size_t *len, char *msg,
-    size_t msgsize)
+ucl_read_file(const char *path, struct ucl_chain *chain, char **data,
+    size_t *len, char *msg, size_t msgsize)
 {
-	struct stat	 st;
 	struct buf	 b;
-	char		 chunk[65536];
-	ssize_t		 n;
-	int		 fd;
+	size_t		 left = UCL_MAX_FILE - chain->total;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		snprintf(msg, msgsize, "%s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(msg, msgsize, "%s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(msg, msgsize, "%s", S_ISDIR(st.st_mode) ?
-		    "it is a directory" : "not a regular file");
-		close(fd);
-		return -1;
-	}
 	buf_init(&b);
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(msg, msgsize, "%s", strerror(errno));
-			goto fail;
-		}
-		if (b.len + (size_t)n > UCL_MAX_FILE) {
-			snprintf(msg, msgsize, "file too large (more than %d "
-			    "MiB)", UCL_MAX_FILE / 1024 / 1024);
-			goto fail;
-		}
-		buf_append(&b, chunk, (size_t)n);
+	if (file_read(path, FILE_REGULAR, left, &b, NULL, msg,
+	    msgsize) == -1) {
+		if (errno == EFBIG)
+			snprintf(msg, msgsize, "%s more than %d MiB, the limit "
+			    "for a configuration file with the files it "
+			    "includes", chain->total == 0 ? "it holds" :
+			    "with the files read before it, it makes",
+			    UCL_MAX_FILE / 1024 / 1024);
+		buf_free(&b);
+		return -1;
 	}
-	close(fd);
+	chain->total += b.len;
 	*len = b.len;
 	*data = buf_steal(&b);
 	return 0;
-fail:
-	close(fd);
-	buf_free(&b);
-	return -1;
 }
 
 /* The canonical name of a file, for include cycles; never NULL. */
@@ -512,6 +495,7 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
     struct ucl_node **tail, const char *path, const struct ucl_pos *at)
 {
 	struct ucl_parser	 S;
+	struct ucl_vars		 vars;
 	struct ucl_node		*root, *c, *next;
 	const char		*slash;
 	char			*full, *data, *real, msg[256];
@@ -529,7 +513,8 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 	else
 		xasprintf(&full, "%.*s/%s", (int)(slash - P->fname->name),
 		    P->fname->name, path);
-	if (ucl_read_file(full, &data, &len, msg, sizeof(msg)) == -1) {
+	if (ucl_read_file(full, P->chain, &data, &len, msg,
+	    sizeof(msg)) == -1) {
 		ucl_error_at(P, at, "cannot include \"%s\": %s", full, msg);
 		free(full);
 		return -1;
@@ -551,7 +536,13 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 	S.includes = true;
 	S.chain = P->chain;
 	S.err = P->err;
+	if (P->vars != NULL) {
+		ucl_vars_init(&vars, full);
+		S.vars = &vars;
+	}
 	root = ucl_parse_text(&S, data, len);
+	if (S.vars != NULL)
+		ucl_vars_free(&vars);
 	free(P->chain->paths[--P->chain->count]);
 	if (root != NULL && root->type != UCL_OBJECT)
 		ucl_error_at(P, at, "cannot include \"%s\": it holds an array, "
@@ -611,6 +602,7 @@ ucl_parse_macro(struct ucl_parser *P, struct ucl_node *obj,
 		buf_init(&b);
 		buf_append(&b, s, (size_t)(e - s));
 	}
+	ucl_expand_vars(P, &b);
 	if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL) {
 		buf_free(&b);
 		return ucl_error_at(P, &at, "expected a file name after "
@@ -621,27 +613,37 @@ ucl_parse_macro(struct ucl_parser *P, struct ucl_node *obj,
 	return ret;
 }
 
-/* Parse text named `name`; .include is allowed when `includes`. */
+/*
+ * Parse text named `name`; .include is allowed when `includes`, and the
+ * variables expand when `variables`.
+ */
 static struct ucl_node *
 ucl_parse_named(const char *text, size_t len, const char *name,
-    bool includes, struct ucl_error *err)
+    bool includes, bool variables, struct ucl_chain *chain,
+    struct ucl_error *err)
 {
 	struct ucl_parser	 P;
-	struct ucl_chain	 chain;
+	struct ucl_vars		 vars;
 	struct ucl_node		*root;
 
 	memset(err, 0, sizeof(*err));
 	memset(&P, 0, sizeof(P));
-	memset(&chain, 0, sizeof(chain));
 	if (includes)	/* only files can include: no lookup for buffers */
-		chain.paths[chain.count++] = ucl_canonical(name);
+		chain->paths[chain->count++] = ucl_canonical(name);
 	P.fname = ucl_fname_new(name);
 	P.includes = includes;
-	P.chain = &chain;
+	P.chain = chain;
 	P.err = err;
+	if (variables) {
+		ucl_vars_init(&vars, name);
+		P.vars = &vars;
+	}
 	root = ucl_parse_text(&P, text, len);
+	if (variables)
+		ucl_vars_free(&vars);
 	ucl_fname_release(P.fname->name);
-	free(chain.paths[0]);
+	if (includes)
+		free(chain->paths[--chain->count]);
 	return root;
 }
 
@@ -649,25 +651,54 @@ struct ucl_node *
 ucl_parse_buffer(const char *text, size_t len, const char *name,
     struct ucl_error *err)
 {
+	struct ucl_chain	 chain;
+
+	memset(&chain, 0, sizeof(chain));
 	return ucl_parse_named(text, len, name == NULL ? "<buffer>" : name,
-	    false, err);
+	    false, false, &chain, err);
 }
 
 struct ucl_node *
-ucl_parse_file(const char *path, struct ucl_error *err)
+ucl_parse_config_text(const char *text, size_t len, const char *path,
+    struct ucl_error *err)
 {
-	struct ucl_node	*root;
-	char		*data, msg[256];
-	size_t		 len;
+	struct ucl_chain	 chain;
 
-	if (ucl_read_file(path, &data, &len, msg, sizeof(msg)) == -1) {
+	memset(&chain, 0, sizeof(chain));
+	return ucl_parse_named(text, len, path, false, true, &chain, err);
+}
+
+/* Read path and parse it as a configuration or as a data file. */
+static struct ucl_node *
+ucl_parse_path(const char *path, bool config, struct ucl_error *err)
+{
+	struct ucl_chain	 chain;
+	struct ucl_node		*root;
+	char			*data, msg[256];
+	size_t			 len;
+
+	memset(&chain, 0, sizeof(chain));
+	if (ucl_read_file(path, &chain, &data, &len, msg,
+	    sizeof(msg)) == -1) {
 		memset(err, 0, sizeof(*err));
 		snprintf(err->file, sizeof(err->file), "%s", path);
 		snprintf(err->message, sizeof(err->message), "cannot read: %s",
 		    msg);
 		return NULL;
 	}
-	root = ucl_parse_named(data, len, path, true, err);
+	root = ucl_parse_named(data, len, path, config, config, &chain, err);
 	free(data);
 	return root;
+}
+
+struct ucl_node *
+ucl_parse_config(const char *path, struct ucl_error *err)
+{
+	return ucl_parse_path(path, true, err);
+}
+
+struct ucl_node *
+ucl_parse_file(const char *path, struct ucl_error *err)
+{
+	return ucl_parse_path(path, false, err);
 }

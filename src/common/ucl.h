@@ -65,15 +65,35 @@ struct ucl_error {
 	char	message[512];	/* a sentence a person understands */
 };
 
+/* The most a configuration file may hold, with every file it includes. */
+#define UCL_MAX_FILE	(1024 * 1024)
+
 /*
- * Parse a file, or a buffer whose errors are reported as coming from `name`
- * ("<buffer>" if NULL).  Returns the root (always an object, or an array for
- * a JSON document whose top level is an array), or NULL with *err filled in.
- * Only files may .include (relative to their directory): a buffer is often
- * input from a client or a child, and must never make the daemon open files.
- * err->line is 0 when the file itself could not be read.
+ * Parse a configuration file as libucl's ucl_parser_add_file() reads it:
+ * .include (relative to the including file's directory) and the variables
+ * $FILENAME and $CURDIR (the file's real path and directory) in values.
+ * Returns the root (always an object, or an array for a JSON document
+ * whose top level is an array), or NULL with *err filled in; err->line is
+ * 0 when the file itself could not be read.
+ */
+struct ucl_node	*ucl_parse_config(const char *path, struct ucl_error *err);
+/*
+ * The same for text said to be the file `path` (variables expand as for
+ * that file), but with .include refused: for tests and the fuzzer.
+ */
+struct ucl_node	*ucl_parse_config_text(const char *text, size_t len,
+		    const char *path, struct ucl_error *err);
+/*
+ * Parse a data file the daemon wrote itself (a state file): no .include,
+ * no variables, what is written is what is read.
  */
 struct ucl_node	*ucl_parse_file(const char *path, struct ucl_error *err);
+/*
+ * Parse a buffer whose errors are reported as coming from `name`
+ * ("<buffer>" if NULL): a request, a reply, a QMP message.  No .include
+ * and no variables: such input comes from a client or a child, and must
+ * never make the daemon open files.
+ */
 struct ucl_node	*ucl_parse_buffer(const char *text, size_t len,
 		    const char *name, struct ucl_error *err);
 void		 ucl_free(struct ucl_node *);

@@ -126,9 +126,10 @@ ucl_printable(const char *s, size_t len, char *out, size_t size)
 }
 
 /*
- * Skip a comment here, if any: `#` or `//` to the end of the line, or a
- * nested block comment.  Returns 1 if one was skipped, 0 if there is
- * none here, -1 for an unterminated block comment.
+ * Skip a comment here, if any: `#` to the end of the line, or a nested
+ * block comment.  (UCL has no `//` comments: see ucl_refuse_slashes().)
+ * Returns 1 if one was skipped, 0 if there is none here, -1 for an
+ * unterminated block comment.
  */
 static int
 ucl_skip_comment(struct ucl_parser *P)
@@ -137,7 +138,7 @@ ucl_skip_comment(struct ucl_parser *P)
 	size_t		 nest = 0;
 	int		 c = ucl_peek(P, 0), c1 = ucl_peek(P, 1);
 
-	if (c == '#' || (c == '/' && c1 == '/')) {
+	if (c == '#') {
 		while (P->p < P->end && *P->p != '\n')
 			P->p++;
 		return 1;
@@ -165,7 +166,7 @@ ucl_skip_comment(struct ucl_parser *P)
 /*
  * Skip blanks and comments, and new lines too when `newlines`.  Sets
  * *separated when a new line or a comment was skipped: they separate
- * values.  Returns 0, or -1 on an unterminated comment.
+ * values.  Returns 0, or -1 on an unterminated comment or a lone CR.
  */
 int
 ucl_skip_space(struct ucl_parser *P, bool newlines, bool *separated)
@@ -174,6 +175,15 @@ ucl_skip_space(struct ucl_parser *P, bool newlines, bool *separated)
 
 	for (;;) {
 		c = ucl_peek(P, 0);
+		/*
+		 * libucl ends a value at a lone CR but not a comment, so that
+		 * a file with CR line ends (classic Mac OS) reads differently
+		 * from what it shows; refuse it rather than guess.
+		 */
+		if (c == '\r' && ucl_peek(P, 1) != '\n')
+			return ucl_error(P, "a carriage return (CR) without a "
+			    "line feed after it: only LF and CR LF line ends "
+			    "are read; save the file with LF line ends");
 		if (ucl_is_blank(c))
 			P->p++;
 		else if (c == '\n' && newlines) {
@@ -292,7 +302,13 @@ ucl_lex_dquoted(struct ucl_parser *P, struct buf *b)
 			P->p++;
 			return 0;
 		}
-		if (c < ' ' && c != '\t') {
+		/* A raw TAB too, as libucl and JSON refuse it. */
+		if (c == '\t') {
+			ucl_error(P, "a TAB in a double-quoted string: write it "
+			    "as \\t");
+			goto fail;
+		}
+		if (c < ' ') {
 			ucl_error(P, "control character 0x%02x in a string: "
 			    "write it as an escape, such as \\u%04x", c, c);
 			goto fail;
@@ -300,7 +316,7 @@ ucl_lex_dquoted(struct ucl_parser *P, struct buf *b)
 		if (c != '\\') {
 			s = P->p;
 			while (P->p < P->end && *P->p != '"' && *P->p != '\\' &&
-			    ((unsigned char)*P->p >= ' ' || *P->p == '\t'))
+			    (unsigned char)*P->p >= ' ')
 				P->p++;
 			buf_append(b, s, (size_t)(P->p - s));
 			continue;
@@ -386,28 +402,40 @@ ucl_lex_quoted(struct ucl_parser *P, struct buf *b)
 }
 
 /*
- * Lex a heredoc: <<TERM (upper-case letters) then a new line, the text,
- * and TERM alone at the start of a line.  Returns 1 if lexed into b,
- * 0 if this is no heredoc opener (then it is a bare word), or -1.
+ * Lex a heredoc as libucl does: <<TERM (capital letters) and a new line,
+ * the text, and a line starting with TERM followed by a new line, ";",
+ * "," or the end.  The text keeps every byte but its last new line: the
+ * CRs of CR LF lines stay, as in libucl.  Where libucl would read the text
+ * otherwise than it looks, it is refused: an opener or a closing line
+ * ending in CR LF (libucl sees no heredoc, or no end), an empty heredoc
+ * (libucl does not look for TERM on the first line, and reads on to the
+ * next one), and << alone (libucl ends it at the first empty line).
+ * Returns 1 if lexed into b, 0 if this is no heredoc opener (then it is a
+ * bare word), or -1.
  */
 static int
 ucl_lex_heredoc(struct ucl_parser *P, struct buf *b)
 {
 	struct ucl_pos	 start;
 	const char	*q = P->p + 2, *term, *body, *line, *nl, *t;
-	size_t		 tlen, len;
+	size_t		 tlen;
 
 	if (ucl_peek(P, 1) != '<')
 		return 0;
+	ucl_mark(P, &start);
 	for (term = q; q < P->end && *q >= 'A' && *q <= 'Z'; q++)
 		;
-	if ((tlen = (size_t)(q - term)) == 0)
-		return 0;
-	if (q < P->end && *q == '\r')
-		q++;
+	tlen = (size_t)(q - term);
+	if (tlen > 0 && q + 1 < P->end && q[0] == '\r' && q[1] == '\n')
+		return ucl_error_at(P, &start, "<<%.*s is followed by CR LF, "
+		    "which does not open a heredoc in UCL: save the file with "
+		    "LF line ends", (int)tlen, term);
 	if (q >= P->end || *q != '\n')
 		return 0;
-	ucl_mark(P, &start);
+	if (tlen == 0)
+		return ucl_error_at(P, &start, "\"<<\" ends the line: a "
+		    "heredoc needs its terminator in capital letters, such as "
+		    "<<EOD; quote the value if it is \"<<\"");
 	body = line = q + 1;
 	for (;;) {
 		if (line >= P->end) {
@@ -416,11 +444,19 @@ ucl_lex_heredoc(struct ucl_parser *P, struct buf *b)
 			    "\"%.*s\" ends the text started at line %d",
 			    (int)tlen, term, start.line);
 		}
+		t = line + tlen;
 		if ((size_t)(P->end - line) >= tlen &&
 		    memcmp(line, term, tlen) == 0) {
-			t = line + tlen;
-			if (t == P->end || *t == '\n' || *t == '\r' ||
-			    *t == ';' || *t == ',')
+			if (t < P->end && *t == '\r' && (t + 1 == P->end ||
+			    t[1] == '\n')) {
+				ucl_skip(P, (size_t)(line - P->p));
+				return ucl_error(P, "the line \"%.*s\" that ends the "
+				    "heredoc of line %d ends with CR LF, which does "
+				    "not end a heredoc in UCL: save the file with "
+				    "LF line ends", (int)tlen, term, start.line);
+			}
+			if (t == P->end || *t == '\n' || *t == ';' ||
+			    *t == ',')
 				break;
 		}
 		if ((nl = memchr(line, '\n', (size_t)(P->end - line))) == NULL)
@@ -428,18 +464,18 @@ ucl_lex_heredoc(struct ucl_parser *P, struct buf *b)
 		else
 			line = nl + 1;
 	}
-	len = line > body ? (size_t)(line - body - 1) : 0;
-	if (len > 0 && body[len - 1] == '\r')
-		len--;
+	if (line == body)
+		return ucl_error_at(P, &start, "empty heredoc <<%.*s: write \"\" "
+		    "for an empty string", (int)tlen, term);
 	buf_init(b);
-	buf_append(b, body, len);
+	buf_append(b, body, (size_t)(line - body - 1));
 	ucl_skip(P, (size_t)(line + tlen - P->p));
 	return 1;
 }
 
 /*
- * Scan a bare word from P->p: up to a new line, ";", ",", "#", a comment,
- * or an unbalanced "}" or "]".  A backslash protects the next byte.
+ * Scan a bare word from P->p: up to a new line, ";", ",", "#", a block
+ * comment, or an unbalanced "}" or "]".  A backslash protects the next byte.
  * Returns the end without trailing blanks; P moves to the stop.
  */
 const char *
@@ -463,8 +499,7 @@ ucl_scan_word(struct ucl_parser *P, bool *backslash)
 		else if (*q == ']' && brackets > 0)
 			brackets--;
 		else if (ucl_in("\n\r;,]}#", *q) || (*q == '/' &&
-		    q + 1 < P->end && (q[1] == '*' || (q[1] == '/' &&
-		    q > P->p && ucl_is_blank((unsigned char)q[-1])))))
+		    q + 1 < P->end && q[1] == '*'))
 			break;
 		q++;
 	}
@@ -473,6 +508,35 @@ ucl_scan_word(struct ucl_parser *P, bool *backslash)
 		;
 	ucl_skip(P, (size_t)(q - P->p));
 	return stop;
+}
+
+/*
+ * UCL has no // comments: libucl reads "// c" as a key, and keeps " // c"
+ * in an unquoted value.  Where a person may have meant a comment (a key
+ * that starts with "//", "//" that starts an unquoted value or follows a
+ * blank in it), refuse it rather than keep text they think is a comment.
+ * [s, e) is the word as written, at `at`.  0, or -1 with the error.
+ */
+static int
+ucl_refuse_slashes(struct ucl_parser *P, const struct ucl_pos *at,
+    const char *s, const char *e, bool key)
+{
+	struct ucl_pos	 pos = *at;
+	const char	*q;
+
+	for (q = s; q + 1 < e; q++) {
+		if (*q == '\n')
+			return 0;	/* a word joined by \ LF: rare, let be */
+		if (q[0] != '/' || q[1] != '/' || (q > s &&
+		    !ucl_is_blank((unsigned char)q[-1])))
+			continue;
+		pos.p = q;
+		return ucl_error_at(P, &pos, "\"//\" does not start a comment "
+		    "in UCL (libucl reads it as part of the %s): write # for "
+		    "a comment%s", key ? "key" : "value", key ? "" :
+		    ", or quote the value");
+	}
+	return 0;
 }
 
 /*
@@ -549,15 +613,20 @@ ucl_lex_scalar(struct ucl_parser *P, const char *key, const char *sep)
 		return ucl_error(P, "expected a value after \"%s%s\"",
 		    key == NULL ? "" : key, sep), NULL;
 	n = ucl_node_new(P, UCL_STRING, &at);
-	if (c == '"' || c == '\'') {
+	if (c == '\'') {	/* libucl expands no variable in these */
 		if (ucl_lex_quoted(P, &b) == -1)
 			goto fail;
 		goto string;
 	}
+	if (c == '"') {
+		if (ucl_lex_quoted(P, &b) == -1)
+			goto fail;
+		goto expand;
+	}
 	if (c == '<' && (r = ucl_lex_heredoc(P, &b)) != 0) {
 		if (r == -1)
 			goto fail;
-		goto string;
+		goto expand;
 	}
 	if (c == '-' || ucl_is_digit(c)) {
 		if ((r = ucl_lex_number(P, n, &e)) == -1)
@@ -574,6 +643,8 @@ ucl_lex_scalar(struct ucl_parser *P, const char *key, const char *sep)
 		    key == NULL ? "" : key, sep);
 		goto fail;
 	}
+	if (ucl_refuse_slashes(P, &at, s, e, false) == -1)
+		goto fail;
 	n->raw = xstrndup(s, (size_t)(e - s));
 	if (e - s == 4 && memcmp(s, "null", 4) == 0) {
 		n->type = UCL_NULL;
@@ -589,6 +660,10 @@ ucl_lex_scalar(struct ucl_parser *P, const char *key, const char *sep)
 		buf_init(&b);
 		buf_append(&b, s, (size_t)(e - s));
 	}
+expand:
+	/* As libucl: only a "$" as written asks for variables. */
+	if (memchr(s, '$', (size_t)(P->p - s)) != NULL)
+		ucl_expand_vars(P, &b);
 string:
 	n->type = UCL_STRING;
 	n->v.string.len = b.len;
@@ -629,6 +704,8 @@ ucl_lex_key(struct ucl_parser *P, char **key, size_t *keylen)
 	    c >= 0x80))
 		return ucl_error(P, "expected a key, found %s",
 		    ucl_describe(c, desc, sizeof(desc)));
+	if (c == '/' && ucl_peek(P, 1) == '/')
+		return ucl_refuse_slashes(P, &at, s, s + 2, true);
 	while ((c = ucl_peek(P, 0)) != -1 && (ucl_is_alpha(c) ||
 	    ucl_is_digit(c) || c >= 0x80 || ucl_in("_-./", c)))
 		P->p++;

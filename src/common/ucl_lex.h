@@ -25,10 +25,20 @@ struct ucl_pos {
 	int		 line;
 };
 
-/* The files being parsed, outermost first, to refuse .include cycles. */
+/*
+ * The files being parsed, outermost first, to refuse .include cycles, and
+ * the bytes read so far, to bound a file with all it includes.
+ */
 struct ucl_chain {
 	char	*paths[32];
 	int	 count;
+	size_t	 total;
+};
+
+/* The values of $FILENAME and $CURDIR for the file being parsed. */
+struct ucl_vars {
+	char	*filename;	/* real path of the file */
+	char	*curdir;	/* its directory */
 };
 
 struct ucl_parser {
@@ -39,6 +49,7 @@ struct ucl_parser {
 	int			 line;
 	int			 depth;		/* open sections and arrays */
 	bool			 includes;	/* .include allowed */
+	const struct ucl_vars	*vars;		/* NULL: no variables */
 	struct ucl_fname	*fname;
 	struct ucl_chain	*chain;
 	struct ucl_error	*err;
@@ -105,6 +116,11 @@ int		 ucl_lex_quoted(struct ucl_parser *, struct buf *);
 const char	*ucl_scan_word(struct ucl_parser *, bool *);
 struct ucl_node	*ucl_lex_scalar(struct ucl_parser *, const char *,
 		    const char *);
+
+/* ucl_var.c */
+void		 ucl_vars_init(struct ucl_vars *, const char *);
+void		 ucl_vars_free(struct ucl_vars *);
+void		 ucl_expand_vars(const struct ucl_parser *, struct buf *);
 
 /* ucl_number.c */
 int		 ucl_lex_number(struct ucl_parser *, struct ucl_node *,

@@ -23,8 +23,7 @@ ucl_is_atom_end(const struct ucl_parser *P, const char *q)
 		return true;
 	if (ucl_in("\n\r;,]}#", *q))
 		return true;
-	return *q == '/' && q + 1 < P->end && (q[1] == '*' ||
-	    (q[1] == '/' && q > P->start && ucl_is_blank(q[-1])));
+	return *q == '/' && q + 1 < P->end && q[1] == '*';
 }
 
 /* libucl's number suffixes, in lower case; a suffix is matched whole. */
@@ -82,7 +81,12 @@ ucl_digits(const char *s, const char *e, int base, uint64_t *v)
 	return 0;
 }
 
-/* Apply a multiplier suffix to n (UCL_INT or UCL_FLOAT); -1: range. */
+/*
+ * Apply a multiplier suffix to n (UCL_INT or UCL_FLOAT).  Returns 0, -1
+ * when out of range, -2 for a fraction with a binary suffix: libucl drops
+ * the fraction before multiplying (1.5kb is 1024 to it), so such a value
+ * is refused rather than read otherwise than libucl does.
+ */
 static int
 ucl_apply_suffix(struct ucl_node *n, const struct ucl_suffix *sx)
 {
@@ -103,6 +107,8 @@ ucl_apply_suffix(struct ucl_node *n, const struct ucl_suffix *sx)
 		d = n->v.number * sx->factor;
 		if (!(d > -9.2e18 && d < 9.2e18))
 			return -1;
+		if ((double)(int64_t)n->v.number != n->v.number)
+			return -2;
 		n->type = UCL_INT;
 		n->v.integer = (int64_t)d;
 		return 0;
@@ -127,6 +133,7 @@ ucl_lex_number(struct ucl_parser *P, struct ucl_node *n, const char **endp)
 	char			 copy[512];
 	uint64_t		 mag;
 	bool			 neg = false, is_float = false, hex = false;
+	int			 r = 0;
 
 	if (q < e && *q == '-') {
 		neg = true;
@@ -182,7 +189,13 @@ ucl_lex_number(struct ucl_parser *P, struct ucl_node *n, const char **endp)
 		n->type = UCL_INT;
 		n->v.integer = neg ? (int64_t)(0 - mag) : (int64_t)mag;
 	}
-	if (sx != NULL && ucl_apply_suffix(n, sx) == -1)
+	if (sx != NULL && (r = ucl_apply_suffix(n, sx)) == -2)
+		return ucl_error(P, "%.*s: a fraction with the suffix %s is "
+		    "refused, since libucl drops the fraction: write a whole "
+		    "number of %s, or the value in bytes",
+		    (int)(q - P->p) > 64 ? 64 : (int)(q - P->p), P->p,
+		    sx->name, sx->name);
+	if (sx != NULL && r == -1)
 		goto range;
 	return 1;
 range:

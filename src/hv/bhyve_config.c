@@ -20,6 +20,7 @@
 #include "bhyve_config.h"
 #include "buf.h"
 #include "config.h"
+#include "file.h"
 
 /*
  * key=value and a newline.  bhyve_config(5) expands %(var) in values, so
@@ -59,7 +60,10 @@ put_flag(struct buf *out, const char *key, enum cfg_flag flag)
 /*
  * The original implementation's hostbridge key.  bhyve's amd_hostbridge
  * is the hostbridge device with AMD's PCI ids (pci_hostbridge.c), and a
- * configuration file names the device model, so it is written that way.
+ * configuration file names the device model, so it is written that way,
+ * with the ids under the names bhyve_config(5) documents for every PCI
+ * device, pcireg.vendor and pcireg.device (the hostbridge's own vendor
+ * and devid are the deprecated ones).
  */
 static void
 put_hostbridge(struct buf *out, const char *hostbridge)
@@ -68,8 +72,8 @@ put_hostbridge(struct buf *out, const char *hostbridge)
 		return;
 	put_line(out, "pci.0.0.0.device", "hostbridge");
 	if (strcmp(hostbridge, "amd_hostbridge") == 0) {
-		put_line(out, "pci.0.0.0.vendor", "0x1022");
-		put_line(out, "pci.0.0.0.devid", "0x7432");
+		put_line(out, "pci.0.0.0.pcireg.vendor", "0x1022");
+		put_line(out, "pci.0.0.0.pcireg.device", "0x7432");
 	}
 }
 
@@ -95,6 +99,8 @@ bhyve_config_render(const struct vm_config *vm, const char *orig,
 		put_int(out, "sockets", vm->sockets);
 	if (vm->cores > 0)
 		put_int(out, "cores", vm->cores);
+	if (vm->threads > 0)
+		put_int(out, "threads", vm->threads);
 	if (vm->bootrom != NULL)
 		put_line(out, "lpc.bootrom", vm->bootrom);
 	put_flag(out, "acpi_tables", vm->generate_acpi_tables);
@@ -122,49 +128,24 @@ bhyve_config_generated_path(const struct vm_config *vm)
 	return path;
 }
 
-/* The whole file into *content; its permission bits into *mode. */
+/*
+ * The whole file into *content; its permission bits into *mode.  Opened
+ * without blocking and read with a limit, since the file may have become
+ * a FIFO or a link to a device after the configuration was loaded.
+ */
 static int
 read_whole(const char *path, struct buf *content, mode_t *mode,
     struct buf *err)
 {
-	struct stat	 st;
-	char		 chunk[8192];
-	ssize_t		 n;
-	int		 fd;
+	char	 msg[256];
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if (file_read(path, FILE_REGULAR, BHYVE_CONFIG_MAX, content, mode,
+	    msg, sizeof(msg)) == -1) {
 		buf_printf(err, "cannot read the bhyve configuration file %s: "
-		    "%s", path, strerror(errno));
+		    "%s", path, msg);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
-		buf_printf(err, "cannot read the bhyve configuration file %s: "
-		    "%s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		buf_printf(err, "cannot read the bhyve configuration file %s: "
-		    "it is a directory", path);
-		close(fd);
-		return -1;
-	}
-	*mode = st.st_mode & 0666;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			buf_printf(err, "cannot read the bhyve configuration "
-			    "file %s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		buf_append(content, chunk, (size_t)n);
-	}
-	close(fd);
+	*mode &= 0666;
 	return 0;
 }
 
@@ -198,6 +179,8 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 	char	*tmp;
 	int	 fd, saved;
 
+	/* mkstemp creates the file with O_EXCL, mode 0600: a link or a file
+	 * planted at that name makes it pick another, never follows it. */
 	xasprintf(&tmp, "%s.XXXXXX", path);
 	if ((fd = mkstemp(tmp)) == -1) {
 		buf_printf(err, "cannot write %s: %s", path, strerror(errno));

@@ -14,11 +14,14 @@
 #include "buf.h"
 #include "config.h"
 
+/* The largest configfile read; bhyve's own files are a few KiB. */
+#define BHYVE_CONFIG_MAX	(1024 * 1024)
+
 /*
  * Append to out: the bytes of the VM's configfile (orig, len), then a
  * newline if orig did not end with one, then one line per setting the
  * VM's config gives: name=, memory.size= (e.g. "2048M"), cpus=, sockets=,
- * cores=, lpc.bootrom=, acpi_tables=, x86.vmexit_on_hlt=, and the
+ * cores=, threads=, lpc.bootrom=, acpi_tables=, x86.vmexit_on_hlt=, and the
  * compatibility settings (memory.wired=, pci.0.0.0.device=...,
  * lpc.comN.path=).
  */
@@ -27,7 +30,8 @@ void	 bhyve_config_render(const struct vm_config *, const char *orig,
 /* configfile + ".generated", malloc'd. */
 char	*bhyve_config_generated_path(const struct vm_config *);
 /*
- * Read configfile, render, write <configfile>.generated atomically
+ * Read configfile (a regular file of at most BHYVE_CONFIG_MAX bytes),
+ * render, write <configfile>.generated atomically
  * (temporary file in the same directory + fsync + rename; no half file
  * ever).  0, or -1 with a sentence naming the file in err.
  */

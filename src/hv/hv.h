@@ -10,6 +10,8 @@
 #ifndef VMSTATED_HV_H
 #define VMSTATED_HV_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 
 #include "buf.h"
@@ -27,33 +29,47 @@ enum hv_exit {
 struct hv_ops {
 	const char	*name;
 	/*
-	 * Before each start: write generated files.  Returns 0, or -1 with a
-	 * sentence in *err naming the file and what went wrong.
+	 * Before each start: write generated files.  Returns 0; -1 with a
+	 * sentence in *err naming the file and what went wrong; -2 when it
+	 * failed for lack of resources (descriptors, memory): worth trying
+	 * again later.
 	 */
 	int		 (*prepare)(struct vm *, struct buf *err);
 	/* The command line to exec; a NULL-terminated array the caller frees
 	 * with hv_argv_free(). */
 	char		**(*argv)(struct vm *);
-	/* The command that removes the kernel's VM instance (run before each
-	 * start and after each exit), or NULL when there is none. */
+	/* Whether the kernel holds an instance of the VM (bhyve: vmmdir/NAME),
+	 * which must be destroyed before a start and after an exit; NULL when
+	 * the back end has no such thing. */
+	bool		 (*instance_exists)(struct vm *);
+	/* The command that destroys the instance (bhyvectl --destroy), for
+	 * systems where the daemon cannot do it itself. */
 	char		**(*destroy_argv)(struct vm *);
 	/* A descriptor the child must inherit as fd 3 (e.g. qemu's
 	 * pre-opened QMP listening socket), or -1.  The supervisor dup2()s
 	 * it to 3 in the child; all other descriptors above 2 are closed. */
 	int		 (*child_fd)(struct vm *);
-	/* Called in the parent right after the process was spawned. */
+	/* Called in the parent right after the process was spawned, and
+	 * for a hypervisor taken back from a previous daemon. */
 	void		 (*spawned)(struct vm *);
 	/* Ask the guest to power down (ACPI).  Returns 0 when asked, -1 when
 	 * it cannot be.  NULL, or -1: the supervisor sends SIGTERM, and
 	 * SIGKILL once stoptimeout has passed; after a request that worked,
 	 * SIGTERM at stoptimeout and SIGKILL 5 seconds later. */
 	int		 (*request_stop)(struct vm *);
-	/* Tell why the process ended, from its wait(2) status and whatever
+	/* Tell why the process ended, from its wait(2) status (when known:
+	 * a process that is not our child may end without one) and whatever
 	 * the back end learnt while it ran. */
-	enum hv_exit	 (*classify_exit)(struct vm *, int wait_status);
+	enum hv_exit	 (*classify_exit)(struct vm *, int wait_status,
+			    bool known);
+	/* A live hypervisor of this VM that no state file names (qemu: the
+	 * holder of its pidfile's lock; bhyve: a process titled "bhyve:
+	 * NAME"), or -1. */
+	pid_t		 (*find)(struct vm *);
 	/* After the process is gone: close connections, remove sockets. */
 	void		 (*cleanup)(struct vm *);
-	/* Release back-end state when the VM is forgotten. */
+	/* Release back-end state when the VM is forgotten or changes back
+	 * end. */
 	void		 (*release)(struct vm *);
 };
 

@@ -32,6 +32,7 @@
 
 #include <event2/event.h>
 
+#include "file.h"
 #include "log.h"
 #include "ucl.h"
 #include "vmstated.h"
@@ -127,23 +128,6 @@ qemu_opt_escape(const char *s)
 	return buf_steal(&b);
 }
 
-/* The image format of a disk: qcow2 when it says so, else raw. */
-static const char *
-qemu_disk_format(const char *path)
-{
-	unsigned char	 magic[4];
-	ssize_t		 n = -1;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
-		n = read(fd, magic, sizeof(magic));
-		close(fd);
-	}
-	if (n == 4 && memcmp(magic, "QFI\xfb", 4) == 0)
-		return "qcow2";
-	return "raw";
-}
-
 /* True when one of the user's qemu_args mentions s. */
 static bool
 qemu_args_mention(const struct vm_config *cfg, const char *s)
@@ -157,7 +141,7 @@ qemu_args_mention(const struct vm_config *cfg, const char *s)
 }
 
 /*
- * -smp from cpus, sockets and cores, each only when given.  Returns a new
+ * -smp from cpus, sockets, cores and threads, each only when given.  Returns a new
  * string, or NULL when none is given.
  */
 static char *
@@ -176,6 +160,9 @@ qemu_smp(const struct vm_config *cfg)
 	if (cfg->cores != 0)
 		buf_printf(&b, "%scores=%lld", b.len ? "," : "",
 		    (long long)cfg->cores);
+	if (cfg->threads != 0)
+		buf_printf(&b, "%sthreads=%lld", b.len ? "," : "",
+		    (long long)cfg->threads);
 	return buf_steal(&b);
 }
 
@@ -253,14 +240,21 @@ qemu_argv(struct vm *vm)
 		argv_add2(&ab, "-append", cfg->append);
 	for (i = 0; i < cfg->ndisks; i++) {
 		esc = qemu_opt_escape(cfg->disks[i]);
+		/* The format the config gives, never one guessed from the
+		 * image: the guest writes its bytes (config.h). */
 		xasprintf(&s, "file=%s,format=%s,if=virtio", esc,
-		    qemu_disk_format(cfg->disks[i]));
+		    cfg_disk_format_name(cfg->disk_formats[i]));
 		free(esc);
 		argv_add(&ab, xstrdup("-drive"));
 		argv_add(&ab, s);
 	}
 	if (!qemu_args_mention(cfg, "pvpanic"))
 		argv_add2(&ab, "-device", qemu_pvpanic_device(binary));
+	/* qemu writes and locks it: a qemu the state file lost track of is
+	 * found by the lock (qemu_find). */
+	xasprintf(&s, "%s/%s.pid", vmstated_config()->rundir, vm->name);
+	argv_add(&ab, xstrdup("-pidfile"));
+	argv_add(&ab, s);
 	argv_add2(&ab, "-chardev",
 	    "socket,id=vmstated-qmp,fd=3,server=on,wait=off");
 	argv_add2(&ab, "-mon", "chardev=vmstated-qmp,mode=control");
@@ -271,15 +265,21 @@ qemu_argv(struct vm *vm)
 
 /* ---- Before the start: files and the QMP socket. ---- */
 
-/* Check that a file the command line names can be read. */
+/*
+ * Check that a file the command line names is there and of a kind qemu
+ * can use without hanging (a regular file; a device for a disk): the file
+ * may have changed since the configuration was loaded.  stat() only: the
+ * daemon opens none of them, and must not open a FIFO.
+ */
 static int
 qemu_check_file(const struct vm_config *cfg, const char *key,
-    const char *path, struct buf *err)
+    const char *path, int allow, struct buf *err)
 {
-	if (access(path, R_OK) == 0)
+	char	 msg[256];
+
+	if (file_check(path, allow, msg, sizeof(msg)) == 0)
 		return 0;
-	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path,
-	    strerror(errno));
+	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path, msg);
 	return -1;
 }
 
@@ -292,6 +292,7 @@ static int
 qemu_listen(const char *path, struct buf *err)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	mode_t			 old_umask;
 	int			 fd, rc;
 
@@ -304,6 +305,14 @@ qemu_listen(const char *path, struct buf *err)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Only a socket is stale: anything else in the run directory (the
+	 * daemon's own, see daemon_claim_dirs) is not ours to remove.  bind
+	 * never follows a link put there: it fails instead. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		buf_printf(err, "%s exists and is not a socket; remove it",
+		    path);
+		return -1;
+	}
 	if (unlink(path) == -1 && errno != ENOENT) {
 		buf_printf(err, "cannot remove stale QMP socket %s: %s", path,
 		    strerror(errno));
@@ -347,17 +356,18 @@ qemu_prepare(struct vm *vm, struct buf *err)
 	qs->negotiated = qs->powerdown_pending = qs->panicked = false;
 	qs->reason[0] = '\0';
 
-	if (cfg->kernel != NULL &&
-	    qemu_check_file(cfg, "kernel", cfg->kernel, err) == -1)
+	if (cfg->kernel != NULL && qemu_check_file(cfg, "kernel",
+	    cfg->kernel, FILE_REGULAR, err) == -1)
 		return -1;
-	if (cfg->initrd != NULL &&
-	    qemu_check_file(cfg, "initrd", cfg->initrd, err) == -1)
+	if (cfg->initrd != NULL && qemu_check_file(cfg, "initrd",
+	    cfg->initrd, FILE_REGULAR, err) == -1)
 		return -1;
-	if (cfg->bootrom != NULL &&
-	    qemu_check_file(cfg, "bootrom", cfg->bootrom, err) == -1)
+	if (cfg->bootrom != NULL && qemu_check_file(cfg, "bootrom",
+	    cfg->bootrom, FILE_REGULAR, err) == -1)
 		return -1;
 	for (i = 0; i < cfg->ndisks; i++)
-		if (qemu_check_file(cfg, "disk", cfg->disks[i], err) == -1)
+		if (qemu_check_file(cfg, "disk", cfg->disks[i], FILE_REGULAR |
+		    FILE_DEVICE, err) == -1)
 			return -1;
 
 	free(qs->sock_path);
@@ -627,7 +637,7 @@ qemu_request_stop(struct vm *vm)
  * reason alone decides.
  */
 static enum hv_exit
-qemu_classify_exit(struct vm *vm, int status)
+qemu_classify_exit(struct vm *vm, int status, bool known)
 {
 	struct qemu_state	*qs = qemu_state(vm);
 
@@ -635,7 +645,7 @@ qemu_classify_exit(struct vm *vm, int status)
 	 * socket ends: reading it all is bounded. */
 	if (qs->fd != -1)
 		(void)qmp_read(vm, qs, SIZE_MAX);
-	if (!vm->adopted && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	if (known && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		return HV_EXIT_CRASH;
 	if (qs->panicked)
 		return HV_EXIT_CRASH;
@@ -647,6 +657,34 @@ qemu_classify_exit(struct vm *vm, int status)
 	if (qs->reason[0] == '\0')
 		vmlog(vm, "qemu: exited without a SHUTDOWN event");
 	return HV_EXIT_CRASH;
+}
+
+/*
+ * A qemu of this VM that no state file names: qemu holds a write lock on
+ * its -pidfile for as long as it runs (qemu_write_pidfile()); the lock's
+ * holder is the pid.  -1 when there is none.
+ */
+static pid_t
+qemu_find(struct vm *vm)
+{
+	struct flock	 fl;
+	char		*path;
+	pid_t		 pid = -1;
+	int		 fd;
+
+	xasprintf(&path, "%s/%s.pid", vmstated_config()->rundir, vm->name);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	free(path);
+	if (fd == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK &&
+	    fl.l_pid > 0)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
 }
 
 /* After the exit: close QMP and remove the socket. */
@@ -685,11 +723,13 @@ const struct hv_ops hv_qemu_ops = {
 	.name = "qemu",
 	.prepare = qemu_prepare,
 	.argv = qemu_argv,
+	.instance_exists = NULL,
 	.destroy_argv = NULL,
 	.child_fd = qemu_child_fd,
 	.spawned = qemu_spawned,
 	.request_stop = qemu_request_stop,
 	.classify_exit = qemu_classify_exit,
+	.find = qemu_find,
 	.cleanup = qemu_cleanup,
 	.release = qemu_release,
 };

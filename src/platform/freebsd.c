@@ -6,11 +6,15 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/sysctl.h>
+#include <sys/time.h>
+#include <sys/user.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,4 +115,165 @@ platform_close_range(int lo, int hi)
 		for (fd = lo; fd <= hi; fd++)
 			close(fd);
 	}
+}
+
+static int
+boottime_usec(uint64_t *usec)
+{
+	int		 mib[2] = { CTL_KERN, KERN_BOOTTIME };
+	struct timeval	 tv;
+	size_t		 len = sizeof(tv);
+
+	if (sysctl(mib, 2, &tv, &len, NULL, 0) == -1)
+		return -1;
+	*usec = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+	return 0;
+}
+
+/*
+ * ki_start is the fork's uptime plus the boot time, which a step of the
+ * clock moves: subtract the boot time read around it, again if it moved
+ * meanwhile, so that the value does not change while the process lives.
+ */
+int
+platform_proc_start(pid_t pid, uint64_t *start)
+{
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID,
+				    (int)pid };
+	struct kinfo_proc	 kp;
+	uint64_t		 before, after, started;
+	size_t			 len;
+	int			 tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		len = sizeof(kp);
+		if (boottime_usec(&before) == -1 ||
+		    sysctl(mib, 4, &kp, &len, NULL, 0) == -1 ||
+		    boottime_usec(&after) == -1)
+			return -1;
+		/* A zombie has ended: only its exit is left. */
+		if (len == 0 || (len == sizeof(kp) && kp.ki_stat == SZOMB)) {
+			errno = ESRCH;
+			return -1;
+		}
+		if (len != sizeof(kp) || kp.ki_structsize != sizeof(kp)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (before != after)
+			continue;
+		started = (uint64_t)kp.ki_start.tv_sec * 1000000 +
+		    (uint64_t)kp.ki_start.tv_usec;
+		*start = started - before;
+		return 0;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
+ * The EVFILT_PROC/NOTE_EXIT event carries the exit status in its data,
+ * for any process we may see (kqueue(2); filt_proc in kern_event.c).
+ */
+int
+platform_watch_status(int fd, int *status)
+{
+	struct kevent		 kev;
+	struct timespec		 now = { 0, 0 };
+
+	switch (kevent(fd, NULL, 0, &kev, 1, &now)) {
+	case -1:
+		return -1;
+	case 0:
+		errno = EAGAIN;
+		return -1;
+	}
+	if (kev.filter != EVFILT_PROC || (kev.fflags & NOTE_EXIT) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*status = (int)kev.data;
+	return 0;
+}
+
+/*
+ * FreeBSD has no descriptor to signal through.  A pending exit on the
+ * kqueue means the pid may already be someone else's; the window left is
+ * between this poll and kill(2).
+ */
+int
+platform_signal(int fd, pid_t pid, int sig)
+{
+	struct pollfd	 pfd;
+
+	if (fd != -1) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1) {
+			errno = ESRCH;
+			return -1;
+		}
+	}
+	return kill(pid, sig);
+}
+
+/*
+ * The arguments of every process, from the kernel; setproctitle(3) stores
+ * its title there as one string.
+ */
+pid_t
+platform_find_title(const char *title)
+{
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PROC, 0 };
+	struct kinfo_proc	*procs = NULL;
+	char			 args[4096];
+	size_t			 len, n, i, tlen = strlen(title);
+	pid_t			 found = 0;
+	int			 tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		if (sysctl(mib, 3, NULL, &len, NULL, 0) == -1)
+			return -1;
+		len += len / 8;
+		free(procs);
+		if ((procs = malloc(len)) == NULL)
+			return -1;
+		if (sysctl(mib, 3, procs, &len, NULL, 0) == 0)
+			break;
+		if (errno != ENOMEM) {
+			free(procs);
+			return -1;
+		}
+	}
+	if (tries == 10) {
+		free(procs);
+		errno = EAGAIN;
+		return -1;
+	}
+	for (i = 0; found == 0 && i < len / sizeof(*procs); i++) {
+		int amib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_ARGS,
+		    (int)procs[i].ki_pid };
+
+		if (procs[i].ki_stat == SZOMB)
+			continue;
+		/* A process that ended meanwhile, or hidden from us: skipped. */
+		n = sizeof(args);
+		if (sysctl(amib, 4, args, &n, NULL, 0) == -1)
+			continue;
+		while (n > 0 && args[n - 1] == '\0')
+			n--;
+		if (n == tlen && memcmp(args, title, tlen) == 0)
+			found = procs[i].ki_pid;
+	}
+	free(procs);
+	return found;
+}
+
+/* What libvmmapi's vm_destroy() does on FreeBSD 13 and 14. */
+int
+platform_vmm_destroy(const char *name)
+{
+	return sysctlbyname("hw.vmm.destroy", NULL, NULL, name,
+	    strlen(name));
 }

@@ -6,8 +6,10 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +130,141 @@ platform_close_range(int lo, int hi)
 		max = 65536;
 	for (fd = lo; fd < max && (hi < 0 || fd <= hi); fd++)
 		close(fd);
+}
+
+/*
+ * Read /proc/PID/<name> into buf, NUL-terminated; a process that is gone
+ * (ENOENT, or ESRCH while reading) is ESRCH.  Returns the length or -1.
+ */
+static ssize_t
+read_proc_file(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char	 path[64];
+	ssize_t	 n;
+	int	 fd, saved;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			errno = ESRCH;
+		return -1;
+	}
+	n = read(fd, buf, len - 1);
+	saved = errno;
+	close(fd);
+	if (n == -1) {
+		errno = saved;
+		return -1;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Field 22 (starttime) of /proc/PID/stat.  The command name (field 2) is
+ * in parentheses and may itself hold ')' and spaces: count the fields
+ * from the last ')', which is followed by field 3.
+ */
+int
+platform_proc_start(pid_t pid, uint64_t *start)
+{
+	char			 stat[1024], *p, *end;
+	unsigned long long	 value;
+	int			 field;
+
+	if (read_proc_file(pid, "stat", stat, sizeof(stat)) == -1)
+		return -1;
+	if ((p = strrchr(stat, ')')) == NULL)
+		goto bad;
+	p++;
+	/* Field 3, the state: a zombie has ended, only its exit is left. */
+	if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X')) {
+		errno = ESRCH;
+		return -1;
+	}
+	for (field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		if ((p = strchr(p, ' ')) == NULL)
+			goto bad;
+	}
+	errno = 0;
+	value = strtoull(p, &end, 10);
+	if (end == p || (*end != ' ' && *end != '\0') || errno != 0)
+		goto bad;
+	*start = value;
+	return 0;
+ bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/* Linux tells the exit status of our children only, through wait(2). */
+int
+platform_watch_status(int fd, int *status)
+{
+	errno = ENOTSUP;
+	return -1;
+}
+
+int
+platform_signal(int fd, pid_t pid, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	if (fd != -1) {
+		if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -1;
+	}
+#endif
+	return kill(pid, sig);
+}
+
+/*
+ * Whether the command line `cmd` (n bytes, arguments separated by NULs)
+ * is `title` alone: setproctitle(3)'s emulations leave NULs after it.
+ */
+static int
+cmdline_is(const char *cmd, size_t n, const char *title)
+{
+	size_t	 len = strlen(title);
+
+	while (n > 0 && cmd[n - 1] == '\0')
+		n--;
+	return n == len && memcmp(cmd, title, len) == 0;
+}
+
+pid_t
+platform_find_title(const char *title)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 cmd[4096], *end;
+	ssize_t		 n;
+	long		 pid;
+	pid_t		 found = 0;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while (found == 0 && (de = readdir(dir)) != NULL) {
+		errno = 0;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0 || errno != 0)
+			continue;
+		/* A process that ended meanwhile is skipped. */
+		n = read_proc_file((pid_t)pid, "cmdline", cmd, sizeof(cmd));
+		if (n > 0 && cmdline_is(cmd, (size_t)n, title))
+			found = (pid_t)pid;
+	}
+	closedir(dir);
+	return found;
+}
+
+int
+platform_vmm_destroy(const char *name)
+{
+	(void)name;
+	errno = ENOSYS;
+	return -1;
 }

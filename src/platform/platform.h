@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The credentials of the process at the other end of a connected UNIX
@@ -58,5 +59,50 @@ int	 platform_pid_cmdline(pid_t pid, char *buf, size_t len);
  * loop up to the descriptor limit costs tens of milliseconds per process.
  */
 void	 platform_close_range(int lo, int hi);
+
+/*
+ * The start time of process `pid`, which neither exec nor a retitling
+ * changes: with the pid it identifies a process.  Linux: field 22 of
+ * /proc/PID/stat, clock ticks since boot; FreeBSD: kinfo_proc.ki_start less
+ * kern.boottime, microseconds since boot (ki_start alone moves when the
+ * clock is stepped).  Comparable only with another value of the same
+ * system and boot.  Returns 0 with *start set, or -1 with errno (ESRCH: no
+ * such process, or a zombie: it has ended).
+ */
+int	 platform_proc_start(pid_t pid, uint64_t *start);
+
+/*
+ * After the descriptor of platform_watch_pid() became readable: the
+ * process's wait(2) status when the system tells it (FreeBSD: the data of
+ * the EVFILT_PROC/NOTE_EXIT event, for any process, child or not), 0; or
+ * -1 when it cannot be known (Linux, for a process that is not our child;
+ * FreeBSD, when the exit was already read).  Reads the event: call it once.
+ */
+int	 platform_watch_status(int fd, int *status);
+
+/*
+ * Send `sig` to a watched process through its descriptor from
+ * platform_watch_pid(), so that a reused pid is never signalled.  Linux:
+ * pidfd_send_signal(2).  FreeBSD: kill(2), unless the kqueue already holds
+ * the exit.  fd -1 (a child not yet waited for, whose pid cannot be
+ * reused): kill(2).  Returns 0, or -1 with errno (ESRCH: the process has
+ * exited).
+ */
+int	 platform_signal(int fd, pid_t pid, int sig);
+
+/*
+ * A live process whose whole command line is exactly `title`, as
+ * setproctitle(3) leaves it (bhyve: "bhyve: vm1").  Linux scans /proc,
+ * FreeBSD kern.proc.proc and kern.proc.args.  Returns the pid of the first
+ * one found, 0 when there is none, -1 with errno on error.
+ */
+pid_t	 platform_find_title(const char *title);
+
+/*
+ * Destroy bhyve's kernel instance of VM name without a helper process
+ * (FreeBSD: the hw.vmm.destroy sysctl, what libvmmapi's vm_destroy() does).
+ * 0, or -1 with errno (ENOSYS where the system has no such thing).
+ */
+int	 platform_vmm_destroy(const char *name);
 
 #endif

@@ -74,7 +74,7 @@ main(int argc, char *argv[])
 		root = ucl_parse_buffer(in.data == NULL ? "" : in.data, in.len,
 		    "<stdin>", &err);
 	} else
-		root = ucl_parse_file(argv[0], &err);
+		root = ucl_parse_config(argv[0], &err);
 	buf_free(&in);
 	if (root == NULL) {
 		if (err.line > 0)

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "platform.h"
 #include "proto.h"
+#include "trust.h"
 #include "ucl.h"
 #include "vmstated.h"
 
@@ -61,6 +62,8 @@ struct client {
 static struct client	*clients;
 static size_t		 nclients;
 static char		*socket_path;
+static dev_t		 socket_dev;	/* the socket file we bound */
+static ino_t		 socket_ino;
 
 /* Accepting. */
 static int		 listen_fd = -1;
@@ -609,17 +612,40 @@ control_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-/* The socket's mode and group, from vmstated.conf or the default. */
+/* The socket's mode, from vmstated.conf or the default. */
+static mode_t
+control_mode(const struct daemon_config *dc, bool any_owner)
+{
+	return dc->socket_mode_set ? dc->socket_mode :
+	    any_owner ? 0666 : 0660;
+}
+
+/*
+ * Give the socket file at path its mode and group, without following a
+ * link: path must still be the socket we bound (socket_dev, socket_ino),
+ * so that whatever else is put there -- a link to /etc/shadow, a hard
+ * link -- is left alone.  fchmod(2) on the socket's descriptor cannot do
+ * it: Linux changes the socket, not the file, and FreeBSD refuses.  0, or
+ * -1 with errno set (EPERM when path is not our socket).
+ */
 static int
 control_apply_mode(const char *path, const struct daemon_config *dc,
     bool any_owner)
 {
-	mode_t	 mode;
+	struct stat	 st;
 
-	mode = dc->socket_mode_set ? dc->socket_mode :
-	    any_owner ? 0666 : 0660;
-	if (chmod(path, mode) == -1 || (dc->socket_group != NULL &&
-	    chown(path, (uid_t)-1, dc->socket_gid) == -1))
+	if (lstat(path, &st) == -1)
+		return -1;
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != socket_dev ||
+	    st.st_ino != socket_ino) {
+		errno = EPERM;
+		return -1;
+	}
+	if (fchmodat(AT_FDCWD, path, control_mode(dc, any_owner),
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (dc->socket_group != NULL && fchownat(AT_FDCWD, path, (uid_t)-1,
+	    dc->socket_gid, AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
 	return 0;
 }
@@ -628,14 +654,99 @@ control_apply_mode(const char *path, const struct daemon_config *dc,
 void
 control_set_mode(const struct daemon_config *dc, bool any_owner)
 {
-	if (socket_path != NULL &&
-	    control_apply_mode(socket_path, dc, any_owner) == -1)
+	if (socket_path == NULL ||
+	    control_apply_mode(socket_path, dc, any_owner) == 0)
+		return;
+	if (errno == EPERM)
+		log_warnx("%s is no longer the daemon's socket (it was "
+		    "replaced); its mode and group are left alone: restart "
+		    "vmstated to create the socket again", socket_path);
+	else
 		log_warn("cannot set the mode or group of %s", socket_path);
 }
 
 /*
+ * Bind a listening socket in a private directory beside path, give it its
+ * mode and group there, then rename it to path: the socket appears at
+ * path with the right mode and group from the first moment (a umask
+ * around bind(2) would set the mode, not the group), and a stale socket
+ * is replaced at once.  Returns the descriptor, or -1 with err set.
+ */
+static int
+control_bind(const char *path, const struct daemon_config *dc,
+    bool any_owner, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	const char		*slash = strrchr(path, '/');
+	char			*dir, *tmp = NULL;
+	mode_t			 old_umask;
+	int			 fd = -1, rc;
+
+	xasprintf(&dir, "%.*s/.vmstated-XXXXXX", slash != NULL ?
+	    (int)(slash - path) : 1, slash != NULL ? path : ".");
+	if (mkdtemp(dir) == NULL) {
+		snprintf(err, errlen, "cannot bind socket %s: cannot create a "
+		    "directory beside it: %s", path, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	xasprintf(&tmp, "%s/s", dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(tmp) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path %s is too long: vmstated "
+		    "binds it as %s first, which must fit in %zu bytes; "
+		    "choose a shorter path", path, tmp,
+		    sizeof(sun.sun_path) - 1);
+		goto fail;
+	}
+	memcpy(sun.sun_path, tmp, strlen(tmp) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "cannot bind socket %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	/* The daemon has no threads: the umask can change for one call. */
+	old_umask = umask(077);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (rc == -1 || lstat(tmp, &st) == -1) {
+		snprintf(err, errlen, "cannot bind socket %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	socket_dev = st.st_dev;
+	socket_ino = st.st_ino;
+	if (control_apply_mode(tmp, dc, any_owner) == -1) {
+		snprintf(err, errlen, "cannot set mode/group of %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp, path) == -1) {
+		snprintf(err, errlen, "cannot bind socket %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	rmdir(dir);
+	free(tmp);
+	free(dir);
+	return fd;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	rmdir(dir);
+	free(tmp);
+	free(dir);
+	return -1;
+}
+
+/*
  * Bind the socket.  A socket file left by a dead daemon is replaced; one
- * that answers belongs to a live daemon and we refuse to start.
+ * that answers belongs to a live daemon and we refuse to start.  The
+ * socket's directory must be trusted (trust.h; a sticky one such as /tmp
+ * is fine): whoever else could write there could swap the socket.
  */
 int
 control_listen(const char *path, const struct daemon_config *dc,
@@ -643,6 +754,8 @@ control_listen(const char *path, const struct daemon_config *dc,
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
+	const char		*slash = strrchr(path, '/');
+	char			*dir, why[TRUST_ERR_MAX];
 	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -653,6 +766,21 @@ control_listen(const char *path, const struct daemon_config *dc,
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &sb) == -1) {
+		snprintf(err, errlen, "cannot bind socket %s: %s", path,
+		    strerror(errno));
+		free(dir);
+		return -1;
+	}
+	if (trust_socket_dir(dir, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "the directory %s of socket %s is not "
+		    "trusted: %s", dir, path, why);
+		free(dir);
+		return -1;
+	}
+	free(dir);
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			snprintf(err, errlen, "%s exists and is not a socket; "
@@ -670,23 +798,9 @@ control_listen(const char *path, const struct daemon_config *dc,
 		if (fd != -1)
 			close(fd);
 		log_info("replacing stale socket %s", path);
-		unlink(path);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, errlen, "cannot bind socket %s: %s", path,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if ((fd = control_bind(path, dc, any_owner, err, errlen)) == -1)
 		return -1;
-	}
-	if (control_apply_mode(path, dc, any_owner) == -1) {
-		snprintf(err, errlen, "cannot set mode/group of %s: %s", path,
-		    strerror(errno));
-		close(fd);
-		unlink(path);
-		return -1;
-	}
 	evutil_make_socket_nonblocking(fd);
 	if (listen(fd, 128) == -1 ||
 	    (listen_event = event_new(vmstated_base(), fd, EV_READ |

@@ -98,7 +98,7 @@ vmstated_reload_config(void)
 void
 vmstated_check_shutdown(void)
 {
-	if (shutting_down && sv_all_idle())
+	if (shutting_down && sv_all_at_rest())
 		event_base_loopexit(base, NULL);
 }
 
@@ -106,7 +106,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: vmstated [-fhnv] [-c configdir] [-p pidfile] "
+	    "usage: vmstated [-fhnTv] [-c configdir] [-p pidfile] "
 	    "[-s socket] [-l logdir]\n"
 	    "  -c configdir  VM configuration directory (default %s)\n"
 	    "  -f            stay in the foreground, log to stderr too\n"
@@ -115,6 +115,7 @@ usage(int status)
 	    "are valid\n"
 	    "  -p pidfile    (default %s/vmstated.pid)\n"
 	    "  -s socket     control socket (default %s/vmstated.sock)\n"
+	    "  -T            print the state machine's table and exit\n"
 	    "  -l logdir     per-VM logs (default %s)\n"
 	    "  -v            more verbose logging (may be repeated)\n",
 	    CONFIGDIR, RUNSTATEDIR, RUNSTATEDIR, LOGDIR);
@@ -220,9 +221,10 @@ main(int argc, char *argv[])
 	int		 ch, verbose = 0, i;
 	const int	 signums[3] = { SIGHUP, SIGTERM, SIGINT };
 
+	daemon_sanitize_fds();
 	configdir = xstrdup(CONFIGDIR);
 	logdir = xstrdup(LOGDIR);
-	while ((ch = getopt(argc, argv, "c:fhl:np:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fhl:np:s:Tv")) != -1) {
 		switch (ch) {
 		case 'c':
 			free(configdir);
@@ -246,6 +248,11 @@ main(int argc, char *argv[])
 		case 's':
 			sockpath = optarg;
 			break;
+		case 'T':
+			if (vm_check_table() == -1)
+				return 1;
+			vm_print_table(stdout);
+			return 0;
 		case 'v':
 			verbose++;
 			break;
@@ -289,6 +296,8 @@ main(int argc, char *argv[])
 		startup_failed(err);
 	if (daemon_pidfile(abs_pidfile, err, sizeof(err)) == -1)
 		startup_failed(err);
+	if (daemon_claim_dirs(logdir, dconf.rundir, err, sizeof(err)) == -1)
+		startup_failed(err);
 	if ((base = event_base_new()) == NULL)
 		startup_failed("cannot create the event loop");
 	proc_init(base);
@@ -297,6 +306,9 @@ main(int argc, char *argv[])
 		evsignal_add(sigs[i], NULL);
 	}
 
+	if (vm_check_table() == -1)
+		startup_failed("internal error: the state table is "
+		    "incomplete");
 	if ((set = cfg_load_all(configdir, &dconf)) == NULL) {
 		snprintf(err, sizeof(err), "cannot read the configuration "
 		    "directory %s: %s; create it or name another with -c",

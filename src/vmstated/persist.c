@@ -1,175 +1,356 @@
 /*
- * persist.c: each VM's state, hypervisor pid and restart history, kept in
- * <rundir>/<name>.state so that a daemon started again finds its VMs.  The
- * file is written atomically (temporary file + rename) at every state
- * change: a crash of the daemon never leaves half a file.
+ * persist.c: each VM's state file, <rundir>/<name>.state, so that a daemon
+ * started again finds its VMs where they were (vmrecord.c says what is in
+ * it).
+ *
+ * The file is written at every move of the machine, and before a hook or a
+ * hypervisor may exec.  It must be writable exactly when it matters most --
+ * on a full disk, while VMs run -- so it is never replaced: it is created
+ * once, before the VM's first start, at a fixed size with room for the
+ * whole restart history, and then overwritten in place with one pwrite(2)
+ * of a record padded with spaces.  Overwriting blocks a file already has
+ * needs no new space on UFS, ext4, XFS or tmpfs; a copy-on-write file
+ * system (ZFS, btrfs) may still refuse on a full pool (vmstated(8)).  A
+ * VM whose file cannot be created is not started.  A single write(2) of a
+ * regular file is never seen half done by a reader, so a daemon killed at
+ * any instant leaves the previous record or the new one.
+ *
+ * The last PERSIST_TAIL bytes belong to the hook that runs: its runner
+ * (proc.c) writes there how the hook ended, so that a daemon started
+ * after a hook ended unseen knows it ran to its end (a stop hook is then
+ * not run twice).
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "platform.h"
-#include "ucl.h"
 #include "vmstated.h"
 
+#define PERSIST_BLOCK		4096
+#define PERSIST_MAX		(1024 * 1024)	/* a record is never larger */
+#define PERSIST_TAIL		64		/* the running hook's end */
+
 static char *
-persist_path(const struct vm *vm, const char *suffix)
+persist_path(const struct vm *vm)
 {
 	char	*path;
 
-	xasprintf(&path, "%s/%s.state%s", vmstated_config()->rundir,
-	    vm->name, suffix);
+	xasprintf(&path, "%s/%s.state", vmstated_config()->rundir, vm->name);
 	return path;
 }
 
-void
+/* The size a VM's file needs: the record with a full restart history. */
+static size_t
+persist_size_for(const struct vm *vm, size_t record_len)
+{
+	size_t	 need;
+
+	need = record_len + 256 + PERSIST_TAIL +
+	    24 * (size_t)(vm->cfg->maxrestart + 1);
+	need = (need + PERSIST_BLOCK - 1) / PERSIST_BLOCK * PERSIST_BLOCK;
+	return need > PERSIST_MAX ? PERSIST_MAX : need;
+}
+
+static void
+persist_encode(const struct vm *vm, struct buf *b)
+{
+	vmrecord_encode(vm, vm_clock_mono(), vm_clock_wall(), b);
+}
+
+/*
+ * Open a state file: never through a link, and only a regular file of
+ * root's (or the daemon's) with one name.  -1 with errno; a file that
+ * fails the check is reported (vmstated(8), SECURITY).
+ */
+static int
+persist_open(const char *path, bool create)
+{
+	char	 err[1024];
+	int	 fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+	    (create ? O_CREAT : 0), 0600);
+	if (fd == -1)
+		return -1;
+	if (daemon_vet_file(fd, path, "state file", err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Grow fd to size with real bytes (not a hole): overwriting them later
+ * needs no new space.  0, or -1 with errno.
+ */
+static int
+persist_fill(int fd, size_t from, size_t size)
+{
+	char	 pad[PERSIST_BLOCK];
+	size_t	 n;
+	ssize_t	 w;
+
+	memset(pad, ' ', sizeof(pad));
+	while (from < size) {
+		n = size - from < sizeof(pad) ? size - from : sizeof(pad);
+		w = pwrite(fd, pad, n, (off_t)from);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		from += (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Before a start: make sure the VM's state can be recorded -- the file
+ * exists at its full size.  0, or -1 with a sentence in why.
+ */
+int
+persist_prepare(struct vm *vm, struct buf *why)
+{
+	struct stat	 sb;
+	struct buf	 rec;
+	char		*path = persist_path(vm);
+	size_t		 need;
+	int		 fd, saved;
+
+	buf_init(&rec);
+	persist_encode(vm, &rec);
+	need = persist_size_for(vm, rec.len);
+	buf_free(&rec);
+	if ((fd = persist_open(path, true)) == -1 || fstat(fd, &sb) == -1)
+		goto failed;
+	if (!S_ISREG(sb.st_mode)) {
+		errno = EINVAL;
+		goto failed;
+	}
+	if ((size_t)sb.st_size < need &&
+	    persist_fill(fd, (size_t)sb.st_size, need) == -1)
+		goto failed;
+	vm->state_size = (size_t)sb.st_size < need ? need :
+	    (size_t)sb.st_size;
+	close(fd);
+	free(path);
+	return 0;
+failed:
+	saved = errno;
+	buf_printf(why, "cannot record its state in %s: %s; free space "
+	    "in the run directory", path, strerror(saved));
+	if (fd != -1)
+		close(fd);
+	free(path);
+	errno = saved;
+	return -1;
+}
+
+static void
+persist_report(struct vm *vm, const char *path, const char *what)
+{
+	if (!vm->state_error_reported)
+		log_warnx("%s: cannot write its state file %s: %s (reported "
+		    "once until it works again)", vm->name, path, what);
+	vm->state_error_reported = true;
+}
+
+/* Record the VM's state.  0, or -1 (reported once until it works). */
+int
 persist_save(struct vm *vm)
 {
+	struct stat	 sb;
 	struct buf	 b;
-	char		*path, *tmp, cmdline[4096];
-	int		 fd, i;
-
-	/* The command line of a process never changes once it has exec'd:
-	 * read it once per hypervisor, not at every transition. */
-	if (vm->pid != -1 && vm->cmdline_pid != vm->pid) {
-		free(vm->cmdline);
-		vm->cmdline = NULL;
-		vm->cmdline_pid = vm->pid;
-		if (platform_pid_cmdline(vm->pid, cmdline, sizeof(cmdline)) == 0)
-			vm->cmdline = xstrdup(cmdline);
-	}
+	char		*path = persist_path(vm);
 	ssize_t		 n;
+	int		 fd, r = -1;
 
 	buf_init(&b);
-	buf_puts(&b, "{\"name\":");
-	buf_json_cstr(&b, vm->name);
-	buf_printf(&b, ",\"state\":\"%s\",\"pid\":%ld,\"phases\":%d,"
-	    "\"started_at\":%lld,\"restarts\":[", vm_state_name(vm->state),
-	    (long)vm->pid, vm->phases, (long long)vm->started_at);
-	for (i = 0; i < vm->nrestarts; i++)
-		buf_printf(&b, "%s%.3f", i ? "," : "", vm->restarts[i]);
-	buf_puts(&b, "],\"cmdline\":");
-	buf_json_cstr(&b, vm->pid != -1 ? vm->cmdline : NULL);
-	buf_puts(&b, "}\n");
-
-	path = persist_path(vm, "");
-	tmp = persist_path(vm, ".tmp");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1)
-		goto failed;
-	n = write(fd, b.data, b.len);
-	if (n != (ssize_t)b.len) {
-		if (n >= 0)
-			errno = ENOSPC;
-		close(fd);
-		goto failed;
+	persist_encode(vm, &b);
+	if ((fd = persist_open(path, false)) == -1) {
+		if (errno == ENOENT && vm_at_rest(vm) &&
+		    vm->state == VM_STOPPED && vm->nrestarts == 0) {
+			/* Never started: stopped is what no file says. */
+			r = 0;
+			goto done;
+		}
+		if (errno != ENOENT ||
+		    (fd = persist_open(path, true)) == -1) {
+			persist_report(vm, path, strerror(errno));
+			goto done;
+		}
 	}
-	if (close(fd) == -1 || rename(tmp, path) == -1)
-		goto failed;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		persist_report(vm, path, "not a regular file");
+		goto done;
+	}
+	vm->state_size = (size_t)sb.st_size;
+	if (b.len + 1 + PERSIST_TAIL > vm->state_size) {
+		/* A longer record (a reload raised maxrestart): grow. */
+		size_t need = persist_size_for(vm, b.len);
+		if (persist_fill(fd, vm->state_size, need) == -1) {
+			persist_report(vm, path, strerror(errno));
+			goto done;
+		}
+		vm->state_size = need;
+	}
+	while (b.len + 1 + PERSIST_TAIL < vm->state_size)
+		buf_putc(&b, ' ');
+	buf_putc(&b, '\n');
+	do
+		n = pwrite(fd, b.data, b.len, 0);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)b.len) {
+		persist_report(vm, path, n == -1 ? strerror(errno) :
+		    "short write");
+		goto done;
+	}
 	if (vm->state_error_reported) {
 		log_info("%s: writing its state file works again", vm->name);
 		vm->state_error_reported = false;
 	}
-	goto done;
-failed:
-	/* Reported once, like a failing log: supervision goes on. */
-	if (!vm->state_error_reported)
-		log_warn("%s: cannot write state file %s (reported once until "
-		    "it works again)", vm->name, tmp);
-	vm->state_error_reported = true;
-	unlink(tmp);
+	r = 0;
 done:
+	if (fd != -1)
+		close(fd);
 	free(path);
-	free(tmp);
 	buf_free(&b);
+	return r;
+}
+
+/*
+ * Where a hook's runner records its end: the state file and the offset of
+ * its tail.  NULL when the file is not of that layout (yet).
+ */
+char *
+persist_task_status_path(const struct vm *vm, off_t *offset)
+{
+	if (vm->state_size < PERSIST_BLOCK)
+		return NULL;
+	*offset = (off_t)(vm->state_size - PERSIST_TAIL);
+	return persist_path(vm);
+}
+
+/*
+ * Did the hook whose runner was pid run to its end?  Its runner wrote
+ * "task PID STATUS" in the tail.  1 yes (status set), 0 no.
+ */
+int
+persist_task_done(const struct vm *vm, pid_t pid, int *status)
+{
+	char	*path = persist_path(vm), tail[PERSIST_TAIL + 1];
+	long	 p;
+	int	 fd, st;
+	ssize_t	 n = -1;
+
+	if (vm->state_size >= PERSIST_BLOCK &&
+	    (fd = persist_open(path, false)) != -1) {
+		n = pread(fd, tail, PERSIST_TAIL, (off_t)(vm->state_size -
+		    PERSIST_TAIL));
+		close(fd);
+	}
+	free(path);
+	if (n != PERSIST_TAIL)
+		return 0;
+	tail[PERSIST_TAIL] = '\0';
+	if (sscanf(tail, "task %ld %d", &p, &st) != 2 || p != (long)pid)
+		return 0;
+	*status = st;
+	return 1;
 }
 
 void
 persist_remove(struct vm *vm)
 {
-	char	*path = persist_path(vm, "");
+	char	*path = persist_path(vm);
 
 	unlink(path);
 	free(path);
 }
 
-static enum vm_state
-persist_state_by_name(const char *name)
+void
+persist_close(struct vm *vm)
 {
-	int	 s;
-
-	for (s = 0; s < VM_NSTATES; s++)
-		if (strcmp(vm_state_name((enum vm_state)s), name) == 0)
-			return (enum vm_state)s;
-	return VM_STOPPED;
+	(void)vm;
 }
 
 /*
- * Read the state a previous daemon left.  The restart history comes back;
- * a hypervisor that still runs the same command line is taken back; one
- * that is gone has its VM torn down with its hooks (vm_recover()).
+ * Read a state file.  0 with *rec filled (free it with vmrecord_free());
+ * -1 when there is none (errno ENOENT) or it cannot be read (logged).
+ */
+int
+persist_read(const char *path, struct vm_record *rec, size_t *size)
+{
+	struct stat	 sb;
+	char		 err[256], *text;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = persist_open(path, false)) == -1) {
+		if (errno != ENOENT)
+			log_warn("cannot open state file %s", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_size > PERSIST_MAX) {
+		log_warnx("ignoring state file %s: larger than %d bytes", path,
+		    PERSIST_MAX);
+		close(fd);
+		return -1;
+	}
+	text = xmalloc((size_t)sb.st_size + 1);
+	n = pread(fd, text, (size_t)sb.st_size, 0);
+	close(fd);
+	*size = (size_t)sb.st_size;
+	if (n < 0 || vmrecord_decode(text, (size_t)n, rec, vm_clock_mono(),
+	    vm_clock_wall(), err, sizeof(err)) == -1) {
+		log_warnx("ignoring unreadable state file %s: %s", path,
+		    n < 0 ? strerror(errno) : err);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+/*
+ * Read the state a previous daemon left and take the VM back: its
+ * hypervisor if it still runs (by pid and start time), its old hook ended
+ * first if that still runs, the teardown of what had begun otherwise
+ * (vm_restore() decides).
  */
 void
 persist_restore(struct vm *vm)
 {
-	struct ucl_node		*root;
-	const struct ucl_node	*n;
-	struct ucl_error	 err;
-	char			*path, cmdline[4096];
-	enum vm_state		 state = VM_STOPPED;
-	pid_t			 pid = -1;
-	int			 phases = 0;
-	bool			 same = false;
+	struct vm_record	 rec;
+	char			*path = persist_path(vm);
+	pid_t			 pid;
+	int			 status;
 
-	path = persist_path(vm, "");
-	if (access(path, F_OK) == -1) {
-		free(path);
-		return;
-	}
-	root = ucl_parse_file(path, &err);
-	if (root == NULL) {
-		log_warnx("%s: ignoring unreadable state file %s:%d: %s",
-		    vm->name, err.file, err.line, err.message);
+	if (persist_read(path, &rec, &vm->state_size) == -1) {
 		free(path);
 		return;
 	}
 	free(path);
-	if ((n = ucl_lookup(root, "restarts")) != NULL &&
-	    n->type == UCL_ARRAY)
-		for (n = n->children; n != NULL; n = n->next)
-			if (n->type == UCL_FLOAT || n->type == UCL_INT)
-				vm_record_restart(vm, n->type == UCL_FLOAT ?
-				    n->v.number : (double)n->v.integer);
-	if ((n = ucl_lookup(root, "state")) != NULL && n->type == UCL_STRING)
-		state = persist_state_by_name(n->v.string.ptr);
-	if ((n = ucl_lookup(root, "pid")) != NULL && n->type == UCL_INT)
-		pid = (pid_t)n->v.integer;
-	if ((n = ucl_lookup(root, "started_at")) != NULL &&
-	    n->type == UCL_INT && n->v.integer > 0)
-		vm->started_at = (time_t)n->v.integer;
-	if ((n = ucl_lookup(root, "phases")) != NULL && n->type == UCL_INT)
-		phases = (int)n->v.integer & (VM_PHASE_NETWORK |
-		    VM_PHASE_STORAGE);
-	if (pid > 0 && (n = ucl_lookup(root, "cmdline")) != NULL &&
-	    n->type == UCL_STRING &&
-	    platform_pid_cmdline(pid, cmdline, sizeof(cmdline)) == 0 &&
-	    strcmp(cmdline, n->v.string.ptr) == 0)
-		same = true;
-	ucl_free(root);
-	if (state == VM_FAILED) {
-		vm->state = VM_FAILED;
-		vm->fail_reason = "failed before the daemon restarted";
-		return;
-	}
-	if (state == VM_STOPPED)
-		return;
-	vm_recover(vm, same ? pid : -1, state, phases);
+	if (rec.task_pid != -1 &&
+	    task_reclaim(vm, rec.task_pid, rec.task_start) == 0)
+		rec.task_done = persist_task_done(vm, rec.task_pid, &status);
+	vm->state = rec.state;
+	if (rec.pos != P_STOPPED && rec.pos != P_FAILED &&
+	    (pid = vmproc_find(vm, rec.pid, rec.pid_start,
+	    rec.legacy ? rec.cmdline : NULL)) > 0)
+		(void)vmproc_adopt(vm, pid);
+	vm_restore(vm, &rec);
+	vmrecord_free(&rec);
 }

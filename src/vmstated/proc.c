@@ -108,16 +108,64 @@ proc_child_fail(int errpipe, char what)
 }
 
 /*
- * In the child: set up descriptors, environment and directory, then exec.
- * A script without "#!" is run by /bin/sh, as execvp(3) and the shell do:
- * the man page's own stop_network example has none.
+ * The runner (proc_spec.status_path): the program runs as our child; its
+ * end is written where the next daemon looks, and we end as it did.  Only
+ * the program returns from here.  We ignore the signals its process group
+ * gets at the time limit, so that the record says how the program ended;
+ * SIGKILL ends us too, and then there is no record.
  */
 static void
-proc_exec_child(const struct proc_spec *spec, int errpipe)
+proc_run_and_record(const struct proc_spec *spec, int errpipe)
+{
+	char	 line[64];
+	pid_t	 pid;
+	int	 status, fd, n, sig;
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if ((pid = fork()) == -1)
+		proc_child_fail(errpipe, 'e');
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		return;
+	}
+	close(errpipe);			/* the program reports exec errors */
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			_exit(127);
+	n = snprintf(line, sizeof(line), "task %ld %d", (long)getpid(),
+	    status);
+	memset(line + n, ' ', sizeof(line) - (size_t)n - 1);
+	line[sizeof(line) - 1] = '\n';
+	if ((fd = open(spec->status_path, O_WRONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) != -1) {
+		(void)!pwrite(fd, line, sizeof(line), spec->status_offset);
+		close(fd);
+	}
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+	signal(sig, SIG_DFL);
+	kill(getpid(), sig);
+	_exit(128 + sig);
+}
+
+/*
+ * In the child: wait until the parent has recorded us, set up
+ * descriptors, environment and directory, then exec.  A script without
+ * "#!" is run by /bin/sh, as execvp(3) and the shell do: the man page's
+ * own stop_network example has none.
+ */
+static void
+proc_exec_child(const struct proc_spec *spec, int errpipe, int gopipe)
 {
 	sigset_t	 mask;
-	char		*shargv[3];
+	char		*shargv[3], go;
 	int		 fd, i;
+	ssize_t		 n;
 
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
@@ -128,6 +176,12 @@ proc_exec_child(const struct proc_spec *spec, int errpipe)
 		setpgid(0, 0);
 	else
 		setsid();
+	do
+		n = read(gopipe, &go, 1);
+	while (n == -1 && errno == EINTR);
+	if (n != 1)
+		_exit(127);		/* the daemon died before recording us */
+	close(gopipe);
 
 	/* Keep the error pipe out of the way of 0-3. */
 	if ((fd = fcntl(errpipe, F_DUPFD_CLOEXEC, 10)) != -1) {
@@ -160,6 +214,8 @@ proc_exec_child(const struct proc_spec *spec, int errpipe)
 			putenv(spec->env_add[i]);
 	if (spec->cwd != NULL && chdir(spec->cwd) == -1)
 		proc_child_fail(errpipe, 'c');
+	if (spec->status_path != NULL)
+		proc_run_and_record(spec, errpipe);
 	if (strchr(spec->path, '/') != NULL)
 		execv(spec->path, spec->argv);
 	else
@@ -174,34 +230,57 @@ proc_exec_child(const struct proc_spec *spec, int errpipe)
 	proc_child_fail(errpipe, 'e');
 }
 
+static void
+proc_close_pair(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+}
+
 pid_t
 proc_spawn(const struct proc_spec *spec, proc_exit_cb cb, void *arg,
     char *err, size_t errlen)
 {
 	struct child	*c;
 	pid_t		 pid;
-	int		 p[2], child_errno = 0;
+	int		 p[2], go[2], child_errno = 0, saved;
 	char		 what = 0;
 	ssize_t		 n;
 
 	if (pipe(p) == -1) {
+		saved = errno;
 		snprintf(err, errlen, "cannot create a pipe: %s",
 		    strerror(errno));
+		errno = saved;
+		return -1;
+	}
+	if (pipe(go) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "cannot create a pipe: %s",
+		    strerror(errno));
+		proc_close_pair(p);
+		errno = saved;
 		return -1;
 	}
 	fcntl(p[0], F_SETFD, FD_CLOEXEC);
 	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	fcntl(go[0], F_SETFD, FD_CLOEXEC);
+	fcntl(go[1], F_SETFD, FD_CLOEXEC);
 	if ((pid = fork()) == -1) {
+		saved = errno;
 		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
+		proc_close_pair(p);
+		proc_close_pair(go);
+		errno = saved;
 		return -1;
 	}
 	if (pid == 0) {
 		close(p[0]);
-		proc_exec_child(spec, p[1]);
+		close(go[1]);
+		proc_exec_child(spec, p[1], go[0]);
 	}
 	close(p[1]);
+	close(go[0]);
 	if (spec->new_pgrp)
 		setpgid(pid, pid);	/* both sides, to win the race */
 
@@ -213,6 +292,11 @@ proc_spawn(const struct proc_spec *spec, proc_exit_cb cb, void *arg,
 	c->pid = pid;
 	c->cb = cb;
 	c->arg = arg;
+
+	if (spec->before_exec != NULL)
+		spec->before_exec(pid, arg);
+	(void)!write(go[1], "g", 1);
+	close(go[1]);
 
 	/* Wait for exec: the pipe closes on success, carries errno on
 	 * failure.  This takes as long as one fork+exec, never longer. */
@@ -230,10 +314,18 @@ proc_spawn(const struct proc_spec *spec, proc_exit_cb cb, void *arg,
 		    what == 'c' ? spec->cwd : spec->path,
 		    strerror(child_errno));
 		close(p[0]);
+		errno = child_errno;
 		return -1;
 	}
 	close(p[0]);
 	return pid;
+}
+
+bool
+proc_transient(int err)
+{
+	return err == EMFILE || err == ENFILE || err == EAGAIN ||
+	    err == ENOMEM;
 }
 
 void

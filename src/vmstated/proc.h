@@ -22,20 +22,39 @@ struct proc_spec {
 	int		 out_fd;	/* stdout and stderr; -1: /dev/null */
 	int		 pass_fd;	/* becomes fd 3 in the child; -1: none */
 	bool		 new_pgrp;	/* own process group (hooks) */
+	/*
+	 * Called in the parent once the child exists and before it may
+	 * exec: the caller records the pid (a state file), so that a daemon
+	 * killed at any instant leaves no process it did not record.  If the
+	 * daemon dies first, the child exits without executing anything.
+	 */
+	void		 (*before_exec)(pid_t, void *arg);
+	/*
+	 * When set, the child is a small runner that executes the program
+	 * as its own child, waits for it, writes "task PID STATUS" (its own
+	 * pid, the program's wait status) at status_offset of status_path,
+	 * and ends the way the program ended.  The end of a hook is thus on
+	 * disk even if the daemon died meanwhile (persist.c reads it).
+	 */
+	const char	*status_path;
+	off_t		 status_offset;
 };
 
 void	 proc_init(struct event_base *);
 void	 proc_shutdown(void);
 /*
  * Start a child.  Returns its pid, or -1 with a sentence in err (e.g.
- * "cannot execute /usr/sbin/bhyve: No such file or directory") when the
- * fork or the exec failed.  cb runs from the event loop once the child has
- * been reaped.
+ * "cannot execute /usr/sbin/bhyve: No such file or directory") and errno
+ * set when the fork or the exec failed.  cb runs from the event loop once
+ * the child has been reaped.
  */
 pid_t	 proc_spawn(const struct proc_spec *, proc_exit_cb, void *arg,
 	    char *err, size_t errlen);
 /* Stop reporting this child's exit (it is still reaped). */
 void	 proc_forget(pid_t);
+/* True for an errno that says "not now" rather than "never": the system
+ * ran out of descriptors, processes or memory. */
+bool	 proc_transient(int err);
 /* Describe a wait status: "exit status 3", "killed by signal 9 (SIGKILL)". */
 void	 proc_describe_status(int wait_status, char *buf, size_t len);
 

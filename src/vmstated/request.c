@@ -35,7 +35,7 @@ struct command {
 	const char	*refusal_hint;	/* what to do instead, or NULL */
 	int		 min_vms;
 	int		 max_vms;	/* -1: any number */
-	int		 vm_request;	/* enum vm_request, or -1 */
+	int		 vm_request;	/* enum vm_event, or -1 */
 	void		 (*handle)(struct request *);
 };
 
@@ -57,15 +57,15 @@ static void	handle_events(struct request *);
 
 static const struct command commands[] = {
 	{ "start",	AUTH_OPERATOR,	"start", NULL,		1, -1,
-	    REQ_START,		handle_vm_command },
+	    EV_START,		handle_vm_command },
 	{ "stop",	AUTH_OPERATOR,	"stop", NULL,		1, -1,
-	    REQ_STOP,		handle_vm_command },
+	    EV_STOP,		handle_vm_command },
 	{ "restart",	AUTH_OPERATOR,	"restart", NULL,	1, -1,
-	    REQ_RESTART,	handle_vm_command },
+	    EV_RESTART,	handle_vm_command },
 	{ "kill",	AUTH_OPERATOR,	"kill", NULL,		1, -1,
-	    REQ_KILL,		handle_vm_command },
+	    EV_KILL,		handle_vm_command },
 	{ "failreset",	AUTH_OPERATOR,	"failreset", NULL,	1, -1,
-	    REQ_FAILRESET,	handle_vm_command },
+	    EV_FAILRESET,	handle_vm_command },
 	/* Configuration and paths often hold secrets (append, qemu_args). */
 	{ "info",	AUTH_OPERATOR,	"see the details of",
 	    "'vmstatedctl status' shows its state", 1, 1,
@@ -114,13 +114,6 @@ const struct vm_config *
 request_auth_config(const struct vm *vm)
 {
 	return vm->pending != NULL ? vm->pending : vm->cfg;
-}
-
-/* Removed from the configuration by a reload, and being stopped. */
-static bool
-vm_is_removed(const struct vm *vm)
-{
-	return vm->forget;
 }
 
 /* root, or the daemon's own user. */
@@ -432,9 +425,11 @@ handle_info(struct request *r)
 	json_kv_int(reply, "state_since", (long long)vm->state_since);
 	json_kv_str(reply, "last_exit", vm->last_exit);
 	json_kv_str(reply, "fail_reason", vm->fail_reason);
+	/* The history is kept in monotonic time; people read wall-clock. */
 	buf_puts(reply, ",\"restart_history\":[");
 	for (i = 0; i < vm->nrestarts; i++)
-		buf_printf(reply, "%s%.3f", i ? "," : "", vm->restarts[i]);
+		buf_printf(reply, "%s%.3f", i ? "," : "", vm->restarts[i] -
+		    vm_clock_mono() + vm_clock_wall());
 	buf_puts(reply, "]}}");
 	r->subscribe = r->watch;
 }
@@ -450,12 +445,7 @@ vm_command_one(struct request *r, const char *name, struct buf *msg)
 
 	if ((vm = request_vm(r, name, msg)) == NULL)
 		return false;
-	if (vm_is_removed(vm)) {
-		buf_printf(msg, "%s was removed from the configuration and is "
-		    "being stopped", name);
-		return false;
-	}
-	return vm_request(vm, (enum vm_request)r->cmd->vm_request,
+	return vm_request(vm, (enum vm_event)r->cmd->vm_request,
 	    (long)r->peer->uid, "request", msg) == 0;
 }
 
@@ -476,8 +466,12 @@ handle_vm_command(struct request *r)
 	buf_init(&results);
 	for (n = r->vms->children; n != NULL; n = n->next) {
 		const char *name = n->v.string.ptr;
+		const char *was;
 
 		buf_reset(&msg);
+		/* The state before the request, for a client that waits. */
+		vm = sv_find(name);
+		was = vm != NULL ? vm_state_name(vm->state) : NULL;
 		ok = vm_command_one(r, name, &msg);
 		buf_puts(&results, results.len > 0 ? ",{\"vm\":" :
 		    "{\"vm\":");
@@ -487,6 +481,8 @@ handle_vm_command(struct request *r)
 		if ((vm = sv_find(name)) != NULL)
 			json_kv_str(&results, "state",
 			    vm_state_name(vm->state));
+		if (was != NULL)
+			json_kv_str(&results, "was", was);
 		if (!ok)
 			json_kv_str(&results, "error", msg.data);
 		buf_putc(&results, '}');

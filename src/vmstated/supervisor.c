@@ -1,11 +1,16 @@
 /*
  * supervisor.c: the set of VMs the daemon knows, and what happens to all of
- * them at once: loading, autostart, reload, shutdown.
+ * them at once: loading (taking back what a previous daemon left),
+ * autostart, reload (planned in reload.c, applied here), shutdown.
  */
+#include <sys/types.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -16,6 +21,11 @@ static struct vm		**vms;
 static size_t			  nvms;
 static struct invalid_vm	 *invalids;
 static size_t			  ninvalids;
+/* Configurations whose name comes back while the VM of that name is
+ * still being removed: added once it is gone. */
+static struct vm_config		**waiting;
+static size_t			  nwaiting;
+static struct event		 *idle_event;
 
 size_t
 sv_count(void)
@@ -52,18 +62,6 @@ sv_find(const char *name)
 	return NULL;
 }
 
-/* The VM loaded from this directory, if any. */
-static struct vm *
-sv_find_by_dir(const char *dir)
-{
-	size_t	 i;
-
-	for (i = 0; i < nvms; i++)
-		if (strcmp(vms[i]->cfg->dir, dir) == 0)
-			return vms[i];
-	return NULL;
-}
-
 const struct invalid_vm *
 sv_find_invalid(const char *name)
 {
@@ -75,6 +73,19 @@ sv_find_invalid(const char *name)
 	return NULL;
 }
 
+bool
+sv_any_owner(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nvms; i++)
+		if (vms[i]->cfg->owner != NULL || vms[i]->cfg->group != NULL ||
+		    (vms[i]->pending != NULL && (vms[i]->pending->owner !=
+		    NULL || vms[i]->pending->group != NULL)))
+			return true;
+	return false;
+}
+
 static int
 sv_compare_dirname(const void *a, const void *b)
 {
@@ -84,12 +95,16 @@ sv_compare_dirname(const void *a, const void *b)
 	return strcmp(va->cfg->dirname, vb->cfg->dirname);
 }
 
-static void
-sv_add(struct vm *vm)
+static struct vm *
+sv_add(struct vm_config *cfg)
 {
+	struct vm	*vm = vm_new(cfg, &vm_daemon_effects);
+
+	vmlog_open(vm);
 	vms = xrealloc(vms, (nvms + 1) * sizeof(*vms));
 	vms[nvms++] = vm;
 	qsort(vms, nvms, sizeof(*vms), sv_compare_dirname);
+	return vm;
 }
 
 static void
@@ -107,17 +122,18 @@ sv_invalid_clear(void)
 	ninvalids = 0;
 }
 
+/* The invalid entries of a set, except those a known VM is loaded from
+ * (it keeps its configuration: refused[i]). */
 static void
-sv_invalid_take(struct cfg_set *set)
+sv_invalid_take(struct cfg_set *set, const bool *refused)
 {
 	size_t	 i;
 
 	sv_invalid_clear();
-	invalids = xcalloc(set->ninvalid, sizeof(*invalids));
+	invalids = xcalloc(set->ninvalid + 1, sizeof(*invalids));
 	for (i = 0; i < set->ninvalid; i++) {
 		log_warnx("%s", set->invalid[i].error);
-		/* A known VM keeps its old configuration (reload). */
-		if (sv_find_by_dir(set->invalid[i].dir) != NULL)
+		if (refused != NULL && refused[i])
 			continue;
 		invalids[ninvalids].name = xstrdup(set->invalid[i].name);
 		invalids[ninvalids].dir = xstrdup(set->invalid[i].dir);
@@ -126,20 +142,107 @@ sv_invalid_take(struct cfg_set *set)
 	}
 }
 
-/* First load: take every valid VM; the set keeps only what we did not. */
-void
-sv_load(struct cfg_set *set)
+/* An invalid configuration of this directory or name? */
+static bool
+sv_invalid_holds(const char *name, const char *dir)
 {
 	size_t	 i;
 
+	for (i = 0; i < ninvalids; i++)
+		if (strcmp(invalids[i].name, name) == 0 ||
+		    (dir != NULL && strcmp(invalids[i].dir, dir) == 0))
+			return true;
+	return false;
+}
+
+/*
+ * A state file whose VM has no configuration any more: it was being
+ * removed when a previous daemon died, or its directory went while no
+ * daemon ran.  What it left running is stopped as a removal would (its
+ * hooks went with its directory), then forgotten; one at rest is just
+ * forgotten.  An invalid configuration of that VM keeps its file: the VM
+ * comes back when the configuration is fixed and reloaded.
+ */
+static void
+sv_take_back_ghost(const char *name)
+{
+	struct vm_record	 rec;
+	struct vm_config	*cfg;
+	struct vm		*vm;
+	char			*path;
+	size_t			 size;
+
+	xasprintf(&path, "%s/%s.state", vmstated_config()->rundir, name);
+	if (persist_read(path, &rec, &size) == -1) {
+		free(path);
+		return;
+	}
+	if (sv_invalid_holds(name, rec.dir)) {
+		if (rec.pos != P_STOPPED && rec.pos != P_FAILED)
+			log_warnx("%s: its configuration is invalid; what it "
+			    "left running is not supervised until the "
+			    "configuration is fixed and reloaded", name);
+	} else if (rec.pos == P_STOPPED || rec.pos == P_FAILED) {
+		log_info("%s: forgetting the state file of a VM that has no "
+		    "configuration any more", name);
+		unlink(path);
+	} else {
+		log_warnx("%s: its configuration is gone; stopping what the "
+		    "previous daemon left of it, then forgetting it", name);
+		cfg = cfg_vm_dup(&vmstated_config()->defaults);
+		cfg->name = xstrdup(name);
+		cfg->dir = xstrdup(rec.dir != NULL ? rec.dir : "/nonexistent");
+		cfg->dirname = xstrdup(name);
+		xasprintf(&cfg->config_path, "%s/config", cfg->dir);
+		cfg->hypervisor = rec.hypervisor;
+		cfg->autostart = false;
+		vm = sv_add(cfg);
+		persist_restore(vm);
+		vm_event(vm, EV_REMOVE);
+	}
+	vmrecord_free(&rec);
+	free(path);
+}
+
+/* State files in rundir that no VM of the configuration owns. */
+static void
+sv_take_back_ghosts(void)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 name[CFG_MAX_NAME + 1];
+	size_t		 len;
+
+	if ((dir = opendir(vmstated_config()->rundir)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		len = strlen(de->d_name);
+		if (len <= 6 || strcmp(de->d_name + len - 6, ".state") != 0 ||
+		    len - 6 > CFG_MAX_NAME || de->d_name[0] == '.')
+			continue;
+		memcpy(name, de->d_name, len - 6);
+		name[len - 6] = '\0';
+		if (sv_find(name) == NULL)
+			sv_take_back_ghost(name);
+	}
+	closedir(dir);
+}
+
+/* First load: take every valid VM back as a previous daemon left it. */
+void
+sv_load(struct cfg_set *set)
+{
+	struct vm	*vm;
+	size_t		 i;
+
 	for (i = 0; i < set->nvms; i++) {
-		struct vm *vm = vm_new(set->vms[i]);
+		vm = sv_add(set->vms[i]);
 		set->vms[i] = NULL;
 		persist_restore(vm);
-		sv_add(vm);
 	}
 	set->nvms = 0;
-	sv_invalid_take(set);
+	sv_invalid_take(set, NULL);
+	sv_take_back_ghosts();
 }
 
 /* autostart VMs start in directory-name order (vms is sorted so). */
@@ -151,243 +254,297 @@ sv_autostart(void)
 
 	buf_init(&msg);
 	for (i = 0; i < nvms; i++) {
-		if (!vms[i]->cfg->autostart || vms[i]->state != VM_STOPPED)
+		if (!vms[i]->cfg->autostart || vms[i]->pos != P_STOPPED)
 			continue;
 		buf_reset(&msg);
-		if (vm_request(vms[i], REQ_START, -1, "autostart", &msg) == -1)
+		if (vm_request(vms[i], EV_START, -1, "autostart", &msg) == -1)
 			log_warnx("autostart: %s", msg.data);
 	}
 	buf_free(&msg);
 }
 
 bool
-sv_all_idle(void)
+sv_all_at_rest(void)
 {
 	size_t	 i;
 
 	for (i = 0; i < nvms; i++)
-		if (!vm_is_idle(vms[i]))
+		if (!vm_at_rest(vms[i]))
 			return false;
 	return true;
 }
 
-/* SIGTERM: stop every VM that is not stopped, all at once. */
+/* SIGTERM: every VM is told; those that run stop, all at once. */
 void
 sv_shutdown(void)
-{
-	struct buf	 msg;
-	size_t		 i;
-
-	buf_init(&msg);
-	for (i = 0; i < nvms; i++) {
-		if (vms[i]->state == VM_STOPPED || vms[i]->state == VM_FAILED)
-			continue;
-		buf_reset(&msg);
-		if (vm_request(vms[i], REQ_STOP, -1, "daemon-shutdown",
-		    &msg) == -1)
-			log_debug("shutdown: %s", msg.data);
-	}
-	buf_free(&msg);
-	vmstated_check_shutdown();
-}
-
-static void
-sv_remove(struct vm *vm)
 {
 	size_t	 i;
 
 	for (i = 0; i < nvms; i++)
-		if (vms[i] == vm) {
-			memmove(&vms[i], &vms[i + 1],
-			    (nvms - i - 1) * sizeof(*vms));
-			nvms--;
-			break;
-		}
+		vm_event(vms[i], EV_SHUTDOWN);
+	vmstated_check_shutdown();
+}
+
+static void
+sv_forget(size_t i)
+{
+	struct vm	*vm = vms[i];
+
+	memmove(&vms[i], &vms[i + 1], (nvms - i - 1) * sizeof(*vms));
+	nvms--;
 	log_info("%s: removed from supervision", vm->name);
 	persist_remove(vm);
+	task_release(vm);
+	vmproc_release(vm);
+	for (i = 0; i < VM_NTIMERS; i++)
+		if (vm->timers[i] != NULL)
+			event_free(vm->timers[i]);
+	vmlog_close(vm);
 	vm_free(vm);
+}
+
+/* A removed VM is gone: a configuration that waited for its name comes. */
+static void
+sv_add_waiting(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nwaiting; i++)
+		if (strcmp(waiting[i]->name, name) == 0) {
+			log_info("%s: added by reload, now that the VM of "
+			    "that name is gone", name);
+			sv_add(waiting[i]);
+			memmove(&waiting[i], &waiting[i + 1],
+			    (nwaiting - i - 1) * sizeof(*waiting));
+			nwaiting--;
+			return;
+		}
 }
 
 /* Deferred from sv_vm_idle: never free a VM while its code runs. */
 static void
 sv_idle_later(evutil_socket_t fd, short what, void *arg)
 {
+	char	*name;
 	size_t	 i;
 
 	for (i = 0; i < nvms; i++)
-		if (vms[i]->forget && vm_is_idle(vms[i])) {
-			sv_remove(vms[i]);
+		if (vms[i]->intent == INTENT_REMOVE && vm_at_rest(vms[i])) {
+			name = xstrdup(vms[i]->name);
+			sv_forget(i);
+			sv_add_waiting(name);
+			free(name);
 			i--;
 		}
 	vmstated_check_shutdown();
 }
 
-/* A VM has become idle (stopped or failed, nothing running). */
+/* A VM has come to rest (stopped or failed, nothing running). */
 void
 sv_vm_idle(struct vm *vm)
 {
 	struct timeval	 now = { 0, 0 };
 
-	if (vm->forget || vmstated_shutting_down())
-		event_base_once(vmstated_base(), -1, EV_TIMEOUT,
-		    sv_idle_later, NULL, &now);
+	if (vm->intent != INTENT_REMOVE && !vmstated_shutting_down())
+		return;
+	if (idle_event == NULL)
+		idle_event = evtimer_new(vmstated_base(), sv_idle_later, NULL);
+	evtimer_add(idle_event, &now);
+}
+
+static void
+sv_reply_names(struct buf *reply, const char *key, char **names, size_t n)
+{
+	buf_json_member_strings(reply, key, names, n);
+}
+
+static void
+sv_reload_failed(struct buf *reply, const char *why)
+{
+	log_warnx("%s", why);
+	if (reply != NULL) {
+		buf_puts(reply, "{\"ok\":false,\"error\":");
+		buf_json_cstr(reply, why);
+		buf_putc(reply, '}');
+	}
+}
+
+static void
+sv_waiting_clear(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nwaiting; i++)
+		cfg_vm_free(waiting[i]);
+	free(waiting);
+	waiting = NULL;
+	nwaiting = 0;
+}
+
+/* Apply one action of the plan; names for the reply. */
+static void
+sv_apply(const struct reload_action *a, struct vm **cur,
+    struct cfg_set *set, bool *refused)
+{
+	struct vm		*vm = cur[a->vm];
+	struct vm_config	*old;
+
+	switch (a->kind) {
+	case RL_ADD:
+		break;		/* added once the plan is applied */
+	case RL_REMOVE:
+		vm_event(vm, EV_REMOVE);
+		break;
+	case RL_TAKE_NOW:
+		cfg_vm_free(vm->pending);
+		vm->pending = NULL;
+		old = vm->cfg;
+		vm->cfg = cfg_vm_dup(set->vms[a->cfg]);
+		vm->fx->config_changed(vm, old);
+		cfg_vm_free(old);
+		vmlog(vm, "configuration reloaded");
+		break;
+	case RL_SET_PENDING:
+		cfg_vm_free(vm->pending);
+		vm->pending = cfg_vm_dup(set->vms[a->cfg]);
+		vmlog(vm, "configuration changed; it takes effect at the next "
+		    "start");
+		break;
+	case RL_DROP_PENDING:
+		cfg_vm_free(vm->pending);
+		vm->pending = NULL;
+		vmlog(vm, "configuration back to the one in force; no change "
+		    "pending");
+		break;
+	case RL_KEEP_REFUSED:
+		refused[a->invalid] = true;
+		free(vm->reload_error);
+		vm->reload_error = xstrdup(set->invalid[a->invalid].error);
+		vmlog(vm, "new configuration refused, the old one stays in "
+		    "force: %s", set->invalid[a->invalid].error);
+		break;
+	case RL_CLEAR_ERROR:
+		free(vm->reload_error);
+		vm->reload_error = NULL;
+		break;
+	case RL_WAIT_REMOVED:
+		waiting = xrealloc(waiting, (nwaiting + 1) * sizeof(*waiting));
+		waiting[nwaiting++] = cfg_vm_dup(set->vms[a->cfg]);
+		break;
+	}
+}
+
+static void
+sv_reload_reply(struct buf *reply, const char *conf_error,
+    const struct cfg_set *set, char **added, size_t nadded, char **removed,
+    size_t nremoved, char **changed, size_t nchanged)
+{
+	size_t	 i;
+
+	buf_puts(reply, "{\"ok\":true");
+	sv_reply_names(reply, "added", added, nadded);
+	sv_reply_names(reply, "removed", removed, nremoved);
+	sv_reply_names(reply, "changed", changed, nchanged);
+	buf_puts(reply, ",\"invalid\":[");
+	if (conf_error != NULL) {
+		buf_puts(reply, "{\"vm\":\"vmstated.conf\",\"error\":");
+		buf_json_cstr(reply, conf_error);
+		buf_putc(reply, '}');
+	}
+	for (i = 0; i < set->ninvalid; i++) {
+		buf_printf(reply, "%s{\"vm\":",
+		    i || conf_error != NULL ? "," : "");
+		buf_json_cstr(reply, set->invalid[i].name);
+		buf_puts(reply, ",\"error\":");
+		buf_json_cstr(reply, set->invalid[i].error);
+		buf_putc(reply, '}');
+	}
+	buf_puts(reply, "]}");
 }
 
 /*
- * SIGHUP or `reload`: read every configuration again.  New VMs appear;
- * removed ones are stopped with their hooks and forgotten; a changed one
- * takes its new configuration now if stopped, else at its next start; a
- * VM whose new configuration is invalid keeps its old one.  The reply
- * (reply may be NULL) lists what happened.
+ * SIGHUP or `reload`: read every configuration again and apply the plan
+ * of reload_plan().  The reply (reply may be NULL) lists what happened.
  */
 int
 sv_reload(struct buf *reply)
 {
-	const struct daemon_config *dc;
+	struct reload_current	*cur;
+	struct reload_action	*plan;
+	struct vm		**snapshot;
 	struct cfg_set		*set;
-	char			*conf_error;
-	bool			 any_owner = false;
-	struct buf		 msg;
+	char			*conf_error, why[1024];
 	char			**added, **removed, **changed;
-	size_t			 nadded = 0, nremoved = 0, nchanged = 0, i;
-	struct vm		*vm;
+	size_t			 nadded = 0, nremoved = 0, nchanged = 0;
+	size_t			 i, nplan, ncur;
+	bool			*refused;
 
 	conf_error = vmstated_reload_config();
-	dc = vmstated_config();
-	if ((set = cfg_load_all(vmstated_configdir(), dc)) == NULL) {
-		free(conf_error);
-		char why[1024];
+	if ((set = cfg_load_all(vmstated_configdir(), vmstated_config()))
+	    == NULL) {
 		snprintf(why, sizeof(why), "reload: cannot read the "
 		    "configuration directory %s: %s; nothing changed",
 		    vmstated_configdir(), strerror(errno));
-		log_warnx("%s", why);
-		if (reply != NULL) {
-			buf_puts(reply, "{\"ok\":false,\"error\":");
-			buf_json_cstr(reply, why);
-			buf_putc(reply, '}');
-		}
+		free(conf_error);
+		sv_reload_failed(reply, why);
 		return -1;
 	}
-	added = xcalloc(set->nvms + 1, sizeof(char *));
-	changed = xcalloc(nvms + 1, sizeof(char *));
-	removed = xcalloc(nvms + 1, sizeof(char *));
-	buf_init(&msg);
+	ncur = nvms;
+	snapshot = xcalloc(ncur + 1, sizeof(*snapshot));
+	cur = xcalloc(ncur + 1, sizeof(*cur));
+	for (i = 0; i < ncur; i++) {
+		snapshot[i] = vms[i];
+		cur[i].name = vms[i]->name;
+		cur[i].dir = vms[i]->cfg->dir;
+		cur[i].cfg = vms[i]->cfg;
+		cur[i].pending = vms[i]->pending;
+		cur[i].at_rest = vm_at_rest(vms[i]);
+		cur[i].removing = vms[i]->intent == INTENT_REMOVE;
+		cur[i].has_error = vms[i]->reload_error != NULL;
+	}
+	nplan = reload_plan(cur, ncur, set, &plan);
+	free(cur);
 
-	for (i = 0; i < nvms; i++)
-		vms[i]->forget = true;
-	for (i = 0; i < set->nvms; i++) {
-		struct vm_config *cfg = set->vms[i];
-		if ((vm = sv_find(cfg->name)) == NULL) {
-			added[nadded++] = cfg->name;
-			continue;
-		}
-		vm->forget = false;
-		free(vm->reload_error);
-		vm->reload_error = NULL;
-		if (cfg_vm_equal(vm->cfg, cfg) && vm->pending == NULL)
-			continue;
-		if (vm->pending != NULL && cfg_vm_equal(vm->pending, cfg))
-			continue;
-		if (cfg_vm_equal(vm->cfg, cfg)) {
-			/* Changed, then changed back before the next start. */
-			cfg_vm_free(vm->pending);
-			vm->pending = NULL;
-			vmlog(vm, "configuration back to the one in force; "
-			    "no change pending");
-			continue;
-		}
-		changed[nchanged++] = vm->name;
-		if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
-			cfg_vm_free(vm->pending);
-			vm->pending = NULL;
-			cfg_vm_free(vm->cfg);
-			vm->cfg = cfg_vm_dup(cfg);
-			vm->hv = hv_ops_for(vm->cfg->hypervisor);
-			vmlog(vm, "configuration reloaded");
-		} else {
-			cfg_vm_free(vm->pending);
-			vm->pending = cfg_vm_dup(cfg);
-			vmlog(vm, "configuration changed; it takes effect at "
-			    "the next start");
-		}
-	}
-	/*
-	 * A VM whose new configuration is invalid keeps the old one.  It is
-	 * found by its directory: an invalid file may not even give a name.
-	 */
-	for (i = 0; i < set->ninvalid; i++) {
-		if ((vm = sv_find_by_dir(set->invalid[i].dir)) == NULL)
-			continue;
-		vm->forget = false;
-		free(vm->reload_error);
-		vm->reload_error = xstrdup(set->invalid[i].error);
-		vmlog(vm, "new configuration refused, the old one stays in "
-		    "force: %s", set->invalid[i].error);
-	}
-	for (i = 0; i < nvms; i++) {
-		vm = vms[i];
-		if (!vm->forget)
-			continue;
-		removed[nremoved++] = vm->name;
-		if (vm_is_idle(vm))
-			continue;
-		buf_reset(&msg);
-		if (vm->state == VM_RUNNING)
-			vm_request(vm, REQ_STOP, -1, "removed", &msg);
-		else
-			vm->stop_pending = true;
-	}
-	if (reply != NULL) {
-		buf_puts(reply, "{\"ok\":true");
-		buf_json_member_strings(reply, "added", added, nadded);
-		buf_json_member_strings(reply, "removed", removed,
-		    nremoved);
-		buf_json_member_strings(reply, "changed", changed,
-		    nchanged);
-		buf_puts(reply, ",\"invalid\":[");
-		if (conf_error != NULL) {
-			buf_puts(reply, "{\"vm\":\"vmstated.conf\",\"error\":");
-			buf_json_cstr(reply, conf_error);
-			buf_putc(reply, '}');
-		}
-		for (i = 0; i < set->ninvalid; i++) {
-			buf_printf(reply, "%s{\"vm\":",
-			    i || conf_error != NULL ? "," : "");
-			buf_json_cstr(reply, set->invalid[i].name);
-			buf_puts(reply, ",\"error\":");
-			buf_json_cstr(reply, set->invalid[i].error);
-			buf_putc(reply, '}');
-		}
-		buf_puts(reply, "]}");
-	}
+	added = xcalloc(set->nvms + 1, sizeof(char *));
+	changed = xcalloc(ncur + 1, sizeof(char *));
+	removed = xcalloc(ncur + 1, sizeof(char *));
+	refused = xcalloc(set->ninvalid + 1, sizeof(bool));
+	sv_waiting_clear();
+	/* The reply is written before anything changes. */
+	for (i = 0; i < nplan; i++)
+		if (plan[i].kind == RL_ADD)
+			added[nadded++] = set->vms[plan[i].cfg]->name;
+		else if (plan[i].kind == RL_REMOVE)
+			removed[nremoved++] = snapshot[plan[i].vm]->name;
+		else if (plan[i].kind == RL_TAKE_NOW ||
+		    plan[i].kind == RL_SET_PENDING)
+			changed[nchanged++] = snapshot[plan[i].vm]->name;
+	if (reply != NULL)
+		sv_reload_reply(reply, conf_error, set, added, nadded, removed,
+		    nremoved, changed, nchanged);
 	log_info("reload: %zu added, %zu removed, %zu changed, %zu invalid",
 	    nadded, nremoved, nchanged, set->ninvalid);
-
-	/* Now add the new VMs (names in `added` point into set). */
-	for (i = 0; i < set->nvms; i++) {
-		if (sv_find(set->vms[i]->name) != NULL)
-			continue;
-		vm = vm_new(set->vms[i]);
-		set->vms[i] = NULL;
-		sv_add(vm);
-		log_info("%s: added by reload", vm->name);
-	}
-	sv_invalid_take(set);
+	for (i = 0; i < nplan; i++)
+		sv_apply(&plan[i], snapshot, set, refused);
+	for (i = 0; i < nplan; i++)
+		if (plan[i].kind == RL_ADD) {
+			struct vm *vm = sv_add(set->vms[plan[i].cfg]);
+			set->vms[plan[i].cfg] = NULL;
+			log_info("%s: added by reload", vm->name);
+			/* A configuration fixed after it was invalid: the VM
+			 * may have been left running. */
+			persist_restore(vm);
+		}
+	sv_invalid_take(set, refused);
+	free(plan);
+	free(snapshot);
 	free(added);
 	free(changed);
 	free(removed);
-	buf_free(&msg);
-	/* Forget removed VMs that are idle already. */
-	for (i = 0; i < nvms; i++)
-		if (vms[i]->forget && vm_is_idle(vms[i]))
-			sv_vm_idle(vms[i]);
+	free(refused);
 	cfg_set_free(set);
 	free(conf_error);
-	for (i = 0; i < nvms; i++)
-		if (request_auth_config(vms[i])->owner != NULL ||
-		    request_auth_config(vms[i])->group != NULL)
-			any_owner = true;
-	control_set_mode(dc, any_owner);
+	control_set_mode(vmstated_config(), sv_any_owner());
 	vmlog_reopen_all();
 	return 0;
 }
@@ -397,10 +554,22 @@ sv_free(void)
 {
 	size_t	 i;
 
-	for (i = 0; i < nvms; i++)
+	while (nvms > 0) {
+		i = nvms - 1;
+		task_release(vms[i]);
+		vmproc_release(vms[i]);
+		for (size_t t = 0; t < VM_NTIMERS; t++)
+			if (vms[i]->timers[t] != NULL)
+				event_free(vms[i]->timers[t]);
+		vmlog_close(vms[i]);
 		vm_free(vms[i]);
+		nvms--;
+	}
 	free(vms);
 	vms = NULL;
-	nvms = 0;
 	sv_invalid_clear();
+	sv_waiting_clear();
+	if (idle_event != NULL)
+		event_free(idle_event);
+	idle_event = NULL;
 }

@@ -1,134 +1,306 @@
 /*
  * vm.c: the state machine of one VM, written as a table.
  *
- * Entering a state runs the hook named after it (hook.c).  Everything that
- * happens to a VM is an event: a request from a client, the end of a hook,
- * the end of the hypervisor process (after its instance was destroyed), or
- * the stop timer.  vm_table[state][event] names the action; an event a
- * state does not expect is logged and ignored.  Actions are small functions
- * below the table; each either enters a state or waits for the next event.
+ * The machine is in a position (enum vm_pos): a state a user sees, and what
+ * the VM waits for in it -- its hook, the hypervisor's exit, the helper that
+ * destroys the instance, a retry timer.  Everything that happens to a VM is
+ * an event (enum vm_event): a request, the daemon's shutdown, removal by a
+ * reload, the end of a hook or helper, the end of the hypervisor, a timer.
+ * Where the VM is heading is one field, the intent (enum vm_intent), which
+ * requests set and which shutdown and removal set for good.
  *
- * One rule stands outside the table because it holds in every state: while
- * a hook runs, the end of the hypervisor is held back (exit_pending) and
- * delivered once the hook has finished, so that hooks never overlap.
+ * vm_table below is the whole machine: each row says, for a set of
+ * positions, a set of events and a set of intents, which action runs and
+ * which positions it may lead to.  The first matching row wins; an event no
+ * row matches is logged and ignored.  vmstated -T prints the table, and
+ * vmstated(8) carries the same text.
+ *
+ * Two rules hold for every row.  Moving into a position that runs a hook
+ * starts that hook, unless the event arrived while that very hook runs (an
+ * exit or a failreset noted during the hook): hooks of a VM never overlap.
+ * A move into another state than the one the VM is in "enters" it: the
+ * change is logged, sent to clients and recorded before the hook starts.
+ *
+ * This file decides and nothing else: what it asks of the world goes
+ * through vm->fx (effects.c in the daemon, fakes in the unit tests), and
+ * what the world reports comes back as events.
  */
 #include <sys/types.h>
 
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <event2/event.h>
 
 #include "log.h"
-#include "proc.h"
-#include "vmstated.h"
+#include "vm_machine.h"
 
-enum vm_event {
-	EV_REQ_START,
-	EV_REQ_STOP,
-	EV_REQ_RESTART,
-	EV_REQ_KILL,
-	EV_REQ_FAILRESET,
-	EV_HOOK_DONE,		/* the state's hook succeeded, or had none */
-	EV_HOOK_FAILED,
-	EV_VM_EXIT,		/* hypervisor gone and instance destroyed */
-	EV_NEVENTS
-};
-
-/* An action returns 0, or -1 to refuse a request (message in msg). */
-typedef int	(*vm_action)(struct vm *, struct buf *msg);
-
-static int	act_start(struct vm *, struct buf *);
-static int	act_refuse_not_running(struct vm *, struct buf *);
-static int	act_refuse_not_failed(struct vm *, struct buf *);
-static int	act_refuse_busy(struct vm *, struct buf *);
-static int	act_refuse_failed(struct vm *, struct buf *);
-static int	act_refuse_running(struct vm *, struct buf *);
-static int	act_stop_later(struct vm *, struct buf *);
-static int	act_kill_starting(struct vm *, struct buf *);
-static int	act_network_done(struct vm *, struct buf *);
-static int	act_storage_done(struct vm *, struct buf *);
-static int	act_fail_hook(struct vm *, struct buf *);
-static int	act_start_hook_failed(struct vm *, struct buf *);
-static int	act_running_settled(struct vm *, struct buf *);
-static int	act_exit_while_running(struct vm *, struct buf *);
-static int	act_stop(struct vm *, struct buf *);
-static int	act_restart(struct vm *, struct buf *);
-static int	act_kill(struct vm *, struct buf *);
-static int	act_restarting_settled(struct vm *, struct buf *);
-static int	act_respawn(struct vm *, struct buf *);
-static int	act_enter_running(struct vm *, struct buf *);
-static int	act_stopping_settled(struct vm *, struct buf *);
-static int	act_teardown(struct vm *, struct buf *);
-static int	act_storage_torn_down(struct vm *, struct buf *);
-static int	act_network_torn_down(struct vm *, struct buf *);
-static int	act_failreset(struct vm *, struct buf *);
-static int	act_already_stopping(struct vm *, struct buf *);
-static int	act_kill_now(struct vm *, struct buf *);
-static int	act_idle_hook_ended(struct vm *, struct buf *);
+#define ROW(from, events, intents, to, action) \
+	{ (from), (events), (intents), (to), action, #action }
 
 /*
- * The table.  Rows: states.  Columns: start, stop, restart, kill,
- * failreset, hook done, hook failed, hypervisor exit.  NULL: unexpected.
+ * The machine.  Read it top to bottom: the first row that matches the
+ * position, the event and the intent is the one that acts.
  */
-static const vm_action vm_table[VM_NSTATES][EV_NEVENTS] = {
-	[VM_STOPPED] = {
-		act_start, act_refuse_not_running, act_start,
-		act_refuse_not_running, act_refuse_not_failed,
-		act_idle_hook_ended, act_idle_hook_ended, NULL },
-	[VM_START_NETWORK] = {
-		act_refuse_busy, act_stop_later, act_refuse_busy,
-		act_kill_starting, act_refuse_not_failed,
-		act_network_done, act_start_hook_failed, NULL },
-	[VM_START_STORAGE] = {
-		act_refuse_busy, act_stop_later, act_refuse_busy,
-		act_kill_starting, act_refuse_not_failed,
-		act_storage_done, act_start_hook_failed, NULL },
-	[VM_RUNNING] = {
-		act_refuse_running, act_stop, act_restart,
-		act_kill, act_refuse_not_failed,
-		act_running_settled, act_fail_hook, act_exit_while_running },
-	[VM_RESTARTING] = {
-		act_refuse_busy, act_stop_later, act_refuse_busy,
-		act_kill, act_refuse_not_failed,
-		act_restarting_settled, act_fail_hook, act_respawn },
-	[VM_RESTARTED] = {
-		act_refuse_busy, act_stop_later, act_refuse_busy,
-		act_kill, act_refuse_not_failed,
-		act_enter_running, act_fail_hook, NULL },
-	[VM_STOPPING] = {
-		act_refuse_busy, act_already_stopping, act_refuse_busy,
-		act_kill_now, act_refuse_not_failed,
-		act_stopping_settled, act_stopping_settled, act_teardown },
-	[VM_STOP_STORAGE] = {
-		act_refuse_busy, act_already_stopping, act_refuse_busy,
-		act_already_stopping, act_refuse_not_failed,
-		act_storage_torn_down, act_storage_torn_down, NULL },
-	[VM_STOP_NETWORK] = {
-		act_refuse_busy, act_already_stopping, act_refuse_busy,
-		act_already_stopping, act_refuse_not_failed,
-		act_network_torn_down, act_network_torn_down, NULL },
-	[VM_FAILED] = {
-		act_refuse_failed, act_refuse_not_running, act_refuse_failed,
-		act_refuse_not_running, act_failreset,
-		act_idle_hook_ended, act_idle_hook_ended, NULL },
+static const struct vm_row vm_table[] = {
+	/* ---- Requests to start.  Shutdown and removal refuse them. ---- */
+	ROW(ALLPOS, STARTS | E(EV_FAILRESET), STICKY,
+	    SAME, act_refuse_sticky),
+	ROW(P(P_STOPPED), STARTS, ANY,
+	    SAME | P(P_START_DESTROY) | P(P_NET_HOOK) | P(P_FAILED_HOOK),
+	    act_start),
+	ROW(P(P_STOPPED_HOOK), STARTS, ANY,
+	    SAME, act_queue_start),
+	ROW(FAILEDPOS, STARTS, ANY,
+	    SAME, act_refuse_failed),
+	ROW(P(P_RUNNING) | P(P_RUNNING_HOOK), E(EV_START), ANY,
+	    SAME, act_refuse_running),
+	ROW(P(P_RUNNING), E(EV_RESTART), ANY,
+	    P(P_RESTART_HOOK_UP), act_restart_now),
+	ROW(P(P_RUNNING_HOOK) | P(P_RUNNING_HOOK_GONE), E(EV_RESTART), ANY,
+	    SAME, act_want_restart),
+	ROW(ALLPOS, STARTS, ANY,
+	    SAME, act_refuse_busy),
+
+	/* ---- Requests and orders to stop. ---- */
+	ROW(P(P_STOPPED_HOOK), E(EV_STOP) | E(EV_KILL), I(INTENT_UP),
+	    SAME, act_cancel_start),
+	ROW(P(P_STOPPED) | P(P_STOPPED_HOOK) | FAILEDPOS,
+	    E(EV_STOP) | E(EV_KILL), ANY,
+	    SAME, act_refuse_not_running),
+	ROW(P(P_STOPPED) | P(P_STOPPED_HOOK) | FAILEDPOS,
+	    E(EV_SHUTDOWN) | E(EV_REMOVE), ANY,
+	    SAME, act_want_down),
+	ROW(P(P_RUNNING), E(EV_STOP) | E(EV_SHUTDOWN) | E(EV_REMOVE), ANY,
+	    P(P_STOPPING_HOOK_UP), act_stop_now),
+	ROW(P(P_RUNNING), E(EV_KILL), ANY,
+	    P(P_STOPPING_HOOK_UP), act_kill_now),
+	ROW(P(P_NET_HOOK) | P(P_STORAGE_HOOK), E(EV_KILL), ANY,
+	    SAME, act_kill_task),
+	ROW(P(P_START_RETRY), DOWNS, ANY,
+	    TEARDOWN, act_retry_teardown),
+	ROW(P(P_RESTART_RETRY), DOWNS, ANY,
+	    P(P_STOPPING_HOOK), act_retry_stopping),
+	ROW(UPPOS & ~P(P_RUNNING), E(EV_KILL), ANY,
+	    SAME, act_kill_hv),
+	ROW(ALLPOS, DOWNS, ANY,
+	    SAME, act_want_down),
+
+	/* ---- failreset. ---- */
+	ROW(P(P_FAILED), E(EV_FAILRESET), ANY,
+	    P(P_STOPPED_HOOK), act_failreset),
+	ROW(P(P_FAILED_HOOK), E(EV_FAILRESET), ANY,
+	    P(P_FAILED_HOOK_RESET), act_queue_failreset),
+	ROW(P(P_FAILED_HOOK_RESET), E(EV_FAILRESET), ANY,
+	    SAME, act_accept),
+	ROW(ALLPOS, E(EV_FAILRESET), ANY,
+	    SAME, act_refuse_not_failed),
+
+	/* ---- Starting. ---- */
+	ROW(P(P_STOPPED_HOOK), HOOKS, I(INTENT_UP),
+	    P(P_STOPPED) | P(P_START_DESTROY) | P(P_NET_HOOK) |
+	    P(P_FAILED_HOOK), act_start_queued),
+	ROW(P(P_STOPPED_HOOK), HOOKS, ANY,
+	    P(P_STOPPED), act_settle),
+	ROW(P(P_START_DESTROY), E(EV_HELPER_OK), UPWARD,
+	    P(P_NET_HOOK), act_begin_network),
+	ROW(P(P_START_DESTROY), E(EV_HELPER_FAILED), UPWARD,
+	    P(P_FAILED_HOOK), act_start_failed),
+	ROW(P(P_START_DESTROY), HELPERS, ANY,
+	    P(P_STOPPED), act_settle),
+	ROW(P(P_NET_HOOK), E(EV_HOOK_OK), UPWARD,
+	    P(P_STORAGE_HOOK), act_network_done),
+	ROW(P(P_STORAGE_HOOK), E(EV_HOOK_OK), UPWARD,
+	    P(P_RUNNING_HOOK) | P(P_START_RETRY) | FAILDOWN, act_spawn),
+	ROW(P(P_NET_HOOK) | P(P_STORAGE_HOOK), E(EV_HOOK_FAILED), UPWARD,
+	    FAILDOWN, act_start_hook_failed),
+	ROW(P(P_NET_HOOK) | P(P_STORAGE_HOOK), HOOKS, ANY,
+	    TEARDOWN, act_teardown),
+	ROW(P(P_START_RETRY), E(EV_RETRY_TIMER), UPWARD,
+	    P(P_RUNNING_HOOK) | P(P_START_RETRY) | FAILDOWN,
+	    act_spawn_retry),
+
+	/* ---- Running. ---- */
+	ROW(P(P_RUNNING_HOOK), E(EV_HOOK_OK), I(INTENT_UP),
+	    P(P_RUNNING), act_settle),
+	ROW(P(P_RUNNING_HOOK), E(EV_HOOK_OK), I(INTENT_RESTART),
+	    P(P_RESTART_HOOK_UP), act_restart_now),
+	ROW(P(P_RUNNING_HOOK) | P(P_RESTARTED_HOOK) | P(P_RESTART_HOOK_UP),
+	    E(EV_HOOK_OK), GENTLE,
+	    P(P_STOPPING_HOOK_UP), act_stop_now),
+	ROW(P(P_RUNNING_HOOK) | P(P_RESTARTED_HOOK) | P(P_RESTART_HOOK_UP),
+	    E(EV_HOOK_OK), I(INTENT_KILL),
+	    P(P_STOPPING_HOOK_UP), act_kill_now),
+	ROW(P(P_RUNNING_HOOK) | P(P_RESTARTED_HOOK) | P(P_RESTART_HOOK_UP),
+	    E(EV_HOOK_FAILED), ANY,
+	    P(P_FAILING_WAIT), act_fail_kill),
+	ROW(P(P_RUNNING_HOOK_GONE) | P(P_RESTARTED_HOOK_GONE), E(EV_HOOK_OK),
+	    ANY, P(P_RUNNING), act_replay_exit),
+	ROW(P(P_RUNNING_HOOK_GONE) | P(P_RESTARTED_HOOK_GONE) |
+	    P(P_RESTART_HOOK), E(EV_HOOK_FAILED), ANY,
+	    P(P_FAILING_DESTROY), act_fail_destroy),
+	ROW(P(P_RUNNING), E(EV_EXIT_REBOOT) | E(EV_EXIT_CRASH), I(INTENT_UP),
+	    P(P_RESTART_HOOK), act_auto_restart),
+	ROW(P(P_RUNNING), E(EV_EXIT_OFF), I(INTENT_UP),
+	    P(P_STOPPING_HOOK), act_guest_off),
+	ROW(P(P_RUNNING), EXITS, I(INTENT_RESTART),
+	    P(P_RESTART_HOOK), act_restart_gone),
+	ROW(P(P_RUNNING), EXITS, DOWNWARD,
+	    P(P_STOPPING_HOOK), act_stopping_gone),
+	ROW(P(P_RUNNING_HOOK), EXITS, ANY,
+	    P(P_RUNNING_HOOK_GONE), act_note_exit),
+	ROW(P(P_RESTARTED_HOOK), EXITS, ANY,
+	    P(P_RESTARTED_HOOK_GONE), act_note_exit),
+	ROW(P(P_RESTART_HOOK_UP), EXITS, ANY,
+	    P(P_RESTART_HOOK), act_note_exit),
+	ROW(P(P_STOPPING_HOOK_UP), EXITS, ANY,
+	    P(P_STOPPING_HOOK), act_note_exit),
+
+	/* ---- Restarting. ---- */
+	ROW(P(P_RESTART_HOOK_UP), E(EV_HOOK_OK), UPWARD,
+	    P(P_RESTART_WAIT), act_ask_stop),
+	ROW(P(P_RESTART_HOOK), E(EV_HOOK_OK), UPWARD,
+	    P(P_RESTART_DESTROY), act_destroy),
+	ROW(P(P_RESTART_HOOK), E(EV_HOOK_OK), DOWNWARD,
+	    P(P_STOPPING_HOOK), act_stopping_gone),
+	ROW(P(P_RESTART_WAIT), EXITS, UPWARD,
+	    P(P_RESTART_DESTROY), act_destroy),
+	ROW(P(P_RESTART_WAIT), EXITS, DOWNWARD,
+	    P(P_STOPPING_HOOK), act_stopping_gone),
+	ROW(P(P_RESTART_DESTROY), E(EV_HELPER_OK), I(INTENT_UP),
+	    P(P_RESTARTED_HOOK) | P(P_RESTART_RETRY) | FAILDOWN,
+	    act_respawn),
+	ROW(P(P_RESTART_DESTROY), E(EV_HELPER_OK), I(INTENT_RESTART),
+	    P(P_RESTARTED_HOOK) | P(P_RESTART_RETRY) | FAILDOWN,
+	    act_respawn_asked),
+	ROW(P(P_RESTART_DESTROY), E(EV_HELPER_FAILED), UPWARD,
+	    FAILDOWN, act_destroy_failed),
+	ROW(P(P_RESTART_DESTROY), HELPERS, DOWNWARD,
+	    P(P_STOPPING_HOOK), act_stopping_gone),
+	ROW(P(P_RESTART_RETRY), E(EV_RETRY_TIMER), UPWARD,
+	    P(P_RESTARTED_HOOK) | P(P_RESTART_RETRY) | FAILDOWN,
+	    act_respawn_retry),
+	ROW(P(P_RESTARTED_HOOK), E(EV_HOOK_OK), UPWARD,
+	    P(P_RUNNING_HOOK), act_enter_running),
+
+	/* ---- Stopping and teardown. ---- */
+	ROW(P(P_STOPPING_HOOK_UP), HOOKS, I(INTENT_KILL),
+	    P(P_STOPPING_WAIT), act_kill_wait),
+	ROW(P(P_STOPPING_HOOK_UP), HOOKS, ANY,
+	    P(P_STOPPING_WAIT), act_ask_stop),
+	ROW(WAITPOS, E(EV_STOP_TIMER), ANY,
+	    SAME, act_escalate),
+	ROW(P(P_STOPPING_WAIT), EXITS, ANY,
+	    P(P_STOPPING_DESTROY), act_destroy),
+	ROW(P(P_STOPPING_HOOK), HOOKS, ANY,
+	    P(P_STOPPING_DESTROY), act_destroy),
+	ROW(P(P_STOPPING_DESTROY) | P(P_RECOVER_DESTROY), HELPERS, ANY,
+	    TEARDOWN, act_teardown),
+	ROW(P(P_STOP_STORAGE_HOOK), HOOKS, ANY,
+	    P(P_STOP_NETWORK_HOOK) | P(P_STOPPED_HOOK),
+	    act_storage_torn_down),
+	ROW(P(P_STOP_NETWORK_HOOK), HOOKS, ANY,
+	    P(P_STOPPED_HOOK), act_network_torn_down),
+
+	/* ---- Failing. ---- */
+	ROW(P(P_FAILING_WAIT), EXITS, ANY,
+	    P(P_FAILING_DESTROY), act_destroy),
+	ROW(P(P_FAILING_DESTROY), HELPERS, ANY,
+	    FAILDOWN, act_fail_teardown),
+	ROW(P(P_FAIL_STORAGE_HOOK), HOOKS, ANY,
+	    P(P_FAIL_NETWORK_HOOK) | P(P_FAILED_HOOK),
+	    act_storage_torn_down),
+	ROW(P(P_FAIL_NETWORK_HOOK), HOOKS, ANY,
+	    P(P_FAILED_HOOK), act_network_torn_down),
+	ROW(P(P_FAILED_HOOK), HOOKS, ANY,
+	    P(P_FAILED), act_settle),
+	ROW(P(P_FAILED_HOOK_RESET), HOOKS, ANY,
+	    P(P_STOPPED_HOOK), act_failreset),
+
+	/* ---- Taken back from a previous daemon. ---- */
+	ROW(P(P_RECOVER_TASK), HOOKS | HELPERS, ANY,
+	    P(P_STOPPED) | P(P_FAILED) | P(P_RUNNING) | P(P_STOPPING_HOOK_UP) |
+	    P(P_FAILING_WAIT) | P(P_FAILING_DESTROY) | P(P_RECOVER_DESTROY),
+	    act_recover),
+	ROW(P(P_RECOVER_TASK), EXITS, ANY,
+	    SAME, act_accept),
 };
+
+#define VM_NROWS	(sizeof(vm_table) / sizeof(vm_table[0]))
 
 static const char *const state_names[VM_NSTATES] = {
 	"stopped", "start_network", "start_storage", "running", "restarting",
 	"restarted", "stopping", "stop_storage", "stop_network", "failed",
 };
 
-static const char *const event_names[EV_NEVENTS] = {
-	"start request", "stop request", "restart request", "kill request",
-	"failreset request", "hook done", "hook failed", "hypervisor exit",
+static const char *const pos_names[VM_NPOS] = {
+	"stopped:hook", "stopped", "stopped:destroy", "start_network:hook",
+	"start_storage:hook", "start_storage:retry", "running:hook",
+	"running:hook-exited", "running", "restarting:hook",
+	"restarting:hook-exited", "restarting:wait", "restarting:destroy",
+	"restarting:retry", "restarted:hook", "restarted:hook-exited",
+	"stopping:hook", "stopping:hook-exited", "stopping:wait",
+	"stopping:destroy", "stop_storage:hook", "stop_network:hook",
+	"failing:wait", "failing:destroy", "stop_storage:failing",
+	"stop_network:failing", "failed:hook", "failed:hook-reset",
+	"failed", "recovering:task", "recovering:destroy",
 };
 
-static void	vm_dispatch(struct vm *, enum vm_event, struct buf *);
-static void	vm_enter(struct vm *, enum vm_state, const char *reason);
+/* The state each position shows; VM_NSTATES: the one it was in. */
+static const enum vm_state pos_states[VM_NPOS] = {
+	[P_STOPPED_HOOK] = VM_STOPPED,
+	[P_STOPPED] = VM_STOPPED,
+	[P_START_DESTROY] = VM_STOPPED,
+	[P_NET_HOOK] = VM_START_NETWORK,
+	[P_STORAGE_HOOK] = VM_START_STORAGE,
+	[P_START_RETRY] = VM_START_STORAGE,
+	[P_RUNNING_HOOK] = VM_RUNNING,
+	[P_RUNNING_HOOK_GONE] = VM_RUNNING,
+	[P_RUNNING] = VM_RUNNING,
+	[P_RESTART_HOOK_UP] = VM_RESTARTING,
+	[P_RESTART_HOOK] = VM_RESTARTING,
+	[P_RESTART_WAIT] = VM_RESTARTING,
+	[P_RESTART_DESTROY] = VM_RESTARTING,
+	[P_RESTART_RETRY] = VM_RESTARTING,
+	[P_RESTARTED_HOOK] = VM_RESTARTED,
+	[P_RESTARTED_HOOK_GONE] = VM_RESTARTED,
+	[P_STOPPING_HOOK_UP] = VM_STOPPING,
+	[P_STOPPING_HOOK] = VM_STOPPING,
+	[P_STOPPING_WAIT] = VM_STOPPING,
+	[P_STOPPING_DESTROY] = VM_STOPPING,
+	[P_STOP_STORAGE_HOOK] = VM_STOP_STORAGE,
+	[P_STOP_NETWORK_HOOK] = VM_STOP_NETWORK,
+	[P_FAILING_WAIT] = VM_NSTATES,
+	[P_FAILING_DESTROY] = VM_NSTATES,
+	[P_FAIL_STORAGE_HOOK] = VM_STOP_STORAGE,
+	[P_FAIL_NETWORK_HOOK] = VM_STOP_NETWORK,
+	[P_FAILED_HOOK] = VM_FAILED,
+	[P_FAILED_HOOK_RESET] = VM_FAILED,
+	[P_FAILED] = VM_FAILED,
+	[P_RECOVER_TASK] = VM_NSTATES,
+	[P_RECOVER_DESTROY] = VM_NSTATES,
+};
+
+static const char *const event_names[VM_NEVENTS] = {
+	"start", "stop", "restart", "kill", "failreset", "shutdown",
+	"remove", "hook-ok", "hook-failed", "helper-ok", "helper-failed",
+	"exit-reboot", "exit-off", "exit-crash", "stop-timer", "retry-timer",
+};
+
+static const char *const intent_names[VM_NINTENTS] = {
+	"up", "restart", "stop", "kill", "shutdown", "remove",
+};
+
+/* The reason of each intent, as hooks and logs see it. */
+static const char *const intent_reasons[VM_NINTENTS] = {
+	"request", "request", "request", "kill", "daemon-shutdown",
+	"removed",
+};
+
+static void	vm_dispatch(struct vm *, struct vm_ctx *);
+static void	vm_drain(struct vm *);
 
 const char *
 vm_state_name(enum vm_state s)
@@ -136,8 +308,45 @@ vm_state_name(enum vm_state s)
 	return (s >= 0 && s < VM_NSTATES) ? state_names[s] : "unknown";
 }
 
+const char *
+vm_pos_name(enum vm_pos p)
+{
+	return (p >= 0 && p < VM_NPOS) ? pos_names[p] : "unknown";
+}
+
+const char *
+vm_event_name(enum vm_event e)
+{
+	return (e >= 0 && e < VM_NEVENTS) ? event_names[e] : "unknown";
+}
+
+const char *
+vm_intent_name(enum vm_intent i)
+{
+	return (i >= 0 && i < VM_NINTENTS) ? intent_names[i] : "unknown";
+}
+
+enum vm_state
+vm_pos_state(enum vm_pos p)
+{
+	return pos_states[p];
+}
+
+bool
+vm_pos_by_name(const char *name, enum vm_pos *p)
+{
+	int	 i;
+
+	for (i = 0; i < VM_NPOS; i++)
+		if (strcmp(pos_names[i], name) == 0) {
+			*p = (enum vm_pos)i;
+			return true;
+		}
+	return false;
+}
+
 struct vm *
-vm_new(struct vm_config *cfg)
+vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 {
 	struct vm	*vm;
 
@@ -145,71 +354,77 @@ vm_new(struct vm_config *cfg)
 	vm->name = xstrdup(cfg->name);
 	vm->cfg = cfg;
 	vm->hv = hv_ops_for(cfg->hypervisor);
+	vm->fx = fx;
+	vm->pos = P_STOPPED;
 	vm->state = vm->previous = VM_STOPPED;
+	vm->intent = INTENT_STOP;
+	vm->intent_reason = "initial";
+	vm->intent_uid = -1;
 	vm->reason = "initial";
 	vm->by_uid = -1;
-	vm->pid = vm->hook_pid = vm->helper_pid = -1;
-	vm->watch_fd = -1;
+	vm->pid = vm->task_pid = -1;
+	vm->watch_fd = vm->task_watch_fd = -1;
 	vm->log_fd = -1;
-	vm->queued = -1;
+	vm->state_fd = -1;
 	vm->state_since = time(NULL);
-	vmlog_open(vm);
+	vm->retry_delay = VM_RETRY_FIRST;
 	return vm;
 }
 
+/* Free what vm.c owns; the caller released processes and descriptors. */
 void
 vm_free(struct vm *vm)
 {
 	if (vm == NULL)
 		return;
-	if (vm->hook_pid != -1)
-		proc_forget(vm->hook_pid);
-	if (vm->helper_pid != -1)
-		proc_forget(vm->helper_pid);
-	if (vm->pid != -1 && !vm->adopted)
-		proc_forget(vm->pid);
-	hook_cancel_timer(vm);
-	if (vm->stop_timer != NULL)
-		event_free(vm->stop_timer);
-	if (vm->watch_event != NULL)
-		event_free(vm->watch_event);
-	if (vm->watch_fd != -1)
-		close(vm->watch_fd);
-	if (vm->hv->release != NULL)
-		vm->hv->release(vm);
-	vmlog_close(vm);
 	cfg_vm_free(vm->cfg);
 	cfg_vm_free(vm->pending);
 	free(vm->restarts);
-	free(vm->cmdline);
 	free(vm->reload_error);
 	free(vm->last_exit);
-	free(vm->hook_path);
+	free(vm->fail_reason);
+	free(vm->task_path);
 	free(vm->name);
 	free(vm);
 }
 
 bool
-vm_is_idle(const struct vm *vm)
+vm_at_rest(const struct vm *vm)
 {
-	return (vm->state == VM_STOPPED || vm->state == VM_FAILED) &&
-	    vm->hook_pid == -1 && vm->helper_pid == -1 && vm->pid == -1;
+	return vm->pos == P_STOPPED || vm->pos == P_FAILED;
 }
 
-static double
-now_unix(void)
+bool
+vm_is_up(const struct vm *vm)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return vm->pid != -1;
 }
+
+void
+vm_logf(struct vm *vm, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void
+vm_logf(struct vm *vm, const char *fmt, ...)
+{
+	struct buf	 b;
+	va_list		 ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	vm->fx->log(vm, b.data);
+	buf_free(&b);
+}
+
+/* ---- The restart window (monotonic time). ---- */
 
 /* Drop restarts older than the window; return how many remain. */
 int
 vm_restarts_in_window(struct vm *vm)
 {
-	double	 cutoff = now_unix() - (double)vm->cfg->maxrestarttime;
+	double	 cutoff = vm->fx->now() - (double)vm->cfg->maxrestarttime;
 	int	 i, kept = 0;
 
 	for (i = 0; i < vm->nrestarts; i++)
@@ -219,16 +434,7 @@ vm_restarts_in_window(struct vm *vm)
 	return kept;
 }
 
-static bool
-action_refuses(vm_action a)
-{
-	return a == act_refuse_not_running || a == act_refuse_not_failed ||
-	    a == act_refuse_busy || a == act_refuse_failed ||
-	    a == act_refuse_running;
-}
-
-/* Remember an automatic restart (the history holds only the window). */
-void
+static void
 vm_record_restart(struct vm *vm, double when)
 {
 	if (vm->nrestarts == vm->caprestarts) {
@@ -240,508 +446,476 @@ vm_record_restart(struct vm *vm, double when)
 }
 
 /*
- * A request from a client.  The daemon itself asks with uid -1.
- *
- * Hooks of one VM never overlap.  In running, stopped and failed the hook
- * of the state may still run when a request comes; a request that would
- * leave the state then waits in `queued` until the hook has ended (kill
- * does not wait to kill the hypervisor: see act_kill).
+ * Count an automatic restart.  False when it would be the
+ * (maxrestart+1)-th within maxrestarttime seconds: the VM fails instead.
  */
-int
-vm_request(struct vm *vm, enum vm_request req, long uid, const char *reason,
-    struct buf *msg)
+bool
+vm_count_restart(struct vm *vm)
 {
-	vm_action	 action = vm_table[vm->state][req];
-	size_t		 before = msg->len;
-
-	if (vm->hook_pid != -1 && req != REQ_KILL && !action_refuses(action) &&
-	    (vm->state == VM_RUNNING || vm->state == VM_STOPPED ||
-	    vm->state == VM_FAILED)) {
-		if (vm->queued != -1) {
-			buf_printf(msg, "%s: a %s is already waiting for the "
-			    "%s hook to finish", vm->name,
-			    event_names[vm->queued], state_names[vm->state]);
-			return -1;
-		}
-		vm->queued = (int)req;
-		vm->queued_uid = uid;
-		vm->queued_reason = reason;
-		vmlog(vm, "%s waits for the %s hook to finish",
-		    event_names[req], state_names[vm->state]);
-		return 0;
+	if (vm_restarts_in_window(vm) >= vm->cfg->maxrestart) {
+		vm_logf(vm, "%d restarts within %lld s (maxrestart %lld); "
+		    "giving up", vm->nrestarts,
+		    (long long)vm->cfg->maxrestarttime,
+		    (long long)vm->cfg->maxrestart);
+		return false;
 	}
-	vm->by_uid = uid;
-	vm->request_reason = reason;
-	vm_dispatch(vm, (enum vm_event)req, msg);
-	return msg->len > before ? -1 : 0;
+	vm_record_restart(vm, vm->fx->now());
+	return true;
 }
 
-/*
- * Deliver an event through the table, then what waited for a hook to end:
- * first a hypervisor exit, then a queued request.
- */
-static void
-vm_dispatch(struct vm *vm, enum vm_event ev, struct buf *msg)
+/* ---- Intent. ---- */
+
+/* Set the intent, unless shutdown or removal holds it.  True if set. */
+bool
+vm_want(struct vm *vm, enum vm_intent intent, struct vm_ctx *ctx)
 {
-	vm_action	 action;
-	struct buf	 scratch;
-	enum vm_event	 queued;
-
-	buf_init(&scratch);
-	if (msg == NULL)
-		msg = &scratch;
-	if (ev == EV_VM_EXIT && vm->failing) {
-		/* Failing: the process we killed is gone; tear down. */
-		vm->exit_pending = false;
-		act_teardown(vm, msg);
-	} else if ((action = vm_table[vm->state][ev]) == NULL) {
-		log_warnx("%s: unexpected %s in state %s; ignored", vm->name,
-		    event_names[ev], state_names[vm->state]);
-		vmlog(vm, "unexpected %s in state %s; ignored",
-		    event_names[ev], state_names[vm->state]);
-		if (ev == EV_VM_EXIT)
-			vm->exit_pending = false;
-	} else
-		action(vm, msg);
-	buf_free(&scratch);
-
-	if (vm->exit_pending && vm->hook_pid == -1 && !vm->cleaning &&
-	    ev != EV_VM_EXIT && vm->pid == -1) {
-		vm->exit_pending = false;
-		vm_dispatch(vm, EV_VM_EXIT, NULL);
-	}
-	if (vm->queued != -1 && vm->hook_pid == -1 &&
-	    (ev == EV_HOOK_DONE || ev == EV_HOOK_FAILED)) {
-		queued = (enum vm_event)vm->queued;
-		vm->queued = -1;
-		if (!vm->failing) {
-			vm->by_uid = vm->queued_uid;
-			vm->request_reason = vm->queued_reason;
-			vm_dispatch(vm, queued, NULL);
-		}
-	}
-	if (vm_is_idle(vm))
-		sv_vm_idle(vm);
+	if ((I(vm->intent) & STICKY) && !(I(intent) & STICKY))
+		return false;
+	if (vm->intent == INTENT_REMOVE && intent == INTENT_SHUTDOWN)
+		return false;
+	vm->intent = intent;
+	vm->intent_reason = ctx != NULL && ctx->reason != NULL &&
+	    (intent == INTENT_UP || intent == INTENT_RESTART ||
+	    intent == INTENT_STOP) ? ctx->reason : intent_reasons[intent];
+	vm->intent_uid = ctx != NULL ? ctx->uid : -1;
+	return true;
 }
 
-/* Called by hook.c when the hook of the current state has ended. */
+enum vm_intent
+vm_intent_of(enum vm_event ev)
+{
+	switch (ev) {
+	case EV_KILL:
+		return INTENT_KILL;
+	case EV_SHUTDOWN:
+		return INTENT_SHUTDOWN;
+	case EV_REMOVE:
+		return INTENT_REMOVE;
+	default:
+		return INTENT_STOP;
+	}
+}
+
+/* A transition done for the intent: its reason, and who asked. */
 void
-vm_hook_finished(struct vm *vm, bool ok)
+vm_for_intent(struct vm *vm)
 {
-	vm_dispatch(vm, ok ? EV_HOOK_DONE : EV_HOOK_FAILED, NULL);
+	vm->reason = vm->intent_reason;
+	vm->by_uid = vm->intent_uid;
+}
+
+/* ---- Dispatching. ---- */
+
+/* A short queue of events the actions raise for themselves (a hook that
+ * does not exist is done at once). */
+#define VM_QUEUE	8
+static struct {
+	struct vm	*vm;
+	enum vm_event	 ev;
+} vm_queue[VM_QUEUE];
+static int	vm_queued;
+
+void
+vm_emit(struct vm *vm, enum vm_event ev)
+{
+	if (vm_queued == VM_QUEUE)
+		fatalx("%s: event queue full", vm->name);
+	vm_queue[vm_queued].vm = vm;
+	vm_queue[vm_queued].ev = ev;
+	vm_queued++;
+}
+
+static const struct vm_row *
+vm_find_row(enum vm_pos pos, enum vm_event ev, enum vm_intent intent)
+{
+	size_t	 i;
+
+	for (i = 0; i < VM_NROWS; i++)
+		if ((vm_table[i].from & P(pos)) &&
+		    (vm_table[i].events & E(ev)) &&
+		    (vm_table[i].intents & I(intent)))
+			return &vm_table[i];
+	return NULL;
+}
+
+static bool
+vm_pos_runs_hook(enum vm_pos p)
+{
+	return (HOOKPOS & P(p)) != 0;
 }
 
 /*
- * Enter a state: record it, tell the log, the clients and the state file,
- * then run its hook.  A state without a hook is done at once.
+ * Move to position `next`.  Entering another state announces it; a
+ * position with a hook starts the hook unless it is the same hook going
+ * on (hook_goes_on).  Everything is recorded before a hook starts.
  */
 static void
-vm_enter(struct vm *vm, enum vm_state to, const char *reason)
+vm_move(struct vm *vm, enum vm_pos next, bool hook_goes_on)
 {
-	enum vm_state	 from = vm->state;
+	enum vm_pos	 old = vm->pos;
+	enum vm_state	 from = vm->state, to = pos_states[next];
+	bool		 start_hook;
 	int		 r;
 
-	vm->previous = from;
-	vm->state = to;
-	vm->reason = reason;
-	vm->state_since = time(NULL);
-	if (vm->by_uid >= 0)
-		vmlog(vm, "%s -> %s (reason %s, by uid %ld)",
-		    state_names[from], state_names[to], reason, vm->by_uid);
-	else
-		vmlog(vm, "%s -> %s (reason %s)", state_names[from],
-		    state_names[to], reason);
-	log_info("%s: %s -> %s (%s)", vm->name, state_names[from],
-	    state_names[to], reason);
-	control_broadcast_state(vm, from, to);
-	persist_save(vm);
-	vm->by_uid = -1;
-
-	r = hook_run(vm);
-	if (r == 0)
-		vm_dispatch(vm, EV_HOOK_DONE, NULL);
-	else if (r == -1)
-		vm_dispatch(vm, EV_HOOK_FAILED, NULL);
+	if ((WAITPOS & P(old)) && !(WAITPOS & P(next)))
+		vm->fx->timer(vm, VM_TIMER_STOP, -1);
+	if ((RETRYPOS & P(old)) && !(RETRYPOS & P(next)))
+		vm->fx->timer(vm, VM_TIMER_RETRY, -1);
+	if (to == VM_NSTATES)
+		to = from;
+	start_hook = vm_pos_runs_hook(next) && !hook_goes_on;
+	vm->pos = next;
+	if (to != from || start_hook) {
+		vm->previous = from;
+		vm->state = to;
+		vm->state_since = time(NULL);
+		vm->fx->announce(vm, from, to);
+		vm->by_uid = -1;
+	}
+	vm->fx->persist(vm);
+	if (start_hook) {
+		r = vm->fx->hook_start(vm);
+		if (r == 0)
+			vm_emit(vm, EV_HOOK_OK);
+		else if (r == -1)
+			vm_emit(vm, EV_HOOK_FAILED);
+	}
 }
 
-/* ---- Refusals: each names the VM and says what to do. ---- */
-
-static int
-act_refuse_not_running(struct vm *vm, struct buf *msg)
+bool
+vm_is_request(enum vm_event ev)
 {
-	buf_printf(msg, "%s is not running (state %s); nothing to %s",
-	    vm->name, state_names[vm->state],
-	    vm->state == VM_FAILED ? "stop; use failreset to clear failed" :
-	    "stop");
-	return -1;
+	return ev <= EV_FAILRESET;
 }
-
-static int
-act_refuse_not_failed(struct vm *vm, struct buf *msg)
-{
-	buf_printf(msg, "%s is not failed (state %s); failreset only "
-	    "applies to a failed VM", vm->name, state_names[vm->state]);
-	return -1;
-}
-
-static int
-act_refuse_busy(struct vm *vm, struct buf *msg)
-{
-	buf_printf(msg, "%s is busy (state %s); wait until it is running "
-	    "or stopped, or use kill", vm->name, state_names[vm->state]);
-	return -1;
-}
-
-static int
-act_refuse_failed(struct vm *vm, struct buf *msg)
-{
-	buf_printf(msg, "%s is failed (%s); run 'vmstatedctl failreset %s' "
-	    "first", vm->name, vm->fail_reason ? vm->fail_reason : "failed",
-	    vm->name);
-	return -1;
-}
-
-static int
-act_refuse_running(struct vm *vm, struct buf *msg)
-{
-	buf_printf(msg, "%s is already running (pid %ld); use restart to "
-	    "restart it", vm->name, (long)vm->pid);
-	return -1;
-}
-
-static int
-act_already_stopping(struct vm *vm, struct buf *msg)
-{
-	/* A second stop is not an error: the VM is on its way. */
-	return 0;
-}
-
-static int
-act_idle_hook_ended(struct vm *vm, struct buf *msg)
-{
-	return 0;
-}
-
-/* ---- Starting. ---- */
 
 static void
-vm_take_pending_config(struct vm *vm)
+vm_dispatch(struct vm *vm, struct vm_ctx *ctx)
 {
-	if (vm->pending == NULL)
+	const struct vm_row	*row;
+	enum vm_pos		 before = vm->pos, next;
+	bool			 goes_on;
+
+	row = vm_find_row(vm->pos, ctx->ev, vm->intent);
+	if (row == NULL) {
+		log_warnx("%s: unexpected %s in %s (intent %s); ignored",
+		    vm->name, event_names[ctx->ev], pos_names[vm->pos],
+		    intent_names[vm->intent]);
+		vm_logf(vm, "unexpected %s in %s (intent %s); ignored",
+		    event_names[ctx->ev], pos_names[vm->pos],
+		    intent_names[vm->intent]);
 		return;
-	cfg_vm_free(vm->cfg);
-	vm->cfg = vm->pending;
-	vm->pending = NULL;
-	if (vm->hv->release != NULL)
-		vm->hv->release(vm);
-	vm->hv = hv_ops_for(vm->cfg->hypervisor);
-	vmlog(vm, "configuration changed by reload now in force");
-}
-
-static int
-act_start(struct vm *vm, struct buf *msg)
-{
-	if (vmstated_shutting_down()) {
-		buf_printf(msg, "%s: vmstated is shutting down; not starting",
-		    vm->name);
-		return -1;
 	}
-	vm_take_pending_config(vm);
-	vm->phases = 0;
-	vm->exit_known = false;
-	vm->instance_destroyed = false;	/* destroy again before a start */
-	vm->failing = vm->stop_pending = vm->killing = false;
-	vm->fail_reason = NULL;
-	vm_enter(vm, VM_START_NETWORK, vm->request_reason);
-	return 0;
-}
-
-static int
-act_network_done(struct vm *vm, struct buf *msg)
-{
-	vm->phases |= VM_PHASE_NETWORK;
-	if (vm->stop_pending)
-		return act_teardown(vm, msg);
-	vm_enter(vm, VM_START_STORAGE, vm->reason);
-	return 0;
-}
-
-static int
-act_storage_done(struct vm *vm, struct buf *msg)
-{
-	vm->phases |= VM_PHASE_STORAGE;
-	if (vm->stop_pending)
-		return act_teardown(vm, msg);
-	vm_spawn(vm, VM_RUNNING);
-	return 0;
-}
-
-static int
-act_start_hook_failed(struct vm *vm, struct buf *msg)
-{
-	if (vm->stop_pending)	/* killed on request: not a failure */
-		return act_teardown(vm, msg);
-	vm_fail(vm, "hook-failed");
-	return 0;
-}
-
-static int
-act_stop_later(struct vm *vm, struct buf *msg)
-{
-	vm->stop_pending = true;
-	vmlog(vm, "stop requested in state %s; stopping once it completes",
-	    state_names[vm->state]);
-	return 0;
-}
-
-/* kill while a start hook runs: end the hook now, then tear down. */
-static int
-act_kill_starting(struct vm *vm, struct buf *msg)
-{
-	vm->stop_pending = true;
-	vm->killing = true;
-	if (vm->hook_pid != -1)
-		hook_kill(vm, SIGKILL);
-	return 0;
-}
-
-/* ---- Running. ---- */
-
-static int
-act_enter_running(struct vm *vm, struct buf *msg)
-{
-	vm_enter(vm, VM_RUNNING, vm->reason);
-	return 0;
-}
-
-/* The running hook is done: act on anything that was asked meanwhile. */
-static int
-act_running_settled(struct vm *vm, struct buf *msg)
-{
-	if (vm->stop_pending && vm->pid != -1) {
-		vm->stop_pending = false;
-		return act_stop(vm, msg);
+	next = row->action(vm, ctx);
+	if (next == before && vm->pos == before) {
+		if (!(row->to & (SAME | P(before))))
+			fatalx("%s: %s stayed in %s on %s", vm->name,
+			    row->name, pos_names[before],
+			    event_names[ctx->ev]);
+		return;
 	}
-	return 0;
+	if (!(row->to & P(next)))
+		fatalx("%s: %s led from %s to %s on %s, outside the table",
+		    vm->name, row->name, pos_names[before], pos_names[next],
+		    event_names[ctx->ev]);
+	/* An event that arrives while a hook runs, other than its end,
+	 * leaves that hook running. */
+	goes_on = vm_pos_runs_hook(before) && ctx->ev != EV_HOOK_OK &&
+	    ctx->ev != EV_HOOK_FAILED;
+	vm_move(vm, next, goes_on);
 }
 
-static int
-act_exit_while_running(struct vm *vm, struct buf *msg)
+/* Deliver what the actions raised, then tell the world of a VM at rest. */
+static void
+vm_drain(struct vm *vm)
 {
-	if (vm->killing) {
-		vm_enter(vm, VM_STOPPING, "kill");
-		return 0;
+	struct vm_ctx	 ctx;
+	struct vm	*target;
+	int		 i;
+
+	while (vm_queued > 0) {
+		target = vm_queue[0].vm;
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.ev = vm_queue[0].ev;
+		ctx.uid = -1;
+		for (i = 1; i < vm_queued; i++)
+			vm_queue[i - 1] = vm_queue[i];
+		vm_queued--;
+		vm_dispatch(target, &ctx);
 	}
-	switch (vm->exit_kind) {
+	if (vm_at_rest(vm))
+		vm->fx->idle(vm);
+}
+
+int
+vm_request(struct vm *vm, enum vm_event ev, long uid, const char *reason,
+    struct buf *msg)
+{
+	struct vm_ctx	 ctx;
+	struct buf	 scratch;
+
+	buf_init(&scratch);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.ev = ev;
+	ctx.uid = uid;
+	ctx.reason = reason;
+	ctx.msg = msg != NULL ? msg : &scratch;
+	if (!vm_is_request(ev))
+		fatalx("vm_request: %s is not a request", event_names[ev]);
+	vm_dispatch(vm, &ctx);
+	vm_drain(vm);
+	buf_free(&scratch);
+	return ctx.refused ? -1 : 0;
+}
+
+void
+vm_event(struct vm *vm, enum vm_event ev)
+{
+	struct vm_ctx	 ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.ev = ev;
+	ctx.uid = -1;
+	vm_dispatch(vm, &ctx);
+	vm_drain(vm);
+}
+
+enum vm_event
+vm_exit_event(enum hv_exit kind)
+{
+	switch (kind) {
 	case HV_EXIT_REBOOT:
-		vm->counted = true;
-		vm_enter(vm, VM_RESTARTING, "guest-reboot");
-		break;
-	case HV_EXIT_CRASH:
-		vm->counted = true;
-		vm_enter(vm, VM_RESTARTING, "crash");
-		break;
+		return EV_EXIT_REBOOT;
 	case HV_EXIT_POWEROFF:
-		vm_enter(vm, VM_STOPPING, "guest-poweroff");
-		break;
 	case HV_EXIT_HALT:
-		vm_enter(vm, VM_STOPPING, "guest-halt");
+		return EV_EXIT_OFF;
+	case HV_EXIT_CRASH:
 		break;
 	}
-	return 0;
+	return EV_EXIT_CRASH;
 }
 
-static int
-act_stop(struct vm *vm, struct buf *msg)
+/* The hypervisor has ended (vm->pid is -1 already). */
+void
+vm_exited(struct vm *vm, enum hv_exit kind, int status, bool known,
+    const char *description)
 {
-	vm_enter(vm, VM_STOPPING, vm->request_reason);
-	return 0;
+	vm->exit_kind = kind;
+	vm->exit_status = status;
+	vm->exit_known = known;
+	free(vm->last_exit);
+	xasprintf(&vm->last_exit, "%s (%s)", hv_exit_name(kind), description);
+	vm_event(vm, vm_exit_event(kind));
 }
 
-static int
-act_restart(struct vm *vm, struct buf *msg)
-{
-	vm->counted = false;
-	vm_enter(vm, VM_RESTARTING, vm->request_reason);
-	return 0;
-}
+/* ---- Taking a VM back from a previous daemon. ---- */
 
-static int
-act_kill(struct vm *vm, struct buf *msg)
+/*
+ * Take a VM back from what a previous daemon recorded.  vm->pid is the
+ * live hypervisor found for it and watched (vmproc_find, vmproc_adopt),
+ * or -1; vm->task_pid the previous daemon's hook or helper if it still
+ * runs (task_reclaim: it is being ended, and its end comes as an event),
+ * or -1.
+ */
+void
+vm_restore(struct vm *vm, const struct vm_record *rec)
 {
-	vm->killing = true;
-	vm->stop_pending = false;
-	if (vm->pid != -1)
-		kill(vm->pid, SIGKILL);
-	if (vm->state == VM_RUNNING && vm->hook_pid == -1)
-		vm_enter(vm, VM_STOPPING, "kill");
-	else if (vm->state != VM_RUNNING)
-		vm->stop_pending = true;	/* restarting, restarted */
-	/* else: the running hook runs; the exit, held back until it ends,
-	 * takes the VM to stopping (act_exit_while_running). */
-	return 0;
-}
+	int	 i;
 
-static int
-act_kill_now(struct vm *vm, struct buf *msg)
-{
-	vm->killing = true;
-	if (vm->pid != -1)
-		kill(vm->pid, SIGKILL);
-	return 0;
-}
-
-/* ---- Restarting. ---- */
-
-static int
-act_restarting_settled(struct vm *vm, struct buf *msg)
-{
-	if (vm->stop_pending) {
-		/* Asked to stop during the restart: stop instead. */
-		vm->stop_pending = false;
-		vm_enter(vm, VM_STOPPING, vm->request_reason);
-		return 0;
+	for (i = 0; i < rec->nrestarts; i++)
+		vm_record_restart(vm, rec->restarts[i]);
+	vm->started_at = rec->started_at;
+	free(vm->fail_reason);
+	vm->fail_reason = rec->fail_reason ? xstrdup(rec->fail_reason) : NULL;
+	free(vm->last_exit);
+	vm->last_exit = rec->last_exit ? xstrdup(rec->last_exit) : NULL;
+	vm->phases = rec->phases & (VM_PHASE_NETWORK | VM_PHASE_STORAGE);
+	vm->state = vm->previous = rec->state;
+	vm->recover_pos = rec->pos;
+	vm->recover_intent = rec->intent;
+	/* No opinion yet: requests that come while the previous daemon's
+	 * hook ends say what happens (vm_recover_decide). */
+	vm->intent = INTENT_UP;
+	vm->intent_reason = "request";
+	if (rec->task_done)
+		vm_recovered_hook_done(vm);
+	if (FAILEDPOS & P(rec->pos) && vm->fail_reason == NULL)
+		vm->fail_reason = xstrdup("failed before the daemon restarted");
+	vm->pos = P_RECOVER_TASK;
+	if (vm->task_pid != -1) {
+		/* Hooks never overlap: the old one ends first. */
+		vm_logf(vm, "waiting for %s left running by the previous "
+		    "daemon (pid %ld) to end", vm->task_path ? vm->task_path :
+		    "a hook", (long)vm->task_pid);
+		vm->fx->persist(vm);
+		return;
 	}
-	if (vm->pid != -1) {
-		vm_ask_stop(vm);	/* requested restart */
-		return 0;
+	vm_move(vm, vm_recover_decide(vm), false);
+	vm_drain(vm);
+}
+
+/* ---- The table, printed and checked. ---- */
+
+struct vm_named_set {
+	const char	*name;
+	uint64_t	 mask;
+};
+
+static const struct vm_named_set pos_sets[] = {
+	{ "*", ALLPOS },
+	{ "teardown", TEARDOWN },
+	{ "failing-teardown", FAILDOWN },
+	{ "failed*", FAILEDPOS },
+	{ "hypervisor-up", UPPOS },
+	{ "waiting", WAITPOS },
+};
+
+static const struct vm_named_set event_sets[] = {
+	{ "starts", STARTS },
+	{ "downs", DOWNS },
+	{ "hook-ends", HOOKS },
+	{ "helper-ends", HELPERS },
+	{ "exits", EXITS },
+};
+
+static const struct vm_named_set intent_sets[] = {
+	{ "*", ANY },
+	{ "upward", UPWARD },
+	{ "downward", DOWNWARD },
+	{ "gentle", GENTLE },
+	{ "sticky", STICKY },
+};
+
+static void
+vm_print_set(FILE *fp, uint64_t mask, const struct vm_named_set *sets,
+    size_t nsets, const char *const *names, int n)
+{
+	size_t	 s;
+	int	 i;
+	bool	 first = true;
+
+	for (s = 0; s < nsets; s++)
+		if (sets[s].mask == mask) {
+			fputs(sets[s].name, fp);
+			return;
+		}
+	for (i = 0; i < n; i++)
+		if (mask & (UINT64_C(1) << i)) {
+			fprintf(fp, "%s%s", first ? "" : ",", names[i]);
+			first = false;
+		}
+}
+
+#define NSETS(a)	(sizeof(a) / sizeof(a[0]))
+
+/*
+ * vmstated -T: the table as vmstated(8) shows it, one row a line:
+ *   positions + events [intents] -> positions : action
+ */
+void
+vm_print_table(FILE *fp)
+{
+	size_t	 r, s;
+	int	 i;
+	bool	 first;
+
+	fprintf(fp, "# Positions (state:what the VM waits for):\n");
+	for (i = 0; i < VM_NPOS; i++)
+		fprintf(fp, "#   %-28s shows %s\n", pos_names[i],
+		    pos_states[i] == VM_NSTATES ? "the state it was in" :
+		    state_names[pos_states[i]]);
+	fprintf(fp, "# Sets:\n");
+	for (s = 1; s < NSETS(pos_sets); s++) {
+		fprintf(fp, "#   %s =", pos_sets[s].name);
+		for (i = 0; i < VM_NPOS; i++)
+			if (pos_sets[s].mask & P(i))
+				fprintf(fp, " %s", pos_names[i]);
+		fputc('\n', fp);
 	}
-	if (vm->cleaning || vm->exit_pending)
-		return 0;		/* the exit event follows */
-	return act_respawn(vm, msg);
+	for (s = 0; s < NSETS(event_sets); s++) {
+		fprintf(fp, "#   %s =", event_sets[s].name);
+		for (i = 0; i < VM_NEVENTS; i++)
+			if (event_sets[s].mask & E(i))
+				fprintf(fp, " %s", event_names[i]);
+		fputc('\n', fp);
+	}
+	for (s = 1; s < NSETS(intent_sets); s++) {
+		fprintf(fp, "#   [%s] =", intent_sets[s].name);
+		for (i = 0; i < VM_NINTENTS; i++)
+			if (intent_sets[s].mask & I(i))
+				fprintf(fp, " %s", intent_names[i]);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "# Rows: positions + events [intents] -> next : action;"
+	    " the first match wins.\n");
+	for (r = 0; r < VM_NROWS; r++) {
+		const struct vm_row *row = &vm_table[r];
+
+		vm_print_set(fp, row->from, pos_sets, NSETS(pos_sets),
+		    pos_names, VM_NPOS);
+		fputs(" + ", fp);
+		vm_print_set(fp, row->events, event_sets, NSETS(event_sets),
+		    event_names, VM_NEVENTS);
+		fputs(" [", fp);
+		vm_print_set(fp, row->intents, intent_sets,
+		    NSETS(intent_sets), intent_names, VM_NINTENTS);
+		fputs("] -> ", fp);
+		first = true;
+		if (row->to & SAME) {
+			fputs("=", fp);
+			first = false;
+		}
+		if ((row->to & ~SAME) != 0) {
+			if (!first)
+				fputc('|', fp);
+			vm_print_set(fp, row->to & ~SAME, pos_sets,
+			    NSETS(pos_sets), pos_names, VM_NPOS);
+		}
+		fprintf(fp, " : %s\n", row->name + 4);
+	}
 }
 
 /*
- * The old process is gone.  Count an automatic restart; give up when it
- * would be the (maxrestart+1)-th within maxrestarttime seconds.
+ * The table is complete where it must be: every request and order gets an
+ * answer in every position and intent; the end of a hook, of a helper, of
+ * the hypervisor and the timers are expected wherever they can happen.
  */
-static int
-act_respawn(struct vm *vm, struct buf *msg)
+int
+vm_check_table(void)
 {
-	if (vm->stop_timer != NULL)
-		event_del(vm->stop_timer);
-	if (vm->stop_pending || vm->killing) {
-		vm->stop_pending = false;
-		vm_enter(vm, VM_STOPPING, vm->killing ? "kill" :
-		    vm->request_reason);
-		return 0;
-	}
-	if (vm->counted) {
-		if (vm_restarts_in_window(vm) >= vm->cfg->maxrestart) {
-			vmlog(vm, "%d restarts within %lld s (maxrestart %lld); "
-			    "giving up", vm->nrestarts,
-			    (long long)vm->cfg->maxrestarttime,
-			    (long long)vm->cfg->maxrestart);
-			vm_fail(vm, "restart-limit");
-			return 0;
-		}
-		vm_record_restart(vm, now_unix());
-	} else
-		vm_take_pending_config(vm);	/* a restart the admin asked for */
-	vm_spawn(vm, VM_RESTARTED);
-	return 0;
-}
+	static const struct {
+		uint64_t	 where;
+		uint32_t	 events;
+		unsigned	 intents;
+	} must[] = {
+		{ ALLPOS, STARTS | DOWNS | E(EV_FAILRESET), ANY },
+		{ HOOKPOS, HOOKS, ANY },
+		{ P(P_RECOVER_TASK), HOOKS | HELPERS, ANY },
+		{ P(P_START_DESTROY) | P(P_RESTART_DESTROY) |
+		    P(P_STOPPING_DESTROY) | P(P_FAILING_DESTROY) |
+		    P(P_RECOVER_DESTROY), HELPERS, ANY },
+		{ UPPOS, EXITS, ANY },
+		{ WAITPOS, E(EV_STOP_TIMER), ANY },
+		{ RETRYPOS, E(EV_RETRY_TIMER), UPWARD },
+	};
+	size_t	 m;
+	int	 p, e, i, errors = 0;
 
-/* ---- Stopping and teardown. ---- */
-
-static int
-act_stopping_settled(struct vm *vm, struct buf *msg)
-{
-	if (vm->pid != -1) {
-		vm_ask_stop(vm);
-		return 0;
-	}
-	if (vm->cleaning || vm->exit_pending)
-		return 0;		/* the exit event follows */
-	return act_teardown(vm, msg);
-}
-
-/* Run the teardown hooks of the phases that completed, then settle. */
-static int
-act_teardown(struct vm *vm, struct buf *msg)
-{
-	const char	*reason = vm->failing ? vm->fail_reason : vm->reason;
-
-	if (vm->stop_timer != NULL)
-		event_del(vm->stop_timer);
-	if (vm->pid != -1 || vm->cleaning)
-		return 0;		/* wait for the process to go */
-	vm->stop_pending = false;
-	if (vm->phases & VM_PHASE_STORAGE)
-		vm_enter(vm, VM_STOP_STORAGE, reason);
-	else if (vm->phases & VM_PHASE_NETWORK)
-		vm_enter(vm, VM_STOP_NETWORK, reason);
-	else if (vm->failing)
-		vm_enter(vm, VM_FAILED, reason);
-	else
-		vm_enter(vm, VM_STOPPED, reason);
-	return 0;
-}
-
-static int
-act_storage_torn_down(struct vm *vm, struct buf *msg)
-{
-	vm->phases &= ~VM_PHASE_STORAGE;
-	return act_teardown(vm, msg);
-}
-
-static int
-act_network_torn_down(struct vm *vm, struct buf *msg)
-{
-	vm->phases &= ~VM_PHASE_NETWORK;
-	return act_teardown(vm, msg);
-}
-
-/* Something failed: kill the process if it runs, then tear down. */
-void
-vm_fail(struct vm *vm, const char *reason)
-{
-	vm->failing = true;
-	vm->fail_reason = reason;
-	vm->stop_pending = false;
-	log_warnx("%s: failing (%s)", vm->name, reason);
-	if (vm->pid != -1) {
-		kill(vm->pid, SIGKILL);
-		return;			/* EV_VM_EXIT continues */
-	}
-	act_teardown(vm, NULL);
-}
-
-static int
-act_fail_hook(struct vm *vm, struct buf *msg)
-{
-	vm_fail(vm, "hook-failed");
-	return 0;
-}
-
-static int
-act_failreset(struct vm *vm, struct buf *msg)
-{
-	vm->nrestarts = 0;
-	vm->failing = false;
-	vm->fail_reason = NULL;
-	vm_enter(vm, VM_STOPPED, "failreset");
-	return 0;
-}
-
-/* ---- Entry points for vmproc.c. ---- */
-
-/* The hypervisor runs: enter running or restarted. */
-void
-vm_spawned(struct vm *vm)
-{
-	vm_enter(vm, vm->after_spawn, vm->reason);
-}
-
-/* The hypervisor is gone and its instance destroyed. */
-void
-vm_exit_arrived(struct vm *vm)
-{
-	vm_dispatch(vm, EV_VM_EXIT, NULL);
-}
-
-void
-vm_teardown(struct vm *vm)
-{
-	act_teardown(vm, NULL);
+	for (m = 0; m < NSETS(must); m++)
+		for (p = 0; p < VM_NPOS; p++)
+			for (e = 0; e < VM_NEVENTS; e++)
+				for (i = 0; i < VM_NINTENTS; i++) {
+					if (!(must[m].where & P(p)) ||
+					    !(must[m].events & E(e)) ||
+					    !(must[m].intents & I(i)))
+						continue;
+					if (vm_find_row((enum vm_pos)p,
+					    (enum vm_event)e,
+					    (enum vm_intent)i) != NULL)
+						continue;
+					fprintf(stderr, "vm table: no row for %s "
+					    "+ %s [%s]\n", pos_names[p],
+					    event_names[e], intent_names[i]);
+					errors++;
+				}
+	return errors ? -1 : 0;
 }

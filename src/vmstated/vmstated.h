@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "buf.h"
@@ -18,6 +19,7 @@
 struct event_base;
 struct event;
 
+/* The states a user sees (SPEC section 5). */
 enum vm_state {
 	VM_STOPPED,
 	VM_START_NETWORK,
@@ -32,17 +34,164 @@ enum vm_state {
 	VM_NSTATES
 };
 
-/* Requests from a client (or the daemon itself, uid -1). */
-enum vm_request {
-	REQ_START,
-	REQ_STOP,
-	REQ_RESTART,
-	REQ_KILL,
-	REQ_FAILRESET,
+/*
+ * Where the machine is: a state, and what the VM waits for in it (its
+ * hook, the hypervisor's exit, the destroy helper, a retry timer).  The
+ * table in vm.c is written in these; vm_pos_state() gives the state a user
+ * sees.
+ */
+enum vm_pos {
+	P_STOPPED_HOOK,		/* the stopped hook runs */
+	P_STOPPED,		/* at rest */
+	P_START_DESTROY,	/* an old instance is destroyed before a start */
+	P_NET_HOOK,
+	P_STORAGE_HOOK,
+	P_START_RETRY,		/* the spawn failed for lack of resources */
+	P_RUNNING_HOOK,
+	P_RUNNING_HOOK_GONE,	/* the hypervisor ended during the hook */
+	P_RUNNING,		/* at rest, hypervisor running */
+	P_RESTART_HOOK_UP,	/* restart asked: hook runs, hypervisor too */
+	P_RESTART_HOOK,		/* hook runs, hypervisor gone */
+	P_RESTART_WAIT,		/* hypervisor asked to stop; waiting */
+	P_RESTART_DESTROY,	/* destroying the instance before respawn */
+	P_RESTART_RETRY,	/* the respawn failed for lack of resources */
+	P_RESTARTED_HOOK,
+	P_RESTARTED_HOOK_GONE,
+	P_STOPPING_HOOK_UP,	/* stopping hook runs, hypervisor too */
+	P_STOPPING_HOOK,	/* stopping hook runs, hypervisor gone */
+	P_STOPPING_WAIT,	/* hypervisor asked to stop; waiting */
+	P_STOPPING_DESTROY,
+	P_STOP_STORAGE_HOOK,
+	P_STOP_NETWORK_HOOK,
+	P_FAILING_WAIT,		/* failing: hypervisor killed, waiting */
+	P_FAILING_DESTROY,
+	P_FAIL_STORAGE_HOOK,	/* teardown on the way to failed */
+	P_FAIL_NETWORK_HOOK,
+	P_FAILED_HOOK,
+	P_FAILED_HOOK_RESET,	/* failreset asked while the hook runs */
+	P_FAILED,		/* at rest */
+	P_RECOVER_TASK,		/* a previous daemon's hook is being ended */
+	P_RECOVER_DESTROY,	/* hypervisor gone while no daemon ran */
+	VM_NPOS
 };
 
-#define VM_PHASE_NETWORK	0x1	/* start_network completed */
-#define VM_PHASE_STORAGE	0x2	/* start_storage completed */
+/*
+ * What the VM is heading for: one field, set by requests, the daemon's
+ * shutdown and removal by reload.  shutdown and remove are sticky: no
+ * request moves a VM away from them.
+ */
+enum vm_intent {
+	INTENT_UP,		/* run (and start, when it is stopped) */
+	INTENT_RESTART,		/* a restart was asked; then up */
+	INTENT_STOP,		/* stop, stay stopped */
+	INTENT_KILL,		/* stop at once, stay stopped */
+	INTENT_SHUTDOWN,	/* the daemon exits: stop, never start */
+	INTENT_REMOVE,		/* removed by reload: stop, then forget */
+	VM_NINTENTS
+};
+
+/* Events: requests, the daemon's own decisions, and what happened. */
+enum vm_event {
+	EV_START,
+	EV_STOP,
+	EV_RESTART,
+	EV_KILL,
+	EV_FAILRESET,
+	EV_SHUTDOWN,		/* the daemon is exiting */
+	EV_REMOVE,		/* removed from the configuration */
+	EV_HOOK_OK,		/* the hook succeeded, or there was none */
+	EV_HOOK_FAILED,
+	EV_HELPER_OK,		/* the destroy helper ended (or none needed) */
+	EV_HELPER_FAILED,	/* ... failed or timed out */
+	EV_EXIT_REBOOT,		/* the hypervisor ended: guest reboot */
+	EV_EXIT_OFF,		/* ... guest poweroff or halt */
+	EV_EXIT_CRASH,		/* ... anything else */
+	EV_STOP_TIMER,		/* time to escalate the stop */
+	EV_RETRY_TIMER,		/* time to try the spawn again */
+	VM_NEVENTS
+};
+
+enum vm_timer {
+	VM_TIMER_STOP,
+	VM_TIMER_RETRY,
+	VM_NTIMERS
+};
+
+#define VM_PHASE_NETWORK	0x1	/* start_network begun */
+#define VM_PHASE_STORAGE	0x2	/* start_storage begun */
+
+/* Seconds between SIGTERM and SIGKILL, for hypervisors, hooks, helpers. */
+#define VM_KILL_GRACE		5
+/* Retries of a spawn that failed for lack of resources: 1, 2, 4... s. */
+#define VM_RETRY_FIRST		1.0
+#define VM_RETRY_MAX		30.0
+
+struct vm;
+
+/*
+ * What the machine asks of the world.  vm.c decides; these act, and what
+ * they start reports back later as events (vm_event()).  None of them
+ * calls vm_event() before returning.  The daemon's are in effects.c; the
+ * unit tests have fakes.
+ */
+struct vm_effects {
+	/* Start the hook of the VM's state: 1 started, 0 there is none,
+	 * -1 it could not be started (the reason is logged). */
+	int	(*hook_start)(struct vm *);
+	/* Destroy the VM's instance if one exists: 1 a helper was started,
+	 * 0 nothing to do (or done at once), -1 failed (logged). */
+	int	(*destroy_start)(struct vm *);
+	/* Signal the running hook or helper's process group. */
+	void	(*task_signal)(struct vm *, int sig);
+	/* Write generated files and execute the hypervisor: 0 (vm->pid
+	 * set), -1 failed (why says why), -2 failed for lack of resources
+	 * (worth retrying). */
+	int	(*spawn)(struct vm *, struct buf *why);
+	/* Ask the guest to power off: 0 asked (ACPI), 1 SIGTERM was sent
+	 * as the request itself (the next step is SIGKILL). */
+	int	(*ask_stop)(struct vm *);
+	void	(*signal)(struct vm *, int sig);
+	/* Arm (seconds >= 0) or cancel (< 0) a timer of the VM. */
+	void	(*timer)(struct vm *, enum vm_timer, double seconds);
+	/* Record the VM's state: 0, or -1 (reported by the callee). */
+	int	(*persist)(struct vm *);
+	/* Before a start: can the VM start?  0, or -1 with why (its state
+	 * cannot be recorded, its hypervisor already runs, a disk is in use
+	 * by another VM). */
+	int	(*start_check)(struct vm *, struct buf *why);
+	/* A state change happened: log, syslog, events. */
+	void	(*announce)(struct vm *, enum vm_state from, enum vm_state to);
+	void	(*log)(struct vm *, const char *msg);
+	/* Monotonic seconds. */
+	double	(*now)(void);
+	/* The VM is at rest (stopped or failed, nothing running). */
+	void	(*idle)(struct vm *);
+	/* The configuration in force changed (pending taken). */
+	void	(*config_changed)(struct vm *, struct vm_config *old);
+};
+
+/* What a previous daemon recorded of a VM (vmrecord.c). */
+struct vm_record {
+	enum vm_pos	 pos;
+	enum vm_state	 state;
+	enum vm_intent	 intent;
+	int		 phases;
+	pid_t		 pid;		/* hypervisor, or -1 */
+	uint64_t	 pid_start;	/* its start time (platform.h) */
+	pid_t		 task_pid;	/* hook or helper, or -1 */
+	uint64_t	 task_start;
+	time_t		 started_at;	/* wall clock */
+	double		*restarts;	/* wall clock */
+	int		 nrestarts;
+	char		*fail_reason;
+	char		*last_exit;
+	char		*cmdline;	/* records before 0.2: no pid_start */
+	bool		 legacy;
+	bool		 task_done;	/* the recorded hook ran to its end
+					   while no daemon ran */
+	enum hv_kind	 hypervisor;
+	char		*dir;		/* the VM's directory */
+};
 
 struct vm {
 	char			*name;
@@ -51,66 +200,66 @@ struct vm {
 	char			*reload_error;	/* new config refused by reload */
 	const struct hv_ops	*hv;
 	void			*hv_state;	/* the back end's own */
+	const struct vm_effects	*fx;
 
-	enum vm_state		 state;
+	/* The machine (vm.c). */
+	enum vm_pos		 pos;
+	enum vm_state		 state;		/* the last state entered */
 	enum vm_state		 previous;
-	const char		*reason;	/* why the last transition */
-	const char		*request_reason; /* of the request in hand */
-	long			 by_uid;	/* who asked, -1: nobody */
-	char			*last_exit;	/* "crash (exit status 4)" */
-	time_t			 state_since;
-
-	/* The hypervisor process. */
-	pid_t			 pid;		/* -1: none */
-	char			*cmdline;	/* of cmdline_pid (persist.c) */
-	pid_t			 cmdline_pid;
-	int			 watch_fd;	/* adopted process: exit fd */
-	struct event		*watch_event;
-	bool			 adopted;	/* not our child */
-	bool			 cleaning;	/* exited, destroy running */
-	bool			 instance_destroyed; /* since the last exit */
-	bool			 exit_pending;	/* exited, not yet handled */
-	int			 exit_status;	/* wait(2) status */
-	bool			 exit_known;	/* exit_status is of the
-						   process that just ended */
-	enum hv_exit		 exit_kind;
-	time_t			 started_at;	/* spawn time of this process */
-	enum vm_state		 after_spawn;	/* running or restarted */
-
-	/* The hook or helper running for this VM. */
-	pid_t			 hook_pid;	/* -1: none */
-	char			*hook_path;
-	struct event		*hook_timer;
-	bool			 hook_term_sent;
-	bool			 hook_timed_out;
-	pid_t			 helper_pid;	/* bhyvectl --destroy */
-	void			 (*helper_done)(struct vm *);
-
-	/* Stopping. */
-	struct event		*stop_timer;
+	enum vm_intent		 intent;
+	const char		*intent_reason;	/* "request", "kill", ... */
+	long			 intent_uid;	/* who set it; -1 the daemon */
+	const char		*reason;	/* of the last state change */
+	long			 by_uid;	/* for the next log line */
+	int			 phases;	/* VM_PHASE_*: begun, not torn
+						   down */
 	int			 stop_stage;	/* 0 asked, 1 SIGTERM, 2 KILL */
-	int			 stop_wait;	/* seconds the timer waits */
+	double			 stop_wait;	/* the stop timer's last wait */
+	double			 retry_delay;	/* next spawn retry, seconds */
+	enum hv_exit		 exit_kind;	/* of the last exit */
+	enum vm_pos		 recover_pos;	/* as a previous daemon left it */
+	enum vm_intent		 recover_intent;
+	char			*fail_reason;
+	time_t			 state_since;	/* wall clock, for display */
 
-	/* Where the VM is going. */
-	int			 phases;	/* VM_PHASE_* completed */
-	bool			 failing;	/* on its way to failed */
-	const char		*fail_reason;
-	bool			 stop_pending;	/* stop once current step ends */
-	bool			 killing;	/* kill requested */
-	bool			 counted;	/* this restart is automatic */
-	bool			 forget;	/* removed by reload */
-	int			 queued;	/* request waiting for a hook,
-						   or -1 */
-	long			 queued_uid;
-	const char		*queued_reason;
+	/* The hypervisor process (vmproc.c). */
+	pid_t			 pid;		/* -1: none */
+	uint64_t		 pid_start;	/* its identity */
+	bool			 adopted;	/* not our child */
+	int			 watch_fd;	/* adopted: exit watch, or -1 */
+	struct event		*watch_event;
+	time_t			 started_at;	/* wall clock */
+	int			 exit_status;	/* wait(2) status */
+	bool			 exit_known;	/* exit_status is real and of
+						   the process that ended */
+	char			*last_exit;	/* "crash (exit status 4)" */
 
-	double			*restarts;	/* unix times, in the window */
+	/* The hook or helper running for this VM (task.c). */
+	pid_t			 task_pid;	/* -1: none */
+	uint64_t		 task_start;
+	bool			 task_is_helper;
+	bool			 task_reclaimed; /* a previous daemon's */
+	char			*task_path;
+	struct event		*task_timer;
+	struct event		*task_watch;	/* reclaimed: exit watch */
+	int			 task_watch_fd;
+	bool			 task_term_sent;
+	bool			 task_timed_out;
+
+	struct event		*timers[VM_NTIMERS];
+
+	double			*restarts;	/* monotonic, in the window */
 	int			 nrestarts;
 	int			 caprestarts;
 
 	/* Log file (logdir/<name>.log). */
 	int			 log_fd;
 	bool			 log_error_reported;
+	int			 log_backoff;	/* seconds; 0: the log works */
+	time_t			 log_retry_at;	/* monotonic; vmlog.c */
+	/* State file (rundir/<name>.state). */
+	int			 state_fd;
+	size_t			 state_size;
 	bool			 state_error_reported;
 };
 
@@ -132,37 +281,61 @@ bool			 vmstated_shutting_down(void);
 
 /* vm.c: the state machine */
 const char	*vm_state_name(enum vm_state);
-struct vm	*vm_new(struct vm_config *);
+const char	*vm_pos_name(enum vm_pos);
+const char	*vm_event_name(enum vm_event);
+const char	*vm_intent_name(enum vm_intent);
+enum vm_state	 vm_pos_state(enum vm_pos);	/* VM_NSTATES: unchanged */
+struct vm	*vm_new(struct vm_config *, const struct vm_effects *);
 void		 vm_free(struct vm *);
-/* Act on a request.  0 when accepted; -1 with the reason in msg. */
-int		 vm_request(struct vm *, enum vm_request, long uid,
+/* A request (EV_START ... EV_FAILRESET) from a client, uid -1 for the
+ * daemon.  0 when accepted; -1 with the reason in msg. */
+int		 vm_request(struct vm *, enum vm_event, long uid,
 		    const char *reason, struct buf *msg);
-void		 vm_hook_finished(struct vm *, bool ok);
-void		 vm_process_exited(pid_t, int wait_status, void *vm);
-bool		 vm_is_idle(const struct vm *);	/* stopped or failed */
+/* Anything else that happened to the VM. */
+void		 vm_event(struct vm *, enum vm_event);
+/* The hypervisor ended: its classified exit and description. */
+void		 vm_exited(struct vm *, enum hv_exit, int status, bool known,
+		    const char *description);
+bool		 vm_at_rest(const struct vm *);	/* stopped or failed */
+bool		 vm_is_up(const struct vm *);	/* hypervisor running */
 int		 vm_restarts_in_window(struct vm *);
-void		 vm_record_restart(struct vm *, double when);
-void		 vm_fail(struct vm *, const char *reason);
-void		 vm_spawned(struct vm *);
-void		 vm_exit_arrived(struct vm *);
-void		 vm_teardown(struct vm *);
+void		 vm_restore(struct vm *, const struct vm_record *);
+void		 vm_print_table(FILE *);
+/* Consistency of the table itself; 0, or -1 with a message on stderr. */
+int		 vm_check_table(void);
+
+/* vmrecord.c: the state file's contents */
+void		 vmrecord_encode(const struct vm *, double mono_now,
+		    double wall_now, struct buf *);
+int		 vmrecord_decode(const char *text, size_t len,
+		    struct vm_record *, double mono_now, double wall_now,
+		    char *err, size_t errlen);
+void		 vmrecord_free(struct vm_record *);
+bool		 vm_pos_by_name(const char *, enum vm_pos *);
+
+/* effects.c: the daemon's vm_effects */
+extern const struct vm_effects vm_daemon_effects;
+double		 vm_clock_mono(void);
+double		 vm_clock_wall(void);
 
 /* vmproc.c: the hypervisor process */
-void		 vm_spawn(struct vm *, enum vm_state after);
-void		 vm_ask_stop(struct vm *);
-void		 vm_recover(struct vm *, pid_t, enum vm_state, int phases);
-/* The wait status an adopted hypervisor is given when it exits. */
-#define VM_ADOPTED_EXIT_STATUS	(4 << 8)
+int		 vmproc_spawn(struct vm *, struct buf *why);
+int		 vmproc_ask_stop(struct vm *);
+void		 vmproc_signal(struct vm *, int sig);
+int		 vmproc_destroy_start(struct vm *);
+pid_t		 vmproc_find(struct vm *, pid_t pid, uint64_t start,
+		    const char *legacy_cmdline);
+int		 vmproc_adopt(struct vm *, pid_t);
+void		 vmproc_release(struct vm *);
 
-/* hook.c */
-/* Run the hook of vm's current state; 1 if started, 0 if there is none
- * (the caller goes on at once), -1 on failure with a reason logged. */
-int		 hook_run(struct vm *);
-void		 hook_kill(struct vm *, int sig);
-void		 hook_cancel_timer(struct vm *);
+/* task.c: hooks and helpers, bounded in time */
+int		 task_hook_start(struct vm *);
+int		 task_helper_start(struct vm *, char **argv);
+void		 task_signal(struct vm *, int sig);
+int		 task_reclaim(struct vm *, pid_t, uint64_t start);
+void		 task_release(struct vm *);
 
 /* supervisor.c: the set of VMs */
-void		 sv_init(void);
 void		 sv_load(struct cfg_set *);
 size_t		 sv_count(void);
 struct vm	*sv_vm(size_t);
@@ -172,10 +345,40 @@ const struct invalid_vm *sv_invalid(size_t);
 const struct invalid_vm *sv_find_invalid(const char *name);
 void		 sv_autostart(void);
 void		 sv_shutdown(void);
-bool		 sv_all_idle(void);
+bool		 sv_all_at_rest(void);
 int		 sv_reload(struct buf *reply);
 void		 sv_vm_idle(struct vm *);
 void		 sv_free(void);
+bool		 sv_any_owner(void);
+
+/* reload.c: what a reload changes, computed without changing it */
+enum reload_kind {
+	RL_ADD,			/* a new VM */
+	RL_REMOVE,		/* a VM whose configuration is gone */
+	RL_TAKE_NOW,		/* changed, at rest: takes it at once */
+	RL_SET_PENDING,		/* changed, active: at its next start */
+	RL_DROP_PENDING,	/* changed back before the next start */
+	RL_KEEP_REFUSED,	/* new configuration invalid: old one stays */
+	RL_CLEAR_ERROR,		/* valid again */
+	RL_WAIT_REMOVED,	/* back while the old one is being removed */
+};
+struct reload_current {			/* what a VM is now */
+	const char		*name;
+	const char		*dir;
+	const struct vm_config	*cfg;
+	const struct vm_config	*pending;
+	bool			 at_rest;
+	bool			 removing;
+	bool			 has_error;
+};
+struct reload_action {
+	enum reload_kind	 kind;
+	size_t			 vm;		/* index into current */
+	size_t			 cfg;		/* index into set->vms */
+	size_t			 invalid;	/* index into set->invalid */
+};
+size_t		 reload_plan(const struct reload_current *, size_t ncurrent,
+		    const struct cfg_set *, struct reload_action **);
 
 /* control.c */
 int		 control_listen(const char *path, const struct daemon_config *,
@@ -215,12 +418,25 @@ void		 vmlog(struct vm *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
 /* persist.c */
-void		 persist_save(struct vm *);
+int		 persist_prepare(struct vm *, struct buf *why);
+char		*persist_task_status_path(const struct vm *, off_t *offset);
+int		 persist_task_done(const struct vm *, pid_t, int *status);
+int		 persist_save(struct vm *);
 void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
+int		 persist_read(const char *path, struct vm_record *,
+		    size_t *size);
+void		 persist_close(struct vm *);
 
 /* daemon.c */
+void		 daemon_sanitize_fds(void);
+int		 daemon_open_file(const char *path, int flags, mode_t mode,
+		    const char *what, char *err, size_t errlen);
+int		 daemon_vet_file(int fd, const char *path, const char *what,
+		    char *err, size_t errlen);
 int		 daemon_pidfile(const char *path, char *err, size_t errlen);
+int		 daemon_claim_dirs(const char *logdir, const char *rundir,
+		    char *err, size_t errlen);
 void		 daemon_pidfile_remove(void);
 int		 daemon_detach(void);
 void		 daemon_report(int ok, const char *msg);

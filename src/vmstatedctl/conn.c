@@ -24,6 +24,9 @@
 #include "log.h"
 #include "vmstatedctl.h"
 
+/* Read at least this much at a time: a status reply is some 200 kB. */
+#define CTL_READ_CHUNK	(64 * 1024)
+
 static int			signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t	got_signal;
 
@@ -247,9 +250,29 @@ static int
 take_line(struct ctl_conn *c, const char *nl, char **line, size_t *len)
 {
 	*len = (size_t)(nl - c->in.data);
+	if (*len + 1 == c->in.len && *len >= 4096) {
+		/* A long reply is all there is: hand it over, not a copy.
+		 * (Short lines, events, are copied: the buffer stays.) */
+		c->in.data[*len] = '\0';
+		*line = c->in.data;
+		buf_init(&c->in);
+		return CTL_LINE_OK;
+	}
 	*line = xstrndup(c->in.data, *len);
 	buf_consume(&c->in, *len + 1);
 	return CTL_LINE_OK;
+}
+
+/* Make room in c->in to read a chunk straight into it. */
+static void
+make_room(struct ctl_conn *c)
+{
+	if (c->in.cap - c->in.len > CTL_READ_CHUNK)
+		return;
+	c->in.cap = c->in.cap < CTL_READ_CHUNK ? 2 * CTL_READ_CHUNK :
+	    c->in.cap * 2;
+	c->in.data = xrealloc(c->in.data, c->in.cap);
+	c->in.data[c->in.len] = '\0';
 }
 
 /*
@@ -262,7 +285,6 @@ int
 ctl_read_line(struct ctl_conn *c, char **line, size_t *len, double deadline)
 {
 	struct pollfd	 pfd[2];
-	char		 chunk[65536];
 	const char	*nl;
 	size_t		 scanned = 0;
 	ssize_t		 n;
@@ -306,7 +328,9 @@ ctl_read_line(struct ctl_conn *c, char **line, size_t *len, double deadline)
 		if (got_signal)
 			return CTL_LINE_INTERRUPTED;
 
-		n = read(c->fd, chunk, sizeof(chunk));
+		make_room(c);
+		n = read(c->fd, c->in.data + c->in.len,
+		    c->in.cap - c->in.len - 1);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN ||
 		    errno == EWOULDBLOCK))
 			continue;
@@ -318,8 +342,10 @@ ctl_read_line(struct ctl_conn *c, char **line, size_t *len, double deadline)
 		}
 		if (n == 0)
 			c->eof = true;
-		else
-			buf_append(&c->in, chunk, (size_t)n);
+		else {
+			c->in.len += (size_t)n;
+			c->in.data[c->in.len] = '\0';
+		}
 	}
 }
 

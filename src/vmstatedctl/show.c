@@ -40,18 +40,6 @@ show_sanitized(const char *s)
 	free(copy);
 }
 
-/* The string member key of obj, or NULL if it is absent or not a string. */
-const char *
-show_str(const struct ucl_node *obj, const char *key)
-{
-	const struct ucl_node	*n;
-
-	if (obj == NULL || (n = ucl_lookup(obj, key)) == NULL ||
-	    n->type != UCL_STRING)
-		return NULL;
-	return n->v.string.ptr;
-}
-
 /*
  * Print text (several lines, perhaps) on f: the first line after prefix,
  * the others indented, each sanitized.
@@ -76,79 +64,123 @@ print_lines(FILE *f, const char *prefix, const char *text)
 	}
 }
 
-/* The string member key of obj, or dflt. */
+/* The string member key of obj (top level when NULL), or dflt. */
 static const char *
-str_or(const struct ucl_node *obj, const char *key, const char *dflt)
+str_or(struct reply *r, const struct reply_value *obj, const char *key,
+    const char *dflt)
 {
-	const char	*s = show_str(obj, key);
+	const char	*s = reply_str(r, obj, key);
 
 	return s != NULL ? s : dflt;
 }
 
-/* The number member key of obj in *out; returns -1 if it is not one. */
+/* A number as a whole number in *out; returns -1 if it is not one. */
 static int
-get_int(const struct ucl_node *obj, const char *key, int64_t *out)
+get_int(const struct reply_value *v, int64_t *out)
 {
-	const struct ucl_node	*n;
-
-	if (obj == NULL || (n = ucl_lookup(obj, key)) == NULL)
-		return -1;
-	switch (n->type) {
-	case UCL_INT:
-		*out = n->v.integer;
+	switch (v->type) {
+	case REPLY_INT:
+		*out = v->integer;
 		return 0;
-	case UCL_FLOAT:
-	case UCL_TIME:
-		*out = (int64_t)n->v.number;
+	case REPLY_FLOAT:
+		*out = (int64_t)v->number;
 		return 0;
 	default:
 		return -1;
 	}
 }
 
-/*
- * A scalar (or an array of scalars, comma-separated) as text: "-" for
- * null, an empty string or an empty array; yes/no for booleans.  Returns
- * an allocated, sanitized string.
- */
-char *
-show_scalar(const struct ucl_node *n)
+/* Append n in decimal: a status table has thousands of numbers. */
+static void
+put_int(struct buf *b, int64_t n)
 {
-	const struct ucl_node	*e;
-	struct buf		 b;
-	char			*s;
+	char		 digits[24], *p = digits + sizeof(digits);
+	uint64_t	 u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
 
-	buf_init(&b);
-	switch (n->type) {
-	case UCL_NULL:
-		buf_puts(&b, "-");
+	do {
+		*--p = (char)('0' + u % 10);
+	} while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/*
+ * Append the string value v as a C string would print: up to its first
+ * NUL, if it holds one.  Returns the bytes appended.
+ */
+static size_t
+put_cstring(const struct reply_value *v, struct buf *b)
+{
+	size_t	 start = b->len;
+
+	reply_append_string(v, b);
+	b->len = start + strlen(b->data + start);
+	b->data[b->len] = '\0';
+	return b->len - start;
+}
+
+/*
+ * Append a scalar (or an array of scalars, comma-separated) as text: "-"
+ * for null, an empty string or an empty array; yes/no for booleans.
+ * parent is the cursor that read v, if any.  Not sanitized yet.
+ */
+static void
+scalar_text(struct reply *r, const struct reply_value *v, struct buf *b,
+    struct reply_cursor *parent)
+{
+	struct reply_cursor	 c;
+	struct reply_value	 e;
+	size_t			 start;
+
+	switch (v->type) {
+	case REPLY_NULL:
+		buf_puts(b, "-");
 		break;
-	case UCL_BOOLEAN:
-		buf_puts(&b, n->v.boolean ? "yes" : "no");
+	case REPLY_BOOLEAN:
+		buf_puts(b, v->boolean ? "yes" : "no");
 		break;
-	case UCL_INT:
-		buf_printf(&b, "%" PRId64, n->v.integer);
+	case REPLY_INT:
+		put_int(b, v->integer);
 		break;
-	case UCL_FLOAT:
-	case UCL_TIME:
-		buf_printf(&b, "%.15g", n->v.number);
+	case REPLY_FLOAT:
+		buf_printf(b, "%.15g", v->number);
 		break;
-	case UCL_STRING:
-		buf_puts(&b, n->v.string.len == 0 ? "-" : n->v.string.ptr);
-		break;
-	case UCL_ARRAY:
-		if (n->children == NULL)
-			buf_puts(&b, "-");
-		for (e = n->children; e != NULL; e = e->next) {
-			s = show_scalar(e);
-			buf_printf(&b, "%s%s", e == n->children ? "" : ", ", s);
-			free(s);
+	case REPLY_STRING:
+		start = b->len;
+		if (reply_append_string(v, b) == 0)
+			buf_puts(b, "-");
+		else {
+			b->len = start + strlen(b->data + start);
+			b->data[b->len] = '\0';
 		}
 		break;
-	case UCL_OBJECT:
-		buf_puts(&b, "{...}");
+	case REPLY_ARRAY:
+		reply_enter(r, v, &c, parent);
+		while (reply_next(&c, NULL, &e)) {
+			if (c.count > 1)
+				buf_puts(b, ", ");
+			scalar_text(r, &e, b, &c);
+		}
+		if (c.count == 0)
+			buf_puts(b, "-");
+		break;
+	case REPLY_OBJECT:
+		buf_puts(b, "{...}");
 		break;
 	}
+}
+
+/* scalar_text() as an allocated, sanitized string. */
+static char *
+show_scalar(struct reply *r, const struct reply_value *v,
+    struct reply_cursor *parent)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_puts(&b, "");
+	scalar_text(r, v, &b, parent);
 	return sanitize(buf_steal(&b));
 }
 
@@ -186,72 +218,221 @@ show_time(struct buf *b, double unixtime)
 	buf_puts(b, s);
 }
 
-/* Member key of obj as text ("-" when absent). Allocated. */
-static char *
-field(const struct ucl_node *obj, const char *key)
+/* The members of a status row that the table shows. */
+enum status_key {
+	SK_NAME, SK_STATE, SK_PID, SK_UPTIME, SK_RESTARTS, SK_MAXRESTART,
+	SK_OWNER, SK_GROUP, SK_DESCRIPTION, SK_ERROR, SK_COUNT, SK_OTHER
+};
+
+/*
+ * Which of them the key k (len bytes) is: by length first, since a row
+ * has a dozen members and a thousand rows are common.
+ */
+static enum status_key
+status_key(const char *k, size_t len)
 {
-	const struct ucl_node	*n;
-
-	if ((n = ucl_lookup(obj, key)) == NULL)
-		return xstrdup("-");
-	return show_scalar(n);
-}
-
-/* Fill the seven columns of one status row from a VM object. */
-static void
-status_row(const struct ucl_node *vm, char **col)
-{
-	struct buf	 b;
-	const char	*owner, *group;
-	int64_t		 n, max;
-
-	col[0] = field(vm, "name");
-	col[1] = field(vm, "state");
-	col[2] = field(vm, "pid");
-
-	buf_init(&b);
-	if (get_int(vm, "uptime", &n) == 0)
-		show_uptime(&b, n);
-	else
-		buf_puts(&b, "-");
-	col[3] = buf_steal(&b);
-
-	if (get_int(vm, "restarts", &n) == 0 &&
-	    get_int(vm, "maxrestart", &max) == 0)
-		buf_printf(&b, "%" PRId64 "/%" PRId64, n, max);
-	else
-		buf_puts(&b, "-");
-	col[4] = buf_steal(&b);
-
-	owner = show_str(vm, "owner");
-	group = show_str(vm, "group");
-	if (owner != NULL && *owner != '\0')
-		buf_puts(&b, owner);
-	if (group != NULL && *group != '\0')
-		buf_printf(&b, ":%s", group);
-	if (b.len == 0)
-		buf_puts(&b, "-");
-	col[5] = sanitize(buf_steal(&b));
-
-	col[6] = field(vm, "description");
-}
-
-/* Print rows[nrows][STATUS_COLUMNS] aligned; the last column is free. */
-static void
-print_table(char *(*rows)[STATUS_COLUMNS], size_t nrows)
-{
-	size_t	 width[STATUS_COLUMNS] = { 0 };
-	size_t	 r, c, len;
-
-	for (r = 0; r < nrows; r++)
-		for (c = 0; c < STATUS_COLUMNS; c++)
-			if ((len = strlen(rows[r][c])) > width[c])
-				width[c] = len;
-	for (r = 0; r < nrows; r++) {
-		for (c = 0; c < STATUS_COLUMNS - 1; c++)
-			printf("%-*s  ", (int)width[c], rows[r][c]);
-		printf("%s\n", rows[r][STATUS_COLUMNS - 1]);
+#define IS(s)	(len == sizeof(s) - 1 && memcmp(k, s, sizeof(s) - 1) == 0)
+	switch (k[0]) {
+	case 'n':
+		return IS("name") ? SK_NAME : SK_OTHER;
+	case 's':
+		return IS("state") ? SK_STATE : SK_OTHER;
+	case 'p':
+		return IS("pid") ? SK_PID : SK_OTHER;
+	case 'u':
+		return IS("uptime") ? SK_UPTIME : SK_OTHER;
+	case 'r':
+		return IS("restarts") ? SK_RESTARTS : SK_OTHER;
+	case 'm':
+		return IS("maxrestart") ? SK_MAXRESTART : SK_OTHER;
+	case 'o':
+		return IS("owner") ? SK_OWNER : SK_OTHER;
+	case 'g':
+		return IS("group") ? SK_GROUP : SK_OTHER;
+	case 'd':
+		return IS("description") ? SK_DESCRIPTION : SK_OTHER;
+	case 'e':
+		return IS("error") ? SK_ERROR : SK_OTHER;
 	}
+	return SK_OTHER;
+#undef IS
+}
+
+/*
+ * The table is built as text: each row's seven cells one after another,
+ * NUL-terminated, in one buffer; a row is known by the offset of its
+ * first cell, and the widths of its cells.  The rows of invalid VMs also keep what print_invalid()
+ * says about them.
+ */
+struct status_table {
+	struct buf	 text;
+	struct status_row {
+		size_t		 offset;	/* of its first cell */
+		unsigned int	 width[STATUS_COLUMNS];
+	}		*rows;
+	size_t		 nrows;
+	size_t		 cap;
+	struct invalid_row {
+		const char	*name;
+		const char	*state;
+		const char	*error;
+	}		*invalid;
+	size_t		 ninvalid;
+};
+
+/*
+ * End the cell begun at offset start as column col of the last row:
+ * sanitize it, note its width, terminate it.
+ */
+static void
+end_cell(struct status_table *t, int col, size_t start)
+{
+	unsigned char	*p;
+
+	for (p = (unsigned char *)t->text.data + start; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	t->rows[t->nrows - 1].width[col] =
+	    (unsigned int)((char *)p - t->text.data - start);
+	buf_append(&t->text, "", 1);
+}
+
+/* The cell of a member shown as it is ("-" when absent). */
+static void
+value_cell(struct reply *r, struct status_table *t, int col,
+    const struct reply_value *v)
+{
+	size_t	 start = t->text.len;
+
+	if (v == NULL)
+		buf_append(&t->text, "-", 1);
+	else
+		scalar_text(r, v, &t->text, NULL);
+	end_cell(t, col, start);
+}
+
+/* Note why an invalid VM's row is so, for print_invalid(). */
+static void
+note_invalid(struct reply *r, struct status_table *t, struct reply_value *m,
+    const bool *seen)
+{
+	struct invalid_row	*inv;
+	const char		*error;
+
+	if (!seen[SK_ERROR] ||
+	    (error = reply_string(r, &m[SK_ERROR])) == NULL || *error == '\0')
+		return;
+	t->invalid = xrealloc(t->invalid, (t->ninvalid + 1) *
+	    sizeof(*t->invalid));
+	inv = &t->invalid[t->ninvalid++];
+	inv->error = error;
+	inv->name = seen[SK_NAME] ? reply_string(r, &m[SK_NAME]) : NULL;
+	inv->state = seen[SK_STATE] ? reply_string(r, &m[SK_STATE]) : NULL;
+}
+
+/* Add the row of one VM object to the table. */
+static void
+status_row(struct reply *r, struct reply_value *vm, struct reply_cursor *vms,
+    struct status_table *t)
+{
+	struct reply_value	 m[SK_COUNT], v;
+	struct reply_cursor	 c;
+	struct buf		*text = &t->text;
+	bool			 seen[SK_COUNT] = { false };
+	const char		*key;
+	enum status_key		 k;
+	int64_t			 n, max;
+	size_t			 start;
+
+	/* One pass over the members; the first of a repeated key counts. */
+	reply_enter(r, vm, &c, vms);
+	while (reply_next(&c, &key, &v))
+		if ((k = status_key(key, c.key_len)) != SK_OTHER &&
+		    !seen[k]) {
+			seen[k] = true;
+			m[k] = v;
+		}
+	note_invalid(r, t, m, seen);
+
+	if (t->nrows == t->cap) {
+		t->cap *= 2;
+		t->rows = xrealloc(t->rows, t->cap * sizeof(*t->rows));
+	}
+	t->rows[t->nrows++].offset = text->len;
+	value_cell(r, t, 0, seen[SK_NAME] ? &m[SK_NAME] : NULL);
+	value_cell(r, t, 1, seen[SK_STATE] ? &m[SK_STATE] : NULL);
+	value_cell(r, t, 2, seen[SK_PID] ? &m[SK_PID] : NULL);
+
+	start = text->len;
+	if (seen[SK_UPTIME] && get_int(&m[SK_UPTIME], &n) == 0)
+		show_uptime(text, n);
+	else
+		buf_puts(text, "-");
+	end_cell(t, 3, start);
+
+	start = text->len;
+	if (seen[SK_RESTARTS] && get_int(&m[SK_RESTARTS], &n) == 0 &&
+	    seen[SK_MAXRESTART] && get_int(&m[SK_MAXRESTART], &max) == 0) {
+		put_int(text, n);
+		buf_putc(text, '/');
+		put_int(text, max);
+	} else
+		buf_puts(text, "-");
+	end_cell(t, 4, start);
+
+	start = text->len;
+	if (seen[SK_OWNER] && m[SK_OWNER].type == REPLY_STRING)
+		put_cstring(&m[SK_OWNER], text);
+	if (seen[SK_GROUP] && m[SK_GROUP].type == REPLY_STRING) {
+		buf_putc(text, ':');
+		if (put_cstring(&m[SK_GROUP], text) == 0)
+			text->data[--text->len] = '\0';
+	}
+	if (text->len == start)
+		buf_puts(text, "-");
+	end_cell(t, 5, start);
+
+	value_cell(r, t, 6, seen[SK_DESCRIPTION] ? &m[SK_DESCRIPTION] : NULL);
+}
+
+/*
+ * Print the rows aligned, the last column free, as one write: a table
+ * of a thousand rows is a thousand lines.
+ */
+static void
+print_table(const struct status_table *t)
+{
+	const struct status_row	*row;
+	unsigned int		 width[STATUS_COLUMNS] = { 0 };
+	const char		*cell;
+	char			*out, *o;
+	size_t			 c, total = 0;
+
+	for (row = t->rows; row < t->rows + t->nrows; row++) {
+		for (c = 0; c < STATUS_COLUMNS; c++)
+			if (row->width[c] > width[c])
+				width[c] = row->width[c];
+		total += row->width[STATUS_COLUMNS - 1] + 1;
+	}
+	for (c = 0; c < STATUS_COLUMNS - 1; c++)
+		total += (width[c] + 2) * t->nrows;
+	o = out = xmalloc(total);
+	for (row = t->rows; row < t->rows + t->nrows; row++) {
+		cell = t->text.data + row->offset;
+		for (c = 0; c < STATUS_COLUMNS; c++) {
+			memcpy(o, cell, row->width[c]);
+			o += row->width[c];
+			cell += row->width[c] + 1;
+			if (c == STATUS_COLUMNS - 1)
+				break;
+			/* printf("%-*s  "), without its cost. */
+			memset(o, ' ', width[c] + 2 - row->width[c]);
+			o += width[c] + 2 - row->width[c];
+		}
+		*o++ = '\n';
+	}
+	fwrite(out, 1, (size_t)(o - out), stdout);
+	free(out);
 }
 
 /*
@@ -259,27 +440,20 @@ print_table(char *(*rows)[STATUS_COLUMNS], size_t nrows)
  * reload left a VM with its old configuration.
  */
 static void
-print_invalid(const struct ucl_node *vms)
+print_invalid(const struct status_table *t)
 {
-	const struct ucl_node	*vm;
-	const char		*error, *name, *state;
-	bool			 first = true;
+	const struct invalid_row	*inv;
 
-	for (vm = vms->children; vm != NULL; vm = vm->next) {
-		if ((error = show_str(vm, "error")) == NULL || *error == '\0')
-			continue;
-		name = str_or(vm, "name", "?");
-		state = str_or(vm, "state", "?");
-		if (first)
+	for (inv = t->invalid; inv < t->invalid + t->ninvalid; inv++) {
+		if (inv == t->invalid)
 			printf("\n");
-		first = false;
-		show_sanitized(name);
-		if (strcmp(state, "invalid") == 0)
+		show_sanitized(inv->name != NULL ? inv->name : "?");
+		if (inv->state != NULL && strcmp(inv->state, "invalid") == 0)
 			printf(": invalid configuration, not loaded:\n");
 		else
 			printf(": new configuration is invalid; the one in "
 			    "force stays:\n");
-		print_lines(stdout, "    ", error);
+		print_lines(stdout, "    ", inv->error);
 	}
 }
 
@@ -288,37 +462,45 @@ print_invalid(const struct ucl_node *vms)
  * the errors of invalid VMs.  Returns 0, or -1 on a malformed reply.
  */
 int
-show_status(const struct ucl_node *reply)
+show_status(struct reply *r)
 {
 	static const char *head[STATUS_COLUMNS] = { "NAME", "STATE", "PID",
 	    "UPTIME", "RESTARTS", "OWNER", "DESCRIPTION" };
-	const struct ucl_node	*vms, *vm;
-	char			*(*rows)[STATUS_COLUMNS];
-	size_t			 nrows = 1, r, c;
+	const struct reply_value	*vms;
+	struct reply_value		 vm;
+	struct reply_cursor		 c;
+	struct status_table		 t;
+	size_t				 col, start;
 
-	if ((vms = ucl_lookup(reply, "vms")) == NULL ||
-	    vms->type != UCL_ARRAY) {
+	if ((vms = reply_get(r, "vms")) == NULL || vms->type != REPLY_ARRAY) {
 		log_warnx("vmstated's status reply has no \"vms\" array");
 		return -1;
 	}
-	if (vms->count == 0) {
+	memset(&t, 0, sizeof(t));
+	/* A row's text is a quarter of its JSON: mostly one allocation. */
+	t.text.cap = r->len / 3 + 64;
+	t.text.data = xmalloc(t.text.cap);
+	t.text.data[0] = '\0';
+	t.rows = xcalloc(t.cap = 64, sizeof(*t.rows));
+	t.rows[t.nrows++].offset = 0;
+	for (col = 0; col < STATUS_COLUMNS; col++) {
+		start = t.text.len;
+		buf_puts(&t.text, head[col]);
+		end_cell(&t, (int)col, start);
+	}
+	reply_enter(r, vms, &c, NULL);
+	while (reply_next(&c, NULL, &vm))
+		if (vm.type == REPLY_OBJECT)
+			status_row(r, &vm, &c, &t);
+	if (c.count == 0)
 		printf("vmstated has no VMs configured\n");
-		return 0;
+	else {
+		print_table(&t);
+		print_invalid(&t);
 	}
-	rows = xcalloc(vms->count + 1, sizeof(*rows));
-	for (c = 0; c < STATUS_COLUMNS; c++)
-		rows[0][c] = xstrdup(head[c]);
-	for (vm = vms->children; vm != NULL; vm = vm->next) {
-		if (vm->type != UCL_OBJECT || nrows > vms->count)
-			continue;
-		status_row(vm, rows[nrows++]);
-	}
-	print_table(rows, nrows);
-	print_invalid(vms);
-	for (r = 0; r < nrows; r++)
-		for (c = 0; c < STATUS_COLUMNS; c++)
-			free(rows[r][c]);
-	free(rows);
+	buf_free(&t.text);
+	free(t.rows);
+	free(t.invalid);
 	return 0;
 }
 
@@ -333,39 +515,43 @@ is_time_key(const char *key)
 
 /* One "key: value" line of info, with the values people read specially. */
 static void
-info_line(const char *indent, const char *key, const struct ucl_node *n)
+info_line(struct reply *r, const char *indent, const char *key,
+    struct reply_value *v, struct reply_cursor *parent)
 {
-	const struct ucl_node	*e;
+	struct reply_cursor	 c;
+	struct reply_value	 e;
 	struct buf		 b, prefix;
 	char			*s;
 
 	buf_init(&b);
+	buf_puts(&b, "");
 	buf_init(&prefix);
 	if (strcmp(key, "uptime") == 0 &&
-	    (n->type == UCL_INT || n->type == UCL_FLOAT)) {
-		show_uptime(&b, n->type == UCL_INT ? n->v.integer :
-		    (int64_t)n->v.number);
-	} else if (is_time_key(key) && n->type == UCL_INT) {
-		show_time(&b, (double)n->v.integer);
-	} else if (is_time_key(key) && n->type == UCL_FLOAT) {
-		show_time(&b, n->v.number);
+	    (v->type == REPLY_INT || v->type == REPLY_FLOAT)) {
+		show_uptime(&b, v->type == REPLY_INT ? v->integer :
+		    (int64_t)v->number);
+	} else if (is_time_key(key) && v->type == REPLY_INT) {
+		show_time(&b, (double)v->integer);
+	} else if (is_time_key(key) && v->type == REPLY_FLOAT) {
+		show_time(&b, v->number);
 	} else if (strcmp(key, "restart_history") == 0 &&
-	    n->type == UCL_ARRAY) {
-		for (e = n->children; e != NULL; e = e->next) {
-			if (e != n->children)
+	    v->type == REPLY_ARRAY) {
+		reply_enter(r, v, &c, parent);
+		while (reply_next(&c, NULL, &e)) {
+			if (c.count > 1)
 				buf_puts(&b, ", ");
-			if (e->type == UCL_INT)
-				show_time(&b, (double)e->v.integer);
-			else if (e->type == UCL_FLOAT)
-				show_time(&b, e->v.number);
+			if (e.type == REPLY_INT)
+				show_time(&b, (double)e.integer);
+			else if (e.type == REPLY_FLOAT)
+				show_time(&b, e.number);
 		}
-		if (n->children == NULL)
+		if (c.count == 0)
 			buf_puts(&b, "-");
-	} else if (n->type == UCL_STRING && n->v.string.len > 0) {
+	} else if (reply_string(r, v) != NULL && v->len > 0) {
 		/* Not sanitized here: print_lines keeps the newlines. */
-		buf_puts(&b, n->v.string.ptr);
+		buf_puts(&b, v->string);
 	} else {
-		s = show_scalar(n);
+		s = show_scalar(r, v, parent);
 		buf_puts(&b, s);
 		free(s);
 	}
@@ -382,22 +568,24 @@ info_line(const char *indent, const char *key, const struct ucl_node *n)
  * objects (consoles { com1 { ... } }) flatten into dotted keys.
  */
 static void
-info_group(const char *prefix, const struct ucl_node *obj)
+info_group(struct reply *r, const char *prefix, const struct reply_value *obj,
+    struct reply_cursor *parent)
 {
-	const struct ucl_node	*m;
+	struct reply_cursor	 c;
+	struct reply_value	 m;
+	const char		*k;
 	char			*key;
 
-	for (m = obj->children; m != NULL; m = m->next) {
-		if (m->key == NULL)
-			continue;
+	reply_enter(r, obj, &c, parent);
+	while (reply_next(&c, &k, &m)) {
 		if (*prefix != '\0')
-			xasprintf(&key, "%s.%s", prefix, m->key);
+			xasprintf(&key, "%s.%s", prefix, k);
 		else
-			key = xstrdup(m->key);
-		if (m->type == UCL_OBJECT)
-			info_group(key, m);
+			key = xstrdup(k);
+		if (m.type == REPLY_OBJECT)
+			info_group(r, key, &m, &c);
 		else
-			info_line("    ", key, m);
+			info_line(r, "    ", key, &m, &c);
 		free(key);
 	}
 }
@@ -408,41 +596,49 @@ info_group(const char *prefix, const struct ucl_node *obj)
  * Returns 0, or -1 on a malformed reply.
  */
 int
-show_info(const struct ucl_node *reply)
+show_info(struct reply *r)
 {
-	const struct ucl_node	*vm, *m;
+	const struct reply_value	*vm;
+	struct reply_value		 m;
+	struct reply_cursor		 c;
+	const char			*key;
 
-	if ((vm = ucl_lookup(reply, "vm")) == NULL || vm->type != UCL_OBJECT) {
+	if ((vm = reply_get(r, "vm")) == NULL || vm->type != REPLY_OBJECT) {
 		log_warnx("vmstated's info reply has no \"vm\" object");
 		return -1;
 	}
-	for (m = vm->children; m != NULL; m = m->next)
-		if (m->key != NULL && m->type != UCL_OBJECT)
-			info_line("", m->key, m);
-	for (m = vm->children; m != NULL; m = m->next) {
-		if (m->key == NULL || m->type != UCL_OBJECT)
+	reply_enter(r, vm, &c, NULL);
+	while (reply_next(&c, &key, &m))
+		if (m.type != REPLY_OBJECT)
+			info_line(r, "", key, &m, &c);
+	reply_enter(r, vm, &c, NULL);
+	while (reply_next(&c, &key, &m)) {
+		if (m.type != REPLY_OBJECT)
 			continue;
 		printf("\n");
-		show_sanitized(m->key);
+		show_sanitized(key);
 		printf(":\n");
-		info_group("", m);
+		info_group(r, "", &m, &c);
 	}
 	return 0;
 }
 
-/* "label: a, b" when the array member key of reply is not empty. */
+/* "label: a, b" when the array member key of the reply is not empty. */
 static bool
-reload_list(const struct ucl_node *reply, const char *key, const char *label,
-    bool quiet)
+reload_list(struct reply *r, const char *key, const char *label, bool quiet)
 {
-	const struct ucl_node	*n;
-	char			*s;
+	const struct reply_value	*list;
+	struct reply_value		 first;
+	struct reply_cursor		 c;
+	char				*s;
 
-	if ((n = ucl_lookup(reply, key)) == NULL || n->type != UCL_ARRAY ||
-	    n->children == NULL)
+	if ((list = reply_get(r, key)) == NULL || list->type != REPLY_ARRAY)
+		return false;
+	reply_enter(r, list, &c, NULL);
+	if (!reply_next(&c, NULL, &first))
 		return false;
 	if (!quiet) {
-		s = show_scalar(n);
+		s = show_scalar(r, list, NULL);
 		printf("%s: %s\n", label, s);
 		free(s);
 	}
@@ -455,23 +651,26 @@ reload_list(const struct ucl_node *reply, const char *key, const char *label,
  * or 1 when a configuration is invalid.
  */
 int
-show_reload(const struct ucl_node *reply, bool quiet)
+show_reload(struct reply *r, bool quiet)
 {
-	const struct ucl_node	*invalid, *e;
-	const char		*vm, *error;
-	char			*prefix;
-	bool			 any = false;
-	int			 status = 0;
+	const struct reply_value	*invalid;
+	struct reply_value		 e;
+	struct reply_cursor		 c;
+	const char			*vm, *error;
+	char				*prefix;
+	bool				 any = false;
+	int				 status = 0;
 
-	any |= reload_list(reply, "added", "added", quiet);
-	any |= reload_list(reply, "removed", "removed", quiet);
-	any |= reload_list(reply, "changed", "changed (applied at next start)",
+	any |= reload_list(r, "added", "added", quiet);
+	any |= reload_list(r, "removed", "removed", quiet);
+	any |= reload_list(r, "changed", "changed (applied at next start)",
 	    quiet);
-	if ((invalid = ucl_lookup(reply, "invalid")) != NULL &&
-	    invalid->type == UCL_ARRAY) {
-		for (e = invalid->children; e != NULL; e = e->next) {
-			vm = str_or(e, "vm", "?");
-			error = str_or(e, "error", "no reason given");
+	if ((invalid = reply_get(r, "invalid")) != NULL &&
+	    invalid->type == REPLY_ARRAY) {
+		reply_enter(r, invalid, &c, NULL);
+		while (reply_next(&c, NULL, &e)) {
+			vm = str_or(r, &e, "vm", "?");
+			error = str_or(r, &e, "error", "no reason given");
 			xasprintf(&prefix, "vmstatedctl: %s: invalid "
 			    "configuration, not applied:\n    ", vm);
 			print_lines(stderr, prefix, error);
@@ -489,25 +688,25 @@ show_reload(const struct ucl_node *reply, bool quiet)
  *	2026-11-26T23:50:01Z bsdvm stopped -> start_network (request)
  */
 void
-show_event(const struct ucl_node *ev)
+show_event(struct reply *ev)
 {
-	const struct ucl_node	*t;
-	struct buf		 b;
-	const char		*type, *reason;
+	const struct reply_value	*t;
+	struct buf			 b;
+	const char			*type, *reason;
 
 	buf_init(&b);
-	if ((t = ucl_lookup(ev, "time")) != NULL && t->type == UCL_FLOAT)
-		show_time(&b, t->v.number);
-	else if (t != NULL && t->type == UCL_INT)
-		show_time(&b, (double)t->v.integer);
+	if ((t = reply_get(ev, "time")) != NULL && t->type == REPLY_FLOAT)
+		show_time(&b, t->number);
+	else if (t != NULL && t->type == REPLY_INT)
+		show_time(&b, (double)t->integer);
 	else
 		show_time(&b, (double)time(NULL));
-	buf_printf(&b, " %s", str_or(ev, "vm", "-"));
-	type = show_str(ev, "event");
+	buf_printf(&b, " %s", str_or(ev, NULL, "vm", "-"));
+	type = reply_str(ev, NULL, "event");
 	if (type == NULL || strcmp(type, "state") == 0) {
-		buf_printf(&b, " %s -> %s", str_or(ev, "from", "?"),
-		    str_or(ev, "to", "?"));
-		if ((reason = show_str(ev, "reason")) != NULL)
+		buf_printf(&b, " %s -> %s", str_or(ev, NULL, "from", "?"),
+		    str_or(ev, NULL, "to", "?"));
+		if ((reason = reply_str(ev, NULL, "reason")) != NULL)
 			buf_printf(&b, " (%s)", reason);
 	} else
 		buf_printf(&b, " %s", type);

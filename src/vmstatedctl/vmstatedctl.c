@@ -208,27 +208,25 @@ check_command(const struct ctl_opts *o)
 }
 
 /*
- * Parse one line from the daemon.  Returns the tree (the caller frees
- * it), or NULL after saying what is wrong with it.
+ * Check one line from the daemon into *r.  Returns 0, or -1 after saying
+ * what is wrong with it; reply_free() is due either way.
  */
-struct ucl_node *
-ctl_parse_reply(const char *line, size_t len)
+int
+ctl_parse_reply(struct reply *r, const char *line, size_t len)
 {
-	struct ucl_error	 err;
-	struct ucl_node		*n;
+	const char	*p = line;
 
-	if ((n = ucl_parse_buffer(line, len, "reply", &err)) == NULL) {
-		log_warnx("vmstated sent a line that is not JSON (%s): %.200s",
-		    err.message, line);
-		return NULL;
-	}
-	if (n->type != UCL_OBJECT) {
+	if (reply_parse(r, line, len) == 0)
+		return 0;
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	if (*p == '[')
 		log_warnx("vmstated sent a line that is not a JSON object: "
 		    "%.200s", line);
-		ucl_free(n);
-		return NULL;
-	}
-	return n;
+	else
+		log_warnx("vmstated sent a line that is not JSON (%s): %.200s",
+		    r->error, line);
+	return -1;
 }
 
 /* The request line, newline included. */
@@ -251,45 +249,39 @@ build_request(struct buf *b, const struct ctl_opts *o)
 	buf_puts(b, "}\n");
 }
 
-/* True when member key of obj is the boolean true. */
-static bool
-is_true(const struct ucl_node *obj, const char *key)
-{
-	const struct ucl_node	*n = ucl_lookup(obj, key);
-
-	return n != NULL && n->type == UCL_BOOLEAN && n->v.boolean;
-}
-
 /*
  * start, stop, restart, kill, failreset: one line per VM the daemon
  * accepted, its message on stderr for each it refused.  Returns
  * CTL_EXIT_OK when all were accepted, else CTL_EXIT_FAILED.
  */
 static int
-show_results(const struct ucl_node *reply, const struct ctl_opts *o,
+show_results(struct reply *reply, const struct ctl_opts *o,
     const struct command *cmd)
 {
-	const struct ucl_node	*results, *r;
-	const char		*vm, *state, *error;
-	int			 status = CTL_EXIT_OK;
+	const struct reply_value	*results;
+	struct reply_value		 r;
+	struct reply_cursor		 c;
+	const char			*vm, *state, *error;
+	int				 status = CTL_EXIT_OK;
 
-	if ((results = ucl_lookup(reply, "results")) == NULL ||
-	    results->type != UCL_ARRAY) {
-		if ((error = show_str(reply, "error")) != NULL) {
+	if ((results = reply_get(reply, "results")) == NULL ||
+	    results->type != REPLY_ARRAY) {
+		if ((error = reply_str(reply, NULL, "error")) != NULL) {
 			log_warnx("%s", error);
 			return CTL_EXIT_FAILED;
 		}
-		if (!is_true(reply, "ok")) {
+		if (!reply_true(reply, NULL, "ok")) {
 			log_warnx("vmstated refused the request without "
 			    "saying why");
 			return CTL_EXIT_FAILED;
 		}
 		return CTL_EXIT_OK;
 	}
-	for (r = results->children; r != NULL; r = r->next) {
-		vm = show_str(r, "vm");
-		if (!is_true(r, "ok")) {
-			error = show_str(r, "error");
+	reply_enter(reply, results, &c, NULL);
+	while (reply_next(&c, NULL, &r)) {
+		vm = reply_str(reply, &r, "vm");
+		if (!reply_true(reply, &r, "ok")) {
+			error = reply_str(reply, &r, "error");
 			if (error != NULL)
 				log_warnx("%s", error);
 			else
@@ -302,23 +294,23 @@ show_results(const struct ucl_node *reply, const struct ctl_opts *o,
 			continue;
 		show_sanitized(vm);
 		printf(": %s", cmd->doing);
-		if ((state = show_str(r, "state")) != NULL) {
+		if ((state = reply_str(reply, &r, "state")) != NULL) {
 			printf(" (state ");
 			show_sanitized(state);
 			printf(")");
 		}
 		printf("\n");
 	}
-	if (status == CTL_EXIT_OK && !is_true(reply, "ok"))
+	if (status == CTL_EXIT_OK && !reply_true(reply, NULL, "ok"))
 		status = CTL_EXIT_FAILED;
 	return status;
 }
 
 /* Act on a reply that is not ok: print its error.  Returns the exit. */
 static int
-refused(const struct ucl_node *reply)
+refused(struct reply *reply)
 {
-	const char	*error = show_str(reply, "error");
+	const char	*error = reply_str(reply, NULL, "error");
 
 	log_warnx("%s", error != NULL ? error :
 	    "vmstated refused the request without saying why");
@@ -331,8 +323,8 @@ refused(const struct ucl_node *reply)
  */
 static int
 handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
-    const struct command *cmd, const struct ucl_node *reply,
-    const char *line, double deadline)
+    const struct command *cmd, struct reply *reply, const char *line,
+    double deadline)
 {
 	int	 status;
 
@@ -341,12 +333,12 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 	fflush(stdout);
 	if (cmd->doing != NULL) {
 		status = show_results(reply, o, cmd);
-		if (o->watch && ucl_lookup(reply, "results") != NULL &&
+		if (o->watch && reply_get(reply, "results") != NULL &&
 		    watch_states(c, o, reply, deadline) != CTL_EXIT_OK)
 			status = CTL_EXIT_FAILED;
 		return status;
 	}
-	if (!is_true(reply, "ok"))
+	if (!reply_true(reply, NULL, "ok"))
 		return refused(reply);
 	if (strcmp(cmd->name, "events") == 0)
 		return watch_events(c, o);
@@ -360,16 +352,15 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 }
 
 /*
- * Read the reply line before deadline, skipping any event line that
- * might come first.  Returns the parsed reply, or NULL with *status set.
+ * Read the reply line before deadline into *reply, skipping any event
+ * line that might come first.  Returns 0, or -1 with *status set.
  */
-static struct ucl_node *
-read_reply(struct ctl_conn *c, long seconds,
-    double deadline, char **line, int *status)
+static int
+read_reply(struct ctl_conn *c, long seconds, double deadline,
+    struct reply *reply, char **line, int *status)
 {
-	struct ucl_node	*reply;
-	size_t		 len;
-	int		 rv;
+	size_t	 len;
+	int	 rv;
 
 	for (;;) {
 		rv = ctl_read_line(c, line, &len, deadline);
@@ -378,27 +369,28 @@ read_reply(struct ctl_conn *c, long seconds,
 			    "is it hung? (-t to wait longer)", c->path,
 			    seconds);
 			*status = CTL_EXIT_UNREACHABLE;
-			return NULL;
+			return -1;
 		}
 		if (rv == CTL_LINE_EOF) {
 			log_warnx("vmstated on %s closed the connection "
 			    "without replying; see its log", c->path);
 			*status = CTL_EXIT_UNREACHABLE;
-			return NULL;
+			return -1;
 		}
 		if (rv != CTL_LINE_OK) {
 			*status = rv == CTL_LINE_INTERRUPTED ? CTL_EXIT_OK :
 			    CTL_EXIT_FAILED;
-			return NULL;
+			return -1;
 		}
-		if ((reply = ctl_parse_reply(*line, len)) == NULL) {
+		if (ctl_parse_reply(reply, *line, len) == -1) {
+			reply_free(reply);
 			free(*line);
 			*status = CTL_EXIT_FAILED;
-			return NULL;
+			return -1;
 		}
-		if (ucl_lookup(reply, "event") == NULL)
-			return reply;
-		ucl_free(reply);
+		if (reply_get(reply, "event") == NULL)
+			return 0;
+		reply_free(reply);
 		free(*line);
 	}
 }
@@ -409,7 +401,7 @@ main(int argc, char **argv)
 	const struct command	*cmd;
 	struct ctl_opts		 o;
 	struct ctl_conn		 c;
-	struct ucl_node		*reply;
+	struct reply		 reply;
 	struct buf		 req;
 	const char		*env;
 	char			*line;
@@ -442,10 +434,9 @@ main(int argc, char **argv)
 	}
 	buf_free(&req);
 
-	if ((reply = read_reply(&c, seconds, deadline, &line,
-	    &status)) != NULL) {
-		status = handle_reply(&c, &o, cmd, reply, line, deadline);
-		ucl_free(reply);
+	if (read_reply(&c, seconds, deadline, &reply, &line, &status) == 0) {
+		status = handle_reply(&c, &o, cmd, &reply, line, deadline);
+		reply_free(&reply);
 		free(line);
 	}
 	ctl_close(&c);

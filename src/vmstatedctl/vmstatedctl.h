@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "ucl.h"
 
 /*
  * A reply line may be longer than a request line (status of many VMs):
@@ -48,8 +47,78 @@ struct ctl_conn {
 #define CTL_LINE_INTERRUPTED	3	/* SIGINT or SIGTERM came */
 #define CTL_LINE_ERROR		-1	/* read error, overlong line */
 
+/*
+ * A reply line as reply.c reads it: checked once, then walked in order
+ * (reply_enter, reply_next) without building a tree.
+ */
+enum reply_type {
+	REPLY_NULL,
+	REPLY_BOOLEAN,
+	REPLY_INT,
+	REPLY_FLOAT,
+	REPLY_STRING,
+	REPLY_ARRAY,
+	REPLY_OBJECT,
+};
+
+struct reply_value {
+	enum reply_type	 type;
+	bool		 boolean;
+	int64_t		 integer;
+	double		 number;	/* REPLY_FLOAT */
+	const char	*string;	/* NULL until reply_string() */
+	size_t		 len;		/* of string; NULs count */
+	const char	*at;		/* where it starts in the line */
+};
+
+struct reply_member {
+	const char		*key;
+	size_t			 key_len;	/* NULs count */
+	struct reply_value	 value;
+};
+
+struct reply {
+	const char		*line;
+	size_t			 len;
+	struct reply_member	*members;	/* the top level, in order */
+	size_t			 nmembers;
+	struct reply_block	*arena;		/* decoded strings */
+	char			 error[128];	/* why reply_parse() failed */
+};
+
+/* Walks one object or array; see reply_enter(). */
+struct reply_cursor {
+	struct reply		*reply;
+	struct reply_cursor	*parent;
+	const char		*start;		/* its opening bracket */
+	const char		*p;		/* next byte to read */
+	const char		*pending;	/* a value not yet passed */
+	size_t			 count;		/* members or elements read */
+	bool			 object;
+	bool			 done;
+	char			 key[64];	/* the last key, when short */
+	size_t			 key_len;	/* of the last key; NULs count */
+};
+
 /* vmstatedctl.c */
-struct ucl_node	*ctl_parse_reply(const char *line, size_t len);
+int	 ctl_parse_reply(struct reply *, const char *line, size_t len);
+
+/* reply.c */
+int	 reply_parse(struct reply *, const char *line, size_t len);
+void	 reply_free(struct reply *);
+const struct reply_value *reply_get(const struct reply *, const char *key);
+void	 reply_enter(struct reply *, const struct reply_value *,
+	    struct reply_cursor *, struct reply_cursor *parent);
+bool	 reply_next(struct reply_cursor *, const char **key,
+	    struct reply_value *);
+bool	 reply_lookup(struct reply *, const struct reply_value *obj,
+	    const char *key, struct reply_value *);
+const char *reply_string(struct reply *, struct reply_value *);
+size_t	 reply_append_string(const struct reply_value *, struct buf *);
+const char *reply_str(struct reply *, const struct reply_value *obj,
+	    const char *key);
+bool	 reply_true(struct reply *, const struct reply_value *obj,
+	    const char *key);
 
 /* conn.c */
 double	 ctl_now(void);
@@ -64,18 +133,16 @@ bool	 ctl_interrupted(void);
 
 /* show.c */
 void	 show_sanitized(const char *);
-char	*show_scalar(const struct ucl_node *);
 void	 show_uptime(struct buf *, int64_t seconds);
 void	 show_time(struct buf *, double unixtime);
-const char *show_str(const struct ucl_node *obj, const char *key);
-int	 show_status(const struct ucl_node *reply);
-int	 show_info(const struct ucl_node *reply);
-int	 show_reload(const struct ucl_node *reply, bool quiet);
-void	 show_event(const struct ucl_node *event);
+int	 show_status(struct reply *);
+int	 show_info(struct reply *);
+int	 show_reload(struct reply *, bool quiet);
+void	 show_event(struct reply *event);
 
 /* watch.c */
 int	 watch_states(struct ctl_conn *, const struct ctl_opts *,
-	    const struct ucl_node *reply, double deadline);
+	    struct reply *, double deadline);
 int	 watch_events(struct ctl_conn *, const struct ctl_opts *);
 
 #endif

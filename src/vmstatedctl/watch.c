@@ -17,7 +17,7 @@
 #include "vmstatedctl.h"
 
 struct watched {
-	const char	*name;		/* points into the reply tree */
+	const char	*name;		/* points into the reply */
 	char		*state;		/* last known */
 	char		*reason;	/* of the last change */
 	bool		 done;
@@ -63,51 +63,61 @@ watch_finish(struct watch *w, struct watched *vm, bool failed)
  * is only done once the VM has been through it, so it waits for an event.
  */
 static void
-watch_init(struct watch *w, const struct ctl_opts *o,
-    const struct ucl_node *reply)
+watch_init(struct watch *w, const struct ctl_opts *o, struct reply *reply)
 {
-	const struct ucl_node	*results, *r, *ok;
-	struct watched		*vm;
-	const char		*name, *state;
+	const struct reply_value	*results;
+	struct reply_value		 r;
+	struct reply_cursor		 c;
+	struct watched			*vm;
+	const char			*name, *state, *was;
+	size_t				 cap = 0;
 
 	memset(w, 0, sizeof(*w));
 	w->is_start = strcmp(o->command, "start") == 0;
 	w->is_restart = strcmp(o->command, "restart") == 0;
 	w->target = (w->is_start || w->is_restart) ? "running" : "stopped";
-	if ((results = ucl_lookup(reply, "results")) == NULL ||
-	    results->type != UCL_ARRAY)
+	if ((results = reply_get(reply, "results")) == NULL ||
+	    results->type != REPLY_ARRAY)
 		return;
-	w->vms = xcalloc(results->count, sizeof(*w->vms));
-	for (r = results->children; r != NULL; r = r->next) {
-		if ((ok = ucl_lookup(r, "ok")) == NULL ||
-		    ok->type != UCL_BOOLEAN || !ok->v.boolean ||
-		    (name = show_str(r, "vm")) == NULL ||
-		    watch_find(w, name) != NULL || w->nvms >= results->count)
+	reply_enter(reply, results, &c, NULL);
+	while (reply_next(&c, NULL, &r)) {
+		if (!reply_true(reply, &r, "ok") ||
+		    (name = reply_str(reply, &r, "vm")) == NULL ||
+		    watch_find(w, name) != NULL)
 			continue;
+		if (w->nvms == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			w->vms = xrealloc(w->vms, cap * sizeof(*w->vms));
+		}
 		vm = &w->vms[w->nvms++];
+		memset(vm, 0, sizeof(*vm));
 		vm->name = name;
-		state = show_str(r, "state");
+		state = reply_str(reply, &r, "state");
 		vm->state = xstrdup(state != NULL ? state : "unknown");
 		vm->reason = xstrdup("request");
 		w->pending++;
-		if (!w->is_restart && strcmp(vm->state, w->target) == 0)
+		/* Done at once only if the request changed nothing: a VM that
+		 * got there during the request has its events coming. */
+		was = reply_str(reply, &r, "was");
+		if (!w->is_restart && strcmp(vm->state, w->target) == 0 &&
+		    (was == NULL || strcmp(was, w->target) == 0))
 			watch_finish(w, vm, false);
 	}
 }
 
 /* Follow one event line: print it, and see whether its VM is done. */
 static void
-watch_event(struct watch *w, const struct ctl_opts *o,
-    const struct ucl_node *ev, const char *line)
+watch_event(struct watch *w, const struct ctl_opts *o, struct reply *ev,
+    const char *line)
 {
 	struct watched	*vm;
 	const char	*name, *to, *reason;
 
-	if ((name = show_str(ev, "vm")) == NULL ||
-	    (to = show_str(ev, "to")) == NULL ||
+	if ((name = reply_str(ev, NULL, "vm")) == NULL ||
+	    (to = reply_str(ev, NULL, "to")) == NULL ||
 	    (vm = watch_find(w, name)) == NULL || vm->done)
 		return;
-	reason = show_str(ev, "reason");
+	reason = reply_str(ev, NULL, "reason");
 	free(vm->state);
 	vm->state = xstrdup(to);
 	free(vm->reason);
@@ -143,13 +153,15 @@ watch_event(struct watch *w, const struct ctl_opts *o,
 static char *
 watch_log_path(struct ctl_conn *c, const char *name)
 {
-	struct ucl_node		*reply;
-	const struct ucl_node	*vm, *paths;
+	struct reply		 reply;
+	struct reply_value	 paths;
+	const struct reply_value *vm;
 	const char		*log;
 	struct buf		 req;
 	char			*line, *path = NULL;
 	double			 deadline;
 	size_t			 len;
+	int			 rv;
 
 	deadline = ctl_now() + WATCH_INFO_SECONDS;
 	buf_init(&req);
@@ -163,19 +175,18 @@ watch_log_path(struct ctl_conn *c, const char *name)
 	buf_free(&req);
 	while (path == NULL &&
 	    ctl_read_line(c, &line, &len, deadline) == CTL_LINE_OK) {
-		reply = ctl_parse_reply(line, len);
-		free(line);
-		if (reply == NULL)
-			break;
-		if (ucl_lookup(reply, "event") != NULL) {
-			ucl_free(reply);
+		rv = ctl_parse_reply(&reply, line, len);
+		if (rv == 0 && reply_get(&reply, "event") != NULL) {
+			reply_free(&reply);
+			free(line);
 			continue;
 		}
-		if ((vm = ucl_lookup(reply, "vm")) != NULL &&
-		    (paths = ucl_lookup(vm, "paths")) != NULL &&
-		    (log = show_str(paths, "log")) != NULL)
+		if (rv == 0 && (vm = reply_get(&reply, "vm")) != NULL &&
+		    reply_lookup(&reply, vm, "paths", &paths) &&
+		    (log = reply_str(&reply, &paths, "log")) != NULL)
 			path = xstrdup(log);
-		ucl_free(reply);
+		reply_free(&reply);
+		free(line);
 		break;
 	}
 	return path;
@@ -230,11 +241,11 @@ watch_report_pending(const struct watch *w, const struct ctl_opts *o,
  * connection: no event will come, and waiting would last until -t.
  */
 static bool
-watch_not_subscribed(const struct ucl_node *reply)
+watch_not_subscribed(const struct reply *reply)
 {
-	const struct ucl_node	*n = ucl_lookup(reply, "watching");
+	const struct reply_value *v = reply_get(reply, "watching");
 
-	return n != NULL && n->type == UCL_BOOLEAN && !n->v.boolean;
+	return v != NULL && v->type == REPLY_BOOLEAN && !v->boolean;
 }
 
 /*
@@ -245,10 +256,10 @@ watch_not_subscribed(const struct ucl_node *reply)
  */
 int
 watch_states(struct ctl_conn *c, const struct ctl_opts *o,
-    const struct ucl_node *reply, double deadline)
+    struct reply *reply, double deadline)
 {
 	struct watch	 w;
-	struct ucl_node	*ev;
+	struct reply	 ev;
 	char		*line;
 	size_t		 len, i;
 	int		 rv, status = CTL_EXIT_OK;
@@ -274,11 +285,10 @@ watch_states(struct ctl_conn *c, const struct ctl_opts *o,
 			status = CTL_EXIT_FAILED;
 			break;
 		}
-		if ((ev = ctl_parse_reply(line, len)) != NULL) {
-			if (show_str(ev, "event") != NULL)
-				watch_event(&w, o, ev, line);
-			ucl_free(ev);
-		}
+		if (ctl_parse_reply(&ev, line, len) == 0 &&
+		    reply_str(&ev, NULL, "event") != NULL)
+			watch_event(&w, o, &ev, line);
+		reply_free(&ev);
 		free(line);
 	}
 	for (i = 0; i < w.nvms; i++) {
@@ -300,7 +310,7 @@ watch_states(struct ctl_conn *c, const struct ctl_opts *o,
 int
 watch_events(struct ctl_conn *c, const struct ctl_opts *o)
 {
-	struct ucl_node	*ev;
+	struct reply	 ev;
 	char		*line;
 	size_t		 len;
 	int		 rv;
@@ -319,10 +329,11 @@ watch_events(struct ctl_conn *c, const struct ctl_opts *o)
 		if (o->json) {
 			if (!o->quiet)
 				printf("%s\n", line);
-		} else if ((ev = ctl_parse_reply(line, len)) != NULL) {
-			if (!o->quiet && show_str(ev, "event") != NULL)
-				show_event(ev);
-			ucl_free(ev);
+		} else {
+			if (ctl_parse_reply(&ev, line, len) == 0 &&
+			    !o->quiet && reply_str(&ev, NULL, "event") != NULL)
+				show_event(&ev);
+			reply_free(&ev);
 		}
 		fflush(stdout);
 		free(line);

@@ -44,6 +44,9 @@ class QemuDaemon(Daemon):
         self.guest_dir = Path(guest_dir) if guest_dir else None
         self.fake_records = self.root / "fake-qemu"
         self.fake_records.mkdir()
+        # fake-qemu runs as "env python3": this test's Python comes first.
+        self.env["PATH"] = os.pathsep.join(
+            [os.path.dirname(sys.executable), self.env.get("PATH", "")])
 
     def add_guest(self, name, mode="up", after=1, button="poweroff",
                   **settings):

@@ -30,7 +30,8 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
     qcow2.write_bytes(b"QFI\xfb" + b"\0" * 508)
     fake_vmstated.add_fake(
         "vm1", memory="1G", cpus=4, sockets=2, cores=2, bootrom=str(bios),
-        generate_acpi_tables=False, disk=[str(raw), str(qcow2)],
+        generate_acpi_tables=False,
+        disk=[str(raw), {"path": str(qcow2), "format": "qcow2"}],
         qemu_args=["-device", "pvpanic-pci", "-accel", "tcg"])
     fake_vmstated.start()
     fake_vmstated.ctl("start", "vm1", check=0)
@@ -41,7 +42,8 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
     assert argv[0] == str(FAKE_QEMU)
     assert option_values(argv, "-name") == ["guest=vm1"]
     assert option_values(argv, "-m") == ["1024M"]
-    assert option_values(argv, "-smp") == ["cpus=4,sockets=2,cores=2"]
+    assert option_values(argv, "-smp") == [
+        "cpus=4,sockets=2,cores=2,threads=1"]
     assert option_values(argv, "-bios") == [str(bios)]
     assert "acpi=off" in option_values(argv, "-machine")
     assert "-no-reboot" in argv
@@ -56,7 +58,25 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
                for v in option_values(argv, "-chardev"))
     assert option_values(argv, "-mon")[0].endswith("mode=control")
     # The command line is in the VM log before the start.
-    assert "-smp cpus=4,sockets=2,cores=2" in fake_vmstated.log("vm1")
+    assert ("-smp cpus=4,sockets=2,cores=2,threads=1"
+            in fake_vmstated.log("vm1"))
+
+
+def test_a_raw_disk_holding_a_qcow2_header_is_passed_as_raw(
+        fake_vmstated, tmp_path):
+    # A guest writes the first bytes of its raw disk.  Had vmstated looked
+    # at them, a qcow2 header naming backing_file=/etc/shadow would make
+    # qemu, as root, open that file as the disk's backing image.
+    disk = tmp_path / "guest.img"
+    header = b"QFI\xfb\0\0\0\3" + b"\0" * 504
+    disk.write_bytes(header)
+    fake_vmstated.add_fake("vm1", disk=str(disk))
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_state("vm1", "running")
+    fake_vmstated.wait_log("vm1", "fake-qemu: started")
+    assert option_values(argv_of(fake_vmstated, "vm1"), "-drive") == [
+        "file=%s,format=raw,if=virtio" % disk]
 
 
 @pytest.mark.parametrize("fake, state, reason", [

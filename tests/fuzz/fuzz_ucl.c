@@ -1,9 +1,10 @@
 /*
  * fuzz_ucl.c: libFuzzer target for the UCL parser and the JSON emitter.
  *
- * Parses the input as a buffer without a name, so that .include is
- * refused and the fuzzer never reads files; emits JSON (both forms) when
- * it parsed, and checks that an error always comes with a position.
+ * Parses the input as the text of a configuration file, so that the
+ * variables $FILENAME and $CURDIR expand, while .include is refused and
+ * the fuzzer never reads files; emits JSON (both forms) when it parsed,
+ * and checks that an error always comes with a position.
  *
  *	make fuzz FUZZ_SECONDS=600
  */
@@ -23,7 +24,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ucl_node		*root;
 	struct buf		 b;
 
-	root = ucl_parse_buffer((const char *)data, size, NULL, &err);
+	root = ucl_parse_config_text((const char *)data, size,
+	    "/nonexistent/fuzz/config", &err);
 	if (root == NULL) {
 		if (err.line < 1 || err.column < 1 || err.message[0] == '\0')
 			abort();

@@ -30,6 +30,7 @@ import re
 import resource
 import stat
 import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -39,12 +40,15 @@ import pytest
 from vmstated_harness import wait_for
 
 SETPRIV = "/usr/bin/setpriv"
+# A Python the test users may run: the system's, not one under root's home.
+PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
+               if os.access(p, os.X_OK)), sys.executable)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not Path(SETPRIV).exists()
     or not Path("/usr/sbin/useradd").exists(),
-    reason="needs root, useradd(8) and setpriv(1) to create users and run "
-           "vmstatedctl as them")
+    reason="needs root, and Linux's useradd(8) and setpriv(1), to create "
+           "users and run vmstatedctl as them")
 
 OPERATIONS = ("start", "stop", "restart", "kill", "failreset")
 
@@ -164,7 +168,7 @@ def python_as(d, users, role, code, *args, timeout=120):
     """Run Python code as the user, with the socket as sys.argv[1] and
     args after it; its stdout (it must exit 0)."""
     p = subprocess.run(
-        as_user(users, role) + ["/usr/bin/python3", "-c", code,
+        as_user(users, role) + [PYTHON, "-c", code,
                                 str(d.sock), *map(str, args)],
         stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=timeout, env=d.env)
@@ -377,7 +381,7 @@ def test_a_user_removed_from_the_group_is_refused_on_a_new_login(d, users):
     setup_vms(d, users)
     # A process of member started before the removal, waiting to connect.
     before = subprocess.Popen(
-        as_user(users, "member") + ["/usr/bin/python3", "-c", """if True:
+        as_user(users, "member") + [PYTHON, "-c", """if True:
         import json, socket, sys
         print("ready", flush=True)
         sys.stdin.readline()
@@ -712,7 +716,7 @@ def hold_connections(d, users, role, count):
     asked for status.  It prints [answered, [error, ...]] (an error is ""
     for a connection closed without a word), then waits for release()."""
     p = subprocess.Popen(
-        as_user(users, role) + ["/usr/bin/python3", "-c", HOLD,
+        as_user(users, role) + [PYTHON, "-c", HOLD,
                                 str(d.sock), str(count)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=d.env)

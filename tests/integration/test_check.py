@@ -184,7 +184,8 @@ ERRORS = {
         "memory", "given twice (first on line 2); keep one"),
     "bad topology": (
         "configfile = bhyve_config;\ncpus = 6;\nsockets = 2;\ncores = 2;\n",
-        2, "cpus", "6 does not match sockets (2) x cores (2) = 4"),
+        2, "cpus",
+        "6 does not match sockets (2) x cores (2) x threads (1) = 4"),
     "bad name": (
         "configfile = bhyve_config;\nname = \"my vm\";\n", 2, "name",
         '"my vm" (from name) is not a valid VM name'),

@@ -572,16 +572,21 @@ def test_vmstated_socket_in_the_environment_is_used(vmstated):
 
 
 def test_a_reply_longer_than_64_kib_is_read_whole(vmstated):
-    description = "x" * (70 * 1024)
-    vmstated.add_vm("vm1", {"description": description})
+    # 64 VMs with the longest description (1024 bytes) each.
+    description = "x" * 1024
+    names = ["vm%02d" % i for i in range(64)]
+    for name in names:
+        vmstated.add_vm(name, {"description": description})
     vmstated.start()
     rc, out, err = vmstated.ctl("-j", "status")
     assert rc == 0, err
     assert len(out) > 64 * 1024
-    assert json.loads(out)["vms"][0]["description"] == description
+    vms = json.loads(out)["vms"]
+    assert [(v["name"], v["description"]) for v in vms] == [
+        (name, description) for name in names]
     rc, out, _ = vmstated.ctl("status")
     assert rc == 0
-    assert row(out, "vm1")["DESCRIPTION"] == description
+    assert row(out, "vm63")["DESCRIPTION"] == description
 
 
 # --- authorization, seen from the client (needs root to become nobody) ------

@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 
+import pytest
+
 from vmstated_harness import pid_alive, wait_for
 
 STOP_HOOKS = ["stopping", "stop_storage", "stop_network", "stopped"]
@@ -112,6 +114,63 @@ def test_second_instance_is_refused_naming_the_running_pid(vmstated):
     assert not other_sock.exists()
     assert d.pidfile.read_text().strip() == str(d.proc.pid)
     assert d.request({"command": "status"})["ok"]
+
+
+def test_a_second_daemon_on_the_same_rundir_is_refused_naming_the_first(
+        vmstated):
+    # Another pidfile and another socket, but the same configuration and
+    # run directory: it would take the running VMs back too, and restart
+    # as a crash each VM the first one stops.
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    start_running(d, "vm1")
+    other_sock = d.short / "other.sock"
+    other_pid = d.short / "other.pid"
+    cmd = d.command()
+    cmd[cmd.index(str(d.sock))] = str(other_sock)
+    cmd[cmd.index(str(d.pidfile))] = str(other_pid)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, env=d.env, timeout=60)
+    assert p.returncode == 1
+    assert ("another vmstated (pid %d) supervises the VMs of run directory "
+            "%s" % (d.proc.pid, d.rundir)) in p.stdout + p.stderr
+    assert not other_sock.exists()
+    assert not other_pid.exists()
+    # The first daemon alone supervises vm1: it stops as asked, for good.
+    d.ctl("-w", "stop", "vm1", check=0)
+    assert d.state("vm1") == "stopped"
+    assert len(d.standin_starts("vm1")) == 1
+
+
+@pytest.mark.parametrize("closed", [(2,), (1, 2), (0, 1, 2)],
+                         ids=["2", "1-2", "0-1-2"])
+def test_closed_standard_descriptors_do_not_clobber_the_pidfile(
+        vmstated, closed):
+    # With 2 closed, the pidfile would become standard error and the
+    # daemon's messages (-f) would be written into it.
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.write_conf()
+
+    def close_them():
+        for fd in closed:
+            os.close(fd)
+    d.proc = subprocess.Popen(d.command(), stdin=subprocess.DEVNULL,
+                              env=d.env, cwd=str(d.root),
+                              preexec_fn=close_them)
+    d.wait_ready()
+    start_running(d, "vm1")
+    d.ctl("reload", check=0)
+    d.ctl("-w", "stop", "vm1", check=0)
+    assert d.pidfile.read_text() == "%d\n" % d.proc.pid
+    assert d.request({"command": "status"})["ok"]
+    if os.path.isdir("/proc/%d/fd" % d.proc.pid):
+        for fd in closed:
+            assert os.readlink("/proc/%d/fd/%d" % (d.proc.pid, fd)) == \
+                "/dev/null", fd
+    d.stop()
+    assert d.proc.returncode == 0
 
 
 # ---- going into the background -------------------------------------------
@@ -245,7 +304,7 @@ def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
     # The instance the dead bhyve left is destroyed.
     wait_for(lambda: not (d.vmm / "vm1").exists(),
              what="the VM instance to be destroyed")
-    assert len(d.bhyvectl_calls("vm1")) == 2
+    assert len(d.bhyvectl_calls("vm1")) == 1
     # And it starts again.
     d.ctl("start", "vm1", check=0)
     d.wait_state("vm1", "running")
@@ -254,18 +313,24 @@ def test_restarted_daemon_tears_down_a_vm_whose_hypervisor_died(vmstated):
 def test_restarted_daemon_tears_down_a_vm_it_left_half_started(vmstated):
     d = vmstated
     hanging = d.root / "hanging"
+    hook_pid = d.root / "hook.pid"
     d.add_vm("vm1", {"hooktimeout": 0}, record_hooks=True, hooks={
-        "start_storage": "touch %s\nexec sleep 600" % hanging})
+        "start_storage": "echo $$ > %s\ntouch %s\nexec sleep 600"
+                         % (hook_pid, hanging)})
     d.start()
     d.ctl("start", "vm1", check=0)
     wait_for(hanging.exists, what="start_storage to hang")
+    old_hook = int(hook_pid.read_text())
     d.kill()
     (d.vm_dir("vm1") / "start_storage").unlink()
     d.start()
     d.wait_state("vm1", "stopped")
-    # start_network had completed, start_storage had not.
+    # The old start_storage hook is ended first (hooks never overlap);
+    # then both phases, which had begun, are torn down.
+    assert not pid_alive(old_hook)
     assert d.wait_hook("vm1", "stopped") == [
-        "start_network", "start_storage", "stop_network", "stopped"]
+        "start_network", "start_storage", "stop_storage", "stop_network",
+        "stopped"]
     assert d.standin_starts("vm1") == []
 
 

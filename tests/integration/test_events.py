@@ -134,7 +134,8 @@ def test_a_failing_hook_shows_the_teardown_and_failed(vmstated, subscriber):
     assert changes(seen) == [
         ("stopped", "start_network", "request"),
         ("start_network", "start_storage", "request"),
-        ("start_storage", "stop_network", "hook-failed"),
+        ("start_storage", "stop_storage", "hook-failed"),
+        ("stop_storage", "stop_network", "hook-failed"),
         ("stop_network", "failed", "hook-failed")]
     vmstated.ctl("failreset", "vm1", check=0)
     assert changes([sub.next()]) == [("failed", "stopped", "failreset")]
@@ -268,6 +269,7 @@ def test_w_start_of_a_failing_vm_prints_the_teardown(vmstated):
     rc, out, err = vmstated.ctl("-w", "start", "vm1")
     assert rc == 1
     assert out.splitlines() == ["vm1: start_network", "vm1: start_storage",
+                                "vm1: stop_storage (hook-failed)",
                                 "vm1: stop_network (hook-failed)",
                                 "vm1: failed (hook-failed)"]
 

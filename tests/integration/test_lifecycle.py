@@ -56,6 +56,9 @@ def install_bsdvm(d):
     bhyve += "" if bhyve.endswith("\n") else "\n"
     bhyve += "standin.record=%s\n" % d.record_path("bsdvm")
     configfile.write_text(bhyve)
+    # The guest's disk, named by a path relative to the VM's directory
+    # (pci.0.4.0.port.0.path=disk.img): bhyve opens it from there.
+    (vmdir / "disk.img").write_bytes(b"\0" * 65536)
     return vmdir
 
 
@@ -95,6 +98,10 @@ def test_man_page_bsdvm_example_runs_end_to_end(vmstated):
                                      + ".generated"]
     assert starts[0]["config"]["name"] == "bsdvm"
     assert starts[0]["config"]["memory.size"] == "4G"
+    # bhyve runs in the VM's directory: disk.img is the one beside config.
+    opened = [r for r in d.standin_records("bsdvm") if r["event"] == "open"]
+    assert str(vmdir / "disk.img") in [r.get("resolved") for r in opened], \
+        opened
 
     d.ctl("stop", "bsdvm", check=0)
     d.wait_state("bsdvm", "stopped")
@@ -180,7 +187,9 @@ def test_stop_asks_the_guest_to_power_off_with_sigterm(vmstated):
     start_up(d, "vm1")
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopped")
-    records = d.standin_records("vm1")
+    # The stand-in also records its setup (instance, open, retitle).
+    records = [r for r in d.standin_records("vm1")
+               if r["event"] in ("start", "signal", "exit")]
     assert [r["event"] for r in records] == ["start", "signal", "exit"]
     assert records[1]["signal"] == "TERM"
     assert records[2]["status"] == 1 and records[2]["reason"] == "sigterm"
@@ -217,7 +226,8 @@ def test_kill_kills_the_hypervisor_at_once_then_runs_the_stop_hooks(
     assert not pid_alive(pid)
     # Killed, not asked: the stand-in saw no SIGTERM and wrote no exit.
     d.wait_standin_starts("vm1")
-    assert [r["event"] for r in d.standin_records("vm1")] == ["start"]
+    assert [r["event"] for r in d.standin_records("vm1")
+            if r["event"] in ("start", "signal", "exit")] == ["start"]
     assert d.wait_hook("vm1", "stopped") == START_HOOKS + STOP_HOOKS
     assert [h.split()[1] for h in d.hook_order("vm1")[3:]] == ["kill"] * 4
 
@@ -232,10 +242,11 @@ def test_kill_during_a_start_hook_ends_the_hook_and_tears_down(vmstated):
     wait_for(started.exists, what="start_storage hook to run")
     d.ctl("kill", "vm1", check=0)
     d.wait_state("vm1", "stopped")
-    # start_network had completed: its teardown runs; start_storage had
-    # not: stop_storage does not; no hypervisor was started.
+    # Both phases had begun: both teardowns run; no hypervisor was
+    # started.
     assert d.wait_hook("vm1", "stopped") == [
-        "start_network", "start_storage", "stop_network", "stopped"]
+        "start_network", "start_storage", "stop_storage", "stop_network",
+        "stopped"]
     assert d.standin_starts("vm1") == []
 
 
@@ -293,35 +304,42 @@ def test_generated_config_is_the_original_then_the_vm_settings(vmstated):
     assert config["cpus"] == "2"
 
 
-def test_bhyvectl_destroy_runs_before_the_start_and_after_the_exit(
+def test_bhyvectl_destroy_runs_after_the_exit_and_only_for_an_instance(
         vmstated):
+    # A fresh VM has no instance: nothing to destroy before its start.
+    # bhyve leaves its instance when it exits: it is destroyed then.
     d = vmstated
     d.add_vm("vm1", standin={"stdout": UP})
     d.start()
     pid = start_up(d, "vm1")["pid"]
-    calls = d.bhyvectl_calls("vm1")
-    assert len(calls) == 1
-    assert calls[0]["argv"][1:] == ["--destroy", "--vm=vm1"]
-    assert calls[0]["instance"] == "absent"       # before the first start
-    start = d.wait_standin_starts("vm1")[0]
-    assert calls[0]["time"] < start["time"]
-
+    assert d.bhyvectl_calls("vm1") == []
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopped")
     calls = d.bhyvectl_calls("vm1")
-    assert len(calls) == 2
-    assert calls[1]["argv"][1:] == ["--destroy", "--vm=vm1"]
-    assert calls[1]["instance"] == "idle"         # bhyve had exited
-    assert calls[1]["time"] > d.standin_exits("vm1")[0]["time"]
+    assert len(calls) == 1
+    assert calls[0]["argv"][1:] == ["--destroy", "--vm=vm1"]
+    assert calls[0]["instance"] == "idle"         # bhyve had exited
+    assert calls[0]["time"] > d.standin_exits("vm1")[0]["time"]
     assert not (d.vmm / "vm1").exists()
     assert not pid_alive(pid)
 
 
+def test_a_stale_instance_is_destroyed_before_the_start(vmstated):
+    # An instance no bhyve runs (left by a crash of the host's tools, say)
+    # is destroyed before a start, before the start_network hook.
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True, standin={"stdout": UP})
+    (d.vmm / "vm1").write_text("")
+    d.start()
+    start_up(d, "vm1")
+    calls = d.bhyvectl_calls("vm1")
+    assert len(calls) == 1 and calls[0]["instance"] == "idle"
+    assert calls[0]["time"] < d.wait_standin_starts("vm1")[0]["time"]
+    assert d.hook_states("vm1")[0] == "start_network"
+
+
 def test_a_restart_destroys_the_instance_once_between_exit_and_respawn(
         vmstated):
-    # After the exit the instance is destroyed; nothing can have made a
-    # new one before the respawn, so it is not destroyed twice.  A later
-    # start from stopped destroys again first.
     d = vmstated
     d.add_vm("vm1", standin={"exits": "0,run", "delay": 0.2,
                              "stdout": UP})
@@ -329,14 +347,15 @@ def test_a_restart_destroys_the_instance_once_between_exit_and_respawn(
     start_up(d, "vm1")
     d.wait_standin_starts("vm1", 2)
     d.wait_state("vm1", "running")
-    assert len(d.bhyvectl_calls("vm1")) == 2      # before start, after exit
+    calls = d.bhyvectl_calls("vm1")
+    assert len(calls) == 1                        # after the exit
+    assert calls[0]["time"] < d.standin_starts("vm1")[1]["time"]
     d.ctl("-w", "stop", "vm1", check=0)
-    assert len(d.bhyvectl_calls("vm1")) == 3
+    assert len(d.bhyvectl_calls("vm1")) == 2
+    # Nothing left to destroy before the next start.
     d.ctl("-w", "start", "vm1", check=0)
     d.wait_standin_starts("vm1", 3)
-    calls = d.bhyvectl_calls("vm1")
-    assert len(calls) == 4
-    assert calls[3]["time"] < d.standin_starts("vm1")[2]["time"]
+    assert len(d.bhyvectl_calls("vm1")) == 2
 
 
 def test_bhyve_configfile_gone_at_start_fails_the_vm_with_the_reason(vmstated):

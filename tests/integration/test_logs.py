@@ -3,10 +3,12 @@ the hooks' output, one line per state change, and reopening on SIGHUP or
 reload for newsyslog/logrotate.
 """
 
+import json
 import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -141,60 +143,176 @@ def test_reload_reopens_the_logs(vmstated):
     assert "running -> stopping" not in old
 
 
-def test_a_log_that_cannot_be_written_stops_nothing_and_is_reported_once(
-        vmstated):
-    d = vmstated
-    # Every write to /dev/full fails with ENOSPC: a full disk.
-    (d.logdir / "vm1.log").symlink_to("/dev/full")
-    d.add_vm("vm1", record_hooks=True)
-    d.start()
-    d.ctl("start", "vm1", check=0)
-    d.wait_state("vm1", "running")
-    d.ctl("stop", "vm1", check=0)
-    d.wait_state("vm1", "stopped")
-    assert d.wait_hook("vm1", "stopped") == [
-        "start_network", "start_storage", "running", "stopping",
-        "stop_storage", "stop_network", "stopped"]
-    complaints = [line for line in d.stderr().splitlines()
-                  if "vm1" in line and "log" in line]
-    assert len(complaints) == 1, complaints
-    assert "No space left on device" in complaints[0]
+ALL_HOOKS = ["start_network", "start_storage", "running", "stopping",
+             "stop_storage", "stop_network", "stopped"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
-def test_a_full_run_directory_stops_nothing_and_is_reported_once(
-        vmstated, tmp_path):
-    # The state files live in rundir; fill a tiny tmpfs there.
+def start_and_stop(d, vm):
+    d.ctl("start", vm, check=0)
+    d.wait_state(vm, "running")
+    d.ctl("stop", vm, check=0)
+    d.wait_state(vm, "stopped")
+    assert d.wait_hook(vm, "stopped") == ALL_HOOKS
+
+
+def log_complaints(d, vm):
+    """The daemon's reports that the VM's log does not work."""
+    return [line for line in d.stderr().splitlines()
+            if "vmstated: %s: " % vm in line and " log" in line
+            and "supervision goes on" in line]
+
+
+@pytest.fixture
+def full_logdir(vmstated, tmp_path):
+    """The daemon's logdir on a 16 KiB tmpfs; fill() fills it up."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a tmpfs")
     d = vmstated
-    run = tmp_path / "fullrun"
-    run.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs",
-                    str(run)], check=True)
-    try:
-        d.conf_settings["rundir"] = str(run)
-        d.add_vm("vm1", record_hooks=True)
-        d.start()
-        fd = os.open(run / "filler", os.O_WRONLY | os.O_CREAT)
+    d.logdir = tmp_path / "fulllog"
+    d.logdir.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0755",
+                    "tmpfs", str(d.logdir)], check=True)
+
+    def fill():
+        fd = os.open(d.logdir / "filler", os.O_WRONLY | os.O_CREAT)
         try:
             while os.write(fd, b"\0" * 4096) > 0:
                 pass
         except OSError:
             pass
         os.close(fd)
-        d.ctl("start", "vm1", check=0)
-        d.wait_state("vm1", "running")
-        d.ctl("stop", "vm1", check=0)
-        d.wait_state("vm1", "stopped")
-        assert d.wait_hook("vm1", "stopped")[-1] == "stopped"
-        complaints = [line for line in d.stderr().splitlines()
-                      if "vm1" in line and "state file" in line]
-        assert len(complaints) == 1, complaints
-        # Room again: it says so.
+    try:
+        yield fill
+    finally:
+        d.cleanup()
+        subprocess.run(["umount", "-l", str(d.logdir)])
+
+
+def test_a_log_on_a_full_disk_stops_nothing_and_its_lines_go_to_syslog(
+        vmstated, full_logdir):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    full_logdir()
+    start_and_stop(d, "vm1")
+    # Reported once, not once per line.
+    complaints = log_complaints(d, "vm1")
+    assert len(complaints) == 1, complaints
+    assert "No space left on device" in complaints[0]
+    # The daemon's lines that could not reach the log are in syslog
+    # (stderr with -f) instead of being lost: who asked, the command
+    # line, how the hypervisor ended.
+    err = d.stderr()
+    for line in ("stopped -> start_network (reason request, by uid 0)",
+                 "exec: %s -k " % (d.build / "bhyve-standin"),
+                 "stop_network -> stopped (reason request"):
+        assert "vmstated: vm1: " + line in err, err
+    assert re.search(r"vmstated: vm1: hypervisor pid \d+ ended", err), err
+    # Room again: SIGHUP tries at once, and it says so.
+    (d.logdir / "filler").unlink()
+    d.signal(signal.SIGHUP)
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+    wait_for(lambda: "vm1: writing to its log works again" in d.stderr(),
+             what="the recovery to be reported", details=d.stderr)
+    d.wait_log("vm1", "start_storage -> running")
+
+
+def test_a_log_that_cannot_be_opened_is_reported_once(vmstated):
+    d = vmstated
+    (d.logdir / "vm1.log").mkdir()           # open(2) fails: EISDIR
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    start_and_stop(d, "vm1")
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+    # Reported once, not at every line.
+    complaints = [line for line in d.stderr().splitlines()
+                  if "vm1: cannot open log" in line]
+    assert len(complaints) == 1, complaints
+    assert "cannot open log %s: Is a directory" % (
+        d.logdir / "vm1.log") in complaints[0]
+    assert ("vmstated: vm1: stopped -> start_network (reason request, by "
+            "uid 0)" in d.stderr())
+
+
+def test_a_link_planted_at_the_log_is_not_followed(vmstated, tmp_path):
+    # Whoever could plant it would have root append the VM's log and
+    # console to a file of their choice, or create one.
+    d = vmstated
+    target = tmp_path / "precious"
+    target.write_text("precious\n")
+    (d.logdir / "vm1.log").symlink_to(target)
+    (d.logdir / "vm2.log").symlink_to(tmp_path / "created-by-root")
+    d.add_vm("vm1", record_hooks=True)
+    d.add_vm("vm2")
+    d.start()
+    start_and_stop(d, "vm1")
+    assert target.read_text() == "precious\n"
+    assert not os.path.lexists(tmp_path / "created-by-root")
+    complaints = log_complaints(d, "vm1")
+    assert len(complaints) == 1, complaints
+    assert ("log %s is a symbolic link; vmstated does not follow links to "
+            "the files it writes: remove it" % (d.logdir / "vm1.log")
+            in complaints[0])
+
+
+def state_file(d, vm, run):
+    """The VM's state file as a dict: its first line (padded with spaces;
+    the rest of the file is room for the running hook's end)."""
+    return json.loads((run / ("%s.state" % vm)).read_text().split("\n")[0])
+
+
+def fill(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+def test_a_full_run_directory_refuses_a_first_start_and_stops_nothing_else(
+        vmstated, tmp_path):
+    # The state files live in rundir; fill a tiny tmpfs there.
+    d = vmstated
+    run = tmp_path / "fullrun"
+    run.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755",
+                    "tmpfs", str(run)], check=True)
+    try:
+        d.conf_settings["rundir"] = str(run)
+        d.add_vm("vm1", record_hooks=True)
+        d.add_vm("vm2", record_hooks=True)
+        d.start()
+        # vm2 has its state file already: started once.
+        d.ctl("-w", "start", "vm2", check=0)
+        d.ctl("-w", "stop", "vm2", check=0)
+        fill(run / "filler")
+        # A VM whose state cannot be recorded is not started: a daemon
+        # started again would not know of its hypervisor.
+        rc, out, err = d.ctl("start", "vm1")
+        assert rc == 1
+        assert ("cannot record its state in %s: No space left on device"
+                % (run / "vm1.state")) in err
+        assert d.state("vm1") == "stopped"
+        assert d.hook_order("vm1") == []
+        # The other VM's file is written in place: it starts and stops,
+        # and its file follows it.
+        d.ctl("-w", "start", "vm2", check=0)
+        assert state_file(d, "vm2", run)["state"] == "running"
+        d.ctl("-w", "stop", "vm2", check=0)
+        assert state_file(d, "vm2", run)["state"] == "stopped"
+        assert d.wait_hook("vm2", "stopped", times=2)[-4:] == [
+            "stopping", "stop_storage", "stop_network", "stopped"]
+        assert "state file" not in d.stderr()
+        # Room again: vm1 starts.
         (run / "filler").unlink()
-        d.ctl("start", "vm1", check=0)
-        d.wait_state("vm1", "running")
-        wait_for(lambda: "writing its state file works again" in
-                 d.stderr(), what="the recovery to be reported")
+        d.ctl("-w", "start", "vm1", check=0)
         d.stop()
     finally:
-        subprocess.run(["umount", "-l", str(run)])
+        # -l (lazy) is Linux's; FreeBSD's umount forces with -f.
+        subprocess.run(["umount", "-l" if sys.platform.startswith("linux")
+                        else "-f", str(run)])

@@ -20,7 +20,8 @@ import pytest
 from vmstated_harness import wait_for
 
 MAX_LINE = 64 * 1024
-BIG = 60 * 1024         # a description that makes each status reply ~60 KiB
+BIG = 60 * 1024         # the size of a status reply of big_vms()
+DESCRIPTION = "d" * 1024    # the longest a description may be
 
 
 class Client:
@@ -97,6 +98,13 @@ def others_still_answer(d):
     r = d.request({"command": "status"})
     assert r["ok"] is True, r
     return r
+
+
+def big_vms(d):
+    """vm1 and enough other VMs, each with the longest description, for
+    each status reply to be about BIG bytes."""
+    for i in range(BIG // (len(DESCRIPTION) + 200)):
+        d.add_vm("vm%d" % (i + 1), {"description": DESCRIPTION})
 
 
 def started(d, vms=("vm1",)):
@@ -360,7 +368,7 @@ def test_a_client_that_sends_a_huge_request_and_vanishes(vmstated, client):
 
 
 def test_a_client_that_vanishes_mid_reply(vmstated, client):
-    vmstated.add_vm("vm1", {"description": "d" * BIG})
+    big_vms(vmstated)
     vmstated.start()
     c = client(rcvbuf=4096)
     # Ten replies of ~60 KiB, more than the socket buffers hold; read the
@@ -369,7 +377,7 @@ def test_a_client_that_vanishes_mid_reply(vmstated, client):
     assert c.sock.recv(100).startswith(b'{"ok":true')
     c.close()
     r = others_still_answer(vmstated)
-    assert r["vms"][0]["description"] == "d" * BIG
+    assert r["vms"][0]["description"] == DESCRIPTION
     vmstated.ctl("-w", "start", "vm1", check=0)
     others_still_answer(vmstated)
 
@@ -390,7 +398,7 @@ def read_to_the_end(sock):
 
 def test_a_client_that_never_reads_its_replies_is_dropped(vmstated,
                                                           client):
-    vmstated.add_vm("vm1", {"description": "d" * BIG})
+    big_vms(vmstated)
     vmstated.start()
     greedy = client(rcvbuf=4096)
     # 200 replies of ~60 KiB: 12 MiB, far beyond the 4 MiB the daemon
@@ -427,8 +435,7 @@ def test_a_flood_of_bad_lines_from_a_client_that_never_reads(vmstated,
 
 def test_an_events_subscriber_that_never_reads_blocks_no_one(vmstated,
                                                              client):
-    vmstated.add_vm("vm1", {"description": "d" * BIG})
-    vmstated.add_vm("vm2")
+    big_vms(vmstated)
     vmstated.start()
     sub = client(rcvbuf=4096)
     assert sub.request({"command": "events"}) == {"ok": True}

@@ -16,6 +16,10 @@ simulated /dev/vmm (VMM), the daemon's stderr.  The socket and the run
 directory sit in a short directory under /tmp, because UNIX socket paths
 are limited to about 100 bytes.
 
+A daemon can run with the clock shifter preloaded (preload_clockshift(),
+then shift_clock(seconds)): its wall clock steps, its monotonic clock
+does not.
+
 Programs are found in $VMSTATED_BUILD (default <repo>/build).  Waits poll
 with a short interval and a generous bound; nothing sleeps a fixed time.
 Teardown kills whatever the test left running: the daemon, hypervisors,
@@ -30,7 +34,6 @@ import shlex
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import tempfile
 import time
@@ -48,6 +51,11 @@ STATES = ("stopped", "start_network", "start_storage", "running",
 HOOK_ENV = ("VMSTATED_STATE", "VMSTATED_REASON", "VMSTATED_PREVIOUS_STATE",
             "VMSTATED_VM", "VMSTATED_PID", "VMSTATED_EXIT_STATUS",
             "VMSTATED_CONFIGDIR")
+
+# vmstated refuses files that group or others may write (vmstated(8)
+# SECURITY): whatever the umask the suite is run with, what the tests
+# write is 0644 and their directories 0755.
+os.umask(0o022)
 
 POLL = 0.02          # seconds between two looks at a condition
 TIMEOUT = 60         # default bound for any wait
@@ -106,6 +114,18 @@ def ucl_entry(key, value, indent="\t"):
 def ucl_document(name, settings):
     """`name { key = value; ... }` as the man page writes it."""
     return "%s %s\n" % (name, ucl_value(settings, ""))
+
+
+def write_file(path, data, mode=0o644):
+    """Write a file (str or bytes) with exactly this mode, whatever the
+    umask: vmstated refuses files that group or others may write."""
+    path = Path(path)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    path.chmod(mode)
+    return path
 
 
 def read_json_lines(path):
@@ -196,9 +216,15 @@ class Daemon:
         self.hook_log = self.root / "hooks.txt"
         self.hook_env_log = self.root / "hooks-env.txt"
         self.bootrom = self.root / "BHYVE_UEFI.fd"
+        # vmstated trusts only files and directories that root alone can
+        # change (vmstated(8) SECURITY): whatever the umask, everything
+        # it reads or runs is created 0755 / 0644.
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(self.root.stat().st_mode & 0o7755)
         for d in (self.conf, self.logdir, self.records, self.vmm):
             d.mkdir(parents=True, exist_ok=True)
-        self.bootrom.write_bytes(b"\0" * 4096)
+            d.chmod(0o755)
+        write_file(self.bootrom, b"\0" * 4096)
         self.token = "vmstated-test-" + uuid.uuid4().hex
         self.env = dict(os.environ)
         self.env.update({
@@ -212,9 +238,12 @@ class Daemon:
             "rundir": str(self.rundir),
             "bhyve_path": str(self.build / "bhyve-standin"),
             "bhyvectl_path": str(self.build / "bhyvectl-standin"),
+            "vmmdir": str(self.vmm),
         }
         self.conf_settings.update(conf or {})
         self.conf_text = None        # set it to write vmstated.conf verbatim
+        self.preload = []            # shared objects LD_PRELOADed at start
+        self.clock_file = None       # preload_clockshift()'s offset file
         self.proc = None
         self.stderr_file = None
         self.killed_at_teardown = []
@@ -231,7 +260,7 @@ class Daemon:
                 settings["defaults"] = dict(self.defaults)
             text = "".join(ucl_entry(k, v, "") + "\n"
                            for k, v in settings.items())
-        (self.conf / "vmstated.conf").write_text(text)
+        write_file(self.conf / "vmstated.conf", text)
 
     def vm_dir(self, name):
         return self.conf / name
@@ -268,6 +297,7 @@ class Daemon:
         """
         d = self.conf / (dirname or name)
         d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o755)
         settings = None
         if config is None or isinstance(config, dict):
             settings = dict(config or {})
@@ -277,9 +307,9 @@ class Daemon:
             elif bhyve_config is not None:
                 settings.setdefault("configfile", str(d / "bhyve_config"))
             settings = {k: v for k, v in settings.items() if v is not None}
-            (d / "config").write_text(ucl_document(name, settings))
+            write_file(d / "config", ucl_document(name, settings))
         else:
-            (d / "config").write_text(config)
+            write_file(d / "config", config)
         if bhyve_config is not None:
             lines = []
             if bootrom:
@@ -290,7 +320,7 @@ class Daemon:
             text = "\n".join(lines) + "\n" + bhyve_config
             if text and not text.endswith("\n"):
                 text += "\n"
-            (d / "bhyve_config").write_text(text)
+            write_file(d / "bhyve_config", text)
         hooks = dict(hooks or {})
         record = self.recording_line() if record_hooks else None
         if record_hooks:
@@ -303,12 +333,45 @@ class Daemon:
     def write_hook(self, vmdir, state, body, record=None):
         """Write an executable hook named after state into vmdir."""
         path = Path(vmdir) / state
-        path.write_text(hook_script(body, record))
-        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP
-                   | stat.S_IXOTH)
+        write_file(path, hook_script(body, record), 0o755)
         return path
 
     # ---- the daemon process -------------------------------------------
+
+    def preload_clockshift(self):
+        """Run the daemon (from its next start) with the clock shifter
+        (tests/lib/clockshift.c) preloaded; its children inherit it.  The
+        wall clock then follows shift_clock(); the monotonic clock does
+        not.  Returns the offset file."""
+        lib = self.build / "clockshift.so"
+        if lib not in self.preload:
+            self.preload.append(lib)
+        self.clock_file = self.root / "clockshift"
+        self.env["CLOCKSHIFT_FILE"] = str(self.clock_file)
+        self.shift_clock(0)
+        return self.clock_file
+
+    def shift_clock(self, seconds):
+        """Set the wall clock of the daemon and its children to real time
+        plus seconds (an integer; negative steps back), at once."""
+        tmp = self.clock_file.with_suffix(".new")
+        tmp.write_text("%d\n" % seconds)
+        os.replace(tmp, self.clock_file)
+
+    def daemon_env(self):
+        """The daemon's environment: self.env, plus the preloads.  A
+        sanitizer runtime must come first in the library list unless told
+        otherwise: ASAN_OPTIONS says so for a sanitized build."""
+        env = dict(self.env)
+        if self.preload:
+            libs = [str(p) for p in self.preload]
+            if env.get("LD_PRELOAD"):
+                libs.append(env["LD_PRELOAD"])
+            env["LD_PRELOAD"] = " ".join(libs)
+            asan = env.get("ASAN_OPTIONS", "")
+            env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+                "verify_asan_link_order=0"
+        return env
 
     def command(self, *args):
         return [str(self.build / "vmstated"), "-f", "-c", str(self.conf),
@@ -323,8 +386,8 @@ class Daemon:
         self.stderr_file = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
             self.command(*args), stdin=subprocess.DEVNULL,
-            stdout=self.stderr_file, stderr=subprocess.STDOUT, env=self.env,
-            cwd=str(self.root))
+            stdout=self.stderr_file, stderr=subprocess.STDOUT,
+            env=self.daemon_env(), cwd=str(self.root))
         if wait:
             self.wait_ready(timeout)
         return self.proc

@@ -2,38 +2,16 @@
  * bhyve.c: a stand-in for bhyve(8), for the tests and the benchmark.
  *
  * bhyve cannot run here, so vmstated's bhyve back end is tested against
- * this program.  What a supervisor can see of bhyve it does as FreeBSD 14's
- * bhyve does (usr.sbin/bhyve/bhyverun.c, config.c, amd64/bhyverun_machdep.c):
+ * this program.  Whatever a supervisor can see of bhyve it does as FreeBSD
+ * 14's bhyve does, in the order usr.sbin/bhyve/bhyverun.c main() does it:
+ * the options, the configuration checks, the VM instance (do_open()), the
+ * memory, the devices and the files they open (init_pci()), the vCPUs,
+ * then setproctitle("%s", vmname) -- /proc/PID/cmdline reads "bhyve: NAME"
+ * from then on -- and the running guest.  tests/standin/README.md lists
+ * each behaviour with the source it comes from.
  *
- *   - the command line: getopt "aehuwxACDHIPSWYk:f:o:p:G:c:s:m:l:K:U:",
- *     options stop at the first operand; one operand at most, the VM name;
- *     -h prints the usage and exits 0, a bad option or a second operand
- *     exits 1 after the usage, and so does a missing name (neither an operand
- *     nor "name" in the configuration);
- *   - -k file: "key=value" lines; lines starting with '#' and empty lines
- *     are skipped; no trimming; a line without '=' or with an empty value
- *     is an error (exit 4); a file that cannot be opened exits 4; a later
- *     value overrides an earlier one, and -k and -o apply in order;
- *     "a.b=" where "a" is a value, or "a=" where "a.b" exists, exit 4;
- *   - defaults acpi_tables=true, acpi_tables_in_memory=true,
- *     memory.size=256M, x86.strictmsr=true, lpc.fwcfg=bhyve;
- *     config.dump=true prints the configuration and exits 1;
- *   - the checks made before the guest runs: booleans (exit 4), cpus,
- *     sockets, cores, threads and their product (exit 4), memory.size
- *     (exit 64, EX_USAGE), creating the VM instance (a fresh instance needs
- *     lpc.bootrom, "virtual machine cannot be booted", exit 4; an instance
- *     a live bhyve uses is busy, exit 4), the bootrom file (exit 4);
- *   - SIGTERM is the ACPI power button: the guest then powers off and bhyve
- *     exits 1 (standin.sigterm below chooses how the guest reacts);
- *   - exit statuses: 0 rebooted, 1 powered off, 2 halted, 3 triple fault,
- *     4 error; -D (destroy_on_poweroff) destroys the instance on exit 1.
- *
- * With VMSTATED_STANDIN_VMM=DIR in the environment, DIR plays /dev/vmm:
- * bhyve creates DIR/NAME and holds a lock on it while it runs,
- * bhyvectl --destroy removes it (see standin.h).
- *
- * Everything else is steered by configuration keys under "standin." (bhyve
- * accepts any key, so they are harmless to it):
+ * What the guest does is steered by configuration keys under "standin."
+ * (bhyve accepts any key, so they are harmless to it):
  *
  *   standin.exit=N          exit with status N after standin.delay
  *   standin.signal=NAME     die by signal NAME (SEGV, KILL...) after the delay
@@ -50,14 +28,12 @@
  *                           die (ACPI not enabled yet: default disposition)
  *   standin.shutdown_delay=SECONDS  how long the guest takes to power off
  *   standin.stdout=TEXT, standin.stderr=TEXT   printed once the guest runs
- *   standin.record=PATH     append JSON lines: {"event": "start", ...} per
- *                           run (argv, pids, config, descriptors, signals,
- *                           environment), "signal" per SIGTERM received and
- *                           "exit" (status or signal, reason) before exiting
+ *   standin.stop_after=instance  stop (SIGSTOP) once the VM instance is
+ *                           open, so a test can act on it and SIGCONT
+ *   standin.record=PATH     append JSON lines (see the README)
  *
  * An invalid standin.* value exits 4 with a message, like a bad bhyve key.
  */
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -79,6 +55,7 @@
 #include "buf.h"
 #include "bhyve_standin.h"
 #include "standin.h"
+#include "vmm.h"
 
 /* What this run of the guest does when nothing interrupts it. */
 enum plan_kind { PLAN_RUN, PLAN_EXIT, PLAN_SIGNAL };
@@ -88,30 +65,152 @@ struct plan {
 	int		 value;		/* status or signal number */
 };
 
-struct setting		*settings;
-size_t			 nsettings;
-const char		*progname;
+int			 raw_stdio;
 static const char	*record_path;	/* standin.record, once parsed */
 static const char	*vmname;
-static int		 instance_fd = -1;
-static char		*instance_path;
+static struct vmm	 vm = { NULL, -1, 0, 0, 0, VMM_VCPUS_NONE };
+static struct buf	 lastmsg;	/* the last message, the exit reason */
 
 static void	 usage(int) __attribute__((noreturn));
+static void	 suspend_exit(int, const char *) __attribute__((noreturn));
+static void	 die_by_signal(int, const char *) __attribute__((noreturn));
+static void	 act(struct plan, const char *) __attribute__((noreturn));
+static void	 record_event(const char *, const char *, const char *, int,
+		    const char *);
+
+/* ---- messages ---------------------------------------------------------- */
+
+/* Print one message on stderr and remember it (without its newline). */
+static void
+message_str(bool prog, int errnum, const char *eol, const char *text)
+{
+	struct buf	 m;
+
+	buf_init(&m);
+	buf_puts(&m, "");
+	if (prog)
+		buf_printf(&m, "%s: ", BHYVE_PROGNAME);
+	buf_puts(&m, text);
+	if (errnum >= 0)
+		buf_printf(&m, ": %s", fbsd_strerror(errnum));
+	fprintf(stderr, "%s%s", m.data, eol);
+	fflush(stderr);
+	while (m.len > 0 && (m.data[m.len - 1] == '\n' ||
+	    m.data[m.len - 1] == '\r'))
+		m.data[--m.len] = '\0';
+	buf_reset(&lastmsg);
+	buf_puts(&lastmsg, m.data);
+	buf_free(&m);
+}
+
+static void
+message(bool prog, int errnum, const char *eol, const char *fmt, va_list ap)
+{
+	struct buf	 t;
+
+	buf_init(&t);
+	buf_puts(&t, "");
+	buf_vprintf(&t, fmt, ap);
+	message_str(prog, errnum, eol, t.data);
+	buf_free(&t);
+}
+
+void
+b_err(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	message(true, saved, "\n", fmt, ap);
+	va_end(ap);
+	finish(status, NULL);
+}
+
+void
+b_errx(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	message(true, -1, "\n", fmt, ap);
+	va_end(ap);
+	finish(status, NULL);
+}
+
+void
+b_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	message(true, saved, "\n", fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+b_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	message(true, -1, "\n", fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+b_perror(const char *s)
+{
+	int	 saved = errno;
+
+	message_str(false, saved, "\n", s);
+	errno = saved;
+}
+
+void
+b_eprintln(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	message(false, -1, raw_stdio ? "\r\n" : "\n", fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+b_eprintf(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	message(false, -1, "", fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
 
 /* ---- command line ------------------------------------------------------ */
 
+/* bhyverun.c usage() of FreeBSD 14 */
 static void
 usage(int code)
 {
 	int	 w;
 
-	w = (int)strlen(progname);
+	w = (int)strlen(BHYVE_PROGNAME);
 	fprintf(stderr,
-	    "Usage: %s [-aCDeHhPSuWwxY]\n"
+	    "Usage: %s [-AaCDeHhPSuWwxY]\n"
 	    "       %*s [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
 	    "       %*s [-G port] [-k config_file] [-l lpc] [-m mem] "
 	    "[-o var=value]\n"
 	    "       %*s [-p vcpu:hostcpu] [-r file] [-s pci] [-U uuid] vmname\n"
+	    "       -A: create ACPI tables\n"
 	    "       -a: local apic is in xAPIC mode (deprecated)\n"
 	    "       -C: include guest memory in core file\n"
 	    "       -c: number of CPUs and/or topology specification\n"
@@ -135,87 +234,29 @@ usage(int code)
 	    "       -w: ignore unimplemented MSRs\n"
 	    "       -x: local APIC is in x2APIC mode\n"
 	    "       -Y: disable MPtable generation\n",
-	    progname, w, "", w, "", w, "");
+	    BHYVE_PROGNAME, w, "", w, "", w, "");
 	finish(code, "usage");
 }
 
-/* -c: bhyve_topology_parse(); false when malformed. */
-static bool
-parse_topology(const char *opt)
-{
-	static const char *const keys[] = { "cpus", "sockets", "cores",
-	    "threads" };
-	char		*copy, *str, *cp;
-	size_t		 i, n;
-	bool		 ok;
-
-	if (*opt == '\0') {
-		for (i = 0; i < 4; i++)
-			cfg_set(keys[i], "1");
-		return true;
-	}
-	ok = true;
-	copy = str = xstrdup(opt);
-	while (ok && (cp = strsep(&str, ",")) != NULL) {
-		for (i = 0; i < 4; i++) {
-			n = strlen(keys[i]);
-			if (strncmp(cp, keys[i], n) == 0 && cp[n] == '=') {
-				cfg_set(keys[i], cp + n + 1);
-				break;
-			}
-		}
-		if (i < 4)
-			continue;
-		if (strchr(cp, '=') != NULL)
-			ok = false;
-		else
-			cfg_set("cpus", cp);
-	}
-	free(copy);
-	return ok;
-}
-
-/* -l: the LPC devices a supervisor uses (bootrom, com1-com4). */
-static bool
-parse_lpc(const char *opt)
-{
-	char	*copy, *name, *rest, *key;
-	bool	 ok;
-
-	copy = xstrdup(opt);
-	rest = copy;
-	name = strsep(&rest, ",");
-	ok = true;
-	if (strcasecmp(name, "bootrom") == 0 && rest != NULL) {
-		cfg_set("lpc.bootrom", strsep(&rest, ","));
-		if (rest != NULL)
-			cfg_set("lpc.bootvars", rest);
-	} else if (strncasecmp(name, "com", 3) == 0 && name[3] >= '1' &&
-	    name[3] <= '4' && name[4] == '\0' && rest != NULL) {
-		xasprintf(&key, "lpc.com%c.path", name[3]);
-		cfg_set(key, rest);
-		free(key);
-	} else
-		ok = false;
-	free(copy);
-	return ok;
-}
-
-/* -s: only the slot and the driver are kept (pci.0.SLOT.0.device). */
+/* parse_gdb_options(): [w][address:]port */
 static void
-parse_pci(const char *opt)
+parse_gdb_options(const char *opt)
 {
-	char	*copy, *rest, *slot, *key;
+	const char	*colon;
+	char		*addr;
 
-	copy = xstrdup(opt);
-	rest = copy;
-	slot = strsep(&rest, ",");
-	if (rest == NULL || *rest == '\0')
-		fail(4, "Invalid PCI slot info field \"%s\"", opt);
-	xasprintf(&key, "pci.0.%s.0.device", slot);
-	cfg_set(key, strsep(&rest, ","));
-	free(key);
-	free(copy);
+	if (opt[0] == 'w') {
+		cfg_set("gdb.wait", "true");
+		opt++;
+	}
+	if ((colon = strrchr(opt, ':')) == NULL) {
+		cfg_set("gdb.port", opt);
+		return;
+	}
+	addr = xstrndup(opt, (size_t)(colon - opt));
+	cfg_set("gdb.address", addr);
+	free(addr);
+	cfg_set("gdb.port", colon + 1);
 }
 
 static const char optstring[] =
@@ -227,15 +268,14 @@ static const char optstring[] =
 static void
 parse_options(int argc, char **argv)
 {
-	char	*key;
-	int	 c, vcpu, pcpu;
+	int	 c;
 
 	while ((c = getopt(argc, argv, optstring)) != -1) {
 		switch (c) {
 		case 'a':
 			cfg_set("x86.x2apic", "false");
 			break;
-		case 'A':	/* a no-op since ACPI tables are always built */
+		case 'A':	/* a no-op: ACPI tables are always built */
 		case 'I':	/* deprecated: the ioapic is always there */
 		case 'f':	/* fw_cfg items are not modelled */
 			break;
@@ -243,28 +283,20 @@ parse_options(int argc, char **argv)
 			cfg_set("destroy_on_poweroff", "true");
 			break;
 		case 'p':
-			if (sscanf(optarg, "%d:%d", &vcpu, &pcpu) != 2 ||
-			    vcpu < 0 || pcpu < 0)
-				fail(EX_USAGE, "%s: invalid vcpu pinning "
-				    "configuration '%s'", progname, optarg);
-			xasprintf(&key, "vcpu.%d.cpuset", vcpu);
-			cfg_set(key, strchr(optarg, ':') + 1);
-			free(key);
+			if (!cfg_parse_pincpu(optarg))
+				b_errx(EX_USAGE, "invalid vcpu pinning "
+				    "configuration '%s'", optarg);
 			break;
 		case 'c':
-			if (!parse_topology(optarg))
-				fail(EX_USAGE, "%s: invalid cpu topology '%s'",
-				    progname, optarg);
+			if (!cfg_parse_topology(optarg))
+				b_errx(EX_USAGE, "invalid cpu topology '%s'",
+				    optarg);
 			break;
 		case 'C':
 			cfg_set("memory.guest_in_core", "true");
 			break;
 		case 'G':
-			if (*optarg == 'w') {
-				cfg_set("gdb.wait", "true");
-				optarg++;
-			}
-			cfg_set("gdb.port", optarg);
+			parse_gdb_options(optarg);
 			break;
 		case 'k':
 			cfg_parse_file(optarg);
@@ -274,17 +306,21 @@ parse_options(int argc, char **argv)
 			break;
 		case 'l':
 			if (strncmp(optarg, "help", strlen(optarg)) == 0) {
-				printf("bootrom\ncom1\ncom2\ncom3\ncom4\n");
+				printf("bootrom\ncom1\ncom2\ncom3\ncom4\n"
+				    "pc-testdev\n");
 				exit(0);
 			}
-			if (!parse_lpc(optarg))
-				fail(EX_USAGE, "%s: invalid lpc device "
-				    "configuration '%s'", progname, optarg);
+			if (lpc_device_parse(optarg) != 0)
+				b_errx(EX_USAGE, "invalid lpc device "
+				    "configuration '%s'", optarg);
 			break;
 		case 's':
-			if (strncmp(optarg, "help", strlen(optarg)) == 0)
+			if (strncmp(optarg, "help", strlen(optarg)) == 0) {
+				pci_print_supported_devices();
 				exit(0);
-			parse_pci(optarg);
+			}
+			if (pci_parse_slot(optarg) != 0)
+				finish(4, NULL);
 			break;
 		case 'S':
 			cfg_set("memory.wired", "true");
@@ -294,8 +330,8 @@ parse_options(int argc, char **argv)
 			break;
 		case 'o':
 			if (!cfg_parse_option(optarg))
-				fail(EX_USAGE, "%s: invalid configuration "
-				    "option '%s'", progname, optarg);
+				b_errx(EX_USAGE, "invalid configuration "
+				    "option '%s'", optarg);
 			break;
 		case 'H':
 			cfg_set("x86.vmexit_on_hlt", "true");
@@ -332,60 +368,6 @@ parse_options(int argc, char **argv)
 	}
 }
 
-/* ---- the VM instance and the bootrom ---------------------------------- */
-
-/*
- * do_open(): create the VM instance, or reuse the one left by an earlier
- * run.  A fresh instance can only boot from a bootrom; an instance that a
- * live bhyve holds is busy.
- */
-static void
-open_instance(void)
-{
-	bool	 romboot, created;
-	int	 fd;
-
-	romboot = cfg_get("lpc.bootrom") != NULL;
-	if (strchr(vmname, '/') != NULL || *vmname == '\0')
-		fail(4, "vm_create: %s", strerror(EINVAL));
-	if ((instance_path = standin_instance_path(vmname)) == NULL) {
-		if (!romboot)
-			fail(4, "virtual machine cannot be booted");
-		return;
-	}
-	created = true;
-	fd = open(instance_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd == -1 && errno == EEXIST) {
-		created = false;
-		fd = open(instance_path, O_RDWR | O_CLOEXEC);
-	}
-	if (fd == -1)
-		fail(4, "vm_create: %s", strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		close(fd);
-		fail(4, "vm_reinit: %s", strerror(EBUSY));
-	}
-	if (created && !romboot)
-		fail(4, "virtual machine cannot be booted");
-	if (ftruncate(fd, 0) == -1 || dprintf(fd, "%ld\n", (long)getpid()) < 0)
-		fail(4, "vm_create: %s", strerror(errno));
-	instance_fd = fd;
-}
-
-static void
-check_bootrom(void)
-{
-	const char	*rom;
-	int		 fd;
-
-	if ((rom = cfg_get("lpc.bootrom")) == NULL)
-		return;
-	if ((fd = open(rom, O_RDONLY)) == -1)
-		fail(4, "Error opening bootrom \"%s\": %s", rom,
-		    strerror(errno));
-	close(fd);
-}
-
 /* ---- records ----------------------------------------------------------- */
 
 static void
@@ -406,18 +388,32 @@ static void
 record_write(struct buf *b)
 {
 	if (record_path != NULL && standin_append_line(record_path, b) == -1)
-		fprintf(stderr, "%s: standin.record %s: %s\n", progname,
+		fprintf(stderr, "%s: standin.record %s: %s\n", BHYVE_PROGNAME,
 		    record_path, strerror(errno));
+}
+
+struct config_json {
+	struct buf	*b;
+	bool		 first;
+};
+
+static void
+config_member(const char *key, const char *value, void *arg)
+{
+	struct config_json	*cj = arg;
+
+	standin_json_key(cj->b, key, &cj->first);
+	buf_json_cstr(cj->b, value);
 }
 
 static void
 record_start(int argc, char **argv, double start, long run)
 {
-	struct buf	 b;
-	char		 cwd[PATH_MAX];
-	bool		 first = true, cfirst = true;
-	int		 i;
-	size_t		 s;
+	struct config_json	 cj;
+	struct buf		 b;
+	char			 cwd[PATH_MAX];
+	bool			 first = true;
+	int			 i;
 
 	if (record_path == NULL)
 		return;
@@ -450,10 +446,9 @@ record_start(int argc, char **argv, double start, long run)
 	buf_putc(&b, ']');
 	standin_json_key(&b, "config", &first);
 	buf_putc(&b, '{');
-	for (s = 0; s < nsettings; s++) {
-		standin_json_key(&b, settings[s].key, &cfirst);
-		buf_json_cstr(&b, settings[s].value);
-	}
+	cj.b = &b;
+	cj.first = true;
+	cfg_walk(config_member, &cj);
 	buf_putc(&b, '}');
 	standin_record_inherited(&b, &first);
 	buf_putc(&b, '}');
@@ -489,6 +484,46 @@ record_event(const char *event, const char *key, const char *value,
 	buf_free(&b);
 }
 
+/* {"event": "open", "what", "slot", "port", "path" (as configured),
+ *  "resolved" (the file opened, absolute), "readonly"} */
+void
+record_open(const char *what, const char *slot, int port, const char *path,
+    int fd, bool readonly)
+{
+	struct buf	 b;
+	char		 link[64], target[PATH_MAX];
+	ssize_t		 n;
+	bool		 first = true;
+
+	if (record_path == NULL)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, target, sizeof(target) - 1)) >= 0)
+		target[n] = '\0';
+	else if (realpath(path, target) == NULL)
+		snprintf(target, sizeof(target), "%s", path);
+	buf_init(&b);
+	record_header(&b, "open", &first);
+	standin_json_key(&b, "what", &first);
+	buf_json_cstr(&b, what);
+	standin_json_key(&b, "slot", &first);
+	buf_json_cstr(&b, slot);
+	standin_json_key(&b, "port", &first);
+	if (port >= 0)
+		buf_printf(&b, "%d", port);
+	else
+		buf_puts(&b, "null");
+	standin_json_key(&b, "path", &first);
+	buf_json_cstr(&b, path);
+	standin_json_key(&b, "resolved", &first);
+	buf_json_cstr(&b, target);
+	standin_json_key(&b, "readonly", &first);
+	buf_puts(&b, readonly ? "true" : "false");
+	buf_putc(&b, '}');
+	record_write(&b);
+	buf_free(&b);
+}
+
 /* ---- exits ------------------------------------------------------------- */
 
 /* Every exit after the options were read: record it, then exit. */
@@ -496,27 +531,26 @@ void
 finish(int status, const char *reason)
 {
 	fflush(stdout);
-	if (status == 1 && instance_fd != -1 &&
-	    cfg_bool("destroy_on_poweroff", false))
-		unlink(instance_path);
-	record_event("exit", NULL, NULL, status, reason);
+	record_event("exit", NULL, NULL, status,
+	    reason != NULL ? reason : lastmsg.data != NULL ? lastmsg.data :
+	    "error");
 	exit(status);
 }
 
-/* Print the message as bhyve would (callers add the "bhyve: " of errx()
- * where bhyve has one), then exit with status. */
-void
-fail(int status, const char *fmt, ...)
+/*
+ * vmexit_suspend(): the guest suspended the VM (reset 0, power-off 1,
+ * halt 2, triple fault 3): its vCPUs are suspended, so the instance can be
+ * reinitialised; on power-off destroy_on_poweroff is read, and the VM
+ * destroyed.
+ */
+static void
+suspend_exit(int status, const char *reason)
 {
-	struct buf	 msg;
-	va_list		 ap;
-
-	buf_init(&msg);
-	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s\n", msg.data);
-	finish(status, msg.data);
+	vmm_suspended(&vm);
+	if (status == 1 && cfg_bool_default("destroy_on_poweroff", false) &&
+	    vmm_enabled())
+		(void)vmm_destroy(vmname);
+	finish(status, reason);
 }
 
 static void
@@ -538,6 +572,94 @@ die_by_signal(int sig, const char *reason)
 	_exit(128 + sig);
 }
 
+/* ---- the VM instance ---------------------------------------------------- */
+
+/*
+ * do_open() of FreeBSD 13/14: vm_create(); EEXIST with a bootrom means
+ * reinitialise and reuse, without one the instance is taken as the
+ * userspace loader (bhyveload) left it; a fresh instance needs a bootrom
+ * (and stays created when bhyve then exits).
+ */
+static void
+do_open(void)
+{
+	const char	*action;
+	bool		 romboot, reinit;
+
+	romboot = lpc_bootrom();
+	reinit = false;
+	action = "created";
+	if (!vmm_enabled()) {
+		if (!romboot) {
+			b_eprintf("virtual machine cannot be booted\n");
+			finish(4, NULL);
+		}
+		return;
+	}
+	if (vmm_create(vmname) != 0) {
+		if (errno != EEXIST) {
+			b_perror("vm_create");
+			finish(4, NULL);
+		}
+		reinit = romboot;
+		action = romboot ? "reinit" : "reused";
+	} else if (!romboot) {
+		b_eprintf("virtual machine cannot be booted\n");
+		finish(4, NULL);
+	}
+	if (vmm_open(vmname, &vm) != 0) {
+		b_perror("vm_open");
+		finish(4, NULL);
+	}
+	if (reinit && vmm_reinit(&vm) != 0) {
+		b_perror("vm_reinit");
+		finish(4, NULL);
+	}
+	record_event("instance", "action", action, -1, NULL);
+}
+
+/* vm_setup_memory(): above 3G (lowmem_limit) the segment is 4G plus the
+ * rest; its length must be a whole number of pages. */
+static void
+setup_memory(unsigned long long memsize, bool wired)
+{
+	const unsigned long long lowmem = 3ULL << 30;
+	unsigned long long	 objsize;
+	int			 error;
+
+	objsize = memsize > lowmem ? (4ULL << 30) + memsize - lowmem : memsize;
+	error = 0;
+	if (objsize == 0 || objsize % 4096 != 0)
+		error = EINVAL;
+	else if (vmm_enabled() && vmm_setup_memory(&vm, objsize, wired) != 0)
+		error = errno;
+	if (error != 0) {
+		b_eprintf("Unable to setup memory (%d)\n", error);
+		finish(4, NULL);
+	}
+}
+
+/* fbsdrun_addcpu(): vm_activate_cpu() of the vCPUs. */
+static void
+start_vcpus(void)
+{
+	if (vmm_enabled() && vmm_activate(&vm) != 0)
+		b_err(EX_OSERR, "could not activate CPU %d", 0);
+}
+
+/* setproctitle("%s", vmname), once the VM is set up and before its vCPUs
+ * are resumed; recorded with the title, since argv is gone from then on. */
+static void
+retitle(int argc, char **argv)
+{
+	char	*title;
+
+	standin_setproctitle(argc, argv, BHYVE_PROGNAME, vmname);
+	xasprintf(&title, "%s: %s", BHYVE_PROGNAME, vmname);
+	record_event("retitle", "title", title, -1, NULL);
+	free(title);
+}
+
 /* ---- the guest --------------------------------------------------------- */
 
 static double
@@ -547,12 +669,12 @@ standin_seconds(const char *key)
 	char		*end;
 	double		 d;
 
-	if ((v = cfg_get(key)) == NULL)
+	if ((v = cfg_get_raw(key)) == NULL)
 		return 0;
 	d = strtod(v, &end);
 	if (end == v || *end != '\0' || !(d >= 0 && d < 1e9))
-		fail(4, "%s: invalid value for %s: '%s' (seconds expected)",
-		    progname, key, v);
+		b_errx(4, "invalid value for %s: '%s' (seconds expected)", key,
+		    v);
 	return d;
 }
 
@@ -575,8 +697,8 @@ parse_step(const char *key, const char *v)
 	} else if ((p.value = standin_signum(v)) != -1)
 		p.kind = PLAN_SIGNAL;
 	else
-		fail(4, "%s: invalid value for %s: '%s' (an exit status, a "
-		    "signal name or \"run\" expected)", progname, key, v);
+		b_errx(4, "invalid value for %s: '%s' (an exit status, a "
+		    "signal name or \"run\" expected)", key, v);
 	return p;
 }
 
@@ -590,7 +712,7 @@ count_run(void)
 	long		 run;
 
 	path = NULL;
-	if ((counter = cfg_get("standin.counter")) == NULL) {
+	if ((counter = cfg_get_raw("standin.counter")) == NULL) {
 		if (record_path == NULL || vmname == NULL)
 			return 0;
 		xasprintf(&path, "%s.%s.runs", record_path, vmname);
@@ -620,10 +742,10 @@ choose_plan(long run)
 
 	p.kind = PLAN_RUN;
 	p.value = 0;
-	if ((steps = cfg_get("standin.exits")) != NULL) {
+	if ((steps = cfg_get_raw("standin.exits")) != NULL) {
 		if (run == 0)
-			fail(4, "%s: standin.exits needs standin.record or "
-			    "standin.counter", progname);
+			b_errx(4, "standin.exits needs standin.record or "
+			    "standin.counter");
 		copy = cur = xstrdup(steps);
 		for (i = 1; (step = strsep(&cur, ",")) != NULL; i++)
 			if (i == run) {
@@ -633,12 +755,11 @@ choose_plan(long run)
 			}
 		free(copy);
 	}
-	if ((v = cfg_get("standin.signal")) != NULL) {
+	if ((v = cfg_get_raw("standin.signal")) != NULL) {
 		p = parse_step("standin.signal", v);
 		if (p.kind != PLAN_SIGNAL)
-			fail(4, "%s: invalid value for standin.signal: '%s'",
-			    progname, v);
-	} else if ((v = cfg_get("standin.exit")) != NULL)
+			b_errx(4, "invalid value for standin.signal: '%s'", v);
+	} else if ((v = cfg_get_raw("standin.exit")) != NULL)
 		p = parse_step("standin.exit", v);
 	return p;
 }
@@ -650,7 +771,7 @@ sigterm_status(void)
 	const char	*v;
 	struct plan	 p;
 
-	if ((v = cfg_get("standin.sigterm")) == NULL ||
+	if ((v = cfg_get_raw("standin.sigterm")) == NULL ||
 	    strcmp(v, "poweroff") == 0)
 		return 1;
 	if (strcmp(v, "halt") == 0)
@@ -663,16 +784,19 @@ sigterm_status(void)
 		return -2;
 	p = parse_step("standin.sigterm", v);
 	if (p.kind != PLAN_EXIT)
-		fail(4, "%s: invalid value for standin.sigterm: '%s'",
-		    progname, v);
+		b_errx(4, "invalid value for standin.sigterm: '%s'", v);
 	return p.value;
 }
 
+/* Statuses 0-3 are the guest suspending the VM (vmexit_suspend()); any
+ * other is bhyve giving up on a running guest, its vCPUs still active. */
 static void
 act(struct plan p, const char *reason)
 {
 	if (p.kind == PLAN_SIGNAL)
 		die_by_signal(p.value, reason);
+	if (p.value >= 0 && p.value <= 3)
+		suspend_exit(p.value, reason);
 	finish(p.value, reason);
 }
 
@@ -695,16 +819,20 @@ run_guest(struct plan plan, double delay, int on_sigterm,
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
-	if (on_sigterm != -2)
+	if (on_sigterm != -2) {
+		/* pm.c smi_cmd_handler(): once the guest enables ACPI,
+		 * SIGTERM is ignored and watched (mevent EVF_SIGNAL). */
 		sigaddset(&set, SIGTERM);
+		signal(SIGTERM, SIG_IGN);
+	}
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	/* The console speaks once the power button works: a test that read
 	 * standin.stdout may press it. */
-	if ((text = cfg_get("standin.stdout")) != NULL) {
+	if ((text = cfg_get_raw("standin.stdout")) != NULL) {
 		printf("%s\n", text);
 		fflush(stdout);
 	}
-	if ((text = cfg_get("standin.stderr")) != NULL)
+	if ((text = cfg_get_raw("standin.stderr")) != NULL)
 		fprintf(stderr, "%s\n", text);
 	deadline = plan.kind == PLAN_RUN ? -1 : standin_now() + delay;
 	off_at = -1;
@@ -731,13 +859,14 @@ run_guest(struct plan plan, double delay, int on_sigterm,
 		} else if (sig == SIGUSR2) {
 			switch (info.si_value.sival_int) {
 			case STANDIN_OP_DESTROYED:
-				fprintf(stderr, "vm_run error -1, errno %d\n",
+				/* vm_loop() and fbsdrun_start_thread() */
+				b_eprintln("vm_run error %d, errno %d", -1,
 				    ENXIO);
 				finish(1, "destroyed");
 			case STANDIN_OP_POWEROFF:
-				finish(1, "force-poweroff");
+				suspend_exit(1, "force-poweroff");
 			case STANDIN_OP_RESET:
-				finish(0, "force-reset");
+				suspend_exit(0, "force-reset");
 			}
 		}
 	}
@@ -746,45 +875,76 @@ run_guest(struct plan plan, double delay, int on_sigterm,
 int
 main(int argc, char **argv)
 {
-	struct plan	 plan;
-	double		 start, delay, shutdown_delay;
-	char		*slash;
-	long		 run;
-	int		 on_sigterm;
+	struct plan		 plan;
+	const char		*stop_after;
+	unsigned long long	 memsize;
+	sigset_t		 usr2;
+	double			 start, delay, shutdown_delay;
+	long			 run;
+	int			 on_sigterm, ncpus;
+	bool			 wired;
 
 	start = standin_now();
-	progname = (slash = strrchr(argv[0], '/')) != NULL ? slash + 1 :
-	    argv[0];
-	cfg_set("acpi_tables", "true");
-	cfg_set("acpi_tables_in_memory", "true");
-	cfg_set("memory.size", "256M");
-	cfg_set("x86.strictmsr", "true");
-	cfg_set("lpc.fwcfg", "bhyve");
-	parse_options(argc, argv);
+	buf_init(&lastmsg);
+	buf_puts(&lastmsg, "");
 
-	record_path = cfg_get("standin.record");
+	cfg_init();
+	parse_options(argc, argv);
+	record_path = cfg_get_raw("standin.record");
 	if (argc - optind == 1)
 		cfg_set("name", argv[optind]);
 	vmname = cfg_get("name");
 	run = count_run();
 	record_start(argc, argv, start, run);
+	/* bhyvectl's operations (sent once the vCPUs are active) wait until
+	 * the guest runs. */
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &usr2, NULL);
 	if (argc - optind > 1 || vmname == NULL)
 		usage(1);
-	if (cfg_bool("config.dump", false)) {
-		cfg_dump("");
+	if (cfg_bool_default("config.dump", false)) {
+		cfg_dump();
 		finish(1, "config.dump");
 	}
 
-	check_booleans();
-	check_topology();
-	check_memsize();
+	ncpus = cfg_topology();
+	cfg_check_cpusets(ncpus);
+	memsize = cfg_memsize();
 	plan = choose_plan(run);
 	delay = standin_seconds("standin.delay");
 	shutdown_delay = standin_seconds("standin.shutdown_delay");
 	on_sigterm = sigterm_status();
-	open_instance();
-	check_bootrom();
+	stop_after = cfg_get_raw("standin.stop_after");
+	if (stop_after != NULL && strcmp(stop_after, "instance") != 0)
+		b_errx(4, "invalid value for standin.stop_after: '%s' "
+		    "(\"instance\" expected)", stop_after);
 
+	do_open();
+	if (stop_after != NULL)
+		raise(SIGSTOP);
+	/* bhyve_init_vcpu() */
+	(void)cfg_bool_default("x86.vmexit_on_hlt", false);
+	(void)cfg_bool_default("x86.vmexit_on_pause", false);
+	(void)cfg_bool_default("x86.x2apic", false);
+	wired = cfg_bool_default("memory.wired", false);
+	(void)cfg_bool_default("memory.guest_in_core", false);
+	setup_memory(memsize, wired);
+	/* bhyve_init_platform(): rtc_init() */
+	(void)cfg_bool_default("rtc.use_localtime", true);
+	if (init_pci() != 0) {
+		b_eprintln("Device emulation initialization error: %s",
+		    fbsd_strerror(errno));
+		finish(4, NULL);
+	}
+	(void)cfg_bool("acpi_tables");		/* vmgenc_init() */
+	start_vcpus();
+	/* bhyve_init_platform_late() */
+	(void)cfg_bool_default("x86.mptable", true);
+	if (cfg_bool("acpi_tables"))
+		(void)cfg_bool_default("acpi_tables_in_memory", true);
+
+	retitle(argc, argv);
 	run_guest(plan, delay, on_sigterm, shutdown_delay);
 	return 4;	/* bhyve's main() never returns either */
 }

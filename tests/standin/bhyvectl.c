@@ -1,18 +1,18 @@
 /*
  * bhyvectl.c: a stand-in for bhyvectl(8), for the tests and the benchmark.
  *
- * As FreeBSD's bhyvectl (usr.sbin/bhyvectl/bhyvectl.c) does:
+ * As FreeBSD's bhyvectl (usr.sbin/bhyvectl/bhyvectl.c main()) does:
  *   - long options only (getopt_long with an empty short option string);
  *     an unknown option or a missing --vm prints the usage and exits 1;
  *     operands are ignored;
  *   - --create of an instance that exists prints "errno = 17", exits 255;
  *   - an instance that does not exist: "VM:NAME is not created." on
  *     stdout, exit 1 (this is what --destroy does before a VM's first start);
- *   - --destroy removes the instance; a bhyve that runs it fails (its
- *     vm_run() errors out and it exits 1); --force-poweroff and
- *     --force-reset make a running bhyve exit 1 and 0.
- * Instances exist only with VMSTATED_STANDIN_VMM=DIR (see standin.h);
- * without it every VM "exists" and every operation succeeds (exit 0).
+ *   - --destroy removes the instance (vm_destroy()); a bhyve that runs it
+ *     fails (its vm_run() errors out and it exits 1); --force-poweroff and
+ *     --force-reset suspend a running VM, whose bhyve exits 1 and 0.
+ * Instances exist only with VMSTATED_STANDIN_VMM=DIR (see vmm.h); without
+ * it every VM "exists" and every operation succeeds (exit 0).
  * Only the options listed in usage() are known; bhyvectl's register and
  * VMCS options are refused like unknown ones.
  *
@@ -20,8 +20,6 @@
  * ppid, time, vm, what it found ("instance": "absent", "idle", "running"
  * or null without instances), what it inherited, and its exit status.
  */
-#include <sys/file.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,6 +32,7 @@
 
 #include "buf.h"
 #include "standin.h"
+#include "vmm.h"
 
 static int	 argc_saved;
 static char	**argv_saved;
@@ -67,9 +66,12 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* getprogname() of the real one, whatever the stand-in is called. */
 static void
-usage(const char *progname)
+usage(void)
 {
+	const char	*progname = "bhyvectl";
+
 	fprintf(stderr,
 	    "Usage: %s --vm=<vmname>\n"
 	    "       [--cpu=<vcpu_number>]\n"
@@ -130,75 +132,58 @@ finish(int status)
 	exit(status);
 }
 
-/* Ask the bhyve that runs the instance (it holds the lock) to act. */
+/* Ask the bhyve that runs the instance to act, as the kernel would. */
 static void
-notify_bhyve(int fd, int op)
+notify_bhyve(struct vmm *vm, int op)
 {
 	union sigval	 value;
-	char		 line[32];
-	ssize_t		 n;
-	long		 pid;
 
-	n = pread(fd, line, sizeof(line) - 1, 0);
-	if (n <= 0)
-		return;
-	line[n] = '\0';
-	if ((pid = strtol(line, NULL, 10)) <= 0)
+	if (vm->pid <= 0)
 		return;
 	value.sival_int = op;
-	sigqueue((pid_t)pid, SIGUSR2, value);
+	sigqueue((pid_t)vm->pid, SIGUSR2, value);
 }
 
-/*
- * Act on the instance file: create, check, destroy.  Returns the exit
- * status bhyvectl would have.
- */
+/* Act on the instance: create, open, suspend, destroy.  Returns the exit
+ * status bhyvectl would have. */
 static int
-operate(const char *path)
+operate(void)
 {
-	bool	 running;
-	int	 fd;
+	struct vmm	 vm;
+	bool		 running;
 
-	if (create) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd == -1) {
-			printf("errno = %d\n", errno);
-			return 255;
-		}
-		close(fd);
+	if (create && vmm_create(vmname) != 0) {
+		printf("errno = %d\n", errno);
+		return 255;
 	}
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
+	if (vmm_open(vmname, &vm) != 0) {
 		instance_state = "absent";
 		printf("VM:%s is not created.\n", vmname);
 		return 1;
 	}
-	running = flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	running = vmm_running(&vm);
 	instance_state = running ? "running" : "idle";
 	if (running && force_reset)
-		notify_bhyve(fd, STANDIN_OP_RESET);
+		notify_bhyve(&vm, STANDIN_OP_RESET);
 	else if (running && force_poweroff)
-		notify_bhyve(fd, STANDIN_OP_POWEROFF);
+		notify_bhyve(&vm, STANDIN_OP_POWEROFF);
 	if (destroy) {
-		unlink(path);
+		(void)vmm_destroy(vmname);
 		if (running)
-			notify_bhyve(fd, STANDIN_OP_DESTROYED);
+			notify_bhyve(&vm, STANDIN_OP_DESTROYED);
 	}
-	close(fd);
+	vmm_close(&vm);
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char	*progname;
-	char		*path;
 	int		 ch, status;
 
 	start_time = standin_now();
 	argc_saved = argc;
 	argv_saved = argv;
-	progname = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
-	    argv[0];
 	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (ch) {
 		case 0:
@@ -209,20 +194,11 @@ main(int argc, char **argv)
 		case OPT_CPU:
 			break;
 		default:
-			usage(progname);
+			usage();
 		}
 	}
 	if (vmname == NULL)
-		usage(progname);
-	status = 0;
-	if ((path = standin_instance_path(vmname)) != NULL) {
-		if (strchr(vmname, '/') != NULL) {
-			instance_state = "absent";
-			printf("VM:%s is not created.\n", vmname);
-			status = 1;
-		} else
-			status = operate(path);
-		free(path);
-	}
+		usage();
+	status = vmm_enabled() ? operate() : 0;
 	finish(status);
 }

@@ -103,17 +103,99 @@ standin_append_line(const char *path, struct buf *line)
 	return 0;
 }
 
-char *
-standin_instance_path(const char *name)
+/*
+ * FreeBSD's texts where Linux's differ (lib/libc/gen/errlst.c); bhyve's
+ * messages carry them.
+ */
+const char *
+fbsd_strerror(int errnum)
 {
-	const char	*dir;
-	char		*path;
+	switch (errnum) {
+	case 0:		return "No error: 0";
+	case EBUSY:	return "Device busy";
+	case ENXIO:	return "Device not configured";
+	case ENODEV:	return "Operation not supported by device";
+	case EXDEV:	return "Cross-device link";
+	case ESTALE:	return "Stale NFS file handle";
+	case EOVERFLOW:	return "Value too large to be stored in data type";
+	default:	return strerror(errnum);
+	}
+}
 
-	dir = getenv(STANDIN_VMM_ENV);
-	if (dir == NULL || *dir == '\0')
-		return NULL;
-	xasprintf(&path, "%s/%s", dir, name);
-	return path;
+#ifndef __FreeBSD__
+#define SPT_BUFSIZE	2048	/* setproctitle.c */
+
+static char	**moved_environ;	/* kept reachable: it is environ now */
+
+/* Move the environment strings out of the way so that a long title may
+ * use their place, as setproctitle implementations on Linux do. */
+static char *
+take_environ(char *end)
+{
+	size_t	 n, i;
+
+	for (n = 0; environ[n] != NULL && environ[n] == end; n++)
+		end += strlen(environ[n]) + 1;
+	if (n == 0)
+		return end;
+	for (i = 0; environ[i] != NULL; i++)
+		;
+	moved_environ = xcalloc(i + 1, sizeof(*moved_environ));
+	for (i = 0; environ[i] != NULL; i++)
+		moved_environ[i] = xstrdup(environ[i]);
+	environ = moved_environ;
+	return end;
+}
+
+/*
+ * Linux reads /proc/PID/cmdline (get_mm_cmdline()) as the whole argv area
+ * when its last byte is NUL, NULs included, and as one string up to its
+ * first NUL when that byte was overwritten (the setproctitle case).  So
+ * the title and its NUL go first, the rest is zeroed, and the last byte of
+ * the old argv area is made non-NUL when the title does not reach it.
+ */
+static void
+rewrite_argv(int argc, char **argv, const char *progname, const char *title)
+{
+	char	 text[SPT_BUFSIZE];
+	char	*start, *argv_end, *end;
+	size_t	 len;
+	int	 i;
+
+	if (argc < 1)
+		return;
+	snprintf(text, sizeof(text), "%s: %s", progname, title);
+	start = argv[0];
+	argv_end = argv[0] + strlen(argv[0]) + 1;
+	for (i = 1; i < argc && argv[i] == argv_end; i++)
+		argv_end += strlen(argv[i]) + 1;
+	len = strlen(text) + 1;
+	end = argv_end;
+	if (len > (size_t)(end - start))
+		end = take_environ(argv_end);
+	if (len > (size_t)(end - start)) {
+		len = (size_t)(end - start);
+		text[len - 1] = '\0';
+	}
+	memset(start, 0, (size_t)(end - start));
+	memcpy(start, text, len);
+	if (start + len < argv_end)
+		argv_end[-1] = ' ';
+}
+#endif
+
+void
+standin_setproctitle(int argc, char **argv, const char *progname,
+    const char *title)
+{
+#ifdef __FreeBSD__
+	/* The real thing; "-" leaves out getprogname(), the stand-in's. */
+	(void)argc;
+	(void)argv;
+	setproctitle("-%s: %s", progname, title);
+#else
+	rewrite_argv(argc, argv, progname, title);
+#endif
 }
 
 /* What the process inherited: descriptors, stdio, signals, environment. */

@@ -1,7 +1,8 @@
 /*
  * standin.h: what the bhyve and bhyvectl stand-ins share: the clock,
- * signal names, the JSON record lines they append for the tests, and the
- * simulated kernel VM instances (/dev/vmm/NAME) that tie the two together.
+ * signal names, FreeBSD's error texts, setproctitle(3), and the JSON
+ * record lines they append for the tests.  The simulated kernel VM
+ * instances (/dev/vmm/NAME) that tie the two together are in vmm.h.
  *
  * See tests/standin/README.md for what the stand-ins do and why.
  */
@@ -11,14 +12,6 @@
 #include <stdbool.h>
 
 #include "buf.h"
-
-/*
- * The environment variable naming the directory that plays /dev/vmm: one
- * file per VM instance, created by bhyve, removed by bhyvectl --destroy.
- * While a bhyve stand-in runs it holds an exclusive flock(2) on its
- * instance file, whose content is its pid.  Unset: no instances are kept.
- */
-#define STANDIN_VMM_ENV		"VMSTATED_STANDIN_VMM"
 
 /* bhyvectl's record file (one JSON line per run). */
 #define STANDIN_CTL_LOG_ENV	"VMSTATED_STANDIN_LOG"
@@ -46,8 +39,16 @@ int		 standin_append_line(const char *path, struct buf *line);
 /* Append the "fds", "stdio", "sigblocked", "sigignored" and "env" members:
  * what the process inherited from whoever started it. */
 void		 standin_record_inherited(struct buf *, bool *first);
-/* The instance file of a VM: "<vmm dir>/<name>", or NULL without a vmm
- * directory.  The caller frees it. */
-char		*standin_instance_path(const char *name);
+/* strerror(3) as FreeBSD's libc words it (the messages bhyve prints). */
+const char	*fbsd_strerror(int);
+/*
+ * setproctitle(3) of FreeBSD (lib/libc/gen/setproctitle.c): the process's
+ * arguments become the one string "progname: title" (at most 2047 bytes),
+ * as kern.proc.args then reads it.  On Linux the argv area is rewritten so
+ * that /proc/self/cmdline reads exactly that string and its NUL.  Call it
+ * once argv is no longer needed: its strings are overwritten.
+ */
+void		 standin_setproctitle(int argc, char **argv,
+		    const char *progname, const char *title);
 
 #endif

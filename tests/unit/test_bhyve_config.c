@@ -163,9 +163,10 @@ test_every_setting(void **state)
 	(void)state;
 	vm_init(&vm, "full");
 	vm.memory_mb = 2048;
-	vm.cpus = 4;
+	vm.cpus = 8;
 	vm.sockets = 2;
 	vm.cores = 2;
+	vm.threads = 2;
 	vm.bootrom = xstrdup("/usr/local/share/uefi-firmware/BHYVE_UEFI.fd");
 	vm.generate_acpi_tables = CFG_YES;
 	vm.vmexit_on_halt = CFG_NO;
@@ -182,6 +183,50 @@ test_every_setting(void **state)
 	vm.consoles[2].backend = xstrdup("stdio");
 	check_render(&vm, FIXTURES "/bsdvm.bhyve_config",
 	    FIXTURES "/full.expected");
+	vm_clear(&vm);
+}
+
+/*
+ * The AMD host bridge's ids under the names bhyve_config(5) documents,
+ * pcireg.vendor and pcireg.device, not the deprecated vendor and devid.
+ */
+static void
+test_amd_hostbridge_uses_pcireg_names(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "amd");
+	vm.hostbridge = xstrdup("amd_hostbridge");
+	buf_init(&out);
+	bhyve_config_render(&vm, NULL, 0, &out);
+	assert_string_equal(out.data, "name=amd\n"
+	    "pci.0.0.0.device=hostbridge\n"
+	    "pci.0.0.0.pcireg.vendor=0x1022\n"
+	    "pci.0.0.0.pcireg.device=0x7432\n");
+	buf_free(&out);
+	vm_clear(&vm);
+}
+
+/* A topology is written whole, threads included, after the file's. */
+static void
+test_topology_written_whole(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "smt");
+	vm.cpus = 4;
+	vm.sockets = 1;
+	vm.cores = 2;
+	vm.threads = 2;
+	buf_init(&out);
+	bhyve_config_render(&vm, "cores=4\n", 8, &out);
+	assert_string_equal(out.data, "cores=4\nname=smt\ncpus=4\n"
+	    "sockets=1\ncores=2\nthreads=2\n");
+	buf_free(&out);
 	vm_clear(&vm);
 }
 
@@ -392,6 +437,58 @@ test_write_failures_name_the_file(void **state)
 	vm_clear(&vm);
 }
 
+/*
+ * The configfile may have changed since the configuration was loaded:
+ * a FIFO must not block the daemon in open(), a link to /dev/zero must
+ * not be read to the end of memory, a huge file is refused.
+ */
+static void
+test_configfile_that_cannot_end_is_refused(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 err;
+	char			*want, *listing;
+	FILE			*f;
+
+	(void)state;
+	vm_init(&vm, "x");
+	buf_init(&err);
+	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
+
+	assert_int_equal(mkfifo(vm.configfile, 0600), 0);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
+	    "a FIFO (named pipe), not a regular file", vm.configfile);
+	assert_string_equal(err.data, want);
+	free(want);
+	buf_reset(&err);
+
+	assert_int_equal(unlink(vm.configfile), 0);
+	assert_int_equal(symlink("/dev/zero", vm.configfile), 0);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
+	    "a character device, not a regular file", vm.configfile);
+	assert_string_equal(err.data, want);
+	free(want);
+	buf_reset(&err);
+
+	assert_int_equal(unlink(vm.configfile), 0);
+	assert_non_null(f = fopen(vm.configfile, "w"));
+	assert_int_equal(fseek(f, BHYVE_CONFIG_MAX, SEEK_SET), 0);
+	assert_int_equal(fputc('\n', f), '\n');
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(bhyve_config_write(&vm, &err), -1);
+	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
+	    "larger than 1 MiB, the limit for this file", vm.configfile);
+	assert_string_equal(err.data, want);
+	free(want);
+	listing = list_tmpdir();
+	assert_string_equal(listing, "bhyve_config");
+	free(listing);
+	buf_free(&err);
+	vm_clear(&vm);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -400,12 +497,15 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_alone_follows_the_file),
 		cmocka_unit_test(test_every_setting),
+		cmocka_unit_test(test_amd_hostbridge_uses_pcireg_names),
+		cmocka_unit_test(test_topology_written_whole),
 		cmocka_unit_test(test_newline_added_when_missing),
 		cmocka_unit_test(test_percent_stays_a_percent),
 		cmocka_unit_test(test_loaded_compat_config),
 		cmocka_unit_test(test_generated_path),
 		T(test_write_replaces_atomically),
 		T(test_write_failures_name_the_file),
+		T(test_configfile_that_cannot_end_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,36 @@ test_reset_consume_steal(void **state)
 	free(s);
 }
 
+/* Every reply is valid UTF-8: bytes that are not become U+FFFD each. */
+static void
+test_json_string_is_always_utf8(void **state)
+{
+	struct buf	 b;
+
+	(void)state;
+	buf_init(&b);
+	buf_json_string(&b, "vm\xff\xfe", 4);
+	assert_string_equal(b.data, "\"vm\\ufffd\\ufffd\"");
+	buf_reset(&b);
+	/* Overlong, surrogate, beyond U+10FFFF, truncated, lone continuation. */
+	buf_json_string(&b, "\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82|"
+	    "\x80", 16);
+	assert_string_equal(b.data, "\"\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|"
+	    "\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\"");
+	buf_reset(&b);
+	/* Valid characters of every length pass as they are. */
+	buf_json_string(&b, "\x41\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f"
+	    "\xbf\xbf", 14);
+	assert_string_equal(b.data, "\"\x41\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+	    "\xf4\x8f\xbf\xbf\"");
+	buf_free(&b);
+	assert_int_equal(utf8_invalid_at("ab\xc3\xa9", 4), 4);
+	assert_int_equal(utf8_invalid_at("ab\xc3", 3), 2);
+	assert_int_equal(utf8_invalid_at("\xed\xbf\xbf", 3), 0);
+	assert_int_equal(utf8_char_len("\xf0\x9f\x98\x80", 4), 4);
+	assert_int_equal(utf8_char_len("\xf0\x8f\xbf\xbf", 4), 0);
+}
+
 static void
 test_json_string(void **state)
 {
@@ -162,6 +192,7 @@ main(void)
 		cmocka_unit_test(test_printf_long_output),
 		cmocka_unit_test(test_reset_consume_steal),
 		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_json_string_is_always_utf8),
 		cmocka_unit_test(test_shell_quote),
 		cmocka_unit_test(test_allocation_helpers),
 	};

@@ -316,6 +316,53 @@ test_qemu_args_string_and_binary(void **state)
 	cfg_vm_free(vm);
 }
 
+/*
+ * A disk is raw unless its config says qcow2: the format is never read
+ * from the image, whose bytes the guest writes.
+ */
+static void
+test_disk_formats_come_from_the_config_only(void **state)
+{
+	struct vm_config	*vm, *other;
+	char			*error;
+
+	(void)state;
+	write_file("q/a.img", "");
+	write_file("q/b.qcow2", "QFI\xfb");
+	write_file("q/c.img", "QFI\xfb");
+	write_file("q/config", "hypervisor = qemu\n"
+	    "disk = [ \"a.img\", { path = \"b.qcow2\"; format = qcow2; } ]\n"
+	    "disk { path = c.img; format = RAW; }\n"
+	    "disk = c.img\n");
+	vm = load_ok("q", NULL);
+	assert_int_equal(vm->ndisks, 4);
+	assert_non_null(strstr(vm->disks[1], "/q/b.qcow2"));
+	assert_int_equal(vm->disk_formats[0], CFG_DISK_RAW);
+	assert_int_equal(vm->disk_formats[1], CFG_DISK_QCOW2);
+	assert_int_equal(vm->disk_formats[2], CFG_DISK_RAW);
+	assert_int_equal(vm->disk_formats[3], CFG_DISK_RAW);
+	assert_string_equal(cfg_disk_format_name(vm->disk_formats[1]),
+	    "qcow2");
+	other = cfg_vm_dup(vm);
+	assert_true(cfg_vm_equal(vm, other));
+	other->disk_formats[3] = CFG_DISK_QCOW2;
+	assert_false(cfg_vm_equal(vm, other));
+	cfg_vm_free(other);
+	cfg_vm_free(vm);
+
+	write_file("q/config", "hypervisor = qemu\n"
+	    "disk { path = a.img; format = vmdk; }\n"
+	    "disk { format = qcow2; }\n"
+	    "disk { path = a.img; size = 10G; }\n");
+	error = load_error("q", NULL);
+	assert_non_null(strstr(error, ":2: disk.format: expected raw or "
+	    "qcow2"));
+	assert_non_null(strstr(error, ":3: disk: a disk section needs its "
+	    "path"));
+	assert_non_null(strstr(error, ":4: disk.size: unknown key"));
+	free(error);
+}
+
 static void
 test_compatibility_keys(void **state)
 {
@@ -451,10 +498,10 @@ test_relative_paths_become_absolute(void **state)
 	cfg_vm_free(vm);
 }
 
-/* cpus/sockets/cores as written, and what they must become. */
+/* cpus/sockets/cores/threads as written, and what they must become. */
 static void
 check_topology(const char *keys, int64_t cpus, int64_t sockets,
-    int64_t cores)
+    int64_t cores, int64_t threads)
 {
 	struct vm_config	*vm;
 	char			 config[256];
@@ -463,10 +510,11 @@ check_topology(const char *keys, int64_t cpus, int64_t sockets,
 	    keys);
 	write_vm("vm", config);
 	vm = load_ok("vm", NULL);
-	if (vm->cpus != cpus || vm->sockets != sockets || vm->cores != cores)
-		fail_msg("%s: got cpus %lld sockets %lld cores %lld", keys,
-		    (long long)vm->cpus, (long long)vm->sockets,
-		    (long long)vm->cores);
+	if (vm->cpus != cpus || vm->sockets != sockets || vm->cores != cores ||
+	    vm->threads != threads)
+		fail_msg("%s: got cpus %lld sockets %lld cores %lld threads "
+		    "%lld", keys, (long long)vm->cpus, (long long)vm->sockets,
+		    (long long)vm->cores, (long long)vm->threads);
 	cfg_vm_free(vm);
 }
 
@@ -474,27 +522,121 @@ static void
 test_cpu_topology(void **state)
 {
 	(void)state;
-	check_topology("cpus = 4;", 4, 0, 0);
-	check_topology("numcpus = 3;", 3, 0, 0);
-	check_topology("sockets = 2; cores = 4;", 8, 2, 4);
-	check_topology("cpus = 8; cores = 4;", 8, 2, 4);
-	check_topology("cpus = 2; sockets = 2;", 2, 2, 1);
-	check_topology("cores = 2;", 2, 1, 2);
+	check_topology("cpus = 4;", 4, 0, 0, 0);
+	check_topology("numcpus = 3;", 3, 0, 0, 0);
+	check_topology("sockets = 2; cores = 4;", 8, 2, 4, 1);
+	check_topology("cpus = 8; cores = 4;", 8, 2, 4, 1);
+	check_topology("cpus = 2; sockets = 2;", 2, 2, 1, 1);
+	check_topology("cores = 2;", 2, 1, 2, 1);
+	check_topology("threads = 2;", 2, 1, 1, 2);
+	check_topology("cpus = 8; cores = 2; threads = 2;", 8, 2, 2, 2);
+	check_topology("sockets = 2; cores = 2; threads = 2;", 8, 2, 2, 2);
 	expect_errors("configfile = bhyve_config;\ncpus = 6;\nsockets = 2;\n"
 	    "cores = 2;\n", "config:2: cpus: 6 does not match sockets (2) x "
-	    "cores (2) = 4", NULL);
+	    "cores (2) x threads (1) = 4; bhyve refuses such a topology: "
+	    "correct one of them, or leave cpus out", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 4;\nsockets = 1;\n"
+	    "threads = 2;\n", "config:2: cpus: 4 does not match sockets (1) x "
+	    "cores (1) x threads (2) = 2", NULL);
 	expect_errors("configfile = bhyve_config;\ncpus = 3;\ncores = 2;\n",
-	    "cpus: 3 virtual CPUs cannot be split into sockets of 2 cores",
-	    NULL);
+	    "cpus: 3 virtual CPUs cannot be split into sockets of 2 cores x "
+	    "1 threads; make it a multiple of 2, or give sockets", NULL);
+	expect_errors("configfile = bhyve_config;\ncpus = 6;\ncores = 2;\n"
+	    "threads = 2;\n", "cpus: 6 virtual CPUs cannot be split into "
+	    "sockets of 2 cores x 2 threads; make it a multiple of 4", NULL);
 	expect_errors("configfile = bhyve_config;\nsockets = 32;\n"
-	    "cores = 16;\n", "sockets: sockets (32) x cores (16) makes 512 "
-	    "virtual CPUs; at most 256", NULL);
+	    "cores = 16;\n", "sockets: sockets (32) x cores (16) x threads "
+	    "(1) makes 512 virtual CPUs; at most 256", NULL);
+	expect_errors("configfile = bhyve_config;\ncores = 16;\n"
+	    "threads = 32;\n", "cores: sockets (1) x cores (16) x threads "
+	    "(32) makes 512 virtual CPUs; at most 256", NULL);
+	expect_errors("configfile = bhyve_config;\nthreads = 0;\n",
+	    "threads: 0 is out of range: expected a number of threads per "
+	    "core from 1 to 256", NULL);
 	expect_errors("configfile = bhyve_config;\ncpus = 0;\n",
 	    "cpus: 0 is out of range: expected a number of virtual CPUs from "
 	    "1 to 256", NULL);
 	expect_errors("configfile = bhyve_config;\ncpus = 2;\nnumcpus = 2;\n",
 	    "config:3: numcpus: is the old name of cpus, which is also given "
 	    "(line 2); keep one", NULL);
+}
+
+/* A VM whose config is text and whose bhyve configuration file is file. */
+static void
+write_vm_with_file(const char *text, const char *file)
+{
+	write_vm("vm", text);
+	write_file("vm/bhyve_config", file);
+}
+
+/*
+ * cpus alone is written after the bhyve configuration file, which bhyve
+ * reads its sockets, cores and threads from, with sockets defaulting to
+ * cpus (bhyverun.c, calc_topology).
+ */
+static void
+test_cpus_against_file_topology(void **state)
+{
+	struct vm_config	*vm;
+	char			*error, *want;
+
+	(void)state;
+	/* sockets = cpus by default, so cores=2 makes 8 of 4. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "name=x\n# cores=4\ncores=2\n");
+	error = load_error("vm", NULL);
+	xasprintf(&want, "%scpus: 4 does not match the topology of %s/vm/"
+	    "bhyve_config: sockets (4, bhyve's default) x cores (2, line 3) x "
+	    "threads (1, bhyve's default) = 8; bhyve refuses such a topology: "
+	    "give sockets, cores and threads here as well, or correct that "
+	    "file", at(2), tmpdir);
+	if (strstr(error, want) == NULL)
+		fail_msg("want: %s\ngot:\n%s", want, error);
+	free(want);
+	free(error);
+
+	/* The last value of a key wins, as in bhyve. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "sockets=1\ncores=2\nthreads=2\nsockets=3\n");
+	error = load_error("vm", NULL);
+	if (strstr(error, "sockets (3, line 4) x cores (2, line 2) x threads "
+	    "(2, line 3) = 12") == NULL)
+		fail_msg("got:\n%s", error);
+	free(error);
+
+	/* The file's own cpus, when the config gives none. */
+	write_vm_with_file("configfile = bhyve_config;\n",
+	    "cpus=4\ncores=0x2\n");
+	error = load_error("vm", NULL);
+	xasprintf(&want, "%sconfigfile: %s/vm/bhyve_config line 1: cpus=4 "
+	    "does not match sockets (4, bhyve's default) x cores (2, line 2) "
+	    "x threads (1, bhyve's default) = 8", at(1), tmpdir);
+	if (strstr(error, want) == NULL)
+		fail_msg("want: %s\ngot:\n%s", want, error);
+	free(want);
+	free(error);
+
+	/* Consistent: accepted. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "sockets=1\ncores=2\nthreads=2\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->cpus, 4);
+	assert_int_equal(vm->sockets, 0);
+	cfg_vm_free(vm);
+	/* The config's own topology replaces the file's: all are written. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\ncores = 4;"
+	    "\n", "cores=2\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->sockets, 1);
+	assert_int_equal(vm->cores, 4);
+	cfg_vm_free(vm);
+	/* A value bhyve expands, or would reject itself: bhyve judges. */
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    "cores=%(mycores)\n");
+	cfg_vm_free(load_ok("vm", NULL));
+	write_vm_with_file("configfile = bhyve_config;\ncpus = 4;\n",
+	    " cores=2\nsockets\n");
+	cfg_vm_free(load_ok("vm", NULL));
 }
 
 static void
@@ -588,8 +730,8 @@ test_unreadable_files(void **state)
 	expect_errors("configfile = nothere;\n", "config:1: configfile: cannot "
 	    "read ", "/vm/nothere: No such file or directory", NULL);
 	write_file("vm/adir/.keep", "");
-	expect_errors("configfile = adir;\n", "configfile: ", "/vm/adir is a "
-	    "directory, not a file", NULL);
+	expect_errors("configfile = adir;\n", "configfile: cannot use ",
+	    "/vm/adir: it is a directory, not a regular file", NULL);
 	expect_errors("configfile = bhyve_config;\nbootrom = /no/such.fd;\n",
 	    "config:2: bootrom: cannot read /no/such.fd", NULL);
 	expect_errors("configfile = bhyve_config;\n"
@@ -597,6 +739,270 @@ test_unreadable_files(void **state)
 	    "scriptpath: ", "/vm/bhyve_config is not a directory", NULL);
 	expect_errors("hypervisor = qemu;\nkernel = /no/vmlinuz;\n",
 	    "config:2: kernel: cannot read /no/vmlinuz", NULL);
+}
+
+/*
+ * A FIFO would block whoever opens it, /dev/zero never ends: a file key
+ * naming one is refused at load, with file, line and key.
+ */
+static void
+test_fifo_and_device_files_refused(void **state)
+{
+	char	*fifo, *zero;
+
+	(void)state;
+	write_vm("vm", "");
+	fifo = tmp_path("vm/fifo");
+	zero = tmp_path("vm/zero");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink("/dev/zero", zero), 0);
+	expect_errors("configfile = fifo;\n", at(1), "configfile: cannot use ",
+	    "/vm/fifo: it is a FIFO (named pipe), not a regular file", NULL);
+	expect_errors("configfile = zero;\n", at(1), "configfile: cannot use ",
+	    "/vm/zero: it is a character device, not a regular file", NULL);
+	expect_errors("configfile = bhyve_config;\nbootrom = fifo;\n", at(2),
+	    "bootrom: cannot use ", "/vm/fifo: it is a FIFO", NULL);
+	expect_errors("hypervisor = qemu;\nkernel = zero;\ninitrd = fifo;\n",
+	    at(2), "kernel: cannot use ", "/vm/zero: it is a character "
+	    "device, not a regular file", at(3), "initrd: cannot use ", NULL);
+	/* A disk may be a device, not a FIFO. */
+	expect_errors("hypervisor = qemu;\ndisk = [/dev/null, fifo];\n", at(2),
+	    "disk: cannot use ", "/vm/fifo: it is a FIFO (named pipe), not a "
+	    "regular file or a device", NULL);
+	free(fifo);
+	free(zero);
+}
+
+/* A config holding `key = "<n times c>";` plus a configfile. */
+static char *
+config_with_long(const char *key, size_t n, char c)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b);
+	buf_printf(&b, "configfile = bhyve_config;\n%s = \"", key);
+	for (i = 0; i < n; i++)
+		buf_putc(&b, c);
+	buf_puts(&b, "\";\n");
+	return buf_steal(&b);
+}
+
+/*
+ * Every string is copied into each status reply: each has a limit, and
+ * an error about one never repeats it.
+ */
+static void
+test_string_limits(void **state)
+{
+	struct vm_config	*vm;
+	char			*text, *error;
+
+	(void)state;
+	text = config_with_long("description", 1024, 'd');
+	write_vm("vm", text);
+	vm = load_ok("vm", NULL);
+	assert_int_equal(strlen(vm->description), 1024);
+	cfg_vm_free(vm);
+	free(text);
+	text = config_with_long("description", 1025, 'd');
+	expect_errors(text, at(2), "description: is 1025 bytes long; at most "
+	    "1024 are allowed: shorten it", NULL);
+	free(text);
+	text = config_with_long("description", 900 * 1024, 'x');
+	write_vm("vm", text);
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "description: is 921600 bytes long"));
+	assert_true(strlen(error) < 300);
+	free(error);
+	free(text);
+	/* Larger, the file itself is refused. */
+	text = config_with_long("description", 10 * 1024 * 1024, 'x');
+	expect_errors(text, "/vm/config: cannot read: it holds more than 1 MiB, "
+	    "the limit for a configuration file with the files it includes",
+	    NULL);
+	free(text);
+	text = config_with_long("owner", 33, 'u');
+	expect_errors(text, "owner: is 33 bytes long; at most 32", NULL);
+	free(text);
+	text = config_with_long("osversion", 65, '1');
+	expect_errors(text, "osversion: is 65 bytes long; at most 64", NULL);
+	free(text);
+	text = config_with_long("bootrom", 1024, 'p');
+	expect_errors(text, "bootrom: is 1024 bytes long; at most 1023", NULL);
+	free(text);
+	/* A relative path is measured once made absolute. */
+	text = config_with_long("bootrom", 1020, 'p');
+	expect_errors(text, "bootrom: is ", " bytes long as an absolute path; "
+	    "at most 1023 are allowed", NULL);
+	free(text);
+	text = config_with_long("name", 65, 'n');
+	expect_errors(text, "name: is 65 bytes long; at most 64", NULL);
+	free(text);
+}
+
+static void
+test_list_limits(void **state)
+{
+	struct buf	 b;
+	int		 i;
+
+	(void)state;
+	buf_init(&b);
+	buf_puts(&b, "hypervisor = qemu;\ndisk = [");
+	for (i = 0; i < 65; i++)
+		buf_puts(&b, "/dev/null, ");
+	buf_puts(&b, "];\n");
+	expect_errors(b.data, at(2), "disk: more than 64 disks; at most 64 "
+	    "are allowed", NULL);
+	buf_reset(&b);
+	buf_puts(&b, "hypervisor = qemu;\nqemu_args = \"");
+	for (i = 0; i < 257; i++)
+		buf_puts(&b, "-a ");
+	buf_puts(&b, "\";\n");
+	expect_errors(b.data, at(2), "qemu_args: more than 256 qemu_args; at "
+	    "most 256 are allowed", NULL);
+	buf_reset(&b);
+	buf_puts(&b, "hypervisor = qemu;\n");
+	for (i = 0; i < 257; i++)
+		buf_puts(&b, "qemu_args = [-a];\n");
+	expect_errors(b.data, at(258), "qemu_args: more than 256", NULL);
+	buf_free(&b);
+}
+
+static void
+test_invalid_utf8_refused(void **state)
+{
+	char	*error;
+
+	(void)state;
+	expect_errors("configfile = bhyve_config;\ndescription = \"caf\xe9\";\n",
+	    at(2), "description: is not valid UTF-8 (byte 0xe9 at offset 3); "
+	    "write it in UTF-8", NULL);
+	expect_errors("configfile = bhyve_config;\nos = \xff;\n", at(2),
+	    "os: is not valid UTF-8 (byte 0xff at offset 0)", NULL);
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "description = \"caf\xc3\xa9 \xe2\x82\xac\";\n");
+	cfg_vm_free(load_ok("vm", NULL));
+	/* A relative path takes the bytes of the directory's name. */
+	write_vm("caf\xe9", "vm { configfile = bhyve_config; }\n");
+	error = load_error("caf\xe9", NULL);
+	assert_non_null(strstr(error, "config:1: configfile: the absolute path "
+	    "made from \"bhyve_config\" has a byte that is not UTF-8 or is a "
+	    "control character (0xe9 at offset "));
+	free(error);
+}
+
+/* A file of many errors reports the first ones, and how many more. */
+static void
+test_errors_are_capped(void **state)
+{
+	struct buf	 b;
+	char		*error, *last;
+	int		 i;
+
+	(void)state;
+	buf_init(&b);
+	buf_puts(&b, "configfile = bhyve_config;\n");
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "unknown%d = 1;\n", i);
+	write_vm("vm", b.data);
+	error = load_error("vm", NULL);
+	last = strrchr(error, '\n');
+	assert_non_null(last);
+	assert_string_equal(last, "\n... and 980 more errors in this file, "
+	    "not shown");
+	assert_non_null(strstr(error, "config:21: unknown19: unknown key"));
+	assert_null(strstr(error, "unknown20:"));
+	free(error);
+	/* A section key too long for a name is not repeated whole. */
+	buf_reset(&b);
+	for (i = 0; i < 10000; i++)
+		buf_putc(&b, 'v');
+	buf_puts(&b, " { configfile = bhyve_config; }\n");
+	write_vm("vm", b.data);
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+	    "...\" (from the section) is not a valid VM name"));
+	assert_true(strlen(error) < 400);
+	free(error);
+	buf_free(&b);
+}
+
+/* chmod tmpdir/rel. */
+static void
+chmod_file(const char *rel, mode_t mode)
+{
+	char	*path = tmp_path(rel);
+
+	assert_int_equal(chmod(path, mode), 0);
+	free(path);
+}
+
+/*
+ * Root acts on what these files say or hold: a config, an included file,
+ * vmstated.conf, and the files a VM names (disks aside) that group or
+ * others could write make the VM invalid (trust.c has the rule).
+ */
+static void
+test_untrusted_files(void **state)
+{
+	struct daemon_config	 dc;
+	char			*error;
+
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\n");
+	chmod_file("vm/config", 0664);
+	error = load_error("vm", NULL);
+	assert_non_null(strstr(error, "/vm/config: is not trusted: it is "
+	    "writable by group (owner uid "));
+	assert_non_null(strstr(error, "run chmod go-w "));
+	free(error);
+	chmod_file("vm/config", 0644);
+
+	write_file("vm/fw.fd", "");
+	chmod_file("vm/fw.fd", 0646);
+	expect_errors("configfile = bhyve_config;\nbootrom = fw.fd;\n",
+	    "config:2: bootrom: ", "/vm/fw.fd is not trusted: it is writable "
+	    "by others", NULL);
+	chmod_file("vm/bhyve_config", 0666);
+	expect_errors("configfile = bhyve_config;\n", "config:1: configfile: ",
+	    "/vm/bhyve_config is not trusted: it is writable by group and "
+	    "others", NULL);
+	chmod_file("vm/bhyve_config", 0644);
+	write_file("vm/hooks/.keep", "");
+	chmod_file("vm/hooks", 0775);
+	expect_errors("configfile = /dev/null;\nscriptpath = hooks;\n",
+	    "config:2: scriptpath: ", "/vm/hooks is not trusted: it is "
+	    "writable by group", NULL);
+	write_file("vm/k/vmlinuz", "");
+	chmod_file("vm/k", 0777);
+	expect_errors("hypervisor = qemu;\nkernel = k/vmlinuz;\n",
+	    "config:2: kernel: ", "/vm/k/vmlinuz is not trusted: the "
+	    "directory ", "/vm/k above it is writable by group and others",
+	    NULL);
+	write_file("vm/initrd.img", "");
+	chmod_file("vm/initrd.img", 0664);
+	expect_errors("hypervisor = qemu;\nkernel = /dev/null;\n"
+	    "initrd = initrd.img;\n", "config:3: initrd: ", NULL);
+	/* A disk is the guest's: whoever may write it is the admin's call. */
+	write_file("vm/disk.img", "");
+	chmod_file("vm/disk.img", 0666);
+	write_vm("vm", "hypervisor = qemu;\ndisk = disk.img;\n");
+	cfg_vm_free(load_ok("vm", NULL));
+
+	write_file("vm/more.conf", "memory = 1G;\n");
+	chmod_file("vm/more.conf", 0664);
+	expect_errors("configfile = /dev/null;\n.include \"more.conf\"\n",
+	    "/vm/more.conf: is not trusted: it is writable by group", NULL);
+
+	write_file("vmstated.conf", "rundir = /tmp;\n");
+	chmod_file("vmstated.conf", 0664);
+	assert_int_equal(cfg_load_daemon(tmpdir, &dc, &error), -1);
+	assert_non_null(strstr(error, "/vmstated.conf: is not trusted: it is "
+	    "writable by group"));
+	free(error);
+	cfg_daemon_free(&dc);
 }
 
 static void
@@ -1039,17 +1445,25 @@ main(void)
 		T(test_builtin_defaults),
 		T(test_qemu_keys),
 		T(test_qemu_args_string_and_binary),
+		T(test_disk_formats_come_from_the_config_only),
 		T(test_compatibility_keys),
 		T(test_memory_sizes_are_binary_like_bhyve),
 		T(test_memory_errors),
 		T(test_seconds_and_booleans),
 		T(test_relative_paths_become_absolute),
 		T(test_cpu_topology),
+		T(test_cpus_against_file_topology),
 		T(test_unknown_key_suggests_the_nearest),
 		T(test_wrong_types_and_ranges),
 		T(test_missing_configfile),
 		T(test_owner_and_group_must_exist),
 		T(test_unreadable_files),
+		T(test_fifo_and_device_files_refused),
+		T(test_string_limits),
+		T(test_list_limits),
+		T(test_invalid_utf8_refused),
+		T(test_errors_are_capped),
+		T(test_untrusted_files),
 		T(test_duplicate_key),
 		T(test_every_error_is_reported),
 		T(test_syntax_error_names_line_and_column),
@@ -1068,5 +1482,8 @@ main(void)
 		T(test_check),
 	};
 
+	/* Config files must be trusted (trust.h): never group-writable,
+	 * whatever the umask the tests run with. */
+	umask(022);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,12 +137,22 @@ test_assignment_forms(void **state)
 	check_json("a =\n  5\nb:\n# c\n6", "{\"a\":5,\"b\":6}");
 }
 
-/* Bytes that are not UTF-8 are kept as they are, in keys and values. */
+/*
+ * Bytes that are not UTF-8 are kept as they are in keys and values, as
+ * libucl keeps them (the configuration layer refuses them); the JSON
+ * written shows each as U+FFFD, since JSON must be UTF-8.
+ */
 static void
 test_invalid_utf8_passes_through(void **state)
 {
+	struct ucl_node	*root;
+
 	check_json("k\xff = \"\xfe\xc3\"; v = a\x80" "b",
-	    "{\"k\xff\":\"\xfe\xc3\",\"v\":\"a\x80\x62\"}");
+	    "{\"k\\ufffd\":\"\\ufffd\\ufffd\",\"v\":\"a\\ufffd\x62\"}");
+	root = parse("k\xff = \"\xfe\xc3\"");
+	assert_string_equal(ucl_lookup(root, "k\xff")->v.string.ptr,
+	    "\xfe\xc3");
+	ucl_free(root);
 	check_json("\xc3\xa9t\xc3\xa9 = \xe2\x82\xac",
 	    "{\"\xc3\xa9t\xc3\xa9\":\"\xe2\x82\xac\"}");
 }
@@ -280,7 +290,7 @@ test_double_quoted_escapes(void **state)
 	check_json("s = \"\\b\\f\\n\\r\\t\"", "{\"s\":\"\\b\\f\\n\\r\\t\"}");
 	check_json("s = \"\\u00e9\\u20AC\"", "{\"s\":\"\xc3\xa9\xe2\x82\xac\"}");
 	check_json("s = \"\\ud83d\\ude00\"", "{\"s\":\"\xf0\x9f\x98\x80\"}");
-	check_json("s = \"tab\tinside\"", "{\"s\":\"tab\\tinside\"}");
+	check_json("s = \"tab\\tinside\"", "{\"s\":\"tab\\tinside\"}");
 	check_json("s = \"\"", "{\"s\":\"\"}");
 	check_json("s = \"# not a comment; nor /* this */\"",
 	    "{\"s\":\"# not a comment; nor /* this */\"}");
@@ -329,7 +339,6 @@ test_unquoted_strings(void **state)
 	check_json("p = /usr/local/etc/x;", "{\"p\":\"/usr/local/etc/x\"}");
 	check_json("p = hello world   \n", "{\"p\":\"hello world\"}");
 	check_json("p = a#comment\n", "{\"p\":\"a\"}");
-	check_json("p = a // comment\n", "{\"p\":\"a\"}");
 	check_json("p = http://example.org/x\n",
 	    "{\"p\":\"http://example.org/x\"}");
 	check_json("p = a /* c */\n", "{\"p\":\"a\"}");
@@ -360,8 +369,7 @@ test_heredoc(void **state)
 	check_json("s = <<EOD\nline 1\n  line 2\nEOD\nt = 1",
 	    "{\"s\":\"line 1\\n  line 2\",\"t\":1}");
 	check_json("s = <<EOD\nEODX\nEOD\n", "{\"s\":\"EODX\"}");
-	check_json("s = <<EOD\nEOD\n", "{\"s\":\"\"}");
-	check_json("s = <<X\r\na\r\nX\r\n", "{\"s\":\"a\"}");
+	check_json("s = <<EOD\n\nEOD\n", "{\"s\":\"\"}");
 	check_json("s = <<EOD\n\"quotes\" and # hash\nEOD", "{\"s\":"
 	    "\"\\\"quotes\\\" and # hash\"}");
 	ERROR("s = <<EOD\nnever closed\n", 3, 1, "unterminated heredoc");
@@ -395,8 +403,8 @@ test_number_suffixes(void **state)
 	check_json("a = 1kb; b = 2mb; c = 3gb; d = 1KB; e = 2Mb",
 	    "{\"a\":1024,\"b\":2097152,\"c\":3221225472,\"d\":1024,"
 	    "\"e\":2097152}");
-	check_json("a = 1.5k; b = 1.5kb; c = -2k",
-	    "{\"a\":1500.0,\"b\":1536,\"c\":-2000}");
+	check_json("a = 1.5k; b = 2.0kb; c = -2k",
+	    "{\"a\":1500.0,\"b\":2048,\"c\":-2000}");
 	root = parse("memory = 4G");
 	assert_non_null(n = ucl_lookup(root, "memory"));
 	assert_int_equal(n->type, UCL_INT);
@@ -464,14 +472,14 @@ test_booleans_and_null(void **state)
 static void
 test_comments(void **state)
 {
-	check_json("# hash\na = 1 # trailing\n// slashes\nb = 2 // trailing",
+	check_json("# hash\na = 1 # trailing\nb = 2",
 	    "{\"a\":1,\"b\":2}");
 	check_json("/* block */ a = /* inside */ 1; /* multi\nline */ b = 2",
 	    "{\"a\":1,\"b\":2}");
 	check_json("/* outer /* inner */ still a comment */ a = 1",
 	    "{\"a\":1}");
 	check_json("/* /* /* deep */ */ */ a = 1", "{\"a\":1}");
-	check_json("a { # c\n  b = 1 // c\n} # c", "{\"a\":{\"b\":1}}");
+	check_json("a { # c\n  b = 1 # c\n} # c", "{\"a\":{\"b\":1}}");
 	check_json("a = 1 /* comment as separator */ b = 2",
 	    "{\"a\":1,\"b\":2}");
 	ERROR("a = 1\n/* open /* nested */\n", 3, 1, "unterminated comment "
@@ -497,7 +505,7 @@ test_include(void **state)
 	write_file(dir, "sub/inc.conf", "b = 2\n.include \"deeper.conf\"\n");
 	write_file(dir, "sub/deeper.conf", "{ c = 3 }\n");
 	snprintf(path, sizeof(path), "%s/main.conf", dir);
-	root = ucl_parse_file(path, &err);
+	root = ucl_parse_config(path, &err);
 	if (root == NULL)
 		fail_msg("%s:%d:%d: %s", err.file, err.line, err.column,
 		    err.message);
@@ -526,14 +534,14 @@ test_include_errors(void **state)
 	write_file(dir, "bad.conf", "x = 1\ny = \"open\n");
 	write_file(dir, "main.conf", "a = 1\n.include \"bad.conf\"\n");
 	snprintf(path, sizeof(path), "%s/main.conf", dir);
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_non_null(strstr(err.file, "bad.conf"));
 	assert_int_equal(err.line, 2);
 	assert_non_null(strstr(err.message, "unterminated string"));
 
 	/* A missing file, with the line of the .include. */
 	write_file(dir, "main.conf", "a = 1\n  .include \"none.conf\"\n");
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_string_equal(err.file, path);
 	assert_int_equal(err.line, 2);
 	assert_int_equal(err.column, 3);
@@ -543,12 +551,12 @@ test_include_errors(void **state)
 	/* Cycles, direct and indirect. */
 	write_file(dir, "self.conf", ".include \"self.conf\"\n");
 	snprintf(path, sizeof(path), "%s/self.conf", dir);
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_non_null(strstr(err.message, "cycle"));
 	write_file(dir, "a.conf", ".include \"b.conf\"\n");
 	write_file(dir, "b.conf", "x = 1\n.include \"a.conf\"\n");
 	snprintf(path, sizeof(path), "%s/a.conf", dir);
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_non_null(strstr(err.file, "b.conf"));
 	assert_int_equal(err.line, 2);
 	assert_non_null(strstr(err.message, "cycle"));
@@ -556,14 +564,14 @@ test_include_errors(void **state)
 	/* Another spelling of the same file is still a cycle. */
 	write_file(dir, "deep.conf", ".include \"./deep.conf\"\n");
 	snprintf(path, sizeof(path), "%s/deep.conf", dir);
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_non_null(strstr(err.message, "cycle"));
 
 	/* An included array cannot give keys. */
 	write_file(dir, "arr.conf", "[1, 2]\n");
 	write_file(dir, "main.conf", ".include \"arr.conf\"\n");
 	snprintf(path, sizeof(path), "%s/main.conf", dir);
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_non_null(strstr(err.message, "array"));
 
 	/* Other macros and parameters are refused by name. */
@@ -608,7 +616,7 @@ test_include_depth(void **state)
 		write_file(dir, name, text);
 	}
 	snprintf(path, sizeof(path), "%s/0.conf", dir);
-	root = ucl_parse_file(path, &err);
+	root = ucl_parse_config(path, &err);
 	if (root == NULL)
 		fail_msg("%s:%d: %s", err.file, err.line, err.message);
 	assert_int_equal(root->count, 17);
@@ -616,7 +624,7 @@ test_include_depth(void **state)
 	/* Seventeen are too many. */
 	write_file(dir, "16.conf", "k16 = 16\n.include \"17.conf\"\n");
 	write_file(dir, "17.conf", "k17 = 17\n");
-	assert_null(ucl_parse_file(path, &err));
+	assert_null(ucl_parse_config(path, &err));
 	assert_non_null(strstr(err.message, "nested too deeply"));
 	assert_non_null(strstr(err.file, "16.conf"));
 	remove_dir(dir, names);
@@ -802,13 +810,13 @@ test_file_errors(void **state)
 {
 	struct ucl_error	 err;
 
-	assert_null(ucl_parse_file("/nonexistent/vmstated.conf", &err));
+	assert_null(ucl_parse_config("/nonexistent/vmstated.conf", &err));
 	assert_string_equal(err.file, "/nonexistent/vmstated.conf");
 	assert_int_equal(err.line, 0);
 	assert_non_null(strstr(err.message, "No such file"));
-	assert_null(ucl_parse_file("/tmp", &err));
+	assert_null(ucl_parse_config("/tmp", &err));
 	assert_non_null(strstr(err.message, "directory"));
-	assert_null(ucl_parse_file("/dev/null", &err));
+	assert_null(ucl_parse_config("/dev/null", &err));
 	assert_non_null(strstr(err.message, "not a regular file"));
 }
 
@@ -817,6 +825,199 @@ test_crlf_and_bom(void **state)
 {
 	check_json("\xef\xbb\xbf" "a = 1\r\nb {\r\n  c = x\r\n}\r\n",
 	    "{\"a\":1,\"b\":{\"c\":\"x\"}}");
+}
+
+/* --- Where libucl reads otherwise: follow it, or refuse --------------- */
+
+/* Parse text as the configuration file `path`; compare its JSON. */
+static void
+check_config_json(const char *path, const char *text, const char *want)
+{
+	struct ucl_error	 err;
+	struct ucl_node		*root;
+	char			*got;
+
+	root = ucl_parse_config_text(text, strlen(text), path, &err);
+	if (root == NULL)
+		fail_msg("unexpected error %s:%d:%d: %s", err.file, err.line,
+		    err.column, err.message);
+	got = json_of(root, false);
+	if (strcmp(got, want) != 0)
+		fail_msg("for input:\n%s\ngot:  %s\nwant: %s", text, got, want);
+	free(got);
+	ucl_free(root);
+}
+
+static void
+test_slashes_are_no_comment(void **state)
+{
+	/* libucl: "// c" is a key, " // c" stays in a value: refused. */
+	ERROR("// a comment?\na = 1", 1, 1, "\"//\" does not start a comment "
+	    "in UCL (libucl reads it as part of the key): write # for a "
+	    "comment");
+	ERROR("a = http://x // c\n", 1, 14, "\"//\" does not start a comment "
+	    "in UCL (libucl reads it as part of the value): write # for a "
+	    "comment, or quote the value");
+	ERROR("a = 10 // c\n", 1, 8, "does not start a comment");
+	ERROR("a = //server/share\n", 1, 5, "does not start a comment");
+	ERROR("a { b = 1 } // c\n", 1, 13, "part of the key");
+	ERROR("a = [x, y //c]\n", 1, 11, "part of the value");
+	ERROR("a = 1\n  //c = 2\n", 2, 3, "part of the key");
+	/* Where libucl and a reader agree, it stays as libucl reads it. */
+	check_json("a = http://x//y; b = x//\n",
+	    "{\"a\":\"http://x//y\",\"b\":\"x//\"}");
+	check_json("\"//\" = \"a // b\"; c = 'd // e'",
+	    "{\"//\":\"a // b\",\"c\":\"d // e\"}");
+	check_json("a = 1 # c // d\nb = 2 /* // */", "{\"a\":1,\"b\":2}");
+}
+
+static void
+test_variables_expand_as_libucl(void **state)
+{
+	const char	*f = "/nonexistent/vm/config";
+
+	check_config_json(f, "a = \"$FILENAME\"; b = $CURDIR/disk.img; "
+	    "c = \"${CURDIR}\"",
+	    "{\"a\":\"/nonexistent/vm/config\",\"b\":\"/nonexistent/vm/disk.img\","
+	    "\"c\":\"/nonexistent/vm\"}");
+	check_config_json(f, "h = <<EOD\nin $CURDIR\nEOD\n",
+	    "{\"h\":\"in /nonexistent/vm\"}");
+	/* A name the text merely starts with; ${} must match whole. */
+	check_config_json(f, "a = \"$CURDIRx\"; b = \"${CURDIRx}\"",
+	    "{\"a\":\"/nonexistent/vmx\",\"b\":\"${CURDIRx}\"}");
+	/* No other variable: the environment is not read. */
+	check_config_json(f, "a = \"$HOME ${PATH} $ x$\"",
+	    "{\"a\":\"$HOME ${PATH} $ x$\"}");
+	/* "$$" is one "$" only in a string that holds a variable. */
+	check_config_json(f, "a = \"$$CURDIR\"; b = \"$$ $CURDIR\"",
+	    "{\"a\":\"$$CURDIR\",\"b\":\"$ /nonexistent/vm\"}");
+	/* Never in single quotes or keys, nor from a \u0024 escape. */
+	check_config_json(f, "a = '$CURDIR'; \"$CURDIR\" = 1; "
+	    "c = \"\\u0024CURDIR\"",
+	    "{\"a\":\"$CURDIR\",\"$CURDIR\":1,\"c\":\"$CURDIR\"}");
+	check_config_json(f, "a = [$CURDIR, { b = $FILENAME }]",
+	    "{\"a\":[\"/nonexistent/vm\",{\"b\":\"/nonexistent/vm/config\"}]}");
+	/* Buffers (requests, replies) have no variables. */
+	check_json("a = \"$CURDIR\"", "{\"a\":\"$CURDIR\"}");
+}
+
+/* The variables of a real file: its real path, and in .include. */
+static void
+test_variables_in_files(void **state)
+{
+	static const char *const names[] = { "real/main.conf",
+	    "real/inc.conf", "link", "real", NULL };
+	struct ucl_error	 err;
+	struct ucl_node		*root;
+	char			*dir = make_dir(), path[PATH_MAX], real[PATH_MAX];
+	char			 want[3 * PATH_MAX], *json;
+
+	assert_non_null(realpath(dir, real));
+	snprintf(path, sizeof(path), "%s/real", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	assert_int_equal(symlink("real", path), 0);
+	write_file(dir, "real/main.conf", "a = $CURDIR\n"
+	    ".include \"$CURDIR/inc.conf\"\n");
+	write_file(dir, "real/inc.conf", "b = $FILENAME\n");
+	snprintf(path, sizeof(path), "%s/link/main.conf", dir);
+	root = ucl_parse_config(path, &err);
+	if (root == NULL)
+		fail_msg("%s:%d:%d: %s", err.file, err.line, err.column,
+		    err.message);
+	json = json_of(root, false);
+	snprintf(want, sizeof(want), "{\"a\":\"%s/real\",\"b\":"
+	    "\"%s/real/inc.conf\"}", real, real);
+	assert_string_equal(json, want);
+	free(json);
+	ucl_free(root);
+	/* A data file (a state file) means what it says. */
+	assert_null(ucl_parse_file(path, &err));
+	assert_non_null(strstr(err.message, ".include is only allowed in"));
+	snprintf(path, sizeof(path), "%s/link/inc.conf", dir);
+	assert_non_null(root = ucl_parse_file(path, &err));
+	json = json_of(root, false);
+	assert_string_equal(json, "{\"b\":\"$FILENAME\"}");
+	free(json);
+	ucl_free(root);
+	remove_dir(dir, names);
+}
+
+static void
+test_fraction_with_binary_suffix(void **state)
+{
+	/* libucl drops the fraction: 1.5kb is 1024 to it. */
+	ERROR("a = 1.5kb", 1, 5, "1.5kb: a fraction with the suffix kb is "
+	    "refused, since libucl drops the fraction: write a whole number "
+	    "of kb, or the value in bytes");
+	ERROR("a = 0.5GB", 1, 5, "suffix gb is refused");
+	ERROR("a = -1.5mb", 1, 5, "suffix mb is refused");
+	ERROR("a = 1e-1kb", 1, 5, "suffix kb is refused");
+	/* A whole float reads as libucl reads it. */
+	check_json("a = 2.0kb; b = 1e3kb; c = 1.5e1kb",
+	    "{\"a\":2048,\"b\":1024000,\"c\":15360}");
+	check_json("a = 1.5k; b = 2.5min", "{\"a\":1500.0,\"b\":150.0}");
+}
+
+static void
+test_tab_in_double_quotes(void **state)
+{
+	ERROR("a = \"x\ty\"", 1, 7, "a TAB in a double-quoted string: write "
+	    "it as \\t");
+	ERROR("\"a\tb\" = 1", 1, 3, "a TAB in a double-quoted string");
+	check_json("a = 'x\ty'; b = x\ty", "{\"a\":\"x\\ty\",\"b\":\"x\\ty\"}");
+}
+
+static void
+test_heredoc_as_libucl(void **state)
+{
+	/* libucl never ends a heredoc on its first line. */
+	ERROR("a = <<EOD\nEOD\nb = <<EOD\nx\nEOD\n", 1, 5, "empty heredoc "
+	    "<<EOD: write \"\" for an empty string");
+	ERROR("a = <<EOD\nEOD;\n", 1, 5, "empty heredoc");
+	/* libucl opens a heredoc at <<TERM LF only, and closes at TERM LF. */
+	ERROR("a = <<EOD\r\nx\r\nEOD\r\n", 1, 5, "<<EOD is followed by CR LF, "
+	    "which does not open a heredoc in UCL: save the file with LF "
+	    "line ends");
+	ERROR("a = <<EOD\nx\r\nEOD\r\nb = 1\n", 3, 1, "the line \"EOD\" that "
+	    "ends the heredoc of line 1 ends with CR LF");
+	ERROR("a = <<EOD\nx\nEOD\r", 3, 1, "ends with CR LF");
+	ERROR("a = <<\nx\n\nb = 1\n", 1, 5, "\"<<\" ends the line: a heredoc "
+	    "needs its terminator in capital letters");
+	/* The CRs of the text stay, as in libucl. */
+	check_json("a = <<EOD\nx\r\ny\r\nEOD\nb = 1\n",
+	    "{\"a\":\"x\\r\\ny\\r\",\"b\":1}");
+	check_json("a = <<EOD\nx\nEOD,b = 1", "{\"a\":\"x\",\"b\":1}");
+}
+
+static void
+test_lone_cr_refused(void **state)
+{
+	/* libucl ends a value at a lone CR, but not a comment. */
+	ERROR("a = 1\rb = 2\r", 1, 6, "a carriage return (CR) without a line "
+	    "feed after it: only LF and CR LF line ends are read");
+	ERROR("a = [1,\r2]", 1, 8, "carriage return");
+	ERROR("a\r{ b = 1 }", 1, 2, "carriage return");
+	check_json("a = 1\r\nb = [1,\r\n2]\r\n# c\rd\r\n",
+	    "{\"a\":1,\"b\":[1,2]}");
+	check_json("a = 'x\ry'", "{\"a\":\"x\\ry\"}");
+}
+
+static void
+test_byte_order_mark_skipped(void **state)
+{
+	/* libucl makes it part of the first key: skipped here. */
+	check_json("\xef\xbb\xbf" "a = 1", "{\"a\":1}");
+	check_json("\xef\xbb\xbf" "{\"a\": 1}", "{\"a\":1}");
+	check_json("a = \"\xef\xbb\xbf\"", "{\"a\":\"\xef\xbb\xbf\"}");
+}
+
+static void
+test_nan_and_inf_are_strings(void **state)
+{
+	/* libucl reads bare nan and inf as floats, which JSON cannot hold. */
+	check_json("a = nan; b = inf; c = -inf",
+	    "{\"a\":\"nan\",\"b\":\"inf\",\"c\":\"-inf\"}");
 }
 
 int
@@ -855,6 +1056,15 @@ main(void)
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_crlf_and_bom),
+		cmocka_unit_test(test_slashes_are_no_comment),
+		cmocka_unit_test(test_variables_expand_as_libucl),
+		cmocka_unit_test(test_variables_in_files),
+		cmocka_unit_test(test_fraction_with_binary_suffix),
+		cmocka_unit_test(test_tab_in_double_quotes),
+		cmocka_unit_test(test_heredoc_as_libucl),
+		cmocka_unit_test(test_lone_cr_refused),
+		cmocka_unit_test(test_byte_order_mark_skipped),
+		cmocka_unit_test(test_nan_and_inf_are_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,144 @@
+/*
+ * effects.c: what the state machine (vm.c) asks of the daemon, wired to
+ * the modules that do it: hooks and helpers (task.c), the hypervisor
+ * (vmproc.c), the state file (persist.c), the log (vmlog.c), the clients
+ * (control.c), timers from the event loop, and the supervisor.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "vmstated.h"
+
+double
+vm_clock_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+vm_clock_wall(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+fx_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	vm_event(arg, EV_STOP_TIMER);
+}
+
+static void
+fx_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+	vm_event(arg, EV_RETRY_TIMER);
+}
+
+static void
+fx_timer(struct vm *vm, enum vm_timer t, double seconds)
+{
+	struct timeval	 tv;
+
+	if (seconds < 0) {
+		if (vm->timers[t] != NULL)
+			evtimer_del(vm->timers[t]);
+		return;
+	}
+	if (vm->timers[t] == NULL)
+		vm->timers[t] = evtimer_new(vmstated_base(),
+		    t == VM_TIMER_STOP ? fx_stop_timer : fx_retry_timer, vm);
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(vm->timers[t], &tv);
+}
+
+static int
+fx_persist(struct vm *vm)
+{
+	return persist_save(vm);
+}
+
+/*
+ * Before a start: its state can be recorded, no hypervisor of it runs
+ * already (one the state file lost track of).
+ */
+static int
+fx_start_check(struct vm *vm, struct buf *why)
+{
+	pid_t	 pid;
+
+	if (persist_prepare(vm, why) == -1)
+		return -1;
+	if (vm->hv->find != NULL && (pid = vm->hv->find(vm)) > 0) {
+		buf_printf(why, "a hypervisor of %s already runs as pid %ld; "
+		    "stop it, or restart vmstated to take it back", vm->name,
+		    (long)pid);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
+{
+	if (vm->by_uid >= 0)
+		vmlog(vm, "%s -> %s (reason %s, by uid %ld)",
+		    vm_state_name(from), vm_state_name(to), vm->reason,
+		    vm->by_uid);
+	else
+		vmlog(vm, "%s -> %s (reason %s)", vm_state_name(from),
+		    vm_state_name(to), vm->reason);
+	log_info("%s: %s -> %s (%s)", vm->name, vm_state_name(from),
+	    vm_state_name(to), vm->reason);
+	control_broadcast_state(vm, from, to);
+}
+
+static void
+fx_log(struct vm *vm, const char *msg)
+{
+	vmlog(vm, "%s", msg);
+}
+
+/* A configuration taken from reload is in force: its back end too. */
+static void
+fx_config_changed(struct vm *vm, struct vm_config *old)
+{
+	const struct hv_ops	*hv = hv_ops_for(vm->cfg->hypervisor);
+
+	if (hv != vm->hv) {
+		if (vm->hv->release != NULL)
+			vm->hv->release(vm);
+		vm->hv = hv;
+	}
+	(void)old;
+}
+
+const struct vm_effects vm_daemon_effects = {
+	.hook_start = task_hook_start,
+	.destroy_start = vmproc_destroy_start,
+	.task_signal = task_signal,
+	.spawn = vmproc_spawn,
+	.ask_stop = vmproc_ask_stop,
+	.signal = vmproc_signal,
+	.timer = fx_timer,
+	.persist = fx_persist,
+	.start_check = fx_start_check,
+	.announce = fx_announce,
+	.log = fx_log,
+	.now = vm_clock_mono,
+	.idle = sv_vm_idle,
+	.config_changed = fx_config_changed,
+};

@@ -1,0 +1,365 @@
+/*
+ * task.c: the one child process a VM may have besides its hypervisor: the
+ * hook of its state, or a helper (bhyvectl --destroy).  Each runs in a
+ * process group of its own, in the VM's directory, with the VM's log as
+ * output, and is bounded: after the hook time limit its group gets
+ * SIGTERM, and SIGKILL 5 seconds later.  Its pid and start time are
+ * recorded in the state file before it may execute anything, so that a
+ * daemon killed at any instant leaves nothing it does not know of: the
+ * next daemon ends such a task (task_reclaim) before the VM goes on.
+ *
+ * The machine (vm.c) learns of the end as EV_HOOK_OK/EV_HOOK_FAILED or
+ * EV_HELPER_OK/EV_HELPER_FAILED.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "platform.h"
+#include "proc.h"
+#include "trust.h"
+#include "vmstated.h"
+
+/* Helpers are bounded even when hooks are not (hooktimeout 0). */
+#define TASK_HELPER_DEFAULT_LIMIT	60
+
+static const char *
+task_hook_dir(const struct vm *vm)
+{
+	return vm->cfg->scriptpath != NULL ? vm->cfg->scriptpath :
+	    vm->cfg->dir;
+}
+
+static void
+task_cancel_timer(struct vm *vm)
+{
+	if (vm->task_timer != NULL) {
+		event_free(vm->task_timer);
+		vm->task_timer = NULL;
+	}
+}
+
+static void
+task_arm_timer(struct vm *vm, double seconds, event_callback_fn cb)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	if (vm->task_timer == NULL)
+		vm->task_timer = evtimer_new(vmstated_base(), cb, vm);
+	evtimer_add(vm->task_timer, &tv);
+}
+
+void
+task_signal(struct vm *vm, int sig)
+{
+	if (vm->task_pid != -1)
+		kill(-vm->task_pid, sig);
+}
+
+static double
+task_limit(const struct vm *vm)
+{
+	if (vm->cfg->hooktimeout > 0)
+		return (double)vm->cfg->hooktimeout;
+	return vm->task_is_helper ? TASK_HELPER_DEFAULT_LIMIT : 0;
+}
+
+static const char *
+task_what(const struct vm *vm)
+{
+	return vm->task_is_helper ? "helper" : "hook";
+}
+
+/* The time limit: SIGTERM to the group, then SIGKILL. */
+static void
+task_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm	*vm = arg;
+
+	if (vm->task_pid == -1)
+		return;
+	if (!vm->task_term_sent) {
+		if (vm->task_reclaimed)
+			vmlog(vm, "%s %s left by the previous daemon: sending "
+			    "SIGTERM to its process group", task_what(vm),
+			    vm->task_path);
+		else
+			vmlog(vm, "%s %s did not finish within %g s; sending "
+			    "SIGTERM to its process group", task_what(vm),
+			    vm->task_path, task_limit(vm));
+		vm->task_term_sent = true;
+		vm->task_timed_out = true;
+		task_signal(vm, SIGTERM);
+		task_arm_timer(vm, VM_KILL_GRACE, task_timeout);
+	} else {
+		vmlog(vm, "%s %s still running %d s after SIGTERM; sending "
+		    "SIGKILL", task_what(vm), vm->task_path, VM_KILL_GRACE);
+		task_signal(vm, SIGKILL);
+	}
+}
+
+/* The task has ended: tell the machine. */
+static void
+task_ended(struct vm *vm, int status, bool known)
+{
+	char	 desc[128];
+	bool	 helper = vm->task_is_helper, ok;
+
+	pid_t	 pid = vm->task_pid;
+	int	 recorded;
+
+	vm->task_pid = -1;
+	vm->task_start = 0;
+	task_cancel_timer(vm);
+	if (vm->task_reclaimed) {
+		/* Ran to its end (its runner says so), or was ended. */
+		vm->task_reclaimed = false;
+		ok = persist_task_done(vm, pid, &recorded) == 1;
+		vmlog(vm, "the previous daemon's %s %s has %s", task_what(vm),
+		    vm->task_path, ok ? "run to its end" : "been ended");
+		vm_event(vm, ok ? EV_HOOK_OK : EV_HOOK_FAILED);
+		return;
+	}
+	/* A helper's exit status says little (bhyvectl --destroy exits 1
+	 * when there is nothing to destroy); its time limit is what counts. */
+	ok = !vm->task_timed_out && (helper || (known &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0));
+	if (!ok) {
+		proc_describe_status(status, desc, sizeof(desc));
+		vmlog(vm, "%s %s failed: %s", task_what(vm), vm->task_path,
+		    vm->task_timed_out ? "timed out" : desc);
+		log_warnx("%s: %s %s failed: %s", vm->name, task_what(vm),
+		    vm->task_path, vm->task_timed_out ? "timed out" : desc);
+	}
+	if (helper)
+		vm_event(vm, ok ? EV_HELPER_OK : EV_HELPER_FAILED);
+	else
+		vm_event(vm, ok ? EV_HOOK_OK : EV_HOOK_FAILED);
+}
+
+static void
+task_exited(pid_t pid, int status, void *arg)
+{
+	task_ended(arg, status, true);
+}
+
+/* In the parent, before the task may exec: record it. */
+static void
+task_recorded(pid_t pid, void *arg)
+{
+	struct vm	*vm = arg;
+
+	vm->task_pid = pid;
+	if (platform_proc_start(pid, &vm->task_start) == -1)
+		vm->task_start = 0;
+	persist_save(vm);
+}
+
+static char *
+task_env(const char *name, const char *value)
+{
+	char	*s;
+
+	xasprintf(&s, "%s=%s", name, value != NULL ? value : "");
+	return s;
+}
+
+/* Start a task; 1, or -1 (logged).  vm->task_path and task_is_helper
+ * are set by the caller. */
+static int
+task_spawn(struct vm *vm, char **argv, char **env)
+{
+	struct proc_spec	 spec;
+	char			 why[512], *status_path = NULL;
+	pid_t			 pid;
+	double			 limit;
+	off_t			 offset = 0;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.path = argv[0];
+	spec.argv = argv;
+	spec.env_add = env;
+	/* The VM's directory; a VM removed with its directory still runs
+	 * the stop hooks of its script directory, there, and its helpers
+	 * anywhere. */
+	if (access(vm->cfg->dir, X_OK) == 0)
+		spec.cwd = vm->cfg->dir;
+	else if (access(task_hook_dir(vm), X_OK) == 0)
+		spec.cwd = task_hook_dir(vm);
+	else
+		spec.cwd = "/";
+	spec.out_fd = vm->log_fd;
+	spec.pass_fd = -1;
+	spec.new_pgrp = true;
+	spec.before_exec = task_recorded;
+	/* A hook's end is recorded even if the daemon dies meanwhile. */
+	if (!vm->task_is_helper &&
+	    (status_path = persist_task_status_path(vm, &offset)) != NULL) {
+		spec.status_path = status_path;
+		spec.status_offset = offset;
+	}
+	vm->task_timed_out = vm->task_term_sent = false;
+	vm->task_reclaimed = false;
+	pid = proc_spawn(&spec, task_exited, vm, why, sizeof(why));
+	free(status_path);
+	if (pid == -1) {
+		vm->task_pid = -1;
+		vm->task_start = 0;
+		vmlog(vm, "%s %s: %s", task_what(vm), vm->task_path, why);
+		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);
+		return -1;
+	}
+	if ((limit = task_limit(vm)) > 0)
+		task_arm_timer(vm, limit, task_timeout);
+	return 1;
+}
+
+/*
+ * The hook of the VM's state: 1 started, 0 there is none, -1 it exists
+ * but cannot be run (logged).
+ */
+int
+task_hook_start(struct vm *vm)
+{
+	struct stat	 sb;
+	char		*env[10], *argv[2], pidbuf[32], statbuf[32];
+	char		 why[TRUST_ERR_MAX];
+	const char	*state = vm_state_name(vm->state);
+	int		 i, n = 0, r;
+
+	free(vm->task_path);
+	xasprintf(&vm->task_path, "%s/%s", task_hook_dir(vm), state);
+	vm->task_is_helper = false;
+	if (stat(vm->task_path, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		vmlog(vm, "hook %s: cannot stat: %s", vm->task_path,
+		    strerror(errno));
+		return -1;
+	}
+	/* Run as root: only what root controls (trust.c). */
+	if (trust_path(vm->task_path, why, sizeof(why)) == -1) {
+		vmlog(vm, "hook %s not run: %s", vm->task_path, why);
+		log_warnx("%s: hook %s not run: %s", vm->name, vm->task_path,
+		    why);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || access(vm->task_path, X_OK) == -1) {
+		vmlog(vm, "hook %s exists but is not an executable file; "
+		    "chmod +x it or remove it", vm->task_path);
+		log_warnx("%s: hook %s exists but is not executable",
+		    vm->name, vm->task_path);
+		return -1;
+	}
+
+	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)vm->pid);
+	env[n++] = task_env("VMSTATED_VM", vm->name);
+	env[n++] = task_env("VMSTATED_STATE", state);
+	env[n++] = task_env("VMSTATED_PREVIOUS_STATE",
+	    vm_state_name(vm->previous));
+	env[n++] = task_env("VMSTATED_CONFIGDIR", vm->cfg->dir);
+	env[n++] = task_env("VMSTATED_REASON", vm->reason);
+	env[n++] = task_env("VMSTATED_PID", vm->pid != -1 ? pidbuf : "");
+	if (vm->exit_known && vm->pid == -1 && WIFEXITED(vm->exit_status))
+		snprintf(statbuf, sizeof(statbuf), "%d",
+		    WEXITSTATUS(vm->exit_status));
+	else if (vm->exit_known && vm->pid == -1 &&
+	    WIFSIGNALED(vm->exit_status))
+		snprintf(statbuf, sizeof(statbuf), "signal %d",
+		    WTERMSIG(vm->exit_status));
+	else
+		statbuf[0] = '\0';
+	env[n++] = task_env("VMSTATED_EXIT_STATUS", statbuf);
+	env[n] = NULL;
+	argv[0] = vm->task_path;
+	argv[1] = NULL;
+	r = task_spawn(vm, argv, env);
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	return r;
+}
+
+/* A helper command (argv[0] is the program): 1 started, -1 not (logged). */
+int
+task_helper_start(struct vm *vm, char **argv)
+{
+	free(vm->task_path);
+	vm->task_path = xstrdup(argv[0]);
+	vm->task_is_helper = true;
+	return task_spawn(vm, argv, NULL);
+}
+
+static void
+task_reclaimed_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm	*vm = arg;
+
+	event_free(vm->task_watch);
+	vm->task_watch = NULL;
+	close(vm->task_watch_fd);
+	vm->task_watch_fd = -1;
+	task_ended(vm, 0, false);
+}
+
+/*
+ * A previous daemon's hook or helper (recorded pid and start time): if it
+ * still runs, end it -- SIGTERM to its process group, SIGKILL 5 seconds
+ * later -- and report its end as an event.  1 when it runs, 0 when not.
+ */
+int
+task_reclaim(struct vm *vm, pid_t pid, uint64_t start)
+{
+	uint64_t	 now_start;
+	int		 fd;
+
+	if (pid <= 0 || platform_proc_start(pid, &now_start) == -1 ||
+	    (start != 0 && now_start != start))
+		return 0;
+	if ((fd = platform_watch_pid(pid)) == -1) {
+		log_warn("%s: cannot watch pid %ld left by the previous "
+		    "daemon; killing its process group", vm->name,
+		    (long)pid);
+		kill(-pid, SIGKILL);
+		return 0;
+	}
+	vm->task_pid = pid;
+	vm->task_start = now_start;
+	vm->task_is_helper = false;
+	vm->task_reclaimed = true;
+	vm->task_term_sent = false;
+	free(vm->task_path);
+	xasprintf(&vm->task_path, "pid %ld", (long)pid);
+	vm->task_watch_fd = fd;
+	vm->task_watch = event_new(vmstated_base(), fd, EV_READ,
+	    task_reclaimed_exit, vm);
+	event_add(vm->task_watch, NULL);
+	task_timeout(-1, 0, vm);
+	return 1;
+}
+
+/* The VM is being freed: stop caring about its task. */
+void
+task_release(struct vm *vm)
+{
+	if (vm->task_pid != -1 && !vm->task_reclaimed)
+		proc_forget(vm->task_pid);
+	task_cancel_timer(vm);
+	if (vm->task_watch != NULL)
+		event_free(vm->task_watch);
+	vm->task_watch = NULL;
+	if (vm->task_watch_fd != -1)
+		close(vm->task_watch_fd);
+	vm->task_watch_fd = -1;
+}

@@ -1,0 +1,115 @@
+"""make install: every file where the system looks for it.
+
+FreeBSD's service(8) finds rc.d scripts in local_startup
+(/usr/local/etc/rc.d); systemd reads units from /usr/local/lib/systemd/system
+and /usr/lib/systemd/system.  SERVICE=rc.d or SERVICE=systemd selects a
+system's layout on another one.  Each test stages an installation with
+DESTDIR under tmp_path, with GNU make and with BSD make, from the programs
+already built in $VMSTATED_BUILD.
+"""
+import os
+import platform
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("VMSTATED_BUILD", "build"))
+if not BUILD.is_absolute():
+    BUILD = REPO / BUILD
+
+# GNU make is gmake on FreeBSD, where make is BSD make.
+MAKES = ["gmake" if shutil.which("gmake") else "make", "bmake"]
+if platform.system() == "FreeBSD":
+    MAKES = ["gmake", "make"]
+
+
+@pytest.fixture(params=MAKES)
+def make(request):
+    name = request.param
+    if shutil.which(name) is None:
+        pytest.skip("%s is not installed (sh scripts/deps)" % name)
+    # install depends on all: a stale build would be rebuilt here, with
+    # flags other than the suite's.  (BSD make -q fails even when all is
+    # built: GNU make tells.)
+    programs = [str(BUILD / p) for p in ("vmstated", "vmstatedctl", "ucl2json")]
+    gnu = shutil.which(MAKES[0])
+    if gnu and subprocess.run([gnu, "-q", "O=%s" % BUILD] + programs,
+                              cwd=REPO, capture_output=True).returncode != 0:
+        pytest.skip("%s is not up to date (make O=%s all)" % (BUILD, BUILD))
+    return name
+
+
+def install(make, stage, *args):
+    p = subprocess.run([make, "-s", "O=%s" % BUILD, "DESTDIR=%s" % stage]
+                       + list(args) + ["install"], cwd=REPO,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def systemd_unit_paths():
+    if shutil.which("systemd-analyze") is None:
+        return None
+    p = subprocess.run(["systemd-analyze", "unit-paths"],
+                       capture_output=True, text=True, timeout=60)
+    return p.stdout.split() if p.returncode == 0 else None
+
+
+def test_freebsd_layout_puts_rc_script_where_service_looks(make, tmp_path):
+    install(make, tmp_path, "PREFIX=/usr/local", "SERVICE=rc.d")
+    rc = tmp_path / "usr/local/etc/rc.d/vmstated"
+    assert rc.is_file()
+    assert mode(rc) == 0o555
+    text = rc.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert 'command="/usr/local/sbin/vmstated"' in text
+    assert ': ${vmstated_config:="/usr/local/etc/vmstated"}' in text
+    assert "@" not in text.replace("${", "")
+    assert (tmp_path / "usr/local/sbin/vmstated").is_file()
+    for f in ("bsdvm/config", "bsdvm/bhyve_config", "bsdvm/start_network",
+              "linuxvm/config", "vmstated.conf", "README"):
+        assert (tmp_path / "usr/local/share/examples/vmstated" / f).is_file()
+    assert not list(tmp_path.rglob("*.service"))
+
+
+@pytest.mark.parametrize("prefix", ["/usr", "/usr/local"])
+def test_linux_layout_puts_unit_where_systemd_looks(make, tmp_path, prefix):
+    install(make, tmp_path, "PREFIX=" + prefix, "SERVICE=systemd")
+    unitdir = prefix + "/lib/systemd/system"
+    unit = tmp_path / unitdir.lstrip("/") / "vmstated.service"
+    assert unit.is_file()
+    assert mode(unit) == 0o644
+    text = unit.read_text()
+    assert "ExecStart=%s/sbin/vmstated -c %s/etc/vmstated " % (
+        prefix, prefix) in text
+    assert not list(tmp_path.rglob("rc.d"))
+    paths = systemd_unit_paths()
+    if paths is not None:
+        assert unitdir in paths or "/usr" + unitdir in paths
+
+
+def test_default_layout_is_this_systems(make, tmp_path):
+    install(make, tmp_path, "PREFIX=/usr/local")
+    rc = tmp_path / "usr/local/etc/rc.d/vmstated"
+    unit = tmp_path / "usr/local/lib/systemd/system/vmstated.service"
+    if platform.system() == "FreeBSD":
+        assert rc.is_file() and not unit.exists()
+    else:
+        assert unit.is_file() and not rc.exists()
+
+
+def test_install_writes_the_paths_of_this_install(make, tmp_path):
+    """The unit is made again at each install: a second install with
+    another prefix does not copy the first one's paths."""
+    install(make, tmp_path / "a", "PREFIX=/usr", "SERVICE=systemd")
+    install(make, tmp_path / "b", "PREFIX=/opt/vm", "SERVICE=systemd")
+    unit = tmp_path / "b/opt/vm/lib/systemd/system/vmstated.service"
+    assert "ExecStart=/opt/vm/sbin/vmstated " in unit.read_text()
