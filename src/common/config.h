@@ -141,6 +141,9 @@ struct daemon_config {
 	bool		 socket_mode_set;
 	char		*socket_group;	/* NULL: not set */
 	gid_t		 socket_gid;
+	int64_t		 socket_timeout; /* seconds a connection may be
+					   idle without following events;
+					   0: no limit (default 60) */
 	char		*rundir;	/* default RUNSTATEDIR "/vmstated" */
 	char		*bhyve_path;	/* default /usr/sbin/bhyve */
 	char		*bhyvectl_path;	/* default /usr/sbin/bhyvectl */

@@ -26,9 +26,9 @@
 
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
-	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "vmmdir", "autostart_parallel",
-	"shutdown_timeout", "defaults", NULL
+	"socket_mode", "socket_group", "socket_timeout", "rundir",
+	"bhyve_path", "bhyvectl_path", "qemu_path", "vmmdir",
+	"autostart_parallel", "shutdown_timeout", "defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -39,6 +39,7 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->path = xstrdup(path);
 	dc->socket_mode = 0600;
 	dc->socket_mode_set = false;
+	dc->socket_timeout = 60;
 	dc->rundir = xstrdup(RUNSTATEDIR "/vmstated");
 	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
@@ -163,6 +164,11 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 		daemon_socket_mode(dc, k);
 	else if (cfg_key_is(m, "socket_group"))
 		daemon_socket_group(dc, k);
+	else if (cfg_key_is(m, "socket_timeout")) {
+		/* 0: never; at most a day, so that a slot comes back. */
+		if (cfg_get_seconds(k, 0, 86400, &v) == 0)
+			dc->socket_timeout = v;
+	}
 	else if (cfg_key_is(m, "rundir")) {
 		if ((p = cfg_get_path(k, m)) != NULL) {
 			free(dc->rundir);

@@ -21,10 +21,40 @@
 
 #include "platform.h"
 
+/*
+ * LOCAL_PEERCRED (unix(4)) gives a struct xucred with the credentials the
+ * peer held when it called connect(2): cr_uid, the effective uid, and
+ * cr_groups[0 .. cr_ngroups), of which [0] is the effective gid and the
+ * rest the supplementary groups.  The kernel copies at most XU_NGROUPS
+ * (16) of them, so a process in more groups is seen with its first 15
+ * supplementary groups only (vmstated(8) says so).  getpeereid(3) is the
+ * same call without the groups.
+ */
 int
-platform_peer_cred(int fd, uid_t *uid, gid_t *gid)
+platform_peer_cred(int fd, struct peer_cred *cred)
 {
-	return getpeereid(fd, uid, gid);
+	struct xucred	 xuc;
+	socklen_t	 len = sizeof(xuc);
+	int		 n;
+
+	memset(cred, 0, sizeof(*cred));
+	memset(&xuc, 0, sizeof(xuc));
+	if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xuc, &len) == -1)
+		return -1;
+	if (len != sizeof(xuc) || xuc.cr_version != XUCRED_VERSION ||
+	    xuc.cr_ngroups < 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = xuc.cr_ngroups > XU_NGROUPS ? XU_NGROUPS : xuc.cr_ngroups;
+	if ((cred->groups = calloc((size_t)n, sizeof(gid_t))) == NULL)
+		return -1;
+	memcpy(cred->groups, &xuc.cr_groups[1], (size_t)(n - 1) *
+	    sizeof(gid_t));
+	cred->ngroups = n - 1;
+	cred->uid = xuc.cr_uid;
+	cred->gid = xuc.cr_groups[0];
+	return 0;
 }
 
 int

@@ -17,17 +17,53 @@
 
 #include "platform.h"
 
+/*
+ * SO_PEERCRED gives the effective uid and gid, SO_PEERGROUPS (Linux 4.13)
+ * the supplementary groups, both as the peer held them when it called
+ * connect(2) (socket(7)).  The group list may be long (NGROUPS_MAX is
+ * 65536): when the buffer is too small the kernel fails with ERANGE and
+ * says how many bytes it needs.  A kernel without SO_PEERGROUPS
+ * (ENOPROTOOPT) leaves the peer with its effective group alone, which
+ * refuses too much rather than too little.
+ */
 int
-platform_peer_cred(int fd, uid_t *uid, gid_t *gid)
+platform_peer_cred(int fd, struct peer_cred *cred)
 {
-	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
+	struct ucred	 uc;
+	socklen_t	 len = sizeof(uc);
+	gid_t		*groups = NULL, *bigger;
+	size_t		 size = 32 * sizeof(gid_t);
+	int		 saved;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+	memset(cred, 0, sizeof(*cred));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
 		return -1;
-	*uid = cred.uid;
-	*gid = cred.gid;
+	for (;;) {
+		if ((bigger = realloc(groups, size)) == NULL)
+			goto fail;
+		groups = bigger;
+		len = (socklen_t)size;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0)
+			break;
+		if (errno == ENOPROTOOPT) {
+			len = 0;
+			break;
+		}
+		if (errno != ERANGE || (size_t)len <= size)
+			goto fail;
+		size = len;
+	}
+	cred->uid = uc.uid;
+	cred->gid = uc.gid;
+	cred->groups = groups;
+	cred->ngroups = (int)(len / sizeof(gid_t));
 	return 0;
+fail:
+	saved = errno;
+	free(groups);
+	errno = saved;
+	return -1;
 }
 
 int

@@ -443,21 +443,28 @@ void		 control_set_mode(const struct daemon_config *, bool any_owner);
 void		 control_broadcast_state(struct vm *, enum vm_state from,
 		    enum vm_state to);
 void		 control_broadcast_probe(struct vm *);
+void		 control_log_refusal(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 
 /* request.c: the commands of the control protocol */
 struct ucl_node;
+/* A client, as the kernel saw it connect (platform_peer_cred). */
 struct ctl_peer {
 	uid_t	 uid;
 	gid_t	 gid;
-	gid_t	*groups;
+	gid_t	*groups;	/* supplementary */
 	int	 ngroups;
-	bool	 groups_known;
 };
 /* Handle one request; append the reply (one JSON object, no newline) to
  * reply.  Returns 1 when the connection should be subscribed to events. */
 int		 request_handle(struct ctl_peer *, const struct ucl_node *req,
 		    struct buf *reply);
 void		 request_status_json(struct vm *, struct buf *);
+bool		 request_is_admin(const struct ctl_peer *);
+bool		 request_may_operate(const struct ctl_peer *,
+		    const struct vm *);
+/* The configuration whose owner and group are in force (the newest). */
+const struct vm_config *request_auth_config(const struct vm *);
 
 /* vmlog.c */
 int		 vmlog_open(struct vm *);
