@@ -72,8 +72,11 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
-		src/vmstated/daemon.c src/common/json_check.c
-DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/platform.h \
+		src/vmstated/daemon.c src/vmstated/metrics.c \
+		src/common/json_check.c \
+		src/common/expfmt.c
+DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/common/expfmt.h \
+		src/hv/hv.h src/platform/platform.h \
 		src/vmstated/vmstated.h src/vmstated/vm_machine.h \
 		src/vmstated/proc.h
 
@@ -81,7 +84,8 @@ VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
 		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
-		src/vmstatedctl/watch.c src/common/buf.c src/common/log.c
+		src/vmstatedctl/watch.c \
+		src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
@@ -95,7 +99,8 @@ STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
 		$(O)/test_platform $(O)/test_reply $(O)/test_trust \
-		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload
+		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload \
+		$(O)/test_expfmt
 
 all: $(PROGRAMS)
 
@@ -143,6 +148,13 @@ $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_buf.c \
 	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_expfmt: tests/unit/test_expfmt.c src/common/expfmt.c \
+    src/common/expfmt.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_expfmt.c \
+	    src/common/expfmt.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) \
+	    $(LIBM)
 
 $(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)

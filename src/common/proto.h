@@ -12,6 +12,7 @@
  * Request:
  *	{"command": "start", "vms": ["a", "b"], "watch": false}
  *   command: start stop restart kill status info failreset reload events
+ *	      metrics
  *   vms:     array of VM names (status: optional, empty = all)
  *   watch:   optional; true subscribes the connection to state events
  *	      before the command acts, so the client sees every state the
@@ -28,7 +29,8 @@
  * Who may do what (request.c): start, stop, restart, kill, failreset and
  * info: root, the VM's owner and the holders of its group; status and
  * events: anyone who can connect, events of the VMs the client may
- * operate only; reload: root.
+ * operate only; metrics: anyone, a VM's series only to those who may
+ * operate it; reload: root.
  *
  * status:  {"ok": true, "vms": [{"name", "state", "pid", "uptime",
  *	     "restarts", "maxrestart", "maxrestarttime", "owner", "group",
@@ -40,6 +42,9 @@
  * reload:  {"ok": true, "added": [...], "removed": [...], "changed": [...],
  *	     "invalid": [{"vm", "error"}]}
  * events:  {"ok": true} then one event line per state change.
+ * metrics: {"ok": true, "format": "prometheus", "content_type": "...",
+ *	     "text": "# HELP ..."}; "format": "openmetrics" in the request
+ *	     for OpenMetrics (metrics.c, expfmt.c).
  *
  * Event line (events, or after a reply to a "watch" request):
  *	{"event": "state", "vm": "a", "from": "stopped", "to": "start_network",

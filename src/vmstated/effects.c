@@ -2,7 +2,8 @@
  * effects.c: what the state machine (vm.c) asks of the daemon, wired to
  * the modules that do it: hooks and helpers (task.c), the hypervisor
  * (vmproc.c), the state file (persist.c), the log (vmlog.c), the clients
- * (control.c), timers from the event loop, and the supervisor.
+ * (control.c), timers from the event loop, the supervisor, and what
+ * metrics.c measures.
  */
 #include <sys/types.h>
 
@@ -103,12 +104,14 @@ fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
 		    vm_state_name(to), vm->reason);
 	log_info("%s: %s -> %s (%s)", vm->name, vm_state_name(from),
 	    vm_state_name(to), vm->reason);
+	metrics_state(vm, from, to);
 	control_broadcast_state(vm, from, to);
 }
 
 static void
 fx_moved(struct vm *vm)
 {
+	metrics_moved(vm);
 	order_kick();
 }
 

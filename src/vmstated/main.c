@@ -324,6 +324,7 @@ main(int argc, char *argv[])
 		daemon_pidfile_remove();
 		startup_failed(err);
 	}
+	metrics_init();
 	sv_load(set);
 	cfg_set_free(set);
 	log_info("started: %zu VMs, %zu invalid, socket %s", sv_count(),

@@ -59,6 +59,7 @@ probe_result(struct vm *vm, bool ok, const char *how)
 {
 	bool	 changed = vm->probe_ok != ok || vm->probe_runs == 0;
 
+	metrics_probe(vm, ok);
 	vm->probe_runs++;
 	vm->probe_ok = ok;
 	vm->probe_last = time(NULL);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bhyve_config.h"
+#include "expfmt.h"
 #include "log.h"
 #include "proto.h"
 #include "ucl.h"
@@ -47,6 +48,7 @@ struct request {
 	bool			 watch;	/* "watch": true */
 	bool			 recursive; /* stop, "recursive": true */
 	bool			 subscribe; /* stay subscribed to events */
+	bool			 openmetrics; /* metrics, "format" */
 	struct buf		*reply;
 };
 
@@ -55,6 +57,7 @@ static void	handle_status(struct request *);
 static void	handle_info(struct request *);
 static void	handle_reload(struct request *);
 static void	handle_events(struct request *);
+static void	handle_metrics(struct request *);
 
 static const struct command commands[] = {
 	{ "start",	AUTH_OPERATOR,	"start", NULL,		1, -1,
@@ -79,6 +82,10 @@ static const struct command commands[] = {
 	    -1,			handle_events },
 	{ "reload",	AUTH_ADMIN,	"reload", NULL,		0, 0,
 	    -1,			handle_reload },
+	/* The daemon's series to anyone; a VM's to those who may operate
+	 * it (metrics.c). */
+	{ "metrics",	AUTH_ANYONE,	NULL, NULL,		0, 0,
+	    -1,			handle_metrics },
 };
 
 static void
@@ -527,6 +534,49 @@ handle_events(struct request *r)
 	r->subscribe = true;
 }
 
+/* metrics: the text exposition, in a string (metrics.c). */
+static void
+handle_metrics(struct request *r)
+{
+	enum expfmt_format	 f = r->openmetrics ? EXPFMT_OPENMETRICS :
+	    EXPFMT_PROMETHEUS;
+	struct buf		 text;
+
+	buf_init(&text);
+	metrics_write(r->peer, r->openmetrics, &text);
+	buf_puts(r->reply, "{\"ok\":true");
+	json_kv_str(r->reply, "format", expfmt_format_name(f));
+	json_kv_str(r->reply, "content_type", expfmt_content_type(f));
+	buf_puts(r->reply, ",\"text\":");
+	buf_json_string(r->reply, text.data != NULL ? text.data : "",
+	    text.len);
+	buf_putc(r->reply, '}');
+	buf_free(&text);
+}
+
+/* "format", for metrics only: "prometheus" or "openmetrics".  0, or -1
+ * with an error reply written. */
+static int
+request_check_options(const struct ucl_node *req, struct request *r,
+    const struct command *cmd)
+{
+	const struct ucl_node	*format;
+
+	if ((format = ucl_lookup(req, "format")) != NULL) {
+		if (strcmp(cmd->name, "metrics") != 0 ||
+		    format->type != UCL_STRING ||
+		    (strcmp(format->v.string.ptr, "prometheus") != 0 &&
+		    strcmp(format->v.string.ptr, "openmetrics") != 0)) {
+			reply_error(r->reply, "\"format\" is \"prometheus\" "
+			    "or \"openmetrics\", and only for metrics");
+			return -1;
+		}
+		r->openmetrics = strcmp(format->v.string.ptr,
+		    "openmetrics") == 0;
+	}
+	return 0;
+}
+
 /*
  * The shape of a request: an object with a known "command", "vms" an array
  * of as many names (strings) as the command takes, "watch" a boolean.
@@ -556,7 +606,7 @@ request_check(const struct ucl_node *req, struct request *r)
 	if (cmd == NULL) {
 		reply_error(r->reply, "unknown command \"%.64s\"; known: "
 		    "start, stop, restart, kill, failreset, status, info, "
-		    "reload, events", name->v.string.ptr);
+		    "reload, events, metrics", name->v.string.ptr);
 		return NULL;
 	}
 	if ((watch = ucl_lookup(req, "watch")) != NULL) {
@@ -576,6 +626,8 @@ request_check(const struct ucl_node *req, struct request *r)
 		}
 		r->recursive = rec->v.boolean;
 	}
+	if (request_check_options(req, r, cmd) == -1)
+		return NULL;
 	r->vms = ucl_lookup(req, "vms");
 	if (r->vms != NULL && r->vms->type != UCL_ARRAY) {
 		reply_error(r->reply, "\"vms\" must be an array of VM names, "

@@ -100,6 +100,7 @@ sv_add(struct vm_config *cfg)
 {
 	struct vm	*vm = vm_new(cfg, &vm_daemon_effects);
 
+	metrics_vm_new(vm);
 	vmlog_open(vm);
 	vms = xrealloc(vms, (nvms + 1) * sizeof(*vms));
 	vms[nvms++] = vm;

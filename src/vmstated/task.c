@@ -145,8 +145,10 @@ task_ended(struct vm *vm, int status, bool known)
 	}
 	if (helper)
 		vm_event(vm, ok ? EV_HELPER_OK : EV_HELPER_FAILED);
-	else
+	else {
+		metrics_hook_ended(vm, ok);
 		vm_event(vm, ok ? EV_HOOK_OK : EV_HOOK_FAILED);
+	}
 }
 
 static void
@@ -221,6 +223,8 @@ task_spawn(struct vm *vm, char **argv, char **env)
 		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);
 		return -1;
 	}
+	if (!vm->task_is_helper)
+		metrics_hook_began(vm);
 	/* After the shutdown's deadline, never past its end. */
 	if ((limit = order_task_limit(task_limit(vm))) > 0)
 		task_arm_timer(vm, limit, task_timeout);

@@ -218,6 +218,38 @@ struct vm_record {
 	char		*dir;		/* the VM's directory */
 };
 
+/*
+ * What metrics.c measures of a VM, in monotonic seconds, from the moment
+ * this daemon loaded it: nothing of it outlives the daemon (counters
+ * start again from 0, as Prometheus expects of a restarted process).
+ */
+struct vm_hook_stats {
+	unsigned long	 runs;
+	unsigned long	 failures;
+	double		 seconds;	/* of every run */
+	double		 last;		/* of the last run */
+};
+
+struct vm_stats {
+	double		 loaded;	/* 0: not seen yet */
+	double		 entered;	/* the current state */
+	double		 in_state[VM_NSTATES];	/* before that */
+	enum vm_pos	 pos;		/* the position last seen */
+	double		 boot_began;	/* 0: no start on its way */
+	double		 stop_began;	/* 0: no stop on its way */
+	double		 last_boot;	/* seconds; < 0: none yet */
+	double		 last_stop;
+	double		 restart_seen;	/* the newest restart counted */
+	unsigned long	 restarts;
+	pid_t		 hv_pid;	/* the hypervisor whose start ... */
+	double		 hv_since;	/* ... was then */
+	unsigned long	 probes;
+	unsigned long	 probe_failures;
+	double		 hook_began;	/* 0: no hook runs */
+	enum vm_state	 hook_state;
+	struct vm_hook_stats hooks[VM_NSTATES];
+};
+
 struct vm {
 	char			*name;
 	struct vm_config	*cfg;		/* in force */
@@ -299,6 +331,8 @@ struct vm {
 	int			 state_fd;
 	size_t			 state_size;
 	bool			 state_error_reported;
+
+	struct vm_stats		 stats;		/* metrics.c */
 };
 
 /* An entry of configdir that could not be loaded: status shows it. */
@@ -362,6 +396,19 @@ void		 probe_set(struct vm *, bool on);
 bool		 probe_ready(const struct vm *);
 bool		 probe_configured(const struct vm *);
 void		 probe_release(struct vm *);
+
+/* metrics.c: what vmstatedctl metrics shows */
+struct ctl_peer;
+void		 metrics_init(void);
+void		 metrics_vm_new(struct vm *);
+void		 metrics_state(struct vm *, enum vm_state from,
+		    enum vm_state to);
+void		 metrics_moved(struct vm *);
+void		 metrics_hook_began(struct vm *);
+void		 metrics_hook_ended(struct vm *, bool ok);
+void		 metrics_probe(struct vm *, bool ok);
+void		 metrics_write(const struct ctl_peer *, bool openmetrics,
+		    struct buf *);
 
 /* order.c: start and stop order, autostart, the shutdown's deadline */
 int		 order_deps_ready(struct vm *, struct buf *why);

@@ -1,7 +1,7 @@
 /*
  * vmstatedctl: the command-line client of vmstated.
  *
- *	vmstatedctl [-hjqw] [-s socket] [-t seconds] command [vmname ...]
+ *	vmstatedctl [-dhjOqrw] [-s socket] [-t seconds] command [vmname ...]
  *
  * It sends one request line to the daemon's control socket (proto.h),
  * reads the reply line, prints it for people (or as it is, with -j), and
@@ -43,13 +43,14 @@ static const struct command commands[] = {
 	{ "info",	1, 1,  false,	NULL },
 	{ "reload",	0, 0,  false,	NULL },
 	{ "events",	0, 0,  false,	NULL },
+	{ "metrics",	0, 0,  false,	NULL },
 };
 
 static void
 usage_text(FILE *f)
 {
 	fprintf(f,
-"usage: vmstatedctl [-dhjqrw] [-s socket] [-t seconds] command [vmname ...]\n"
+"usage: vmstatedctl [-dhjOqrw] [-s socket] [-t seconds] command [vmname ...]\n"
 "commands:\n"
 "  start VM ...      start the VMs\n"
 "  stop VM ...       stop gracefully (ACPI power button), forced after the\n"
@@ -61,12 +62,14 @@ usage_text(FILE *f)
 "  info VM           every detail of one VM\n"
 "  reload            make vmstated re-read its configuration\n"
 "  events            print state changes as they happen\n"
+"  metrics           the metrics, in Prometheus's text format\n"
 "options:\n"
 "  -h  this help      -j  JSON output      -q  print nothing on success\n"
 "  -r  stop: stop the VMs that depend on it first (recursively)\n"
 "  -d  status: the VMs in start order, with what each depends on\n"
 "  -w  wait until each VM is running (start, restart) or stopped (stop,\n"
 "      kill), printing its states on the way; at most -t seconds (120)\n"
+"  -O  metrics: OpenMetrics instead of Prometheus's text format\n"
 "  -s socket   default $VMSTATED_SOCKET, else " DEFAULT_SOCKET "\n"
 "  -t seconds  how long to wait for the reply (30), or with -w for the VMs\n");
 }
@@ -158,6 +161,9 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 			case 'd':
 				o->order = true;
 				continue;
+			case 'O':
+				o->openmetrics = true;
+				continue;
 			case 's':
 			case 't':
 				break;
@@ -213,6 +219,8 @@ check_command(const struct ctl_opts *o)
 		usage("-r applies to stop, not to %s", cmd->name);
 	if (o->order && strcmp(cmd->name, "status") != 0)
 		usage("-d applies to status, not to %s", cmd->name);
+	if (o->openmetrics && strcmp(cmd->name, "metrics") != 0)
+		usage("-O applies to metrics, not to %s", cmd->name);
 	for (i = 0; i < (size_t)o->nvms; i++)
 		if (o->vms[i][0] == '\0')
 			usage("an empty VM name");
@@ -260,6 +268,8 @@ build_request(struct buf *b, const struct ctl_opts *o)
 		buf_puts(b, ",\"watch\":true");
 	if (o->recursive)
 		buf_puts(b, ",\"recursive\":true");
+	if (o->openmetrics)
+		buf_puts(b, ",\"format\":\"openmetrics\"");
 	buf_puts(b, "}\n");
 }
 
@@ -331,6 +341,22 @@ refused(struct reply *reply)
 	return CTL_EXIT_FAILED;
 }
 
+/* metrics: the text as it is (for a file, node_exporter's textfile). */
+static int
+show_metrics(struct reply *reply)
+{
+	const struct reply_value	*text = reply_get(reply, "text");
+	struct reply_value		 copy;
+
+	if (text == NULL || text->type != REPLY_STRING) {
+		log_warnx("vmstated sent metrics without their text");
+		return CTL_EXIT_FAILED;
+	}
+	copy = *text;
+	fputs(reply_string(reply, &copy), stdout);
+	return CTL_EXIT_OK;
+}
+
 /*
  * Turn the reply into output and an exit status; events and -w go on
  * reading the connection.
@@ -360,6 +386,8 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 		return show_reload(reply, o->quiet || o->json);
 	if (o->json || o->quiet)
 		return CTL_EXIT_OK;
+	if (strcmp(cmd->name, "metrics") == 0)
+		return show_metrics(reply);
 	if (strcmp(cmd->name, "status") == 0)
 		return (o->order ? show_status_order(reply) :
 		    show_status(reply)) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;

@@ -29,6 +29,7 @@ struct ctl_opts {
 	bool		  watch;	/* -w */
 	bool		  recursive;	/* -r: stop what depends on it */
 	bool		  order;	/* -d: status in start order */
+	bool		  openmetrics;	/* -O: metrics as OpenMetrics */
 	long		  timeout;	/* -t, or -1 when not given */
 	const char	 *command;
 	char		**vms;
