@@ -73,7 +73,7 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
 		src/vmstated/daemon.c src/vmstated/metrics.c \
-		src/common/json_check.c \
+		src/vmstated/events.c src/common/json_check.c \
 		src/common/expfmt.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/common/expfmt.h \
 		src/hv/hv.h src/platform/platform.h \

@@ -41,14 +41,18 @@
  *	     "last_exit", "restart_history": [unix times], "pending": bool}}
  * reload:  {"ok": true, "added": [...], "removed": [...], "changed": [...],
  *	     "invalid": [{"vm", "error"}]}
- * events:  {"ok": true} then one event line per state change.
+ * events:  {"ok": true, "epoch": "...", "seq": N} then one event line per
+ *	     state change.  With "since": N (and "epoch"), the kept events
+ *	     after N come first (events.c); the reply then says "since",
+ *	     "missed" and, when missed, a "warning" saying why.
  * metrics: {"ok": true, "format": "prometheus", "content_type": "...",
  *	     "text": "# HELP ..."}; "format": "openmetrics" in the request
  *	     for OpenMetrics (metrics.c, expfmt.c).
  *
  * Event line (events, or after a reply to a "watch" request):
  *	{"event": "state", "vm": "a", "from": "stopped", "to": "start_network",
- *	 "reason": "request", "time": 1764200000.123, "pid": null}
+ *	 "reason": "request", "time": 1764200000.123, "pid": null, "seq": 42,
+ *	 "epoch": "9c0f3e5a1b2d4c6e"}
  */
 #ifndef VMSTATED_PROTO_H
 #define VMSTATED_PROTO_H

@@ -875,15 +875,13 @@ control_send_event(struct vm *vm, const struct buf *b)
 	}
 }
 
-/* A state change, to every subscribed client. */
+/* A state change, to every subscribed client, and to the history. */
 void
 control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 {
 	struct timespec	 ts;
 	struct buf	 b;
 
-	if (clients == NULL)
-		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	buf_init(&b);
 	buf_puts(&b, "{\"event\":\"state\",\"vm\":");
@@ -894,27 +892,28 @@ control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 	buf_printf(&b, ",\"time\":%lld.%03ld", (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000000);
 	if (vm->pid != -1)
-		buf_printf(&b, ",\"pid\":%ld}", (long)vm->pid);
+		buf_printf(&b, ",\"pid\":%ld", (long)vm->pid);
 	else
-		buf_puts(&b, ",\"pid\":null}");
+		buf_puts(&b, ",\"pid\":null");
+	events_publish(vm, &b);		/* numbered and kept, even unsent */
 	control_send_event(vm, &b);
 	buf_free(&b);
 }
 
-/* A probe's result (probe.c), to every subscribed client. */
+/* A probe's result (probe.c), to every subscribed client, and to the
+ * history. */
 void
 control_broadcast_probe(struct vm *vm)
 {
 	struct buf	 b;
 
-	if (clients == NULL)
-		return;
 	buf_init(&b);
 	buf_puts(&b, "{\"event\":\"probe\",\"vm\":");
 	buf_json_cstr(&b, vm->name);
-	buf_printf(&b, ",\"ok\":%s,\"failures\":%d,\"time\":%lld}",
+	buf_printf(&b, ",\"ok\":%s,\"failures\":%d,\"time\":%lld",
 	    vm->probe_ok ? "true" : "false", vm->probe_failed_in_row,
 	    (long long)vm->probe_last);
+	events_publish(vm, &b);
 	control_send_event(vm, &b);
 	buf_free(&b);
 }

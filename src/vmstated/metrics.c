@@ -298,6 +298,10 @@ write_daemon(struct metrics_ctx *m)
 		labels[1] = state_label(s);
 		expfmt_sample(&m->w, NULL, labels, count[s]);
 	}
+	expfmt_family(&m->w, "vmstated_events", EXPFMT_COUNTER, NULL,
+	    "Events published since the daemon started (the number of the "
+	    "last one).");
+	expfmt_sample(&m->w, NULL, NULL, (double)events_last());
 }
 
 static void

@@ -7,6 +7,7 @@
  */
 #include <sys/types.h>
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ struct request {
 	bool			 recursive; /* stop, "recursive": true */
 	bool			 subscribe; /* stay subscribed to events */
 	bool			 openmetrics; /* metrics, "format" */
+	bool			 replay;    /* events, "since" given */
+	uint64_t		 since;
+	const char		*epoch;     /* events, "epoch", or NULL */
 	struct buf		*reply;
 };
 
@@ -527,10 +531,38 @@ handle_reload(struct request *r)
 	r->subscribe = sv_reload(r->reply) == 0 && r->watch;
 }
 
+/*
+ * events: the reply says which daemon this is (epoch) and the number of
+ * its last event; with "since", the kept events after that number follow
+ * the reply, before any live one (events.c), and "missed" says whether
+ * the client lost some.
+ */
 static void
 handle_events(struct request *r)
 {
-	buf_puts(r->reply, "{\"ok\":true}");
+	struct buf	 why, lines;
+	int		 missed;
+
+	buf_puts(r->reply, "{\"ok\":true");
+	json_kv_str(r->reply, "epoch", events_epoch());
+	buf_printf(r->reply, ",\"seq\":%" PRIu64, events_last());
+	if (r->replay) {
+		buf_init(&why);
+		buf_init(&lines);
+		missed = events_replay(r->peer, r->since, r->epoch, &why,
+		    &lines);
+		buf_printf(r->reply, ",\"since\":%" PRIu64, r->since);
+		json_kv_bool(r->reply, "missed", missed);
+		if (missed)
+			json_kv_str(r->reply, "warning", why.data);
+		buf_putc(r->reply, '}');
+		/* Each replayed event on a line of its own. */
+		if (lines.len > 0)
+			buf_append(r->reply, lines.data, lines.len);
+		buf_free(&why);
+		buf_free(&lines);
+	} else
+		buf_putc(r->reply, '}');
 	r->subscribe = true;
 }
 
@@ -554,13 +586,18 @@ handle_metrics(struct request *r)
 	buf_free(&text);
 }
 
-/* "format", for metrics only: "prometheus" or "openmetrics".  0, or -1
- * with an error reply written. */
+/*
+ * The members only some commands take: "format" (metrics: "prometheus"
+ * or "openmetrics"), "since" (events: the number of the last event the
+ * client saw, 0 or more) and "epoch" (events, with since: the daemon
+ * that numbered it).  0, or -1 with an error reply written.
+ */
 static int
 request_check_options(const struct ucl_node *req, struct request *r,
     const struct command *cmd)
 {
-	const struct ucl_node	*format;
+	const struct ucl_node	*format, *since, *epoch;
+	bool			 events = strcmp(cmd->name, "events") == 0;
 
 	if ((format = ucl_lookup(req, "format")) != NULL) {
 		if (strcmp(cmd->name, "metrics") != 0 ||
@@ -573,6 +610,26 @@ request_check_options(const struct ucl_node *req, struct request *r,
 		}
 		r->openmetrics = strcmp(format->v.string.ptr,
 		    "openmetrics") == 0;
+	}
+	since = ucl_lookup(req, "since");
+	epoch = ucl_lookup(req, "epoch");
+	if (since != NULL) {
+		if (!events || since->type != UCL_INT ||
+		    since->v.integer < 0) {
+			reply_error(r->reply, "\"since\" is the number of an "
+			    "event (0 or more), and only for events");
+			return -1;
+		}
+		r->replay = true;
+		r->since = (uint64_t)since->v.integer;
+	}
+	if (epoch != NULL) {
+		if (since == NULL || epoch->type != UCL_STRING) {
+			reply_error(r->reply, "\"epoch\" is a string, and "
+			    "only for events with \"since\"");
+			return -1;
+		}
+		r->epoch = epoch->v.string.ptr;
 	}
 	return 0;
 }

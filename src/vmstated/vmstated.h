@@ -410,6 +410,15 @@ void		 metrics_probe(struct vm *, bool ok);
 void		 metrics_write(const struct ctl_peer *, bool openmetrics,
 		    struct buf *);
 
+/* events.c: the events' numbers and the history kept of them */
+#define EVENTS_KEPT	1024
+void		 events_publish(struct vm *, struct buf *line);
+const char	*events_epoch(void);
+uint64_t	 events_last(void);
+int		 events_replay(const struct ctl_peer *, uint64_t since,
+		    const char *epoch, struct buf *why, struct buf *lines);
+void		 events_free(void);
+
 /* order.c: start and stop order, autostart, the shutdown's deadline */
 int		 order_deps_ready(struct vm *, struct buf *why);
 bool		 order_dependents_up(struct vm *, struct buf *names);

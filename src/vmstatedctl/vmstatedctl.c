@@ -1,7 +1,8 @@
 /*
  * vmstatedctl: the command-line client of vmstated.
  *
- *	vmstatedctl [-dhjOqrw] [-s socket] [-t seconds] command [vmname ...]
+ *	vmstatedctl [-dhjOqrw] [-S [epoch:]number] [-s socket] [-t seconds]
+ *	    command [vmname ...]
  *
  * It sends one request line to the daemon's control socket (proto.h),
  * reads the reply line, prints it for people (or as it is, with -j), and
@@ -50,7 +51,8 @@ static void
 usage_text(FILE *f)
 {
 	fprintf(f,
-"usage: vmstatedctl [-dhjOqrw] [-s socket] [-t seconds] command [vmname ...]\n"
+"usage: vmstatedctl [-dhjOqrw] [-S [epoch:]number] [-s socket]\n"
+"                   [-t seconds] command [vmname ...]\n"
 "commands:\n"
 "  start VM ...      start the VMs\n"
 "  stop VM ...       stop gracefully (ACPI power button), forced after the\n"
@@ -70,6 +72,7 @@ usage_text(FILE *f)
 "  -w  wait until each VM is running (start, restart) or stopped (stop,\n"
 "      kill), printing its states on the way; at most -t seconds (120)\n"
 "  -O  metrics: OpenMetrics instead of Prometheus's text format\n"
+"  -S [epoch:]number  events: first the kept events after that number\n"
 "  -s socket   default $VMSTATED_SOCKET, else " DEFAULT_SOCKET "\n"
 "  -t seconds  how long to wait for the reply (30), or with -w for the VMs\n");
 }
@@ -107,6 +110,50 @@ parse_seconds(const char *s)
 }
 
 /*
+ * -S: the number of the last event seen, alone or after the epoch of
+ * the daemon that numbered it ("3f2a...:42", as events -j shows them).
+ */
+static void
+parse_since(const char *s, struct ctl_opts *o)
+{
+	const char		*colon = strrchr(s, ':'), *digits = s;
+	char			*end;
+	unsigned long long	 n;
+
+	if (colon != NULL) {
+		if (colon == s)
+			usage("-S wants [epoch:]number, not \"%s\"", s);
+		o->since_epoch = xstrndup(s, (size_t)(colon - s));
+		digits = colon + 1;
+	}
+	errno = 0;
+	n = strtoull(digits, &end, 10);
+	if (*digits < '0' || *digits > '9' || *end != '\0' || errno != 0 ||
+	    n > INT64_MAX)
+		usage("-S wants the number of an event (0 or more), perhaps "
+		    "after its epoch and a colon, not \"%s\"", s);
+	o->replay = true;
+	o->since = n;
+}
+
+/* --since N (or --since=N). */
+static void
+parse_long(const char *arg, int argc, char **argv, int *i,
+    struct ctl_opts *o)
+{
+	size_t	 len = strlen("--since");
+
+	if (strcmp(arg, "--since") == 0) {
+		if (*i + 1 >= argc)
+			usage("option --since needs a value");
+		parse_since(argv[++*i], o);
+	} else if (strncmp(arg, "--since=", len + 1) == 0)
+		parse_since(arg + len + 1, o);
+	else
+		usage("unknown option %s", arg);
+}
+
+/*
  * Options may come before or after the command (as with most service
  * managers); "--" ends them, for a VM whose name starts with '-'.
  */
@@ -141,6 +188,10 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 			options = false;
 			continue;
 		}
+		if (arg[1] == '-') {
+			parse_long(arg, argc, argv, &i, o);
+			continue;
+		}
 		for (arg++; *arg != '\0'; arg++) {
 			switch (*arg) {
 			case 'h':
@@ -166,11 +217,13 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				continue;
 			case 's':
 			case 't':
+			case 'S':
 				break;
 			default:
 				usage("unknown option -%c", *arg);
 			}
-			/* -s and -t take the rest of the word, or the next. */
+			/* -s, -t and -S take the rest of the word, or the
+			 * next. */
 			if (arg[1] != '\0')
 				value = arg + 1;
 			else if (i + 1 < argc)
@@ -181,7 +234,9 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				if (*value == '\0')
 					usage("-s wants a socket path");
 				o->socket = value;
-			} else
+			} else if (*arg == 'S')
+				parse_since(value, o);
+			else
 				o->timeout = parse_seconds(value);
 			break;
 		}
@@ -221,6 +276,8 @@ check_command(const struct ctl_opts *o)
 		usage("-d applies to status, not to %s", cmd->name);
 	if (o->openmetrics && strcmp(cmd->name, "metrics") != 0)
 		usage("-O applies to metrics, not to %s", cmd->name);
+	if (o->replay && strcmp(cmd->name, "events") != 0)
+		usage("-S applies to events, not to %s", cmd->name);
 	for (i = 0; i < (size_t)o->nvms; i++)
 		if (o->vms[i][0] == '\0')
 			usage("an empty VM name");
@@ -270,6 +327,13 @@ build_request(struct buf *b, const struct ctl_opts *o)
 		buf_puts(b, ",\"recursive\":true");
 	if (o->openmetrics)
 		buf_puts(b, ",\"format\":\"openmetrics\"");
+	if (o->replay) {
+		buf_printf(b, ",\"since\":%llu", o->since);
+		if (o->since_epoch != NULL) {
+			buf_puts(b, ",\"epoch\":");
+			buf_json_cstr(b, o->since_epoch);
+		}
+	}
 	buf_puts(b, "}\n");
 }
 
@@ -341,6 +405,23 @@ refused(struct reply *reply)
 	return CTL_EXIT_FAILED;
 }
 
+/*
+ * events -S: say so when the daemon no longer had every event after the
+ * number (its history is bounded, or it is another daemon).  The events
+ * it had follow all the same.
+ */
+static void
+events_missed(struct reply *reply)
+{
+	const char	*why;
+
+	if (!reply_true(reply, NULL, "missed"))
+		return;
+	why = reply_str(reply, NULL, "warning");
+	log_warnx("some events were missed: %s", why != NULL ? why :
+	    "vmstated did not say why");
+}
+
 /* metrics: the text as it is (for a file, node_exporter's textfile). */
 static int
 show_metrics(struct reply *reply)
@@ -380,8 +461,10 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 	}
 	if (!reply_true(reply, NULL, "ok"))
 		return refused(reply);
-	if (strcmp(cmd->name, "events") == 0)
+	if (strcmp(cmd->name, "events") == 0) {
+		events_missed(reply);
 		return watch_events(c, o);
+	}
 	if (strcmp(cmd->name, "reload") == 0)
 		return show_reload(reply, o->quiet || o->json);
 	if (o->json || o->quiet)
@@ -472,6 +555,7 @@ main(int argc, char **argv)
 	buf_init(&req);
 	build_request(&req, &o);
 	if (ctl_send(&c, req.data, req.len, deadline) == -1) {
+		buf_free(&req);
 		ctl_close(&c);
 		return CTL_EXIT_UNREACHABLE;
 	}

@@ -30,6 +30,9 @@ struct ctl_opts {
 	bool		  recursive;	/* -r: stop what depends on it */
 	bool		  order;	/* -d: status in start order */
 	bool		  openmetrics;	/* -O: metrics as OpenMetrics */
+	bool		  replay;	/* -S: events since a number */
+	unsigned long long since;
+	const char	 *since_epoch;	/* -S EPOCH:N, or NULL */
 	long		  timeout;	/* -t, or -1 when not given */
 	const char	 *command;
 	char		**vms;

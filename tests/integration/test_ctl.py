@@ -540,7 +540,7 @@ def test_events_j_prints_json_lines_until_sigterm(vmstated, stream):
     vmstated.add_vm("vm1")
     vmstated.start()
     events = stream(vmstated, "-j", "events")
-    events.wait_line(r'\{"ok": ?true\}')
+    events.wait_line(r'\{"ok": ?true,"epoch":"[0-9a-f]{16}","seq":\d+\}')
     vmstated.ctl("-w", "start", "vm1", check=0)
     events.wait_line(r'.*"to": ?"running".*')
     evs = [json.loads(l) for l in events.lines[1:]]
@@ -555,7 +555,7 @@ def test_events_exits_1_when_the_daemon_goes_away(vmstated, stream):
     vmstated.add_vm("vm1")
     vmstated.start()
     events = stream(vmstated, "-j", "events")
-    events.wait_line(r'\{"ok": ?true\}')
+    events.wait_line(r'\{"ok": ?true,"epoch":"[0-9a-f]{16}","seq":\d+\}')
     assert vmstated.stop() == 0
     rc, err = events.finish()
     assert rc == EXIT_FAILED

@@ -12,19 +12,17 @@ the VM is in it, a start and a stop leave their durations, hooks and
 probes their results.  Who sees which VM's series is tested as root, a
 VM's owner and a stranger.
 """
-import grp
 import json
 import os
-import pwd
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 import promtext
 from vmstated_harness import wait_for
+from vmstated_users import local_users, require_reachable, require_users
 
 STATES = ("stopped", "start_network", "start_storage", "running",
           "restarting", "restarted", "stopping", "stop_storage",
@@ -32,7 +30,7 @@ STATES = ("stopped", "start_network", "start_storage", "running",
 
 # Every family vmstated writes, by name in the text format 0.0.4.
 DAEMON_FAMILIES = {"vmstated_start_time_seconds", "vmstated_uptime_seconds",
-                   "vmstated_vms"}
+                   "vmstated_vms", "vmstated_events_total"}
 VM_FAMILIES = {"vmstated_vm_state", "vmstated_vm_up", "vmstated_vm_ready",
                "vmstated_vm_uptime_seconds",
                "vmstated_vm_state_seconds_total",
@@ -140,6 +138,10 @@ def test_the_exposition_parses_and_follows_the_conventions(vmstated, fmt):
     assert value(fams, "vmstated_vm_up", vm="vm1") == 1
     assert value(fams, "vmstated_vm_up", vm="vm2") == 0
     assert value(fams, "vmstated_vm_ready", vm="vm1") == 1
+    events = "vmstated_events" if fmt == "openmetrics" else \
+        "vmstated_events_total"
+    assert value(fams, events) == \
+        d.request({"command": "events", "since": 0})["seq"] >= 3
 
 
 def test_json_carries_the_text_and_its_content_type(vmstated):
@@ -335,51 +337,23 @@ def test_counters_start_again_with_a_new_daemon(vmstated):
 
 # ---- who sees what --------------------------------------------------------
 
-SETPRIV = "/usr/bin/setpriv"
+def ctl_as(d, users, role, *args):
+    return users.run(role, [d.build / "vmstatedctl", "-s", d.sock, *args],
+                     env=d.env)
 
 
 @pytest.fixture
 def two_users():
     """An owner and a stranger, created for the test and removed."""
-    if os.geteuid() != 0 or not Path(SETPRIV).exists() or \
-            not Path("/usr/sbin/useradd").exists():
-        pytest.skip("needs root, useradd(8) and setpriv(1)")
-    tag = uuid.uuid4().hex[:6]
-    names = {"owner": "vmsm-own-" + tag, "stranger": "vmsm-str-" + tag}
-    made = []
-    try:
-        for name in names.values():
-            subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s",
-                            "/usr/sbin/nologin", name], check=True,
-                           capture_output=True)
-            made.append(name)
-        yield names
-    finally:
-        for name in made:
-            subprocess.run(["userdel", name], capture_output=True)
-            try:
-                grp.getgrnam(name)
-                subprocess.run(["groupdel", name], capture_output=True)
-            except KeyError:
-                pass
-
-
-def ctl_as(d, user, *args):
-    pw = pwd.getpwnam(user)
-    p = subprocess.run(
-        [SETPRIV, "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid),
-         "--init-groups", str(d.build / "vmstatedctl"), "-s", str(d.sock),
-         *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=60, env=d.env)
-    return p.returncode, p.stdout, p.stderr
+    require_users()
+    with local_users("owner", "stranger") as users:
+        yield users
 
 
 def test_a_vms_series_go_to_those_who_may_see_its_details(vmstated,
                                                            two_users):
     d = vmstated
-    for p in (d.build / "vmstatedctl").resolve().parents:
-        if not p.stat().st_mode & 0o001:
-            pytest.skip("%s is not searchable by others" % p)
+    require_reachable(d.build / "vmstatedctl")
     d.short.chmod(0o755)
     d.add_vm("mine", {"owner": two_users["owner"]})
     d.add_vm("roots")
@@ -391,11 +365,11 @@ def test_a_vms_series_go_to_those_who_may_see_its_details(vmstated,
     def vms(fams):
         return {dict(k)["vm"] for k in fams["vmstated_vm_state"].series()}
     assert vms(scrape(d)) == {"mine", "roots", "broken"}
-    owner = scrape(d, ctl=lambda *a: ctl_as(d, two_users["owner"], *a))
+    owner = scrape(d, ctl=lambda *a: ctl_as(d, two_users, "owner", *a))
     assert vms(owner) == {"mine", "broken"}
     assert {dict(k)["vm"] for k in
             owner["vmstated_vm_uptime_seconds"].series()} == {"mine"}
-    stranger = scrape(d, ctl=lambda *a: ctl_as(d, two_users["stranger"],
+    stranger = scrape(d, ctl=lambda *a: ctl_as(d, two_users, "stranger",
                                                 *a))
     # The daemon's own series, and an invalid VM's state, as status shows
     # anyone; nothing of a VM the stranger may not operate.
