@@ -84,7 +84,7 @@ VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
 		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
-		src/vmstatedctl/watch.c \
+		src/vmstatedctl/watch.c src/vmstatedctl/remote.c \
 		src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 

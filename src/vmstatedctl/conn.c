@@ -132,6 +132,7 @@ ctl_connect(struct ctl_conn *c, const char *path, double deadline)
 	c->fd = -1;
 	c->path = path;
 	c->eof = false;
+	c->remote = false;
 	buf_init(&c->in);
 
 	memset(&sun, 0, sizeof(sun));

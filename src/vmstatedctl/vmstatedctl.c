@@ -1,8 +1,9 @@
 /*
  * vmstatedctl: the command-line client of vmstated.
  *
- *	vmstatedctl [-dhjOqrw] [-S [epoch:]number] [-s socket] [-t seconds]
- *	    command [vmname ...]
+ *	vmstatedctl [-dhjOqrw] [-H [user@]host] [-S [epoch:]number]
+ *	    [-s socket] [-t seconds] command [vmname ...]
+ *	vmstatedctl --stdio [-s socket]
  *
  * It sends one request line to the daemon's control socket (proto.h),
  * reads the reply line, prints it for people (or as it is, with -j), and
@@ -51,8 +52,9 @@ static void
 usage_text(FILE *f)
 {
 	fprintf(f,
-"usage: vmstatedctl [-dhjOqrw] [-S [epoch:]number] [-s socket]\n"
-"                   [-t seconds] command [vmname ...]\n"
+"usage: vmstatedctl [-dhjOqrw] [-H [user@]host] [-S [epoch:]number]\n"
+"                   [-s socket] [-t seconds] command [vmname ...]\n"
+"       vmstatedctl --stdio [-s socket]\n"
 "commands:\n"
 "  start VM ...      start the VMs\n"
 "  stop VM ...       stop gracefully (ACPI power button), forced after the\n"
@@ -73,6 +75,9 @@ usage_text(FILE *f)
 "      kill), printing its states on the way; at most -t seconds (120)\n"
 "  -O  metrics: OpenMetrics instead of Prometheus's text format\n"
 "  -S [epoch:]number  events: first the kept events after that number\n"
+"  -H [user@]host  run the command on that host's vmstated, through ssh\n"
+"      ($VMSTATED_SSH, else ssh) and vmstatedctl --stdio there\n"
+"  --stdio     relay standard input and output to the socket (for -H)\n"
 "  -s socket   default $VMSTATED_SOCKET, else " DEFAULT_SOCKET "\n"
 "  -t seconds  how long to wait for the reply (30), or with -w for the VMs\n");
 }
@@ -136,14 +141,16 @@ parse_since(const char *s, struct ctl_opts *o)
 	o->since = n;
 }
 
-/* --since N (or --since=N). */
+/* --stdio, --since N (or --since=N). */
 static void
 parse_long(const char *arg, int argc, char **argv, int *i,
     struct ctl_opts *o)
 {
 	size_t	 len = strlen("--since");
 
-	if (strcmp(arg, "--since") == 0) {
+	if (strcmp(arg, "--stdio") == 0)
+		o->stdio = true;
+	else if (strcmp(arg, "--since") == 0) {
 		if (*i + 1 >= argc)
 			usage("option --since needs a value");
 		parse_since(argv[++*i], o);
@@ -217,12 +224,13 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				continue;
 			case 's':
 			case 't':
+			case 'H':
 			case 'S':
 				break;
 			default:
 				usage("unknown option -%c", *arg);
 			}
-			/* -s, -t and -S take the rest of the word, or the
+			/* -s, -t, -H and -S take the rest of the word, or the
 			 * next. */
 			if (arg[1] != '\0')
 				value = arg + 1;
@@ -234,12 +242,26 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				if (*value == '\0')
 					usage("-s wants a socket path");
 				o->socket = value;
+			} else if (*arg == 'H') {
+				/* Never an option of ssh's. */
+				if (*value == '\0' || *value == '-')
+					usage("-H wants [user@]host, not \"%s\"",
+					    value);
+				o->host = value;
 			} else if (*arg == 'S')
 				parse_since(value, o);
 			else
 				o->timeout = parse_seconds(value);
 			break;
 		}
+	}
+	if (o->stdio) {
+		/* A relay: everything else comes through it. */
+		if (nwords > 0 || o->host != NULL || o->watch || o->json ||
+		    o->quiet || o->recursive || o->order || o->openmetrics ||
+		    o->replay || o->timeout != -1)
+			usage("--stdio takes no command and no option but -s");
+		return;
 	}
 	if (nwords == 0)
 		usage("no command given");
@@ -498,8 +520,10 @@ read_reply(struct ctl_conn *c, long seconds, double deadline,
 			return -1;
 		}
 		if (rv == CTL_LINE_EOF) {
-			log_warnx("vmstated on %s closed the connection "
-			    "without replying; see its log", c->path);
+			/* Through ssh, remote_end() says what ssh said. */
+			if (!c->remote)
+				log_warnx("vmstated on %s closed the connection "
+				    "without replying; see its log", c->path);
 			*status = CTL_EXIT_UNREACHABLE;
 			return -1;
 		}
@@ -537,11 +561,14 @@ main(int argc, char **argv)
 
 	log_init("vmstatedctl", LOG_TO_STDERR, 0);
 	parse_args(argc, argv, &o);
-	cmd = check_command(&o);
-	if (o.socket == NULL) {
+	/* With -H, -s names the other host's socket; else its default. */
+	if (o.socket == NULL && o.host == NULL) {
 		env = getenv("VMSTATED_SOCKET");
 		o.socket = env != NULL && *env != '\0' ? env : DEFAULT_SOCKET;
 	}
+	if (o.stdio)
+		return remote_stdio(o.socket);
+	cmd = check_command(&o);
 	seconds = o.timeout;
 	if (seconds < 0)
 		seconds = o.watch ? CTL_DEFAULT_WAIT : CTL_DEFAULT_TIMEOUT;
@@ -550,14 +577,19 @@ main(int argc, char **argv)
 
 	if (strcmp(cmd->name, "events") == 0)
 		ctl_catch_signals();
-	if (ctl_connect(&c, o.socket, deadline) == -1)
-		return CTL_EXIT_UNREACHABLE;
+	if (o.host != NULL ? remote_connect(&c, o.host, o.socket) == -1 :
+	    ctl_connect(&c, o.socket, deadline) == -1) {
+		ctl_close(&c);
+		return o.host != NULL ? remote_end(CTL_EXIT_UNREACHABLE) :
+		    CTL_EXIT_UNREACHABLE;
+	}
 	buf_init(&req);
 	build_request(&req, &o);
 	if (ctl_send(&c, req.data, req.len, deadline) == -1) {
 		buf_free(&req);
 		ctl_close(&c);
-		return CTL_EXIT_UNREACHABLE;
+		return o.host != NULL ? remote_end(CTL_EXIT_UNREACHABLE) :
+		    CTL_EXIT_UNREACHABLE;
 	}
 	buf_free(&req);
 
@@ -567,6 +599,8 @@ main(int argc, char **argv)
 		free(line);
 	}
 	ctl_close(&c);
+	if (o.host != NULL)
+		status = remote_end(status);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		log_warn("cannot write the output");
 		if (status == CTL_EXIT_OK)

@@ -2,7 +2,8 @@
  * vmstatedctl.h: the client's map.  Prototypes are grouped by the file that
  * defines them: vmstatedctl.c parses the command line and runs commands,
  * conn.c talks to the socket, show.c turns replies into text, watch.c
- * follows event streams (-w, events).
+ * follows event streams (-w, events), remote.c reaches other hosts over
+ * ssh (-H, --stdio).
  */
 #ifndef VMSTATEDCTL_H
 #define VMSTATEDCTL_H
@@ -30,6 +31,8 @@ struct ctl_opts {
 	bool		  recursive;	/* -r: stop what depends on it */
 	bool		  order;	/* -d: status in start order */
 	bool		  openmetrics;	/* -O: metrics as OpenMetrics */
+	bool		  stdio;	/* --stdio: relay, for -H */
+	const char	 *host;		/* -H [user@]host, or NULL */
 	bool		  replay;	/* -S: events since a number */
 	unsigned long long since;
 	const char	 *since_epoch;	/* -S EPOCH:N, or NULL */
@@ -44,6 +47,7 @@ struct ctl_conn {
 	const char	*path;
 	struct buf	 in;		/* bytes read, not yet a line */
 	bool		 eof;
+	bool		 remote;	/* through ssh (remote.c) */
 };
 
 /* Results of ctl_read_line(). */
@@ -146,6 +150,12 @@ int	 show_status(struct reply *);
 int	 show_info(struct reply *);
 int	 show_reload(struct reply *, bool quiet);
 void	 show_event(struct reply *event);
+
+/* remote.c */
+int	 remote_connect(struct ctl_conn *, const char *host,
+	    const char *socket);
+int	 remote_end(int status);
+int	 remote_stdio(const char *socket);
 
 /* watch.c */
 int	 watch_states(struct ctl_conn *, const struct ctl_opts *,
