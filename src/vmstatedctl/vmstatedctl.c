@@ -114,6 +114,8 @@ parse_seconds(const char *s)
 	return n;
 }
 
+static char	*since_epoch;	/* -S's epoch, a copy (free_arg_words) */
+
 /*
  * -S: the number of the last event seen, alone or after the epoch of
  * the daemon that numbered it ("3f2a...:42", as events -j shows them).
@@ -128,7 +130,9 @@ parse_since(const char *s, struct ctl_opts *o)
 	if (colon != NULL) {
 		if (colon == s)
 			usage("-S wants [epoch:]number, not \"%s\"", s);
-		o->since_epoch = xstrndup(s, (size_t)(colon - s));
+		free(since_epoch);
+		o->since_epoch = since_epoch = xstrndup(s,
+		    (size_t)(colon - s));
 		digits = colon + 1;
 	}
 	errno = 0;
@@ -170,6 +174,7 @@ static void
 free_arg_words(void)
 {
 	free(arg_words);
+	free(since_epoch);
 }
 
 static void
