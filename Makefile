@@ -25,6 +25,12 @@ CONFIGDIR?=	$(SYSCONFDIR)/vmstated
 # another system's, SERVICE=none neither.
 RCDIR?=		$(PREFIX)/etc/rc.d
 SYSTEMDUNITDIR?=	$(PREFIX)/lib/systemd/system
+# The rotation of the VM logs: newsyslog(8) reads newsyslog.conf.d under
+# /etc and /usr/local/etc (FreeBSD 12 and later); logrotate(8) reads
+# /etc/logrotate.d only.  LOGROTATE=newsyslog, logrotate or none.
+NEWSYSLOGDIR?=	$(PREFIX)/etc/newsyslog.conf.d
+LOGROTATEDIR?=	/etc/logrotate.d
+PIDFILE?=	$(RUNSTATEDIR)/vmstated.pid
 
 O?=		build
 CC?=		cc
@@ -32,6 +38,9 @@ OS!=		uname -s | tr 'A-Z' 'a-z'
 SERVICE_freebsd=	rc.d
 SERVICE_linux=		systemd
 SERVICE?=	$(SERVICE_$(OS))
+LOGROTATE_freebsd=	newsyslog
+LOGROTATE_linux=	logrotate
+LOGROTATE?=	$(LOGROTATE_$(OS))
 
 EVENT_CFLAGS!=	pkg-config --cflags libevent_core 2>/dev/null || echo -I/usr/local/include
 EVENT_LIBS!=	pkg-config --libs libevent_core 2>/dev/null || echo -L/usr/local/lib -levent_core
@@ -70,7 +79,9 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
-		src/vmstated/daemon.c src/common/json_check.c
+		src/vmstated/daemon.c src/common/json_check.c \
+		src/vmstated/console.c src/vmstated/logview.c \
+		src/vmstated/switch.c src/vmstated/relay.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/hv/hv.h src/platform/platform.h \
 		src/vmstated/vmstated.h src/vmstated/vm_machine.h \
 		src/vmstated/proc.h
@@ -79,7 +90,8 @@ VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
 		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
-		src/vmstatedctl/watch.c src/common/buf.c src/common/log.c
+		src/vmstatedctl/watch.c src/vmstatedctl/console.c \
+		src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
 PROGRAMS=	$(O)/vmstated $(O)/vmstatedctl $(O)/ucl2json
@@ -273,7 +285,7 @@ bench-peers: all standins $(O)/bench-spawntime $(O)/bench-request \
 demo:
 	sh scripts/demo
 
-install: all install-$(SERVICE)
+install: all install-$(SERVICE) install-log-$(LOGROTATE)
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
@@ -313,6 +325,23 @@ install-systemd:
 
 install-none:
 
+# The rotation of the VM logs, with the installed paths.
+install-log-newsyslog:
+	@mkdir -p $(O) $(DESTDIR)$(NEWSYSLOGDIR)
+	sed -e 's|@LOGDIR@|$(LOGDIR)|g' -e 's|@PIDFILE@|$(PIDFILE)|g' \
+	    rc/vmstated.newsyslog.in > $(O)/vmstated.newsyslog
+	install -m 0644 $(O)/vmstated.newsyslog \
+	    $(DESTDIR)$(NEWSYSLOGDIR)/vmstated.conf
+
+install-log-logrotate:
+	@mkdir -p $(O) $(DESTDIR)$(LOGROTATEDIR)
+	sed -e 's|@LOGDIR@|$(LOGDIR)|g' -e 's|@PIDFILE@|$(PIDFILE)|g' \
+	    rc/vmstated.logrotate.in > $(O)/vmstated.logrotate
+	install -m 0644 $(O)/vmstated.logrotate \
+	    $(DESTDIR)$(LOGROTATEDIR)/vmstated
+
+install-log-none:
+
 lint-man:
 	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
 	    man/vmstated.conf.5
@@ -322,4 +351,5 @@ clean:
 
 .PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
 	bench-peers demo install install-rc.d install-systemd install-none \
+	install-log-newsyslog install-log-logrotate install-log-none \
 	lint-man clean

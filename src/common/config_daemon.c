@@ -27,7 +27,8 @@
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
 	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "vmmdir", "defaults", NULL
+	"bhyvectl_path", "qemu_path", "vmmdir", "log_max_size", "log_keep",
+	"defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -43,6 +44,8 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
 	dc->qemu_path = xstrdup("qemu-system-x86_64");
 	dc->vmmdir = xstrdup("/dev/vmm");
+	dc->log_max_size = 0;
+	dc->log_keep = 5;
 	cfg_vm_set_builtin_defaults(&dc->defaults);
 }
 
@@ -149,6 +152,23 @@ daemon_defaults(struct daemon_config *dc, struct key_ctx *k)
 	    k->node->file, k->node->line, k->errs);
 }
 
+/*
+ * log_max_size: bytes, with a binary suffix (10M, "512K", 1G) as memory
+ * takes them; 0 turns it off.  At least 4K: a log must hold a few lines.
+ */
+static void
+daemon_log_max_size(struct daemon_config *dc, struct key_ctx *k)
+{
+	int64_t	 mb;
+
+	if (k->node->type == UCL_INT && k->node->v.integer == 0) {
+		dc->log_max_size = 0;
+		return;
+	}
+	if (cfg_get_size(k, 4096, (int64_t)1 << 40, &mb) == 0)
+		dc->log_max_size = mb;
+}
+
 static void
 daemon_key(struct daemon_config *dc, struct key_ctx *k)
 {
@@ -175,6 +195,11 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 		daemon_program(&dc->bhyvectl_path, k, true);
 	else if (cfg_key_is(m, "qemu_path"))
 		daemon_program(&dc->qemu_path, k, false);
+	else if (cfg_key_is(m, "log_max_size"))
+		daemon_log_max_size(dc, k);
+	else if (cfg_key_is(m, "log_keep"))
+		(void)cfg_get_int(k, "a number of old logs", 0, 1000,
+		    &dc->log_keep);
 	else if (cfg_key_is(m, "defaults"))
 		daemon_defaults(dc, k);
 }

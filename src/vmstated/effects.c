@@ -82,7 +82,7 @@ fx_start_check(struct vm *vm, struct buf *why)
 
 	if (persist_prepare(vm, why) == -1)
 		return -1;
-	if (vm->hv->find != NULL && (pid = vm->hv->find(vm)) > 0) {
+	if (vm->hv->find != NULL && (pid = vm->hv->find(vmproc_hv(vm))) > 0) {
 		buf_printf(why, "a hypervisor of %s already runs as pid %ld; "
 		    "stop it, or restart vmstated to take it back", vm->name,
 		    (long)pid);
@@ -104,6 +104,10 @@ fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
 	log_info("%s: %s -> %s (%s)", vm->name, vm_state_name(from),
 	    vm_state_name(to), vm->reason);
 	control_broadcast_state(vm, from, to);
+	/* At rest, no console: its clients are told and let go. */
+	if (to == VM_STOPPED || to == VM_FAILED)
+		console_end(vm, to == VM_STOPPED ? "the VM has stopped" :
+		    "the VM has failed");
 }
 
 static void
@@ -120,7 +124,7 @@ fx_config_changed(struct vm *vm, struct vm_config *old)
 
 	if (hv != vm->hv) {
 		if (vm->hv->release != NULL)
-			vm->hv->release(vm);
+			vm->hv->release(vmproc_hv(vm));
 		vm->hv = hv;
 	}
 	(void)old;

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bhyve_config.h"
 #include "log.h"
 #include "proto.h"
 #include "ucl.h"
@@ -41,6 +40,9 @@ static const struct command commands[] = {
 	{ "info",	CMD_READ,	-1 },
 	{ "events",	CMD_READ,	-1 },
 	{ "reload",	CMD_ADMIN,	-1 },
+	{ "console",	CMD_VM,		-1 },
+	{ "log",	CMD_READ,	-1 },
+	{ "reopen",	CMD_ADMIN,	-1 },
 };
 
 static void
@@ -303,6 +305,12 @@ config_json(const struct vm_config *c, struct buf *b)
 }
 
 static void
+info_file(const char *what, const char *path, void *arg)
+{
+	json_kv_str(arg, what, path);
+}
+
+static void
 handle_info(const struct ucl_node *req, struct buf *reply)
 {
 	const struct ucl_node	*vms;
@@ -347,14 +355,12 @@ handle_info(const struct ucl_node *req, struct buf *reply)
 	json_kv_str(reply, "config", vm->cfg->config_path);
 	json_kv_str(reply, "scriptpath", vm->cfg->scriptpath ?
 	    vm->cfg->scriptpath : vm->cfg->dir);
-	xasprintf(&path, "%s/%s.log", vmstated_logdir(), vm->name);
+	path = vmlog_path(vm->name);
 	json_kv_str(reply, "log", path);
 	free(path);
-	if (vm->cfg->hypervisor == HV_BHYVE && vm->cfg->configfile) {
-		path = bhyve_config_generated_path(vm->cfg);
-		json_kv_str(reply, "generated", path);
-		free(path);
-	}
+	/* The back end names its own files (generated, qmp, console...). */
+	if (vm->hv->files != NULL)
+		vm->hv->files(vmproc_hv(vm), info_file, reply);
 	buf_putc(reply, '}');
 	json_kv_str(reply, "previous_state", vm_state_name(vm->previous));
 	json_kv_int(reply, "state_since", (long long)vm->state_since);
@@ -423,6 +429,148 @@ handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
 	buf_free(&msg);
 }
 
+/*
+ * A boolean member of req: 0 with *value (dflt when absent), or -1 with
+ * an error reply.
+ */
+static int
+request_bool(const struct ucl_node *req, const char *key, bool dflt,
+    bool *value, struct buf *reply)
+{
+	const struct ucl_node	*n = ucl_lookup(req, key);
+
+	*value = dflt;
+	if (n == NULL)
+		return 0;
+	if (n->type != UCL_BOOLEAN) {
+		reply_error(reply, "\"%s\" must be true or false", key);
+		return -1;
+	}
+	*value = n->v.boolean;
+	return 0;
+}
+
+/* The one VM a console or log request names, or NULL after replying. */
+static struct vm *
+request_one_vm(const struct ucl_node *req, const char *command,
+    struct buf *reply)
+{
+	const struct ucl_node	*vms;
+	struct vm		*vm;
+	struct buf		 msg;
+
+	if ((vms = request_vms(req, true, reply)) == NULL)
+		return NULL;
+	if (vms->count != 1) {
+		reply_error(reply, "%s takes exactly one VM name", command);
+		return NULL;
+	}
+	if ((vm = sv_find(vms->children->v.string.ptr)) == NULL) {
+		buf_init(&msg);
+		unknown_vm_error(&msg, vms->children->v.string.ptr);
+		reply_error(reply, "%s", msg.data);
+		buf_free(&msg);
+	}
+	return vm;
+}
+
+/*
+ * console: attach to the VM's serial console; authorized as start and
+ * stop are.  On success the reply says whether the client has the
+ * keyboard, and the connection switches (switch.c).
+ */
+static int
+handle_console(struct ctl_peer *peer, const struct ucl_node *req,
+    struct buf *reply)
+{
+	struct vm	*vm;
+	struct buf	 why;
+	bool		 readonly, scrollback, writer;
+	long		 writer_uid;
+
+	if ((vm = request_one_vm(req, "console", reply)) == NULL ||
+	    request_bool(req, "readonly", false, &readonly, reply) == -1 ||
+	    request_bool(req, "scrollback", true, &scrollback, reply) == -1)
+		return 0;
+	if (!peer_may_operate(peer, vm)) {
+		reply_error(reply, "permission denied: uid %ld may not attach "
+		    "to the console of %s (only root, its owner and members "
+		    "of its group may)", (long)peer->uid, vm->name);
+		log_warnx("permission denied: uid %ld tried to attach to the "
+		    "console of %s", (long)peer->uid, vm->name);
+		return 0;
+	}
+	buf_init(&why);
+	if (console_check(vm, !readonly, &writer, &writer_uid, &why) == -1) {
+		reply_error(reply, "%s", why.data);
+		buf_free(&why);
+		return 0;
+	}
+	buf_free(&why);
+	buf_puts(reply, "{\"ok\":true,\"vm\":");
+	buf_json_cstr(reply, vm->name);
+	json_kv_str(reply, "mode", writer ? "read-write" : "read-only");
+	if (writer_uid >= 0)
+		json_kv_int(reply, "writer_uid", writer_uid);
+	else
+		buf_puts(reply, ",\"writer_uid\":null");
+	buf_putc(reply, '}');
+	peer->sw.kind = SWITCH_CONSOLE;
+	free(peer->sw.vm);
+	peer->sw.vm = xstrdup(vm->name);
+	peer->sw.writer = writer;
+	peer->sw.scrollback = scrollback;
+	return REQUEST_SWITCH;
+}
+
+/*
+ * log: the VM's log down the connection; authorized as info is.
+ * "lines": the last ones only; "follow": then what is added.
+ */
+static int
+handle_log(struct ctl_peer *peer, const struct ucl_node *req,
+    struct buf *reply)
+{
+	const struct ucl_node	*n;
+	struct vm		*vm;
+	struct buf		 why;
+	bool			 follow;
+	long			 lines = -1;
+	char			*path;
+
+	if ((vm = request_one_vm(req, "log", reply)) == NULL ||
+	    request_bool(req, "follow", false, &follow, reply) == -1)
+		return 0;
+	if ((n = ucl_lookup(req, "lines")) != NULL) {
+		if (n->type != UCL_INT || n->v.integer < 0 ||
+		    n->v.integer > 100000000) {
+			reply_error(reply, "\"lines\" must be a whole number "
+			    "from 0 to 100000000");
+			return 0;
+		}
+		lines = (long)n->v.integer;
+	}
+	buf_init(&why);
+	if (logview_check(follow, &why) == -1) {
+		reply_error(reply, "%s", why.data);
+		buf_free(&why);
+		return 0;
+	}
+	buf_free(&why);
+	path = vmlog_path(vm->name);
+	buf_puts(reply, "{\"ok\":true,\"vm\":");
+	buf_json_cstr(reply, vm->name);
+	json_kv_str(reply, "path", path);
+	buf_putc(reply, '}');
+	free(path);
+	peer->sw.kind = SWITCH_LOG;
+	free(peer->sw.vm);
+	peer->sw.vm = xstrdup(vm->name);
+	peer->sw.lines = lines;
+	peer->sw.follow = follow;
+	return REQUEST_SWITCH;
+}
+
 int
 request_handle(struct ctl_peer *peer, const struct ucl_node *req,
     struct buf *reply)
@@ -448,7 +596,7 @@ request_handle(struct ctl_peer *peer, const struct ucl_node *req,
 	if (cmd == NULL) {
 		reply_error(reply, "unknown command \"%.64s\"; known: start, "
 		    "stop, restart, kill, failreset, status, info, reload, "
-		    "events", name->v.string.ptr);
+		    "events, console, log, reopen", name->v.string.ptr);
 		return 0;
 	}
 	if ((watch = ucl_lookup(req, "watch")) != NULL) {
@@ -463,6 +611,17 @@ request_handle(struct ctl_peer *peer, const struct ucl_node *req,
 		    "(only root may)", (long)peer->uid, cmd->name);
 		log_warnx("permission denied: uid %ld tried to %s",
 		    (long)peer->uid, cmd->name);
+		return 0;
+	}
+	if (strcmp(cmd->name, "console") == 0)
+		return handle_console(peer, req, reply);
+	if (strcmp(cmd->name, "log") == 0)
+		return handle_log(peer, req, reply);
+	if (strcmp(cmd->name, "reopen") == 0) {
+		vmlog_reopen_all();
+		log_info("reopening the VM logs (asked by uid %ld)",
+		    (long)peer->uid);
+		buf_puts(reply, "{\"ok\":true}");
 		return 0;
 	}
 	if (strcmp(cmd->name, "status") == 0)

@@ -96,7 +96,6 @@ sv_add(struct vm_config *cfg)
 {
 	struct vm	*vm = vm_new(cfg, &vm_daemon_effects);
 
-	vmlog_open(vm);
 	vms = xrealloc(vms, (nvms + 1) * sizeof(*vms));
 	vms[nvms++] = vm;
 	qsort(vms, nvms, sizeof(*vms), sv_compare_dirname);

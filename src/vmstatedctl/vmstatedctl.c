@@ -2,6 +2,8 @@
  * vmstatedctl: the command-line client of vmstated.
  *
  *	vmstatedctl [-hjqw] [-s socket] [-t seconds] command [vmname ...]
+ *	vmstatedctl console [-nr] vmname
+ *	vmstatedctl log [-f] [-n lines] vmname
  *
  * It sends one request line to the daemon's control socket (proto.h),
  * reads the reply line, prints it for people (or as it is, with -j), and
@@ -43,6 +45,9 @@ static const struct command commands[] = {
 	{ "info",	1, 1,  false,	NULL },
 	{ "reload",	0, 0,  false,	NULL },
 	{ "events",	0, 0,  false,	NULL },
+	{ "console",	1, 1,  false,	NULL },
+	{ "log",	1, 1,  false,	NULL },
+	{ "reopen",	0, 0,  false,	NULL },
 };
 
 static void
@@ -61,6 +66,11 @@ usage_text(FILE *f)
 "  info VM           every detail of one VM\n"
 "  reload            make vmstated re-read its configuration\n"
 "  events            print state changes as they happen\n"
+"  console [-nr] VM  attach to the VM's serial console (~. detaches);\n"
+"                    -n without the scrollback, -r read-only\n"
+"  log [-f] [-n N] VM  print the VM's log: -n N its last N lines,\n"
+"                    -f then follow it\n"
+"  reopen            make vmstated reopen the VM logs (after rotation)\n"
 "options:\n"
 "  -h  this help      -j  JSON output      -q  print nothing on success\n"
 "  -w  wait until each VM is running (start, restart) or stopped (stop,\n"
@@ -107,6 +117,63 @@ parse_seconds(const char *s)
  */
 static char	**arg_words;	/* lives as long as the program */
 
+/* A whole number of at least 0 (log -n). */
+static long
+parse_lines(const char *s)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < 0 ||
+	    n > 100000000)
+		usage("log -n wants a number of lines, not \"%s\"", s);
+	return n;
+}
+
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The command word, found before the options are read: -n takes a value
+ * for log (-n 20) and none for console.  A -n followed by digits is
+ * taken to have them as its value.
+ */
+static const char *
+prescan_command(int argc, char **argv)
+{
+	const char	*a;
+	int		 i;
+
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-' || a[1] == '\0')
+			return a;
+		for (a++; *a != '\0'; a++) {
+			if (*a == 's' || *a == 't') {
+				if (a[1] == '\0')
+					i++;	/* its value is the next word */
+				break;
+			}
+			if (*a == 'n' && a[1] == '\0' && i + 1 < argc &&
+			    all_digits(argv[i + 1]))
+				i++;
+		}
+	}
+	return NULL;
+}
+
 static void
 free_arg_words(void)
 {
@@ -118,14 +185,17 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 {
 	char	**words = arg_words = xcalloc((size_t)argc + 1,
 	    sizeof(*words));
-	const char *arg, *value;
+	const char *arg, *value, *command;
 	int	 i, nwords = 0;
-	bool	 options = true;
+	bool	 options = true, is_log;
 
 	atexit(free_arg_words);
 
 	memset(o, 0, sizeof(*o));
 	o->timeout = -1;
+	o->lines = -1;
+	command = prescan_command(argc, argv);
+	is_log = command != NULL && strcmp(command, "log") == 0;
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (!options || arg[0] != '-' || arg[1] == '\0') {
@@ -150,6 +220,18 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 			case 'w':
 				o->watch = true;
 				continue;
+			case 'r':
+				o->readonly = true;
+				continue;
+			case 'f':
+				o->follow = true;
+				continue;
+			case 'n':
+				if (!is_log) {
+					o->no_scrollback = true;
+					continue;
+				}
+				break;
 			case 's':
 			case 't':
 				break;
@@ -167,7 +249,9 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				if (*value == '\0')
 					usage("-s wants a socket path");
 				o->socket = value;
-			} else
+			} else if (*arg == 'n')
+				o->lines = parse_lines(value);
+			else
 				o->timeout = parse_seconds(value);
 			break;
 		}
@@ -201,6 +285,12 @@ check_command(const struct ctl_opts *o)
 	if (o->watch && !cmd->watchable)
 		usage("-w applies to start, stop, restart and kill, "
 		    "not to %s", cmd->name);
+	if ((o->readonly || o->no_scrollback) &&
+	    strcmp(cmd->name, "console") != 0)
+		usage("-r and -n apply to console (and -n N to log), not to "
+		    "%s", cmd->name);
+	if ((o->follow || o->lines >= 0) && strcmp(cmd->name, "log") != 0)
+		usage("-f and -n N apply to log, not to %s", cmd->name);
 	for (i = 0; i < (size_t)o->nvms; i++)
 		if (o->vms[i][0] == '\0')
 			usage("an empty VM name");
@@ -246,6 +336,14 @@ build_request(struct buf *b, const struct ctl_opts *o)
 	buf_puts(b, "]");
 	if (o->watch)
 		buf_puts(b, ",\"watch\":true");
+	if (o->readonly)
+		buf_puts(b, ",\"readonly\":true");
+	if (o->no_scrollback)
+		buf_puts(b, ",\"scrollback\":false");
+	if (o->follow)
+		buf_puts(b, ",\"follow\":true");
+	if (o->lines >= 0)
+		buf_printf(b, ",\"lines\":%ld", o->lines);
 	buf_puts(b, "}\n");
 }
 
@@ -342,6 +440,12 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 		return refused(reply);
 	if (strcmp(cmd->name, "events") == 0)
 		return watch_events(c, o);
+	if (strcmp(cmd->name, "console") == 0)
+		return console_session(c, o, reply);
+	if (strcmp(cmd->name, "log") == 0)
+		return log_session(c, o);
+	if (strcmp(cmd->name, "reopen") == 0)
+		return CTL_EXIT_OK;
 	if (strcmp(cmd->name, "reload") == 0)
 		return show_reload(reply, o->quiet || o->json);
 	if (o->json || o->quiet)
@@ -422,7 +526,9 @@ main(int argc, char **argv)
 	o.timeout = seconds;
 	deadline = ctl_now() + (double)seconds;
 
-	if (strcmp(cmd->name, "events") == 0)
+	if (strcmp(cmd->name, "events") == 0 ||
+	    strcmp(cmd->name, "console") == 0 ||
+	    strcmp(cmd->name, "log") == 0)
 		ctl_catch_signals();
 	if (ctl_connect(&c, o.socket, deadline) == -1)
 		return CTL_EXIT_UNREACHABLE;

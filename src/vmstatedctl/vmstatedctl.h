@@ -2,7 +2,8 @@
  * vmstatedctl.h: the client's map.  Prototypes are grouped by the file that
  * defines them: vmstatedctl.c parses the command line and runs commands,
  * conn.c talks to the socket, show.c turns replies into text, watch.c
- * follows event streams (-w, events).
+ * follows event streams (-w, events), console.c carries a console or a
+ * log once the connection has switched to it.
  */
 #ifndef VMSTATEDCTL_H
 #define VMSTATEDCTL_H
@@ -27,6 +28,10 @@ struct ctl_opts {
 	bool		  json;		/* -j */
 	bool		  quiet;	/* -q */
 	bool		  watch;	/* -w */
+	bool		  readonly;	/* console -r */
+	bool		  no_scrollback; /* console -n */
+	bool		  follow;	/* log -f */
+	long		  lines;	/* log -n N; -1: all */
 	long		  timeout;	/* -t, or -1 when not given */
 	const char	 *command;
 	char		**vms;
@@ -130,6 +135,12 @@ int	 ctl_read_line(struct ctl_conn *, char **line, size_t *len,
 void	 ctl_close(struct ctl_conn *);
 void	 ctl_catch_signals(void);
 bool	 ctl_interrupted(void);
+int	 ctl_signal_fd(void);
+
+/* console.c */
+int	 console_session(struct ctl_conn *, const struct ctl_opts *,
+	    struct reply *);
+int	 log_session(struct ctl_conn *, const struct ctl_opts *);
 
 /* show.c */
 void	 show_sanitized(const char *);

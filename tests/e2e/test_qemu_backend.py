@@ -47,7 +47,11 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
     assert option_values(argv, "-bios") == [str(bios)]
     assert "acpi=off" in option_values(argv, "-machine")
     assert "-no-reboot" in argv
-    assert option_values(argv, "-serial") == ["stdio"]
+    # The first serial port is the daemon's console: a socket in rundir
+    # inherited as fd 4 (fd 3 is QMP's).
+    assert option_values(argv, "-serial") == ["chardev:vmstated-console"]
+    assert any(v.startswith("socket,id=vmstated-console,") and "fd=4" in v
+               and "server=on" in v for v in option_values(argv, "-chardev"))
     assert option_values(argv, "-drive") == [
         "file=%s,format=raw,if=virtio" % str(raw).replace(",", ",,"),
         "file=%s,format=qcow2,if=virtio" % qcow2]

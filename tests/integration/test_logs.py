@@ -107,8 +107,9 @@ def test_each_vm_has_a_log_of_its_own(vmstated):
 
 
 def rotate_and(d, reopen):
-    """Start vm1, move its log aside, call reopen(), stop vm1; return
-    (old log text, new log text)."""
+    """Start vm1, move its log aside, call reopen() (which returns once
+    the daemon has reopened its logs), stop vm1; return (old log text,
+    new log text).  The new log is made by the next line written."""
     d.add_vm("vm1", record_hooks=True,
              hooks={"stopping": "echo stopping hook output"})
     d.start()
@@ -118,16 +119,24 @@ def rotate_and(d, reopen):
     rotated = d.logdir / "vm1.log.0"
     log.rename(rotated)
     reopen()
-    wait_for(log.exists, what="a new vm1.log", details=d.stderr)
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopped")
     d.wait_log("vm1", "stop_network -> stopped")
     return rotated.read_text(), log.read_text()
 
 
+def signal_and_wait(d, sig, said):
+    """Send sig to the daemon; return once its stderr says it acted."""
+    before = d.stderr().count(said)
+    d.signal(sig)
+    wait_for(lambda: d.stderr().count(said) > before,
+             what="the daemon to say %r" % said, details=d.stderr)
+
+
 def test_sighup_reopens_the_logs(vmstated):
     d = vmstated
-    old, new = rotate_and(d, lambda: d.signal(signal.SIGHUP))
+    old, new = rotate_and(d, lambda: signal_and_wait(
+        d, signal.SIGHUP, "reload: "))
     assert "start_storage -> running" in old
     assert "running -> stopping" not in old
     assert "running -> stopping" in new
