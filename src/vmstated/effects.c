@@ -116,6 +116,14 @@ fx_log(struct vm *vm, const char *msg)
 	vmlog(vm, "%s", msg);
 }
 
+/* At rest: no log descriptor kept for it (vmlog.c), then the supervisor. */
+static void
+fx_idle(struct vm *vm)
+{
+	vmlog_close(vm);
+	sv_vm_idle(vm);
+}
+
 /* A configuration taken from reload is in force: its back end too. */
 static void
 fx_config_changed(struct vm *vm, struct vm_config *old)
@@ -143,6 +151,6 @@ const struct vm_effects vm_daemon_effects = {
 	.announce = fx_announce,
 	.log = fx_log,
 	.now = vm_clock_mono,
-	.idle = sv_vm_idle,
+	.idle = fx_idle,
 	.config_changed = fx_config_changed,
 };
