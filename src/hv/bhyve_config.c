@@ -137,11 +137,14 @@ bhyve_config_console_owner(const struct vm_config *vm, const char *orig,
     size_t len)
 {
 	static const char	 key[] = "lpc.com1.path=";
-	const char		*p, *end = orig + len;
+	const char		*p, *end;
 
 	if (vm->consoles[0].present && vm->consoles[0].enabled &&
 	    vm->consoles[0].backend != NULL)
 		return "consoles { com1 } of its config";
+	if (orig == NULL)
+		return NULL;
+	end = orig + len;
 	for (p = orig; p != NULL && p < end; ) {
 		if ((size_t)(end - p) >= sizeof(key) - 1 &&
 		    memcmp(p, key, sizeof(key) - 1) == 0)
@@ -159,9 +162,12 @@ bhyve_config_console_owner(const struct vm_config *vm, const char *orig,
 char *
 bhyve_config_last_value(const char *text, size_t len, const char *key)
 {
-	const char	*p = text, *end = text + len, *nl, *found = NULL;
+	const char	*p = text, *end, *nl, *found = NULL;
 	size_t		 klen = strlen(key), flen = 0;
 
+	if (text == NULL)
+		return NULL;
+	end = text + len;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
