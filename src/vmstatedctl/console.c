@@ -26,6 +26,7 @@
 
 static struct termios	 saved_tio;
 static bool		 tio_saved;
+static bool		 mid_line;	/* the guest's last byte was no '\n' */
 
 static void
 console_restore_tty(void)
@@ -69,12 +70,26 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* A message of ours while the terminal is raw: \r\n line ends. */
+/* A message of ours while the terminal is raw: \r\n line ends, and a
+ * line of its own even after a prompt of the guest's. */
 static void
 console_note(const char *text)
 {
-	fprintf(stderr, "%s%s", text, tio_saved ? "\r\n" : "\n");
+	const char	*eol = tio_saved ? "\r\n" : "\n";
+
+	fprintf(stderr, "%s%s%s", mid_line ? eol : "", text, eol);
 	fflush(stderr);
+	mid_line = false;
+}
+
+/* The guest's bytes to the terminal. */
+static int
+console_show(const char *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	mid_line = p[n - 1] != '\n';
+	return write_all(STDOUT_FILENO, p, n);
 }
 
 struct escape {
@@ -166,8 +181,7 @@ console_session(struct ctl_conn *c, const struct ctl_opts *o,
 		}
 	}
 	/* What came with the reply: the scrollback's start. */
-	if (c->in.len > 0 && write_all(STDOUT_FILENO, c->in.data,
-	    c->in.len) == -1)
+	if (console_show(c->in.data, c->in.len) == -1)
 		return CTL_EXIT_FAILED;
 	buf_reset(&c->in);
 	buf_init(&out);
@@ -193,7 +207,7 @@ console_session(struct ctl_conn *c, const struct ctl_opts *o,
 				continue;
 			if (n <= 0)
 				break;		/* the daemon ended it */
-			if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
+			if (console_show(buf, (size_t)n) == -1)
 				break;
 		}
 		if (pfd[1].revents == 0)
