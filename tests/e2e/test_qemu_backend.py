@@ -3,6 +3,7 @@ socket it inherits: the command line built from the config, how each QMP
 SHUTDOWN reason is read, system_powerdown on stop, and a QMP peer that
 misbehaves.  Quick: no guest boots."""
 
+import json
 import os
 
 import pytest
@@ -189,3 +190,25 @@ def test_qmp_socket_is_removed_after_the_exit(fake_vmstated):
     assert sock.exists()
     fake_vmstated.ctl("-w", "stop", "vm1", check=0)
     assert not os.path.exists(sock)
+
+
+def test_qemu_args_with_serial_ports_keep_them_and_get_no_console(
+        fake_vmstated):
+    """A -serial of qemu_args: the first port stays stdio (the VM log),
+    as before the daemon had consoles, so that the user's ports keep
+    their numbers; the VM has no console of the daemon's."""
+    fake_vmstated.add_fake("vm1", qemu_args=["-serial", "null"])
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_state("vm1", "running")
+    fake_vmstated.wait_log("vm1", "fake-qemu: started")
+    argv = argv_of(fake_vmstated, "vm1")
+    assert option_values(argv, "-serial") == ["stdio", "null"]
+    assert not any("vmstated-console" in v
+                   for v in option_values(argv, "-chardev"))
+    rc, _, err = fake_vmstated.ctl("console", "vm1")
+    assert rc == 1
+    assert ("vm1 has no console of vmstated's: its configuration puts "
+            "com1 elsewhere: -serial in its qemu_args") in err
+    _, info, _ = fake_vmstated.ctl("-j", "info", "vm1", check=0)
+    assert "console" not in json.loads(info)["vm"]["paths"]

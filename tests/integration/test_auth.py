@@ -466,3 +466,73 @@ def test_hooks_run_as_the_daemons_user_whoever_asked(d, users):
     assert rc == 0, err
     assert who.read_text().split() == [str(os.geteuid())]
 
+
+
+# --- console, log, reopen ----------------------------------------------------
+
+def as_user(users, role):
+    """The setpriv words that run a program as the user of `role`."""
+    return [SETPRIV, "--reuid", users[role], "--regid",
+            str(users.gid(role)), "--init-groups"]
+
+
+def console_vms(d, users):
+    lpc = "pci.0.31.0.device=lpc\n"
+    d.add_vm("own", {"owner": users["owner"]}, bhyve_config=lpc,
+             standin={"console_echo": "yes", "console": "own here"})
+    d.add_vm("team", {"group": users.vm_group}, bhyve_config=lpc,
+             standin={"console_echo": "yes"})
+    d.start()
+    d.ctl("-w", "start", "own", check=0)
+    d.ctl("-w", "start", "team", check=0)
+
+
+def test_the_owner_and_group_may_attach_to_the_console(d, users):
+    from vmstated_harness import ConsoleClient
+    console_vms(d, users)
+    for role, vm in (("owner", "own"), ("member", "team")):
+        c = ConsoleClient(d, vm, prefix=as_user(users, role))
+        try:
+            c.wait_output("read-write")
+            c.type("hello from %s\r" % role)
+            c.wait_output("standin: got hello from %s" % role)
+            c.type("~.")
+            assert c.wait_exit() == 0
+        finally:
+            c.close()
+    assert "console attached for uid %d" % users.uid("owner") in d.stderr()
+
+
+def test_others_may_not_attach_to_the_console(d, users):
+    console_vms(d, users)
+    for role, vm in (("stranger", "own"), ("owner", "team"),
+                     ("member", "own")):
+        rc, out, err = ctl_as(d, users, role, "console", vm)
+        uid = users.uid(role)
+        assert rc == 1 and out == "", (rc, out, err)
+        assert err == ("vmstatedctl: permission denied: uid %d may not "
+                       "attach to the console of %s (only root, its owner "
+                       "and members of its group may)\n" % (uid, vm)), err
+        wait_for(lambda: "permission denied: uid %d tried to attach to the "
+                 "console of %s" % (uid, vm) in d.stderr(),
+                 what="the refusal in the daemon's log", details=d.stderr)
+
+
+def test_anyone_who_can_connect_may_read_a_vms_log_like_info(d, users):
+    console_vms(d, users)
+    d.wait_log("own", "own here")
+    # Without vmstatedctl log the stranger could not read it at all.
+    d.logdir.chmod(0o700)
+    rc, out, err = ctl_as(d, users, "stranger", "log", "own")
+    assert rc == 0, err
+    assert "console: own here" in out
+    assert out == d.log("own")[:len(out)]
+
+
+def test_only_root_may_reopen_the_logs(d, users):
+    console_vms(d, users)
+    rc, out, err = ctl_as(d, users, "owner", "reopen")
+    assert rc == 1
+    assert ("permission denied: uid %d may not reopen (only root may)"
+            % users.uid("owner")) in err
+    d.ctl("reopen", check=0)
