@@ -12,6 +12,7 @@
  * Request:
  *	{"command": "start", "vms": ["a", "b"], "watch": false}
  *   command: start stop restart kill status info failreset reload events
+ *	      console log reopen
  *   vms:     array of VM names (status: optional, empty = all)
  *   watch:   optional; true subscribes the connection to state events
  *	      before the command acts, so the client sees every state the
@@ -33,6 +34,12 @@
  * reload:  {"ok": true, "added": [...], "removed": [...], "changed": [...],
  *	     "invalid": [{"vm", "error"}]}
  * events:  {"ok": true} then one event line per state change.
+ * reopen:  {"ok": true}: the VM logs are opened anew at their next line.
+ * console: {"ok": true, "vm", "mode": "read-write"|"read-only",
+ *	     "writer_uid"}, then the connection carries the console's bytes
+ *	     both ways ("readonly", "scrollback": optional booleans).
+ * log:     {"ok": true, "vm", "path"}, then the log's bytes ("lines": the
+ *	     last ones only; "follow": then what is added).
  *
  * Event line (events, or after a reply to a "watch" request):
  *	{"event": "state", "vm": "a", "from": "stopped", "to": "start_network",
