@@ -113,3 +113,42 @@ def test_install_writes_the_paths_of_this_install(make, tmp_path):
     install(make, tmp_path / "b", "PREFIX=/opt/vm", "SERVICE=systemd")
     unit = tmp_path / "b/opt/vm/lib/systemd/system/vmstated.service"
     assert "ExecStart=/opt/vm/sbin/vmstated " in unit.read_text()
+
+
+def test_log_rotation_files_go_where_newsyslog_and_logrotate_read(
+        make, tmp_path):
+    """newsyslog reads newsyslog.conf.d under /etc and /usr/local/etc
+    (FreeBSD 12 and later); logrotate reads /etc/logrotate.d only.  Both
+    name the logs and the pidfile of this install, and send SIGUSR1."""
+    install(make, tmp_path / "bsd", "PREFIX=/usr/local", "SERVICE=none",
+            "LOGROTATE=newsyslog", "LOGDIR=/var/log/vmst")
+    conf = tmp_path / "bsd/usr/local/etc/newsyslog.conf.d/vmstated.conf"
+    assert conf.is_file() and mode(conf) == 0o644
+    entries = [l.split() for l in conf.read_text().splitlines()
+               if l and not l.startswith("#")]
+    # logfilename owner:group mode count size when flags pidfile signal
+    assert entries == [["/var/log/vmst/*.log", "root:wheel", "640", "7",
+                        "10240", "*", "GZp", "/var/run/vmstated.pid",
+                        "30"]]
+    assert not (tmp_path / "bsd/etc/logrotate.d").exists()
+
+    install(make, tmp_path / "lnx", "PREFIX=/usr", "SERVICE=none",
+            "LOGROTATE=logrotate", "RUNSTATEDIR=/run")
+    conf = tmp_path / "lnx/etc/logrotate.d/vmstated"
+    assert conf.is_file() and mode(conf) == 0o644
+    text = conf.read_text()
+    assert text.count("/var/log/vmstated/*.log {") == 1
+    assert 'kill -USR1 "$(cat /run/vmstated.pid)"' in text
+    assert "@" not in text
+    assert not list(tmp_path.joinpath("lnx").rglob("newsyslog.conf.d"))
+    # The default is this system's tool.
+    install(make, tmp_path / "dflt", "PREFIX=/usr/local", "SERVICE=none")
+    found = [p.relative_to(tmp_path / "dflt") for p in
+             (tmp_path / "dflt").rglob("*")
+             if p.name in ("vmstated", "vmstated.conf") and
+             ("logrotate.d" in str(p) or "newsyslog.conf.d" in str(p))]
+    if platform.system() == "FreeBSD":
+        assert found == [Path("usr/local/etc/newsyslog.conf.d/"
+                              "vmstated.conf")]
+    else:
+        assert found == [Path("etc/logrotate.d/vmstated")]
