@@ -217,7 +217,7 @@ main(int argc, char *argv[])
 	const char	*sockpath = RUNSTATEDIR "/vmstated.sock";
 	char		 err[2048], *error = NULL;
 	char		*abs_pidfile, *abs_sock;
-	bool		 foreground = false, check = false;
+	bool		 foreground = false, check = false, all_stopped;
 	int		 ch, verbose = 0, i;
 	const int	 signums[3] = { SIGHUP, SIGTERM, SIGINT };
 
@@ -338,7 +338,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(base);
 
 	order_report();
-	if (sv_all_at_rest())
+	if ((all_stopped = sv_all_at_rest()))
 		log_info("every VM is stopped; exiting");
 	else
 		log_warnx("the shutdown's time is up; exiting");
@@ -355,5 +355,5 @@ main(int argc, char *argv[])
 	free(abs_sock);
 	free(configdir);
 	free(logdir);
-	return 0;
+	return all_stopped ? 0 : 1;
 }

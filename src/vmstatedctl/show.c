@@ -708,6 +708,17 @@ show_event(struct reply *ev)
 		    str_or(ev, NULL, "to", "?"));
 		if ((reason = reply_str(ev, NULL, "reason")) != NULL)
 			buf_printf(&b, " (%s)", reason);
+	} else if (strcmp(type, "probe") == 0) {
+		const struct reply_value	*f;
+
+		if (reply_true(ev, NULL, "ok"))
+			buf_puts(&b, " probe passed");
+		else if ((f = reply_get(ev, "failures")) != NULL &&
+		    f->type == REPLY_INT)
+			buf_printf(&b, " probe failed (%lld in a row)",
+			    (long long)f->integer);
+		else
+			buf_puts(&b, " probe failed");
 	} else
 		buf_printf(&b, " %s", type);
 	show_sanitized(b.data);
