@@ -68,6 +68,7 @@ COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_var.c src/common/ucl_json.c src/common/file.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
+		src/common/config_deps.c \
 		src/common/config_daemon.c src/common/trust.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
@@ -76,6 +77,7 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/vm_actions.c src/vmstated/vmrecord.c \
 		src/vmstated/effects.c \
 		src/vmstated/task.c src/vmstated/reload.c \
+		src/vmstated/probe.c src/vmstated/order.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \

@@ -31,15 +31,6 @@
 			"and starts with a letter or a digit"
 
 /* One VM directory being loaded. */
-struct vm_load {
-	struct vm_config	*vm;		/* NULL when invalid */
-	char			*name;		/* best known name */
-	char			*dir;
-	char			*dirname;
-	char			*config_path;
-	int			 name_line;	/* where the name comes from */
-	struct cfg_errors	 errs;
-};
 
 const char *
 cfg_hv_name(enum hv_kind kind)
@@ -94,8 +85,8 @@ cfg_absolute_dir(const char *dir)
 	return buf_steal(&b);
 }
 
-static bool
-valid_vm_name(const char *s)
+bool
+cfg_name_ok(const char *s)
 {
 	size_t	 i;
 
@@ -145,6 +136,9 @@ cfg_vm_clear(struct vm_config *vm)
 		free(vm->qemu_args[i]);
 	free(vm->qemu_args);
 	free(vm->qemu_binary);
+	for (i = 0; i < vm->ndepends; i++)
+		free(vm->depends[i]);
+	free(vm->depends);
 	memset(vm, 0, sizeof(*vm));
 }
 
@@ -204,6 +198,7 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	}
 	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
 	dst->qemu_binary = dup_or_null(src->qemu_binary);
+	dst->depends = dup_list(src->depends, src->ndepends);
 }
 
 struct vm_config *
@@ -293,7 +288,13 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
 	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
 	    b->nqemu_args) &&
-	    str_equal(a->qemu_binary, b->qemu_binary);
+	    str_equal(a->qemu_binary, b->qemu_binary) &&
+	    a->watchdog == b->watchdog &&
+	    list_equal(a->depends, a->ndepends, b->depends, b->ndepends) &&
+	    a->autostart_delay == b->autostart_delay &&
+	    a->probe_interval == b->probe_interval &&
+	    a->probe_timeout == b->probe_timeout &&
+	    a->probe_failures == b->probe_failures;
 }
 
 /* A syntax error from the parser: file:line:column: message. */
@@ -467,7 +468,7 @@ settle_name(struct vm_load *l, const struct ucl_node *root,
 	}
 	if (seen->bad[K_NAME])
 		return;
-	if (!valid_vm_name(vm->name)) {
+	if (!cfg_name_ok(vm->name)) {
 		cfg_error(&l->errs, l->config_path, l->name_line, "name",
 		    "\"%s\" (from %s) is not a valid VM name: %s; %s",
 		    cfg_shorten(vm->name, shown, sizeof(shown)), from, NAME_RULE, body == root &&
@@ -609,33 +610,6 @@ list_vm_dirs(const char *configdir, size_t *n)
 }
 
 /* Two directories giving one name: both refused, each naming the other. */
-static void
-refuse_duplicates(struct vm_load *loads, size_t n)
-{
-	size_t	 i, j;
-	bool	*dup;
-
-	dup = xcalloc(n ? n : 1, sizeof(*dup));
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < n; j++) {
-			if (i == j || strcmp(loads[i].name, loads[j].name) != 0)
-				continue;
-			cfg_error(&loads[i].errs, loads[i].config_path,
-			    loads[i].name_line, "name", "\"%s\" is also the "
-			    "name of the VM in %s; VM names must be unique: "
-			    "rename one of them", loads[i].name, loads[j].dir);
-			dup[i] = true;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (dup[i]) {
-			cfg_vm_free(loads[i].vm);
-			loads[i].vm = NULL;
-		}
-	}
-	free(dup);
-}
-
 struct cfg_set *
 cfg_load_all(const char *configdir, const struct daemon_config *dc)
 {
@@ -655,7 +629,8 @@ cfg_load_all(const char *configdir, const struct daemon_config *dc)
 		free(names[i]);
 	}
 	free(names);
-	refuse_duplicates(loads, n);
+	cfg_refuse_duplicates(loads, n);
+	cfg_check_depends(loads, n);
 
 	set = xcalloc(1, sizeof(*set));
 	set->vms = xcalloc(n ? n : 1, sizeof(*set->vms));

@@ -31,6 +31,23 @@ enum cfg_flag {
 #define CFG_MAX_CONSOLES	4	/* com1 .. com4 */
 
 /*
+ * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
+ * every string a VM has is copied into each status reply and into the
+ * state of the daemon, so none may be larger than its use needs.  Lengths
+ * are in bytes.
+ */
+#define CFG_MAX_NAME		64	/* a VM's name */
+#define CFG_MAX_WORD		64	/* os, osversion */
+#define CFG_MAX_USER		32	/* owner, group, socket_group */
+#define CFG_MAX_DESCRIPTION	1024
+#define CFG_MAX_PATH		1023	/* FreeBSD's PATH_MAX, less the NUL */
+#define CFG_MAX_ARG		4096	/* append, each of qemu_args */
+#define CFG_MAX_DISKS		64
+#define CFG_MAX_QEMU_ARGS	256
+#define CFG_MAX_ERRORS		20	/* errors reported for one file */
+#define CFG_MAX_DEPENDS		64	/* VMs one VM may depend on */
+
+/*
  * The image format of a qemu disk.  Never guessed from the disk's bytes:
  * the guest writes them, and a qcow2 header it wrote could name a host
  * file as its backing image.  raw unless the config says qcow2.
@@ -95,6 +112,16 @@ struct vm_config {
 	char		**qemu_args;	/* nqemu_args extra arguments */
 	size_t		 nqemu_args;
 	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
+
+	/* Start order and health (vmstated.conf(5), issue 13). */
+	char		**depends;	/* names of the VMs it needs */
+	size_t		 ndepends;
+	int		 depends_line;	/* where depends was given */
+	int64_t		 autostart_delay; /* seconds; 0: none */
+	int64_t		 probe_interval; /* seconds between two probes */
+	int64_t		 probe_timeout;	/* seconds a probe may take */
+	int64_t		 probe_failures; /* in a row, then a crash */
 };
 
 /* A VM directory that could not be loaded. */
@@ -114,6 +141,9 @@ struct daemon_config {
 	bool		 socket_mode_set;
 	char		*socket_group;	/* NULL: not set */
 	gid_t		 socket_gid;
+	int64_t		 socket_timeout; /* seconds a connection may be
+					   idle without following events;
+					   0: no limit (default 60) */
 	char		*rundir;	/* default RUNSTATEDIR "/vmstated" */
 	char		*bhyve_path;	/* default /usr/sbin/bhyve */
 	char		*bhyvectl_path;	/* default /usr/sbin/bhyvectl */
@@ -123,6 +153,9 @@ struct daemon_config {
 	int64_t		 log_max_size;	/* bytes; 0: the daemon never moves
 					   a log itself (newsyslog does) */
 	int64_t		 log_keep;	/* moved logs kept, default 5 */
+	int64_t		 autostart_parallel; /* VMs starting at once */
+	int64_t		 shutdown_timeout; /* seconds for the whole
+					      shutdown; default 80 */
 	struct vm_config defaults;	/* defaults { } applied to every VM */
 };
 
@@ -161,6 +194,9 @@ void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);
 const char	*cfg_hv_name(enum hv_kind);
+/* A valid VM name: 1 to 64 letters, digits, '.', '_' or '-', starting
+ * with a letter or digit. */
+bool		 cfg_name_ok(const char *);
 const char	*cfg_disk_format_name(enum cfg_disk_format);
 
 /*

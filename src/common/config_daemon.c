@@ -26,8 +26,9 @@
 
 /* Every key of vmstated.conf; config_keys.c names them in errors too. */
 const char *const cfg_daemon_keys[] = {
-	"socket_mode", "socket_group", "rundir", "bhyve_path",
-	"bhyvectl_path", "qemu_path", "vmmdir", "log_max_size", "log_keep",
+	"socket_mode", "socket_group", "socket_timeout", "rundir",
+	"bhyve_path", "bhyvectl_path", "qemu_path", "vmmdir",
+	"autostart_parallel", "shutdown_timeout", "log_max_size", "log_keep",
 	"defaults", NULL
 };
 
@@ -39,6 +40,7 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->path = xstrdup(path);
 	dc->socket_mode = 0600;
 	dc->socket_mode_set = false;
+	dc->socket_timeout = 60;
 	dc->rundir = xstrdup(RUNSTATEDIR "/vmstated");
 	dc->bhyve_path = xstrdup("/usr/sbin/bhyve");
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
@@ -46,6 +48,8 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->vmmdir = xstrdup("/dev/vmm");
 	dc->log_max_size = 0;
 	dc->log_keep = 5;
+	dc->autostart_parallel = 4;
+	dc->shutdown_timeout = 80;
 	cfg_vm_set_builtin_defaults(&dc->defaults);
 }
 
@@ -174,11 +178,17 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 {
 	const struct ucl_node	*m = k->node;
 	char			*p;
+	int64_t			 v;
 
 	if (cfg_key_is(m, "socket_mode"))
 		daemon_socket_mode(dc, k);
 	else if (cfg_key_is(m, "socket_group"))
 		daemon_socket_group(dc, k);
+	else if (cfg_key_is(m, "socket_timeout")) {
+		/* 0: never; at most a day, so that a slot comes back. */
+		if (cfg_get_seconds(k, 0, 86400, &v) == 0)
+			dc->socket_timeout = v;
+	}
 	else if (cfg_key_is(m, "rundir")) {
 		if ((p = cfg_get_path(k, m)) != NULL) {
 			free(dc->rundir);
@@ -189,6 +199,12 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 			free(dc->vmmdir);
 			dc->vmmdir = p;
 		}
+	} else if (cfg_key_is(m, "autostart_parallel")) {
+		if (cfg_get_int(k, "a number of VMs", 1, 10000, &v) == 0)
+			dc->autostart_parallel = v;
+	} else if (cfg_key_is(m, "shutdown_timeout")) {
+		if (cfg_get_seconds(k, 10, 24 * 3600, &v) == 0)
+			dc->shutdown_timeout = v;
 	} else if (cfg_key_is(m, "bhyve_path"))
 		daemon_program(&dc->bhyve_path, k, true);
 	else if (cfg_key_is(m, "bhyvectl_path"))

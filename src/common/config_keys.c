@@ -77,6 +77,14 @@ static void	apply_append(struct key_ctx *);
 static void	apply_disk(struct key_ctx *);
 static void	apply_qemu_args(struct key_ctx *);
 static void	apply_qemu_binary(struct key_ctx *);
+static void	list_add(char ***, size_t *, char *);
+static bool	list_room(struct key_ctx *, size_t, size_t, const char *);
+static void	apply_watchdog(struct key_ctx *);
+static void	apply_depends(struct key_ctx *);
+static void	apply_autostart_delay(struct key_ctx *);
+static void	apply_probe_interval(struct key_ctx *);
+static void	apply_probe_timeout(struct key_ctx *);
+static void	apply_probe_failures(struct key_ctx *);
 
 /* Indexed by enum cfg_key_id. */
 static const struct vm_key vm_keys[K__COUNT] = {
@@ -116,6 +124,12 @@ static const struct vm_key vm_keys[K__COUNT] = {
 	{ K_QEMU_ARGS, "qemu_args", apply_qemu_args,
 	    KEY_QEMU | KEY_REPEATABLE },
 	{ K_QEMU_BINARY, "qemu_binary", apply_qemu_binary, KEY_QEMU },
+	{ K_WATCHDOG, "watchdog", apply_watchdog, KEY_QEMU },
+	{ K_DEPENDS, "depends", apply_depends, KEY_NOT_DEFAULT },
+	{ K_AUTOSTART_DELAY, "autostart_delay", apply_autostart_delay, 0 },
+	{ K_PROBE_INTERVAL, "probe_interval", apply_probe_interval, 0 },
+	{ K_PROBE_TIMEOUT, "probe_timeout", apply_probe_timeout, 0 },
+	{ K_PROBE_FAILURES, "probe_failures", apply_probe_failures, 0 },
 };
 
 
@@ -364,6 +378,79 @@ apply_autostart(struct key_ctx *k)
 
 	if (cfg_get_bool(k, &b) == 0)
 		k->vm->autostart = b;
+}
+
+static void
+apply_watchdog(struct key_ctx *k)
+{
+	bool	 b;
+
+	if (cfg_get_bool(k, &b) == 0)
+		k->vm->watchdog = b;
+}
+
+static void
+apply_autostart_delay(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_seconds(k, 0, MAX_SECONDS, &v) == 0)
+		k->vm->autostart_delay = v;
+}
+
+static void
+apply_probe_interval(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
+		k->vm->probe_interval = v;
+}
+
+static void
+apply_probe_timeout(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
+		k->vm->probe_timeout = v;
+}
+
+static void
+apply_probe_failures(struct key_ctx *k)
+{
+	int64_t	 v;
+
+	if (cfg_get_int(k, "a number of failed probes in a row", 1, 1000,
+	    &v) == 0)
+		k->vm->probe_failures = v;
+}
+
+/* depends: a VM name or a list of them (config_deps.c checks them
+ * against the other VMs). */
+static void
+apply_depends(struct key_ctx *k)
+{
+	const struct ucl_node	*e, *first;
+	const char		*s;
+
+	k->vm->depends_line = k->node->line;
+	first = k->node->type == UCL_ARRAY ? k->node->children : k->node;
+	for (e = first; e != NULL; e = k->node->type == UCL_ARRAY ?
+	    e->next : NULL) {
+		if (!list_room(k, k->vm->ndepends, CFG_MAX_DEPENDS,
+		    "dependencies"))
+			return;
+		if ((s = cfg_get_text(k, e, "a VM name or a list of them",
+		    CFG_MAX_NAME)) == NULL)
+			continue;
+		if (!cfg_name_ok(s)) {
+			cfg_key_error(k, "\"%s\" is not a valid VM name",
+			    s);
+			continue;
+		}
+		list_add(&k->vm->depends, &k->vm->ndepends, xstrdup(s));
+	}
 }
 
 static void
@@ -853,6 +940,9 @@ cfg_vm_set_builtin_defaults(struct vm_config *vm)
 	vm->stoptimeout = 30;
 	vm->hooktimeout = 60;
 	vm->wire_memory = CFG_UNSET;
+	vm->probe_interval = 10;
+	vm->probe_timeout = 5;
+	vm->probe_failures = 3;
 	for (i = 0; i < CFG_MAX_CONSOLES; i++)
 		vm->consoles[i].enabled = false;
 }

@@ -17,22 +17,6 @@
 
 #define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
-/*
- * Limits of what a configuration may hold (vmstated.conf(5), VALIDATION):
- * every string a VM has is copied into each status reply and into the
- * state of the daemon, so none may be larger than its use needs.  Lengths
- * are in bytes.
- */
-#define CFG_MAX_NAME		64	/* a VM's name */
-#define CFG_MAX_WORD		64	/* os, osversion */
-#define CFG_MAX_USER		32	/* owner, group, socket_group */
-#define CFG_MAX_DESCRIPTION	1024
-#define CFG_MAX_PATH		1023	/* FreeBSD's PATH_MAX, less the NUL */
-#define CFG_MAX_ARG		4096	/* append, each of qemu_args */
-#define CFG_MAX_DISKS		64
-#define CFG_MAX_QEMU_ARGS	256
-#define CFG_MAX_ERRORS		20	/* errors reported for one file */
-
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
 	K_NAME,
@@ -67,6 +51,12 @@ enum cfg_key_id {
 	K_DISK,
 	K_QEMU_ARGS,
 	K_QEMU_BINARY,
+	K_WATCHDOG,
+	K_DEPENDS,
+	K_AUTOSTART_DELAY,
+	K_PROBE_INTERVAL,
+	K_PROBE_TIMEOUT,
+	K_PROBE_FAILURES,
 	K__COUNT
 };
 
@@ -128,6 +118,21 @@ int	 cfg_parse_file(const char *path, struct ucl_node **root,
 	    bool *missing, struct cfg_errors *);
 /* Free what a vm_config points to, not the structure itself. */
 void	 cfg_vm_clear(struct vm_config *);
+
+/* One VM directory being loaded (config.c, config_deps.c). */
+struct vm_load {
+	struct vm_config	*vm;		/* NULL when invalid */
+	char			*name;		/* best known name */
+	char			*dir;
+	char			*dirname;
+	char			*config_path;
+	int			 name_line;	/* where the name comes from */
+	struct cfg_errors	 errs;
+};
+
+/* config_deps.c: checks across the VMs of a configuration. */
+void	 cfg_refuse_duplicates(struct vm_load *, size_t);
+void	 cfg_check_depends(struct vm_load *, size_t);
 
 /* config_daemon.c: the keys of vmstated.conf, NULL-terminated. */
 extern const char *const cfg_daemon_keys[];

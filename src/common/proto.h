@@ -17,12 +17,19 @@
  *   watch:   optional; true subscribes the connection to state events
  *	      before the command acts, so the client sees every state the
  *	      VMs pass through (vmstatedctl -w).  Events follow the reply.
+ *	      The subscription stays when at least one VM was accepted; the
+ *	      reply then says "watching": true (false: no events follow).
  *
  * Reply:
  *	{"ok": true, "results": [{"vm": "a", "ok": true, "state": "start_network"},
  *	    {"vm": "b", "ok": false, "error": "b: is running; ..."}]}
  *	{"ok": false, "error": "unknown command \"frob\"; ..."}
  *   "ok" is true only when every VM's operation was accepted.
+ *
+ * Who may do what (request.c): start, stop, restart, kill, failreset and
+ * info: root, the VM's owner and the holders of its group; status and
+ * events: anyone who can connect, events of the VMs the client may
+ * operate only; reload: root.
  *
  * status:  {"ok": true, "vms": [{"name", "state", "pid", "uptime",
  *	     "restarts", "maxrestart", "maxrestarttime", "owner", "group",

@@ -199,7 +199,7 @@ bhyve_instance_exists(struct hv_vm *hv)
  * runs the VM, and the processes need not be searched.
  */
 static pid_t
-bhyve_find(struct hv_vm *hv)
+bhyve_find(struct hv_vm *hv, bool anywhere)
 {
 	char	*title;
 	pid_t	 pid;
@@ -207,7 +207,7 @@ bhyve_find(struct hv_vm *hv)
 	if (!bhyve_instance_exists(hv))
 		return -1;
 	xasprintf(&title, "bhyve: %s", hv->name);
-	pid = platform_find_title(title);
+	pid = platform_find_title(title, anywhere ? NULL : hv->cfg->dir);
 	free(title);
 	return pid > 0 ? pid : -1;
 }

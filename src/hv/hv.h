@@ -102,8 +102,9 @@ struct hv_ops {
 			    bool known);
 	/* A live hypervisor of this VM that no state file names (qemu: the
 	 * holder of its pidfile's lock; bhyve: a process titled "bhyve:
-	 * NAME"), or -1. */
-	pid_t		 (*find)(struct hv_vm *);
+	 * NAME"), or -1.  With anywhere false, only one vmstated started
+	 * (in the VM's directory): one to take back. */
+	pid_t		 (*find)(struct hv_vm *, bool anywhere);
 	/* After the process is gone: close connections, remove sockets. */
 	void		 (*cleanup)(struct hv_vm *);
 	/* Release back-end state when the VM is forgotten or changes back

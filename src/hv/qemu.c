@@ -762,7 +762,7 @@ qemu_classify_exit(struct hv_vm *hv, int status, bool known)
  * holder is the pid.  -1 when there is none.
  */
 static pid_t
-qemu_find(struct hv_vm *hv)
+qemu_find(struct hv_vm *hv, bool anywhere)
 {
 	struct flock	 fl;
 	char		*path;

@@ -24,10 +24,40 @@
 
 #include "platform.h"
 
+/*
+ * LOCAL_PEERCRED (unix(4)) gives a struct xucred with the credentials the
+ * peer held when it called connect(2): cr_uid, the effective uid, and
+ * cr_groups[0 .. cr_ngroups), of which [0] is the effective gid and the
+ * rest the supplementary groups.  The kernel copies at most XU_NGROUPS
+ * (16) of them, so a process in more groups is seen with its first 15
+ * supplementary groups only (vmstated(8) says so).  getpeereid(3) is the
+ * same call without the groups.
+ */
 int
-platform_peer_cred(int fd, uid_t *uid, gid_t *gid)
+platform_peer_cred(int fd, struct peer_cred *cred)
 {
-	return getpeereid(fd, uid, gid);
+	struct xucred	 xuc;
+	socklen_t	 len = sizeof(xuc);
+	int		 n;
+
+	memset(cred, 0, sizeof(*cred));
+	memset(&xuc, 0, sizeof(xuc));
+	if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xuc, &len) == -1)
+		return -1;
+	if (len != sizeof(xuc) || xuc.cr_version != XUCRED_VERSION ||
+	    xuc.cr_ngroups < 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = xuc.cr_ngroups > XU_NGROUPS ? XU_NGROUPS : xuc.cr_ngroups;
+	if ((cred->groups = calloc((size_t)n, sizeof(gid_t))) == NULL)
+		return -1;
+	memcpy(cred->groups, &xuc.cr_groups[1], (size_t)(n - 1) *
+	    sizeof(gid_t));
+	cred->ngroups = n - 1;
+	cred->uid = xuc.cr_uid;
+	cred->gid = xuc.cr_groups[0];
+	return 0;
 }
 
 int
@@ -191,18 +221,33 @@ platform_signal(int fd, pid_t pid, int sig)
 	return kill(pid, sig);
 }
 
+/* Is the working directory of pid cwd (kern.proc.cwd)? */
+static bool
+proc_cwd_is(pid_t pid, const char *cwd)
+{
+	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_CWD,
+				    (int)pid };
+	struct kinfo_file	 kf;
+	size_t			 len = sizeof(kf);
+
+	memset(&kf, 0, sizeof(kf));
+	if (sysctl(mib, 4, &kf, &len, NULL, 0) == -1 || len == 0)
+		return false;
+	return strcmp(kf.kf_path, cwd) == 0;
+}
+
 /*
  * The arguments of every process, from the kernel; setproctitle(3) stores
  * its title there as one string.
  */
 pid_t
-platform_find_title(const char *title)
+platform_find_title(const char *title, const char *cwd)
 {
 	int			 mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PROC, 0 };
 	struct kinfo_proc	*procs = NULL;
 	char			 args[4096];
 	size_t			 len, n, i, tlen = strlen(title);
-	pid_t			 found = 0;
+	pid_t			 found = 0, first = 0;
 	int			 tries;
 
 	for (tries = 0; tries < 10; tries++) {
@@ -236,11 +281,15 @@ platform_find_title(const char *title)
 			continue;
 		while (n > 0 && args[n - 1] == '\0')
 			n--;
-		if (n == tlen && memcmp(args, title, tlen) == 0)
+		if (n != tlen || memcmp(args, title, tlen) != 0)
+			continue;
+		if (first == 0)
+			first = procs[i].ki_pid;
+		if (cwd != NULL && proc_cwd_is(procs[i].ki_pid, cwd))
 			found = procs[i].ki_pid;
 	}
 	free(procs);
-	return found;
+	return cwd != NULL ? found : first;
 }
 
 /* What libvmmapi's vm_destroy() does on FreeBSD 13 and 14. */

@@ -19,17 +19,53 @@
 
 #include "platform.h"
 
+/*
+ * SO_PEERCRED gives the effective uid and gid, SO_PEERGROUPS (Linux 4.13)
+ * the supplementary groups, both as the peer held them when it called
+ * connect(2) (socket(7)).  The group list may be long (NGROUPS_MAX is
+ * 65536): when the buffer is too small the kernel fails with ERANGE and
+ * says how many bytes it needs.  A kernel without SO_PEERGROUPS
+ * (ENOPROTOOPT) leaves the peer with its effective group alone, which
+ * refuses too much rather than too little.
+ */
 int
-platform_peer_cred(int fd, uid_t *uid, gid_t *gid)
+platform_peer_cred(int fd, struct peer_cred *cred)
 {
-	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
+	struct ucred	 uc;
+	socklen_t	 len = sizeof(uc);
+	gid_t		*groups = NULL, *bigger;
+	size_t		 size = 32 * sizeof(gid_t);
+	int		 saved;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+	memset(cred, 0, sizeof(*cred));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
 		return -1;
-	*uid = cred.uid;
-	*gid = cred.gid;
+	for (;;) {
+		if ((bigger = realloc(groups, size)) == NULL)
+			goto fail;
+		groups = bigger;
+		len = (socklen_t)size;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0)
+			break;
+		if (errno == ENOPROTOOPT) {
+			len = 0;
+			break;
+		}
+		if (errno != ERANGE || (size_t)len <= size)
+			goto fail;
+		size = len;
+	}
+	cred->uid = uc.uid;
+	cred->gid = uc.gid;
+	cred->groups = groups;
+	cred->ngroups = (int)(len / sizeof(gid_t));
 	return 0;
+fail:
+	saved = errno;
+	free(groups);
+	errno = saved;
+	return -1;
 }
 
 int
@@ -202,14 +238,14 @@ cmdline_is(const char *cmd, size_t n, const char *title)
 }
 
 pid_t
-platform_find_title(const char *title)
+platform_find_title(const char *title, const char *cwd)
 {
 	struct dirent	*de;
 	DIR		*dir;
-	char		 cmd[4096], *end;
+	char		 cmd[4096], link[64], where[4096], *end;
 	ssize_t		 n;
 	long		 pid;
-	pid_t		 found = 0;
+	pid_t		 found = 0, first = 0;
 
 	if ((dir = opendir("/proc")) == NULL)
 		return -1;
@@ -220,11 +256,20 @@ platform_find_title(const char *title)
 			continue;
 		/* A process that ended meanwhile is skipped. */
 		n = read_proc_file((pid_t)pid, "cmdline", cmd, sizeof(cmd));
-		if (n > 0 && cmdline_is(cmd, (size_t)n, title))
-			found = (pid_t)pid;
+		if (n <= 0 || !cmdline_is(cmd, (size_t)n, title))
+			continue;
+		if (first == 0)
+			first = (pid_t)pid;
+		snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+		if (cwd != NULL && (n = readlink(link, where,
+		    sizeof(where) - 1)) > 0) {
+			where[n] = '\0';
+			if (strcmp(where, cwd) == 0)
+				found = (pid_t)pid;
+		}
 	}
 	closedir(dir);
-	return found;
+	return cwd != NULL ? found : first;
 }
 
 int

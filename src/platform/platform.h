@@ -14,9 +14,24 @@
 
 /*
  * The credentials of the process at the other end of a connected UNIX
- * socket, from the kernel.  Returns 0, or -1 with errno set.
+ * socket, as the kernel recorded them when that process called
+ * connect(2): its effective user and group IDs and its supplementary
+ * groups.  Nothing comes from the user and group databases, which could
+ * block (NSS over the network) and which may not say what the process
+ * really holds.
  */
-int	 platform_peer_cred(int fd, uid_t *uid, gid_t *gid);
+struct peer_cred {
+	uid_t	 uid;
+	gid_t	 gid;
+	gid_t	*groups;	/* supplementary groups (malloc'd) */
+	int	 ngroups;
+};
+
+/*
+ * Fill *cred.  Returns 0 (the caller frees cred->groups), or -1 with
+ * errno set and nothing to free.
+ */
+int	 platform_peer_cred(int fd, struct peer_cred *cred);
 
 /*
  * Take an exclusive, non-blocking lock on an open pidfile.  Returns 0, or
@@ -78,10 +93,12 @@ int	 platform_signal(int fd, pid_t pid, int sig);
 /*
  * A live process whose whole command line is exactly `title`, as
  * setproctitle(3) leaves it (bhyve: "bhyve: vm1").  Linux scans /proc,
- * FreeBSD kern.proc.proc and kern.proc.args.  Returns the pid of the first
- * one found, 0 when there is none, -1 with errno on error.
+ * FreeBSD kern.proc.proc and kern.proc.args.  With cwd, only one whose
+ * working directory is cwd: vmstated starts bhyve in its VM's directory,
+ * and takes back only what it started.  Returns its pid, 0 when there is
+ * none, -1 with errno on error.
  */
-pid_t	 platform_find_title(const char *title);
+pid_t	 platform_find_title(const char *title, const char *cwd);
 
 /*
  * Destroy bhyve's kernel instance of VM name without a helper process

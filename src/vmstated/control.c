@@ -4,6 +4,14 @@
  * the client's credentials, which come from the kernel at accept time.
  * Nothing here blocks: a slow or vanished client only costs its own
  * buffers, and one that lets its unread output pile up is dropped.
+ *
+ * Nobody can take the socket from root: users other than root share at
+ * most CONTROL_MAX_CLIENTS - CONTROL_ADMIN_SLOTS connections, 64 each at
+ * most, and a connection that says nothing for socket_timeout seconds
+ * without following events is closed.  When the process runs out of
+ * descriptors, a spare one lets root in and turns the others away, and
+ * accepting pauses rather than spins.  Refusals are logged at a bounded
+ * rate, with a count of those left out.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -12,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +30,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "json_check.h"
 #include "log.h"
@@ -32,12 +40,18 @@
 #include "vmstated.h"
 
 #define CONTROL_MAX_CLIENTS	1024
+#define CONTROL_ADMIN_SLOTS	64	/* of those, kept for root */
 #define CONTROL_MAX_PER_USER	64	/* for users other than root */
 #define CONTROL_MAX_BACKLOG	(4 * 1024 * 1024)	/* unread output */
+#define CONTROL_ACCEPT_BATCH	16	/* accepts per wake-up */
+#define CONTROL_ACCEPT_RETRY	1	/* seconds, out of descriptors */
+#define REFUSAL_LOG_BURST	10	/* refusal lines logged ... */
+#define REFUSAL_LOG_WINDOW	5	/* ... per this many seconds */
 
 struct client {
 	struct bufferevent	*bev;
 	struct ctl_peer		 peer;
+	struct event		*idle;		/* socket_timeout */
 	bool			 subscribed;
 	bool			 discarding;	/* skipping an overlong line */
 	bool			 holding;	/* events wait for a reply */
@@ -45,12 +59,76 @@ struct client {
 	struct client		*next;
 };
 
-static struct evconnlistener	*listener;
-static struct client		*clients;
-static size_t			 nclients;
-static char			*socket_path;
-static dev_t			 socket_dev;	/* the socket file we bound */
-static ino_t			 socket_ino;
+static struct client	*clients;
+static size_t		 nclients;
+static char		*socket_path;
+static dev_t		 socket_dev;	/* the socket file we bound */
+static ino_t		 socket_ino;
+
+/* Accepting. */
+static int		 listen_fd = -1;
+static struct event	*listen_event;
+static struct event	*accept_timer;	/* takes the spare back, resumes */
+static bool		 accept_paused;
+static int		 spare_fd = -1;	/* given up to accept when starved */
+static bool		 starved;	/* out of descriptors, said so */
+static unsigned long	 starved_refused;
+static double		 starved_at;	/* monotonic time of the last failure */
+
+/* The rate limit of refusal lines. */
+static struct event	*refusal_timer;	/* pending: a window is open */
+static int		 refusal_logged;
+static unsigned long	 refusal_suppressed;
+static char		 refusal_last[256];
+
+static void	control_resume_accept(void);
+static void	control_close_listener(void);
+static double	monotonic_now(void);
+
+/*
+ * Log a refusal (permission denied, too many connections), at most
+ * REFUSAL_LOG_BURST lines per REFUSAL_LOG_WINDOW seconds: a user who
+ * sends refused requests in a loop must not flood syslog.  The lines left
+ * out are counted and the count is logged when the window closes.
+ */
+void
+control_log_refusal(const char *fmt, ...)
+{
+	struct timeval	 window = { REFUSAL_LOG_WINDOW, 0 };
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	if (refusal_timer == NULL || !evtimer_pending(refusal_timer, NULL)) {
+		refusal_logged = 0;
+		if (refusal_timer != NULL)
+			evtimer_add(refusal_timer, &window);
+	}
+	if (refusal_logged < REFUSAL_LOG_BURST || refusal_timer == NULL) {
+		char line[1024];
+		vsnprintf(line, sizeof(line), fmt, ap);
+		log_warnx("%s", line);
+		refusal_logged++;
+	} else {
+		vsnprintf(refusal_last, sizeof(refusal_last), fmt, ap);
+		refusal_suppressed++;
+	}
+	va_end(ap);
+}
+
+static void
+refusal_window_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	 window = { REFUSAL_LOG_WINDOW, 0 };
+
+	if (refusal_suppressed == 0)
+		return;
+	log_warnx("%lu more refusals in the last %d s were not logged; the "
+	    "last: %s", refusal_suppressed, REFUSAL_LOG_WINDOW, refusal_last);
+	refusal_suppressed = 0;
+	/* The flood may go on: the next window starts now, this line in it. */
+	refusal_logged = 1;
+	evtimer_add(refusal_timer, &window);
+}
 
 /* Take c out of the list of clients. */
 static void
@@ -74,6 +152,7 @@ static void
 client_switch(struct client *c)
 {
 	client_unlink(c);
+	event_free(c->idle);
 	switch_take(&c->peer, c->bev);
 	buf_free(&c->held);
 	free(c->peer.groups);
@@ -92,10 +171,47 @@ client_free(struct client *c)
 		}
 	nclients--;
 	bufferevent_free(c->bev);
+	event_free(c->idle);
 	buf_free(&c->held);
 	free(c->peer.groups);
 	free(c->peer.sw.vm);
 	free(c);
+	/*
+	 * A descriptor is free again, but libevent closes the socket only at
+	 * the end of this turn of the loop (later still when we are inside
+	 * its callback): take the spare back and accept in the next turn.
+	 */
+	if (accept_timer != NULL && (accept_paused || spare_fd == -1)) {
+		struct timeval now = { 0, 0 };
+		evtimer_add(accept_timer, &now);
+	}
+}
+
+/*
+ * (Re)start the idle clock: a connection that follows events (events,
+ * or -w) may wait as long as it likes; any other is closed after
+ * socket_timeout seconds without a request.
+ */
+static void
+client_arm_idle(struct client *c)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	tv.tv_sec = vmstated_config()->socket_timeout;
+	if (c->subscribed || tv.tv_sec == 0)
+		evtimer_del(c->idle);
+	else
+		evtimer_add(c->idle, &tv);
+}
+
+static void
+client_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct client	*c = arg;
+
+	log_debug("control: closing a connection of uid %ld, idle for %lld s",
+	    (long)c->peer.uid, (long long)vmstated_config()->socket_timeout);
+	client_free(c);
 }
 
 /* Queue one line to a client; drop it if it does not read. */
@@ -134,8 +250,10 @@ client_error(struct client *c, const char *message)
 /*
  * Handle one request line.  A "watch" request subscribes the client before
  * the command acts; the events it causes are held back until the reply has
- * been queued, so that the client reads the reply first.  Returns 0, or -1
- * when the client was dropped (and freed).
+ * been queued, so that the client reads the reply first.  request.c says
+ * whether the subscription stays: a refused request does not subscribe,
+ * one that was accepted for at least one VM does.  Returns 0, or -1 when
+ * the client was dropped (and freed).
  */
 static int
 client_handle_line(struct client *c, const char *line, size_t len)
@@ -172,13 +290,12 @@ client_handle_line(struct client *c, const char *line, size_t len)
 	if ((handled = request_handle(&c->peer, req, &reply)) ==
 	    REQUEST_SUBSCRIBE)
 		c->subscribed = true;
-	c->holding = false;
-	ucl_free(req);
-	if (!was_subscribed && strncmp(reply.data, "{\"ok\":false", 11) == 0) {
-		/* A refused request does not subscribe. */
+	else if (!was_subscribed) {
 		c->subscribed = false;
 		buf_reset(&c->held);
 	}
+	c->holding = false;
+	ucl_free(req);
 	r = client_send(c, reply.data, reply.len);
 	buf_free(&reply);
 	if (r == 0 && handled == REQUEST_SWITCH) {
@@ -239,6 +356,7 @@ client_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 		free(line);
+		client_arm_idle(c);
 	}
 }
 
@@ -261,38 +379,105 @@ control_count_uid(uid_t uid)
 	return n;
 }
 
+/*
+ * May this peer have one more connection?  The last CONTROL_ADMIN_SLOTS
+ * are root's (and the daemon's user's), so that sixteen users with 64
+ * idle connections each cannot shut root out.  Returns true, or false
+ * after logging why.
+ */
+/* A line to a connection we are about to close; it may not get there. */
 static void
-control_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *unused)
+control_turn_away(int fd, const char *message)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_puts(&b, "{\"ok\":false,\"error\":");
+	buf_json_cstr(&b, message);
+	buf_puts(&b, "}\n");
+	(void)send(fd, b.data, b.len, MSG_DONTWAIT);
+	buf_free(&b);
+	close(fd);
+}
+
+/*
+ * May this peer have one more connection?  The last CONTROL_ADMIN_SLOTS
+ * are root's (and the daemon's user's), so that sixteen users with 64
+ * idle connections each cannot shut root out.  Returns true, or false
+ * after logging why and telling the client (and closing fd).
+ */
+static bool
+control_admit(const struct ctl_peer *peer, int fd)
+{
+	char	 why[160];
+	long	 uid = (long)peer->uid;
+
+	if (request_is_admin(peer) ? nclients >= CONTROL_MAX_CLIENTS :
+	    nclients >= CONTROL_MAX_CLIENTS - CONTROL_ADMIN_SLOTS) {
+		control_log_refusal("control: %zu clients connected; refusing "
+		    "another of uid %ld (the last %d connections are kept for "
+		    "root)", nclients, uid, CONTROL_ADMIN_SLOTS);
+		snprintf(why, sizeof(why), "vmstated serves %zu connections, "
+		    "its most; try again later", nclients);
+	} else if (!request_is_admin(peer) &&
+	    control_count_uid(peer->uid) >= CONTROL_MAX_PER_USER) {
+		control_log_refusal("control: uid %ld has %d connections; "
+		    "refusing another", uid, CONTROL_MAX_PER_USER);
+		snprintf(why, sizeof(why), "uid %ld has %d connections to "
+		    "vmstated, the most one user may have; close some", uid,
+		    CONTROL_MAX_PER_USER);
+	} else
+		return true;
+	control_turn_away(fd, why);
+	return false;
+}
+
+/*
+ * Serve a connection just accepted.  With only_admin (the process is out
+ * of descriptors and this one took the spare), anyone but root is turned
+ * away with a message.
+ */
+static void
+client_new(int fd, bool only_admin)
 {
 	struct client	*c;
+	struct peer_cred cred;
 
-	if (nclients >= CONTROL_MAX_CLIENTS) {
-		log_warnx("control: %d clients connected; refusing another",
-		    CONTROL_MAX_CLIENTS);
+	if (platform_peer_cred(fd, &cred) == -1) {
+		control_log_refusal("control: cannot read the credentials of "
+		    "a client: %s", strerror(errno));
 		close(fd);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
-	if (platform_peer_cred(fd, &c->peer.uid, &c->peer.gid) == -1) {
-		log_warn("control: cannot read peer credentials");
-		close(fd);
+	c->peer.uid = cred.uid;
+	c->peer.gid = cred.gid;
+	c->peer.groups = cred.groups;
+	c->peer.ngroups = cred.ngroups;
+	if (only_admin && !request_is_admin(&c->peer)) {
+		starved_refused++;
+		control_turn_away(fd, "vmstated is out of file descriptors; "
+		    "try again later");
+		free(c->peer.groups);
 		free(c);
 		return;
 	}
-	if (c->peer.uid != 0 && control_count_uid(c->peer.uid) >=
-	    CONTROL_MAX_PER_USER) {
-		log_warnx("control: uid %ld has %d connections; refusing "
-		    "another", (long)c->peer.uid, CONTROL_MAX_PER_USER);
-		close(fd);
+	if (!control_admit(&c->peer, fd)) {
+		free(c->peer.groups);
 		free(c);
 		return;
 	}
-	evutil_make_socket_nonblocking(fd);
 	c->bev = bufferevent_socket_new(vmstated_base(), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
+	c->idle = evtimer_new(vmstated_base(), client_idle, c);
+	if (c->bev == NULL || c->idle == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->idle != NULL)
+			event_free(c->idle);
+		free(c->peer.groups);
 		free(c);
 		return;
 	}
@@ -301,6 +486,165 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->next = clients;
 	clients = c;
 	nclients++;
+	client_arm_idle(c);
+}
+
+/*
+ * accept(2), close-on-exec and non-blocking.  The loop has no threads, so
+ * nothing can fork between the accept and the fcntl.
+ */
+static int
+control_accept_one(void)
+{
+	int	 fd;
+
+	if ((fd = accept(listen_fd, NULL, NULL)) == -1)
+		return -1;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    evutil_make_socket_nonblocking(fd) == -1) {
+		close(fd);
+		errno = ECONNABORTED;
+		return -1;
+	}
+	return fd;
+}
+
+/* Keep one descriptor in reserve (see control_starved). */
+static void
+control_open_spare(void)
+{
+	if (spare_fd == -1)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void
+control_pause_accept(void)
+{
+	struct timeval	 retry = { CONTROL_ACCEPT_RETRY, 0 };
+
+	if (!accept_paused) {
+		event_del(listen_event);
+		accept_paused = true;
+	}
+	evtimer_add(accept_timer, &retry);
+}
+
+/* A descriptor may be free again: take the spare back, accept again. */
+static void
+control_resume_accept(void)
+{
+	if (listen_event == NULL)
+		return;
+	control_open_spare();
+	if (accept_paused) {
+		evtimer_del(accept_timer);
+		event_add(listen_event, NULL);
+		accept_paused = false;
+	}
+}
+
+static void
+control_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	control_resume_accept();
+}
+
+/* Say once that we are out of descriptors (until starved_over). */
+static void
+starved_note(int error)
+{
+	starved_at = monotonic_now();
+	if (starved)
+		return;
+	control_log_refusal("control: out of file descriptors (%s): only "
+	    "root's connections are served until some are free",
+	    strerror(error));
+	starved = true;
+	starved_refused = 0;
+}
+
+/*
+ * accept() failed for want of a descriptor.  A waiting connection stays
+ * queued and the socket readable, so the loop would call us again at
+ * once, for ever.  The spare descriptor makes room to accept it anyway:
+ * root may be the one who has to fix things, so root's connection is
+ * served, anyone else's gets a message and is closed.  Without a spare,
+ * accepting pauses until a client leaves or CONTROL_ACCEPT_RETRY seconds
+ * have passed.  Logged once, until accepting works again with the spare
+ * back; and through the rate limit, in case it comes and goes.
+ */
+static void
+control_starved(int error)
+{
+	int	 fd;
+
+	if (spare_fd != -1) {
+		close(spare_fd);
+		spare_fd = -1;
+		fd = control_accept_one();
+		if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Linux checks for a free descriptor before it looks
+			 * at the queue: nobody was waiting. */
+			control_open_spare();
+			return;
+		}
+		starved_note(error);
+		if (fd != -1) {
+			client_new(fd, true);
+			control_open_spare();
+			return;
+		}
+	} else
+		starved_note(error);
+	control_pause_accept();
+}
+
+static double
+monotonic_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Has the shortage ended?  Only once the spare is back and no accept has
+ * failed for CONTROL_ACCEPT_RETRY seconds: a process at its limit, where
+ * each descriptor freed is taken again at once, would else be "out" and
+ * "back" many times a second.
+ */
+static bool
+starved_over(void)
+{
+	return spare_fd != -1 &&
+	    monotonic_now() - starved_at >= CONTROL_ACCEPT_RETRY;
+}
+
+static void
+control_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	int	 fd, i;
+
+	for (i = 0; i < CONTROL_ACCEPT_BATCH; i++) {
+		if ((fd = control_accept_one()) == -1) {
+			if (errno == EMFILE || errno == ENFILE)
+				control_starved(errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				control_log_refusal("control: accept: %s",
+				    strerror(errno));
+			return;
+		}
+		if (starved && starved_over()) {
+			control_log_refusal("control: file descriptors are "
+			    "available again; %lu connections were turned "
+			    "away meanwhile", starved_refused);
+			starved = false;
+		}
+		control_open_spare();
+		client_new(fd, false);
+	}
 }
 
 /* The socket's mode, from vmstated.conf or the default. */
@@ -493,27 +837,53 @@ control_listen(const char *path, const struct daemon_config *dc,
 	if ((fd = control_bind(path, dc, any_owner, err, errlen)) == -1)
 		return -1;
 	evutil_make_socket_nonblocking(fd);
-	listener = evconnlistener_new(vmstated_base(), control_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE, 128, fd);
-	if (listener == NULL) {
-		snprintf(err, errlen, "cannot listen on %s", path);
+	if (listen(fd, 128) == -1 ||
+	    (listen_event = event_new(vmstated_base(), fd, EV_READ |
+	    EV_PERSIST, control_accept, NULL)) == NULL ||
+	    (accept_timer = evtimer_new(vmstated_base(),
+	    control_accept_retry, NULL)) == NULL ||
+	    (refusal_timer = evtimer_new(vmstated_base(),
+	    refusal_window_end, NULL)) == NULL ||
+	    event_add(listen_event, NULL) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		control_close_listener();
 		close(fd);
 		unlink(path);
 		return -1;
 	}
+	listen_fd = fd;
+	control_open_spare();
 	socket_path = xstrdup(path);
 	return 0;
+}
+
+static void
+control_close_listener(void)
+{
+	if (listen_event != NULL)
+		event_free(listen_event);
+	if (accept_timer != NULL)
+		event_free(accept_timer);
+	if (refusal_timer != NULL)
+		event_free(refusal_timer);
+	listen_event = accept_timer = refusal_timer = NULL;
+	accept_paused = false;
+	if (spare_fd != -1)
+		close(spare_fd);
+	spare_fd = -1;
 }
 
 void
 control_close(void)
 {
+	control_close_listener();
+	if (listen_fd != -1) {
+		close(listen_fd);
+		listen_fd = -1;
+	}
 	while (clients != NULL)
 		client_free(clients);
-	if (listener != NULL) {
-		evconnlistener_free(listener);
-		listener = NULL;
-	}
 	if (socket_path != NULL) {
 		unlink(socket_path);
 		free(socket_path);
@@ -521,11 +891,29 @@ control_close(void)
 	}
 }
 
-/* One event line to every subscribed client. */
+/* One event line (of vm) to every subscribed client. */
+static void
+control_send_event(struct vm *vm, const struct buf *b)
+{
+	struct client	*c, *next;
+
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		/* A VM's events are for those who may operate it. */
+		if (!c->subscribed || !request_may_operate(&c->peer, vm))
+			continue;
+		if (c->holding) {
+			buf_append(&c->held, b->data, b->len);
+			buf_putc(&c->held, '\n');
+		} else
+			client_send(c, b->data, b->len);
+	}
+}
+
+/* A state change, to every subscribed client. */
 void
 control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 {
-	struct client	*c, *next;
 	struct timespec	 ts;
 	struct buf	 b;
 
@@ -544,15 +932,24 @@ control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 		buf_printf(&b, ",\"pid\":%ld}", (long)vm->pid);
 	else
 		buf_puts(&b, ",\"pid\":null}");
-	for (c = clients; c != NULL; c = next) {
-		next = c->next;
-		if (!c->subscribed)
-			continue;
-		if (c->holding) {
-			buf_append(&c->held, b.data, b.len);
-			buf_putc(&c->held, '\n');
-		} else
-			client_send(c, b.data, b.len);
-	}
+	control_send_event(vm, &b);
+	buf_free(&b);
+}
+
+/* A probe's result (probe.c), to every subscribed client. */
+void
+control_broadcast_probe(struct vm *vm)
+{
+	struct buf	 b;
+
+	if (clients == NULL)
+		return;
+	buf_init(&b);
+	buf_puts(&b, "{\"event\":\"probe\",\"vm\":");
+	buf_json_cstr(&b, vm->name);
+	buf_printf(&b, ",\"ok\":%s,\"failures\":%d,\"time\":%lld}",
+	    vm->probe_ok ? "true" : "false", vm->probe_failed_in_row,
+	    (long long)vm->probe_last);
+	control_send_event(vm, &b);
 	buf_free(&b);
 }

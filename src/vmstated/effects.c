@@ -82,7 +82,8 @@ fx_start_check(struct vm *vm, struct buf *why)
 
 	if (persist_prepare(vm, why) == -1)
 		return -1;
-	if (vm->hv->find != NULL && (pid = vm->hv->find(vmproc_hv(vm))) > 0) {
+	if (vm->hv->find != NULL &&
+	    (pid = vm->hv->find(vmproc_hv(vm), true)) > 0) {
 		buf_printf(why, "a hypervisor of %s already runs as pid %ld; "
 		    "stop it, or restart vmstated to take it back", vm->name,
 		    (long)pid);
@@ -108,6 +109,12 @@ fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
 	if (to == VM_STOPPED || to == VM_FAILED)
 		console_end(vm, to == VM_STOPPED ? "the VM has stopped" :
 		    "the VM has failed");
+}
+
+static void
+fx_moved(struct vm *vm)
+{
+	order_kick();
 }
 
 static void
@@ -153,4 +160,9 @@ const struct vm_effects vm_daemon_effects = {
 	.now = vm_clock_mono,
 	.idle = fx_idle,
 	.config_changed = fx_config_changed,
+	.deps_ready = order_deps_ready,
+	.dependents_up = order_dependents_up,
+	.stop_dependents = order_stop_dependents,
+	.probe = probe_set,
+	.moved = fx_moved,
 };

@@ -174,7 +174,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		log_info("%s: stopping every VM, then exiting",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		shutting_down = true;
-		sv_shutdown();
+		order_shutdown();
 		break;
 	}
 }
@@ -221,7 +221,7 @@ main(int argc, char *argv[])
 	const char	*sockpath = RUNSTATEDIR "/vmstated.sock";
 	char		 err[2048], *error = NULL;
 	char		*abs_pidfile, *abs_sock;
-	bool		 foreground = false, check = false;
+	bool		 foreground = false, check = false, all_stopped;
 	int		 ch, verbose = 0, i;
 	const int	 signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 
@@ -338,13 +338,18 @@ main(int argc, char *argv[])
 			log_warn("chdir /");
 	}
 
-	sv_autostart();
+	order_autostart();
 	event_base_dispatch(base);
 
-	log_info("every VM is stopped; exiting");
+	order_report();
+	if ((all_stopped = sv_all_at_rest()))
+		log_info("every VM is stopped; exiting");
+	else
+		log_warnx("the shutdown's time is up; exiting");
 	control_close();
 	logview_close_all();
 	daemon_pidfile_remove();
+	order_free();
 	sv_free();
 	proc_shutdown();
 	for (i = 0; i < 4; i++)
@@ -355,5 +360,5 @@ main(int argc, char *argv[])
 	free(abs_sock);
 	free(configdir);
 	free(logdir);
-	return 0;
+	return all_stopped ? 0 : 1;
 }

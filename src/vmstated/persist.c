@@ -287,6 +287,44 @@ persist_close(struct vm *vm)
 }
 
 /*
+ * Read a state file.  0 with *rec filled (free it with vmrecord_free());
+ * -1 when there is none (errno ENOENT) or it cannot be read (logged).
+ */
+int
+persist_read(const char *path, struct vm_record *rec, size_t *size)
+{
+	struct stat	 sb;
+	char		 err[256], *text;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = persist_open(path, false)) == -1) {
+		if (errno != ENOENT)
+			log_warn("cannot open state file %s", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_size > PERSIST_MAX) {
+		log_warnx("ignoring state file %s: larger than %d bytes", path,
+		    PERSIST_MAX);
+		close(fd);
+		return -1;
+	}
+	text = xmalloc((size_t)sb.st_size + 1);
+	n = pread(fd, text, (size_t)sb.st_size, 0);
+	close(fd);
+	*size = (size_t)sb.st_size;
+	if (n < 0 || vmrecord_decode(text, (size_t)n, rec, vm_clock_mono(),
+	    vm_clock_wall(), err, sizeof(err)) == -1) {
+		log_warnx("ignoring unreadable state file %s: %s", path,
+		    n < 0 ? strerror(errno) : err);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+/*
  * Read the state a previous daemon left and take the VM back: its
  * hypervisor if it still runs (by pid and start time), its old hook ended
  * first if that still runs, the teardown of what had begun otherwise
@@ -296,46 +334,19 @@ void
 persist_restore(struct vm *vm)
 {
 	struct vm_record	 rec;
-	struct stat		 sb;
-	char			*path = persist_path(vm), err[256], *text;
-	ssize_t			 n;
+	char			*path = persist_path(vm);
 	pid_t			 pid;
-	int			 fd;
+	int			 status;
 
-	if ((fd = persist_open(path, false)) == -1) {
-		if (errno != ENOENT)
-			log_warn("%s: cannot open state file %s", vm->name,
-			    path);
+	if (persist_read(path, &rec, &vm->state_size) == -1) {
 		free(path);
 		return;
 	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > PERSIST_MAX) {
-		log_warnx("%s: ignoring state file %s: not a regular file of "
-		    "at most %d bytes", vm->name, path, PERSIST_MAX);
-		close(fd);
-		free(path);
-		return;
-	}
-	text = xmalloc((size_t)sb.st_size + 1);
-	n = pread(fd, text, (size_t)sb.st_size, 0);
-	close(fd);
-	vm->state_size = (size_t)sb.st_size;
-	if (n < 0 || vmrecord_decode(text, (size_t)n, &rec, vm_clock_mono(),
-	    vm_clock_wall(), err, sizeof(err)) == -1) {
-		log_warnx("%s: ignoring unreadable state file %s: %s",
-		    vm->name, path, n < 0 ? strerror(errno) : err);
-		free(text);
-		free(path);
-		return;
-	}
-	free(text);
 	free(path);
 	if (rec.task_pid != -1 &&
-	    task_reclaim(vm, rec.task_pid, rec.task_start) == 0) {
-		int status;
+	    task_reclaim(vm, rec.task_pid, rec.task_start) == 0)
 		rec.task_done = persist_task_done(vm, rec.task_pid, &status);
-	}
+	vm->state = rec.state;
 	if (rec.pos != P_STOPPED && rec.pos != P_FAILED &&
 	    (pid = vmproc_find(vm, rec.pid, rec.pid_start,
 	    rec.legacy ? rec.cmdline : NULL)) > 0)

@@ -1,13 +1,13 @@
 /*
  * request.c: the commands of the control protocol (proto.h).  Every
- * request is checked here, in one place, before it is acted on: its shape,
- * the VMs it names, and whether the client may do it.
+ * request is checked here, in one place, before it is acted on: its shape
+ * (command, VM names, members), then whether this client may do it, by the
+ * rule each command has in the table below.  The client's identity comes
+ * from the kernel (control.c), never from the request.
  */
 #include <sys/types.h>
 
-#include <grp.h>
 #include <stdarg.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,31 +18,79 @@
 #include "ucl.h"
 #include "vmstated.h"
 
-enum cmd_kind {
-	CMD_READ,	/* anyone who can connect */
-	CMD_VM,		/* root, the VM's owner, members of its group */
-	CMD_ADMIN,	/* root (or the daemon's own user) */
+/* Who may use a command. */
+enum auth_rule {
+	AUTH_ANYONE,	/* anyone who can connect */
+	AUTH_OPERATOR,	/* per VM: root, the VM's owner, members of its group */
+	AUTH_ADMIN,	/* root, or the daemon's own user */
 };
+
+struct request;
 
 struct command {
 	const char	*name;
-	enum cmd_kind	 kind;
-	int		 request;	/* enum vm_event for CMD_VM */
+	enum auth_rule	 auth;
+	const char	*may_not;	/* "may not <this> VM" in a refusal */
+	const char	*refusal_hint;	/* what to do instead, or NULL */
+	int		 min_vms;
+	int		 max_vms;	/* -1: any number */
+	int		 vm_request;	/* enum vm_event, or -1 */
+	void		 (*handle)(struct request *);
 };
 
+/* One request being handled. */
+struct request {
+	struct ctl_peer		*peer;
+	const struct command	*cmd;
+	const struct ucl_node	*req;	/* the whole request */
+	const struct ucl_node	*vms;	/* array of strings, or NULL */
+	bool			 watch;	/* "watch": true */
+	bool			 recursive; /* stop, "recursive": true */
+	bool			 subscribe; /* stay subscribed to events */
+	bool			 switched; /* the connection switches: sw */
+	struct buf		*reply;
+};
+
+static void	handle_vm_command(struct request *);
+static void	handle_status(struct request *);
+static void	handle_info(struct request *);
+static void	handle_reload(struct request *);
+static void	handle_events(struct request *);
+static void	handle_console(struct request *);
+static void	handle_log(struct request *);
+static void	handle_reopen(struct request *);
+
 static const struct command commands[] = {
-	{ "start",	CMD_VM,		EV_START },
-	{ "stop",	CMD_VM,		EV_STOP },
-	{ "restart",	CMD_VM,		EV_RESTART },
-	{ "kill",	CMD_VM,		EV_KILL },
-	{ "failreset",	CMD_VM,		EV_FAILRESET },
-	{ "status",	CMD_READ,	-1 },
-	{ "info",	CMD_READ,	-1 },
-	{ "events",	CMD_READ,	-1 },
-	{ "reload",	CMD_ADMIN,	-1 },
-	{ "console",	CMD_VM,		-1 },
-	{ "log",	CMD_READ,	-1 },
-	{ "reopen",	CMD_ADMIN,	-1 },
+	{ "start",	AUTH_OPERATOR,	"start", NULL,		1, -1,
+	    EV_START,		handle_vm_command },
+	{ "stop",	AUTH_OPERATOR,	"stop", NULL,		1, -1,
+	    EV_STOP,		handle_vm_command },
+	{ "restart",	AUTH_OPERATOR,	"restart", NULL,	1, -1,
+	    EV_RESTART,	handle_vm_command },
+	{ "kill",	AUTH_OPERATOR,	"kill", NULL,		1, -1,
+	    EV_KILL,		handle_vm_command },
+	{ "failreset",	AUTH_OPERATOR,	"failreset", NULL,	1, -1,
+	    EV_FAILRESET,	handle_vm_command },
+	/* Configuration and paths often hold secrets (append, qemu_args). */
+	{ "info",	AUTH_OPERATOR,	"see the details of",
+	    "'vmstatedctl status' shows its state", 1, 1,
+	    -1,			handle_info },
+	{ "status",	AUTH_ANYONE,	NULL, NULL,		0, -1,
+	    -1,			handle_status },
+	/* Anyone may subscribe; each event goes only to those who may
+	 * operate its VM (request_may_operate, called by control.c). */
+	{ "events",	AUTH_ANYONE,	NULL, NULL,		0, 0,
+	    -1,			handle_events },
+	{ "reload",	AUTH_ADMIN,	"reload", NULL,		0, 0,
+	    -1,			handle_reload },
+	/* The guest's console, both ways: as start and stop. */
+	{ "console",	AUTH_OPERATOR,	"attach to the console of", NULL,
+	    1, 1,		-1,		handle_console },
+	/* The log holds the console's output: as info. */
+	{ "log",	AUTH_OPERATOR,	"read the log of", NULL, 1, 1,
+	    -1,			handle_log },
+	{ "reopen",	AUTH_ADMIN,	"reopen", NULL,		0, 0,
+	    -1,			handle_reopen },
 };
 
 static void
@@ -65,55 +113,81 @@ reply_error(struct buf *reply, const char *fmt, ...)
 	buf_free(&msg);
 }
 
-static bool
-peer_is_admin(const struct ctl_peer *peer)
+/*
+ * The few facts about a VM that authorization needs, each in one small
+ * function so that a change of struct vm touches only these.
+ */
+
+/*
+ * The configuration whose owner and group are in force: the newest valid
+ * one.  A reload that changes a running VM keeps its other new values
+ * pending until the next start, but who may operate it changes at once.
+ */
+const struct vm_config *
+request_auth_config(const struct vm *vm)
+{
+	return vm->pending != NULL ? vm->pending : vm->cfg;
+}
+
+/* root, or the daemon's own user. */
+bool
+request_is_admin(const struct ctl_peer *peer)
 {
 	return peer->uid == 0 || peer->uid == geteuid();
 }
 
-/* The client's supplementary groups, looked up once per connection. */
-static void
-peer_load_groups(struct ctl_peer *peer)
+/* Does the client hold gid, as its group or a supplementary group? */
+static bool
+peer_in_group(const struct ctl_peer *peer, gid_t gid)
 {
-	struct passwd	*pw;
-	int		 n = 64;
+	int	 i;
 
-	if (peer->groups_known)
-		return;
-	peer->groups_known = true;
-	if ((pw = getpwuid(peer->uid)) == NULL)
-		return;
-	peer->groups = xcalloc((size_t)n, sizeof(gid_t));
-	if (getgrouplist(pw->pw_name, pw->pw_gid, peer->groups, &n) == -1) {
-		peer->groups = xrealloc(peer->groups, (size_t)n *
-		    sizeof(gid_t));
-		if (getgrouplist(pw->pw_name, pw->pw_gid, peer->groups,
-		    &n) == -1)
-			n = 0;
-	}
-	peer->ngroups = n;
+	if (peer->gid == gid)
+		return true;
+	for (i = 0; i < peer->ngroups; i++)
+		if (peer->groups[i] == gid)
+			return true;
+	return false;
 }
 
-/* May this client act on this VM? */
-static bool
-peer_may_operate(struct ctl_peer *peer, const struct vm *vm)
+/* May this client operate this VM (and see its details and events)? */
+bool
+request_may_operate(const struct ctl_peer *peer, const struct vm *vm)
 {
-	const struct vm_config	*cfg = vm->cfg;
-	int			 i;
+	const struct vm_config	*cfg = request_auth_config(vm);
 
-	if (peer_is_admin(peer))
+	if (request_is_admin(peer))
 		return true;
 	if (cfg->owner != NULL && peer->uid == cfg->owner_uid)
 		return true;
-	if (cfg->group == NULL)
-		return false;
-	if (peer->gid == cfg->group_gid)
-		return true;
-	peer_load_groups(peer);
-	for (i = 0; i < peer->ngroups; i++)
-		if (peer->groups[i] == cfg->group_gid)
-			return true;
-	return false;
+	return cfg->group != NULL && peer_in_group(peer, cfg->group_gid);
+}
+
+/*
+ * Refuse a command the client may not use, on the VM vmname (NULL for a
+ * command on the daemon): the message goes into msg, and to the log
+ * through the rate limit of control.c.
+ */
+static void
+refuse(struct request *r, const char *vmname, struct buf *msg)
+{
+	const struct command	*cmd = r->cmd;
+	long			 uid = (long)r->peer->uid;
+
+	if (vmname == NULL) {
+		buf_printf(msg, "permission denied: uid %ld may not %s (only "
+		    "root may)", uid, cmd->may_not);
+		control_log_refusal("permission denied: uid %ld tried to %s",
+		    uid, cmd->may_not);
+		return;
+	}
+	buf_printf(msg, "permission denied: uid %ld may not %s %s (only "
+	    "root, its owner and members of its group may)", uid,
+	    cmd->may_not, vmname);
+	if (cmd->refusal_hint != NULL)
+		buf_printf(msg, "; %s", cmd->refusal_hint);
+	control_log_refusal("permission denied: uid %ld tried to %s %s", uid,
+	    cmd->may_not, vmname);
 }
 
 static void
@@ -151,13 +225,17 @@ request_status_json(struct vm *vm, struct buf *b)
 	json_kv_int(b, "restarts", vm_restarts_in_window(vm));
 	json_kv_int(b, "maxrestart", vm->cfg->maxrestart);
 	json_kv_int(b, "maxrestarttime", vm->cfg->maxrestarttime);
-	json_kv_str(b, "owner", vm->cfg->owner);
-	json_kv_str(b, "group", vm->cfg->group);
+	/* Who may operate it, which a reload changes at once. */
+	json_kv_str(b, "owner", request_auth_config(vm)->owner);
+	json_kv_str(b, "group", request_auth_config(vm)->group);
 	json_kv_str(b, "description", vm->cfg->description);
 	json_kv_str(b, "hypervisor", cfg_hv_name(vm->cfg->hypervisor));
 	json_kv_str(b, "reason", vm->reason);
 	json_kv_bool(b, "pending", vm->pending != NULL);
 	json_kv_str(b, "error", vm->reload_error);
+	json_kv_bool(b, "ready", order_vm_ready(vm));
+	buf_json_member_strings(b, "depends", vm->cfg->depends,
+	    vm->cfg->ndepends);
 	buf_putc(b, '}');
 }
 
@@ -169,38 +247,11 @@ invalid_status_json(const struct invalid_vm *inv, struct buf *b)
 	buf_puts(b, ",\"state\":\"invalid\",\"pid\":null,\"uptime\":null,"
 	    "\"restarts\":0,\"maxrestart\":null,\"maxrestarttime\":null,"
 	    "\"owner\":null,\"group\":null,\"description\":null,"
-	    "\"hypervisor\":null,\"reason\":null,\"pending\":false");
+	    "\"hypervisor\":null,\"reason\":null,\"pending\":false,"
+	    "\"ready\":false,\"depends\":[]");
 	json_kv_str(b, "dir", inv->dir);
 	json_kv_str(b, "error", inv->error);
 	buf_putc(b, '}');
-}
-
-/* The VM names of a request, or NULL with an error reply written. */
-static const struct ucl_node *
-request_vms(const struct ucl_node *req, bool required, struct buf *reply)
-{
-	const struct ucl_node	*vms = ucl_lookup(req, "vms"), *n;
-
-	if (vms == NULL || (vms->type == UCL_ARRAY && vms->count == 0)) {
-		if (required) {
-			reply_error(reply, "this command needs at least one "
-			    "VM name in \"vms\"");
-			return NULL;
-		}
-		return vms;
-	}
-	if (vms->type != UCL_ARRAY) {
-		reply_error(reply, "\"vms\" must be an array of VM names, "
-		    "not a %s", ucl_type_name(vms->type));
-		return NULL;
-	}
-	for (n = vms->children; n != NULL; n = n->next)
-		if (n->type != UCL_STRING) {
-			reply_error(reply, "\"vms\" must hold VM names "
-			    "(strings), not a %s", ucl_type_name(n->type));
-			return NULL;
-		}
-	return vms;
 }
 
 static void
@@ -216,20 +267,39 @@ unknown_vm_error(struct buf *b, const char *name)
 		    "lists the VMs", name);
 }
 
-static void
-handle_status(const struct ucl_node *req, struct buf *reply)
+/*
+ * The VM named by a request of an AUTH_OPERATOR command, if it exists and
+ * the client may operate it; else NULL with the reason in msg (and a
+ * refusal logged).
+ */
+static struct vm *
+request_vm(struct request *r, const char *name, struct buf *msg)
 {
-	const struct ucl_node	*vms, *n;
+	struct vm	*vm;
+
+	if ((vm = sv_find(name)) == NULL) {
+		unknown_vm_error(msg, name);
+		return NULL;
+	}
+	if (!request_may_operate(r->peer, vm)) {
+		refuse(r, name, msg);
+		return NULL;
+	}
+	return vm;
+}
+
+static void
+handle_status(struct request *r)
+{
+	const struct ucl_node	*n;
 	const struct invalid_vm	*inv;
+	struct buf		*reply = r->reply;
 	struct vm		*vm;
 	size_t			 i;
 	bool			 first = true;
 
-	if ((vms = request_vms(req, false, reply)) == NULL &&
-	    reply->len > 0)
-		return;
 	/* Check names first, so that one reply says what is wrong. */
-	for (n = vms ? vms->children : NULL; n != NULL; n = n->next)
+	for (n = r->vms ? r->vms->children : NULL; n != NULL; n = n->next)
 		if (sv_find(n->v.string.ptr) == NULL &&
 		    sv_find_invalid(n->v.string.ptr) == NULL) {
 			struct buf msg;
@@ -240,7 +310,7 @@ handle_status(const struct ucl_node *req, struct buf *reply)
 			return;
 		}
 	buf_puts(reply, "{\"ok\":true,\"vms\":[");
-	if (vms == NULL || vms->count == 0) {
+	if (r->vms == NULL || r->vms->count == 0) {
 		for (i = 0; i < sv_count(); i++) {
 			buf_puts(reply, first ? "" : ",");
 			request_status_json(sv_vm(i), reply);
@@ -252,7 +322,7 @@ handle_status(const struct ucl_node *req, struct buf *reply)
 			first = false;
 		}
 	} else {
-		for (n = vms->children; n != NULL; n = n->next) {
+		for (n = r->vms->children; n != NULL; n = n->next) {
 			buf_puts(reply, first ? "" : ",");
 			first = false;
 			if ((vm = sv_find(n->v.string.ptr)) != NULL)
@@ -262,6 +332,7 @@ handle_status(const struct ucl_node *req, struct buf *reply)
 		}
 	}
 	buf_puts(reply, "]}");
+	r->subscribe = r->watch;
 }
 
 static void
@@ -305,42 +376,62 @@ config_json(const struct vm_config *c, struct buf *b)
 }
 
 static void
-info_file(const char *what, const char *path, void *arg)
+paths_file(const char *what, const char *path, void *arg)
 {
 	json_kv_str(arg, what, path);
 }
 
+/* The paths of a VM, for info; the back end names its own files
+ * (generated configuration, QMP and console sockets...). */
 static void
-handle_info(const struct ucl_node *req, struct buf *reply)
+paths_json(struct vm *vm, struct buf *reply)
 {
-	const struct ucl_node	*vms;
+	char	*path;
+
+	buf_puts(reply, ",\"paths\":{\"dir\":");
+	buf_json_cstr(reply, vm->cfg->dir);
+	json_kv_str(reply, "config", vm->cfg->config_path);
+	json_kv_str(reply, "scriptpath", vm->cfg->scriptpath ?
+	    vm->cfg->scriptpath : vm->cfg->dir);
+	path = vmlog_path(vm->name);
+	json_kv_str(reply, "log", path);
+	free(path);
+	if (vm->hv->files != NULL)
+		vm->hv->files(vmproc_hv(vm), paths_file, reply);
+	buf_putc(reply, '}');
+}
+
+/*
+ * info: every detail of one VM, for those who may operate it.  Its
+ * configuration (append, qemu_args) and paths often hold what others must
+ * not read; status shows anyone its state.  An invalid VM has only what
+ * status shows.
+ */
+static void
+handle_info(struct request *r)
+{
+	struct buf		*reply = r->reply, msg;
+	const struct invalid_vm	*inv;
 	struct vm		*vm;
 	const char		*name;
-	char			*path;
 	int			 i;
 
-	if ((vms = request_vms(req, true, reply)) == NULL)
-		return;
-	if (vms->count != 1) {
-		reply_error(reply, "info takes exactly one VM name");
+	name = r->vms->children->v.string.ptr;
+	/* An invalid VM has no owner yet, and only what status shows. */
+	if (sv_find(name) == NULL && (inv = sv_find_invalid(name)) != NULL) {
+		buf_puts(reply, "{\"ok\":true,\"vm\":");
+		invalid_status_json(inv, reply);
+		buf_putc(reply, '}');
+		r->subscribe = r->watch;
 		return;
 	}
-	name = vms->children->v.string.ptr;
-	if ((vm = sv_find(name)) == NULL) {
-		const struct invalid_vm *inv = sv_find_invalid(name);
-		if (inv != NULL) {
-			buf_puts(reply, "{\"ok\":true,\"vm\":");
-			invalid_status_json(inv, reply);
-			buf_putc(reply, '}');
-			return;
-		}
-		struct buf msg;
-		buf_init(&msg);
-		unknown_vm_error(&msg, name);
+	buf_init(&msg);
+	if ((vm = request_vm(r, name, &msg)) == NULL) {
 		reply_error(reply, "%s", msg.data);
 		buf_free(&msg);
 		return;
 	}
+	buf_free(&msg);
 	buf_puts(reply, "{\"ok\":true,\"vm\":");
 	request_status_json(vm, reply);
 	reply->len--;			/* reopen the object */
@@ -350,63 +441,69 @@ handle_info(const struct ucl_node *req, struct buf *reply)
 		buf_puts(reply, ",\"pending_config\":");
 		config_json(vm->pending, reply);
 	}
-	buf_puts(reply, ",\"paths\":{\"dir\":");
-	buf_json_cstr(reply, vm->cfg->dir);
-	json_kv_str(reply, "config", vm->cfg->config_path);
-	json_kv_str(reply, "scriptpath", vm->cfg->scriptpath ?
-	    vm->cfg->scriptpath : vm->cfg->dir);
-	path = vmlog_path(vm->name);
-	json_kv_str(reply, "log", path);
-	free(path);
-	/* The back end names its own files (generated, qmp, console...). */
-	if (vm->hv->files != NULL)
-		vm->hv->files(vmproc_hv(vm), info_file, reply);
-	buf_putc(reply, '}');
+	paths_json(vm, reply);
 	json_kv_str(reply, "previous_state", vm_state_name(vm->previous));
 	json_kv_int(reply, "state_since", (long long)vm->state_since);
 	json_kv_str(reply, "last_exit", vm->last_exit);
 	json_kv_str(reply, "fail_reason", vm->fail_reason);
+	json_kv_str(reply, "position", vm_pos_name(vm->pos));
+	json_kv_str(reply, "intent", vm_intent_name(vm->intent));
+	if (vm->has_probe && vm->probe_runs > 0)
+		buf_printf(reply, ",\"probe\":{\"ok\":%s,\"failures\":%d,"
+		    "\"runs\":%lu,\"time\":%lld}", vm->probe_ok ? "true" :
+		    "false", vm->probe_failed_in_row, vm->probe_runs,
+		    (long long)vm->probe_last);
+	else
+		buf_puts(reply, ",\"probe\":null");
 	/* The history is kept in monotonic time; people read wall-clock. */
 	buf_puts(reply, ",\"restart_history\":[");
 	for (i = 0; i < vm->nrestarts; i++)
 		buf_printf(reply, "%s%.3f", i ? "," : "", vm->restarts[i] -
 		    vm_clock_mono() + vm_clock_wall());
 	buf_puts(reply, "]}}");
+	r->subscribe = r->watch;
 }
 
-/* start, stop, restart, kill, failreset on each named VM. */
-static void
-handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
-    const struct ucl_node *req, struct buf *reply)
+/*
+ * One VM of a start, stop, restart, kill or failreset.  Returns true when
+ * the request was accepted; else the reason is in msg.
+ */
+static bool
+vm_command_one(struct request *r, const char *name, struct buf *msg)
 {
-	const struct ucl_node	*vms, *n;
+	struct vm	*vm;
+
+	if ((vm = request_vm(r, name, msg)) == NULL)
+		return false;
+	return vm_request(vm, r->recursive ? EV_STOP_RECURSIVE :
+	    (enum vm_event)r->cmd->vm_request, (long)r->peer->uid, "request",
+	    msg) == 0;
+}
+
+/*
+ * start, stop, restart, kill, failreset on each named VM.  With "watch",
+ * the connection stays subscribed when at least one VM was accepted, so
+ * that the client can follow those while it reports the others.
+ */
+static void
+handle_vm_command(struct request *r)
+{
+	const struct ucl_node	*n;
 	struct buf		 msg, results;
 	struct vm		*vm;
-	bool			 all_ok = true;
+	bool			 ok, all_ok = true, any_ok = false;
 
-	if ((vms = request_vms(req, true, reply)) == NULL)
-		return;
 	buf_init(&msg);
 	buf_init(&results);
-	for (n = vms->children; n != NULL; n = n->next) {
+	for (n = r->vms->children; n != NULL; n = n->next) {
 		const char *name = n->v.string.ptr;
-		bool ok = false;
-		const char *was = NULL;
+		const char *was;
 
 		buf_reset(&msg);
-		if ((vm = sv_find(name)) != NULL)
-			was = vm_state_name(vm->state);
-		if (vm == NULL)
-			unknown_vm_error(&msg, name);
-		else if (!peer_may_operate(peer, vm)) {
-			buf_printf(&msg, "permission denied: uid %ld may not "
-			    "%s %s (only root, its owner and members of its "
-			    "group may)", (long)peer->uid, cmd->name, name);
-			log_warnx("permission denied: uid %ld tried to %s %s",
-			    (long)peer->uid, cmd->name, name);
-		} else if (vm_request(vm, (enum vm_event)cmd->request,
-		    (long)peer->uid, "request", &msg) == 0)
-			ok = true;
+		/* The state before the request, for a client that waits. */
+		vm = sv_find(name);
+		was = vm != NULL ? vm_state_name(vm->state) : NULL;
+		ok = vm_command_one(r, name, &msg);
 		buf_puts(&results, results.len > 0 ? ",{\"vm\":" :
 		    "{\"vm\":");
 		buf_json_cstr(&results, name);
@@ -417,120 +514,105 @@ handle_vm_command(struct ctl_peer *peer, const struct command *cmd,
 			    vm_state_name(vm->state));
 		if (was != NULL)
 			json_kv_str(&results, "was", was);
-		if (!ok) {
+		if (!ok)
 			json_kv_str(&results, "error", msg.data);
-			all_ok = false;
-		}
 		buf_putc(&results, '}');
+		all_ok = all_ok && ok;
+		any_ok = any_ok || ok;
 	}
-	buf_printf(reply, "{\"ok\":%s,\"results\":[%s]}",
-	    all_ok ? "true" : "false", results.data ? results.data : "");
+	r->subscribe = r->watch && any_ok;
+	buf_printf(r->reply, "{\"ok\":%s", all_ok ? "true" : "false");
+	if (r->watch)
+		json_kv_bool(r->reply, "watching", r->subscribe);
+	buf_printf(r->reply, ",\"results\":[%s]}",
+	    results.data ? results.data : "");
 	buf_free(&results);
 	buf_free(&msg);
 }
 
+static void
+handle_reload(struct request *r)
+{
+	r->subscribe = sv_reload(r->reply) == 0 && r->watch;
+}
+
+static void
+handle_events(struct request *r)
+{
+	buf_puts(r->reply, "{\"ok\":true}");
+	r->subscribe = true;
+}
+
 /*
- * A boolean member of req: 0 with *value (dflt when absent), or -1 with
- * an error reply.
+ * A boolean member of the request: 0 with *value (dflt when absent), or
+ * -1 with an error reply.
  */
 static int
-request_bool(const struct ucl_node *req, const char *key, bool dflt,
-    bool *value, struct buf *reply)
+request_bool(struct request *r, const char *key, bool dflt, bool *value)
 {
-	const struct ucl_node	*n = ucl_lookup(req, key);
+	const struct ucl_node	*n = ucl_lookup(r->req, key);
 
 	*value = dflt;
 	if (n == NULL)
 		return 0;
 	if (n->type != UCL_BOOLEAN) {
-		reply_error(reply, "\"%s\" must be true or false", key);
+		reply_error(r->reply, "\"%s\" must be true or false", key);
 		return -1;
 	}
 	*value = n->v.boolean;
 	return 0;
 }
 
-/* The one VM a console or log request names, or NULL after replying. */
-static struct vm *
-request_one_vm(const struct ucl_node *req, const char *command,
-    struct buf *reply)
-{
-	const struct ucl_node	*vms;
-	struct vm		*vm;
-	struct buf		 msg;
-
-	if ((vms = request_vms(req, true, reply)) == NULL)
-		return NULL;
-	if (vms->count != 1) {
-		reply_error(reply, "%s takes exactly one VM name", command);
-		return NULL;
-	}
-	if ((vm = sv_find(vms->children->v.string.ptr)) == NULL) {
-		buf_init(&msg);
-		unknown_vm_error(&msg, vms->children->v.string.ptr);
-		reply_error(reply, "%s", msg.data);
-		buf_free(&msg);
-	}
-	return vm;
-}
-
 /*
- * console: attach to the VM's serial console; authorized as start and
- * stop are.  On success the reply says whether the client has the
- * keyboard, and the connection switches (switch.c).
+ * console: attach to the VM's serial console.  On success the reply says
+ * whether the client has the keyboard, and the connection switches
+ * (switch.c) once it is sent.
  */
-static int
-handle_console(struct ctl_peer *peer, const struct ucl_node *req,
-    struct buf *reply)
+static void
+handle_console(struct request *r)
 {
+	struct ctl_peer	*peer = r->peer;
 	struct vm	*vm;
 	struct buf	 why;
 	bool		 readonly, scrollback, writer;
 	long		 writer_uid;
 
-	if ((vm = request_one_vm(req, "console", reply)) == NULL ||
-	    request_bool(req, "readonly", false, &readonly, reply) == -1 ||
-	    request_bool(req, "scrollback", true, &scrollback, reply) == -1)
-		return 0;
-	if (!peer_may_operate(peer, vm)) {
-		reply_error(reply, "permission denied: uid %ld may not attach "
-		    "to the console of %s (only root, its owner and members "
-		    "of its group may)", (long)peer->uid, vm->name);
-		log_warnx("permission denied: uid %ld tried to attach to the "
-		    "console of %s", (long)peer->uid, vm->name);
-		return 0;
-	}
+	if (request_bool(r, "readonly", false, &readonly) == -1 ||
+	    request_bool(r, "scrollback", true, &scrollback) == -1)
+		return;
 	buf_init(&why);
-	if (console_check(vm, !readonly, &writer, &writer_uid, &why) == -1) {
-		reply_error(reply, "%s", why.data);
+	if ((vm = request_vm(r, r->vms->children->v.string.ptr,
+	    &why)) == NULL ||
+	    console_check(vm, !readonly, &writer, &writer_uid, &why) == -1) {
+		reply_error(r->reply, "%s", why.data);
 		buf_free(&why);
-		return 0;
+		return;
 	}
 	buf_free(&why);
-	buf_puts(reply, "{\"ok\":true,\"vm\":");
-	buf_json_cstr(reply, vm->name);
-	json_kv_str(reply, "mode", writer ? "read-write" : "read-only");
+	buf_puts(r->reply, "{\"ok\":true,\"vm\":");
+	buf_json_cstr(r->reply, vm->name);
+	json_kv_str(r->reply, "mode", writer ? "read-write" : "read-only");
 	if (writer_uid >= 0)
-		json_kv_int(reply, "writer_uid", writer_uid);
+		json_kv_int(r->reply, "writer_uid", writer_uid);
 	else
-		buf_puts(reply, ",\"writer_uid\":null");
-	buf_putc(reply, '}');
+		buf_puts(r->reply, ",\"writer_uid\":null");
+	buf_putc(r->reply, '}');
 	peer->sw.kind = SWITCH_CONSOLE;
 	free(peer->sw.vm);
 	peer->sw.vm = xstrdup(vm->name);
 	peer->sw.writer = writer;
 	peer->sw.scrollback = scrollback;
-	return REQUEST_SWITCH;
+	r->switched = true;
 }
 
 /*
- * log: the VM's log down the connection; authorized as info is.
- * "lines": the last ones only; "follow": then what is added.
+ * log: the VM's log down the connection.  "lines": the last ones only;
+ * "follow": then what is added.
  */
-static int
-handle_log(struct ctl_peer *peer, const struct ucl_node *req,
-    struct buf *reply)
+static void
+handle_log(struct request *r)
 {
+	struct ctl_peer		*peer = r->peer;
 	const struct ucl_node	*n;
 	struct vm		*vm;
 	struct buf		 why;
@@ -538,102 +620,158 @@ handle_log(struct ctl_peer *peer, const struct ucl_node *req,
 	long			 lines = -1;
 	char			*path;
 
-	if ((vm = request_one_vm(req, "log", reply)) == NULL ||
-	    request_bool(req, "follow", false, &follow, reply) == -1)
-		return 0;
-	if ((n = ucl_lookup(req, "lines")) != NULL) {
+	if (request_bool(r, "follow", false, &follow) == -1)
+		return;
+	if ((n = ucl_lookup(r->req, "lines")) != NULL) {
 		if (n->type != UCL_INT || n->v.integer < 0 ||
 		    n->v.integer > 100000000) {
-			reply_error(reply, "\"lines\" must be a whole number "
-			    "from 0 to 100000000");
-			return 0;
+			reply_error(r->reply, "\"lines\" must be a whole "
+			    "number from 0 to 100000000");
+			return;
 		}
 		lines = (long)n->v.integer;
 	}
 	buf_init(&why);
-	if (logview_check(follow, &why) == -1) {
-		reply_error(reply, "%s", why.data);
+	if ((vm = request_vm(r, r->vms->children->v.string.ptr,
+	    &why)) == NULL || logview_check(follow, &why) == -1) {
+		reply_error(r->reply, "%s", why.data);
 		buf_free(&why);
-		return 0;
+		return;
 	}
 	buf_free(&why);
 	path = vmlog_path(vm->name);
-	buf_puts(reply, "{\"ok\":true,\"vm\":");
-	buf_json_cstr(reply, vm->name);
-	json_kv_str(reply, "path", path);
-	buf_putc(reply, '}');
+	buf_puts(r->reply, "{\"ok\":true,\"vm\":");
+	buf_json_cstr(r->reply, vm->name);
+	json_kv_str(r->reply, "path", path);
+	buf_putc(r->reply, '}');
 	free(path);
 	peer->sw.kind = SWITCH_LOG;
 	free(peer->sw.vm);
 	peer->sw.vm = xstrdup(vm->name);
 	peer->sw.lines = lines;
 	peer->sw.follow = follow;
-	return REQUEST_SWITCH;
+	r->switched = true;
 }
 
-int
-request_handle(struct ctl_peer *peer, const struct ucl_node *req,
-    struct buf *reply)
+/* reopen: every VM log opened anew at its next line (vmlog.c). */
+static void
+handle_reopen(struct request *r)
 {
-	const struct ucl_node	*name, *watch;
+	vmlog_reopen_all();
+	log_info("reopening the VM logs (asked by uid %ld)",
+	    (long)r->peer->uid);
+	buf_puts(r->reply, "{\"ok\":true}");
+}
+
+/*
+ * The shape of a request: an object with a known "command", "vms" an array
+ * of as many names (strings) as the command takes, "watch" a boolean.
+ * Returns the command, or NULL with an error reply written.
+ */
+static const struct command *
+request_check(const struct ucl_node *req, struct request *r)
+{
+	const struct ucl_node	*name, *watch, *rec, *n;
 	const struct command	*cmd = NULL;
-	size_t			 i;
-	bool			 subscribe = false;
+	size_t			 i, count;
 
 	if (req->type != UCL_OBJECT) {
-		reply_error(reply, "a request must be a JSON object such as "
-		    "{\"command\":\"status\"}");
-		return 0;
+		reply_error(r->reply, "a request must be a JSON object such "
+		    "as {\"command\":\"status\"}");
+		return NULL;
 	}
 	name = ucl_lookup(req, "command");
 	if (name == NULL || name->type != UCL_STRING) {
-		reply_error(reply, "a request needs \"command\" (a string)");
-		return 0;
+		reply_error(r->reply, "a request needs \"command\" (a "
+		    "string)");
+		return NULL;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(commands[i].name, name->v.string.ptr) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL) {
-		reply_error(reply, "unknown command \"%.64s\"; known: start, "
-		    "stop, restart, kill, failreset, status, info, reload, "
-		    "events, console, log, reopen", name->v.string.ptr);
-		return 0;
+		reply_error(r->reply, "unknown command \"%.64s\"; known: "
+		    "start, stop, restart, kill, failreset, status, info, "
+		    "reload, events, console, log, reopen",
+		    name->v.string.ptr);
+		return NULL;
 	}
 	if ((watch = ucl_lookup(req, "watch")) != NULL) {
 		if (watch->type != UCL_BOOLEAN) {
-			reply_error(reply, "\"watch\" must be true or false");
-			return 0;
+			reply_error(r->reply, "\"watch\" must be true or "
+			    "false");
+			return NULL;
 		}
-		subscribe = watch->v.boolean;
+		r->watch = watch->v.boolean;
 	}
-	if (cmd->kind == CMD_ADMIN && !peer_is_admin(peer)) {
-		reply_error(reply, "permission denied: uid %ld may not %s "
-		    "(only root may)", (long)peer->uid, cmd->name);
-		log_warnx("permission denied: uid %ld tried to %s",
-		    (long)peer->uid, cmd->name);
+	/* stop -r: the VMs that depend on it stop first. */
+	if ((rec = ucl_lookup(req, "recursive")) != NULL) {
+		if (rec->type != UCL_BOOLEAN || strcmp(cmd->name, "stop") != 0) {
+			reply_error(r->reply, "\"recursive\" is true or false, "
+			    "and only for stop");
+			return NULL;
+		}
+		r->recursive = rec->v.boolean;
+	}
+	r->vms = ucl_lookup(req, "vms");
+	if (r->vms != NULL && r->vms->type != UCL_ARRAY) {
+		reply_error(r->reply, "\"vms\" must be an array of VM names, "
+		    "not a %s", ucl_type_name(r->vms->type));
+		return NULL;
+	}
+	for (n = r->vms ? r->vms->children : NULL; n != NULL; n = n->next)
+		if (n->type != UCL_STRING) {
+			reply_error(r->reply, "\"vms\" must hold VM names "
+			    "(strings), not a %s", ucl_type_name(n->type));
+			return NULL;
+		}
+	count = r->vms != NULL ? r->vms->count : 0;
+	if (count < (size_t)cmd->min_vms) {
+		reply_error(r->reply, "%s needs at least one VM name in "
+		    "\"vms\"", cmd->name);
+		return NULL;
+	}
+	if (cmd->max_vms >= 0 && count > (size_t)cmd->max_vms) {
+		if (cmd->max_vms == 1)
+			reply_error(r->reply, "%s takes exactly one VM name",
+			    cmd->name);
+		else
+			reply_error(r->reply, "%s takes no VM names",
+			    cmd->name);
+		return NULL;
+	}
+	return cmd;
+}
+
+/*
+ * Handle one request: check its shape, then the client's right to the
+ * command (per VM for the commands that name VMs, in their handlers, by
+ * request_may_operate), then act.  Returns REQUEST_SUBSCRIBE when the
+ * connection should be subscribed to events, REQUEST_SWITCH when it
+ * switches to a console or a log once the reply is sent (peer->sw).
+ */
+int
+request_handle(struct ctl_peer *peer, const struct ucl_node *req,
+    struct buf *reply)
+{
+	struct request	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.peer = peer;
+	r.req = req;
+	r.reply = reply;
+	if ((r.cmd = request_check(req, &r)) == NULL)
+		return 0;
+	if (r.cmd->auth == AUTH_ADMIN && !request_is_admin(peer)) {
+		struct buf msg;
+		buf_init(&msg);
+		refuse(&r, NULL, &msg);
+		reply_error(reply, "%s", msg.data);
+		buf_free(&msg);
 		return 0;
 	}
-	if (strcmp(cmd->name, "console") == 0)
-		return handle_console(peer, req, reply);
-	if (strcmp(cmd->name, "log") == 0)
-		return handle_log(peer, req, reply);
-	if (strcmp(cmd->name, "reopen") == 0) {
-		vmlog_reopen_all();
-		log_info("reopening the VM logs (asked by uid %ld)",
-		    (long)peer->uid);
-		buf_puts(reply, "{\"ok\":true}");
-		return 0;
-	}
-	if (strcmp(cmd->name, "status") == 0)
-		handle_status(req, reply);
-	else if (strcmp(cmd->name, "info") == 0)
-		handle_info(req, reply);
-	else if (strcmp(cmd->name, "reload") == 0)
-		sv_reload(reply);
-	else if (strcmp(cmd->name, "events") == 0) {
-		buf_puts(reply, "{\"ok\":true}");
-		return 1;
-	} else
-		handle_vm_command(peer, cmd, req, reply);
-	return subscribe ? 1 : 0;
+	r.cmd->handle(&r);
+	if (r.switched)
+		return REQUEST_SWITCH;
+	return r.subscribe ? REQUEST_SUBSCRIBE : 0;
 }

@@ -3,10 +3,14 @@
  * them at once: loading (taking back what a previous daemon left),
  * autostart, reload (planned in reload.c, applied here), shutdown.
  */
+#include <sys/types.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -137,6 +141,92 @@ sv_invalid_take(struct cfg_set *set, const bool *refused)
 	}
 }
 
+/* An invalid configuration of this directory or name? */
+static bool
+sv_invalid_holds(const char *name, const char *dir)
+{
+	size_t	 i;
+
+	for (i = 0; i < ninvalids; i++)
+		if (strcmp(invalids[i].name, name) == 0 ||
+		    (dir != NULL && strcmp(invalids[i].dir, dir) == 0))
+			return true;
+	return false;
+}
+
+/*
+ * A state file whose VM has no configuration any more: it was being
+ * removed when a previous daemon died, or its directory went while no
+ * daemon ran.  What it left running is stopped as a removal would (its
+ * hooks went with its directory), then forgotten; one at rest is just
+ * forgotten.  An invalid configuration of that VM keeps its file: the VM
+ * comes back when the configuration is fixed and reloaded.
+ */
+static void
+sv_take_back_ghost(const char *name)
+{
+	struct vm_record	 rec;
+	struct vm_config	*cfg;
+	struct vm		*vm;
+	char			*path;
+	size_t			 size;
+
+	xasprintf(&path, "%s/%s.state", vmstated_config()->rundir, name);
+	if (persist_read(path, &rec, &size) == -1) {
+		free(path);
+		return;
+	}
+	if (sv_invalid_holds(name, rec.dir)) {
+		if (rec.pos != P_STOPPED && rec.pos != P_FAILED)
+			log_warnx("%s: its configuration is invalid; what it "
+			    "left running is not supervised until the "
+			    "configuration is fixed and reloaded", name);
+	} else if (rec.pos == P_STOPPED || rec.pos == P_FAILED) {
+		log_info("%s: forgetting the state file of a VM that has no "
+		    "configuration any more", name);
+		unlink(path);
+	} else {
+		log_warnx("%s: its configuration is gone; stopping what the "
+		    "previous daemon left of it, then forgetting it", name);
+		cfg = cfg_vm_dup(&vmstated_config()->defaults);
+		cfg->name = xstrdup(name);
+		cfg->dir = xstrdup(rec.dir != NULL ? rec.dir : "/nonexistent");
+		cfg->dirname = xstrdup(name);
+		xasprintf(&cfg->config_path, "%s/config", cfg->dir);
+		cfg->hypervisor = rec.hypervisor;
+		cfg->autostart = false;
+		vm = sv_add(cfg);
+		persist_restore(vm);
+		vm_event(vm, EV_REMOVE);
+	}
+	vmrecord_free(&rec);
+	free(path);
+}
+
+/* State files in rundir that no VM of the configuration owns. */
+static void
+sv_take_back_ghosts(void)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 name[CFG_MAX_NAME + 1];
+	size_t		 len;
+
+	if ((dir = opendir(vmstated_config()->rundir)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		len = strlen(de->d_name);
+		if (len <= 6 || strcmp(de->d_name + len - 6, ".state") != 0 ||
+		    len - 6 > CFG_MAX_NAME || de->d_name[0] == '.')
+			continue;
+		memcpy(name, de->d_name, len - 6);
+		name[len - 6] = '\0';
+		if (sv_find(name) == NULL)
+			sv_take_back_ghost(name);
+	}
+	closedir(dir);
+}
+
 /* First load: take every valid VM back as a previous daemon left it. */
 void
 sv_load(struct cfg_set *set)
@@ -151,24 +241,7 @@ sv_load(struct cfg_set *set)
 	}
 	set->nvms = 0;
 	sv_invalid_take(set, NULL);
-}
-
-/* autostart VMs start in directory-name order (vms is sorted so). */
-void
-sv_autostart(void)
-{
-	struct buf	 msg;
-	size_t		 i;
-
-	buf_init(&msg);
-	for (i = 0; i < nvms; i++) {
-		if (!vms[i]->cfg->autostart || vms[i]->pos != P_STOPPED)
-			continue;
-		buf_reset(&msg);
-		if (vm_request(vms[i], EV_START, -1, "autostart", &msg) == -1)
-			log_warnx("autostart: %s", msg.data);
-	}
-	buf_free(&msg);
+	sv_take_back_ghosts();
 }
 
 bool
@@ -182,17 +255,6 @@ sv_all_at_rest(void)
 	return true;
 }
 
-/* SIGTERM: every VM is told; those that run stop, all at once. */
-void
-sv_shutdown(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < nvms; i++)
-		vm_event(vms[i], EV_SHUTDOWN);
-	vmstated_check_shutdown();
-}
-
 static void
 sv_forget(size_t i)
 {
@@ -203,6 +265,7 @@ sv_forget(size_t i)
 	log_info("%s: removed from supervision", vm->name);
 	persist_remove(vm);
 	task_release(vm);
+	probe_release(vm);
 	vmproc_release(vm);
 	for (i = 0; i < VM_NTIMERS; i++)
 		if (vm->timers[i] != NULL)
@@ -439,6 +502,9 @@ sv_reload(struct buf *reply)
 			struct vm *vm = sv_add(set->vms[plan[i].cfg]);
 			set->vms[plan[i].cfg] = NULL;
 			log_info("%s: added by reload", vm->name);
+			/* A configuration fixed after it was invalid: the VM
+			 * may have been left running. */
+			persist_restore(vm);
 		}
 	sv_invalid_take(set, refused);
 	free(plan);
@@ -462,6 +528,7 @@ sv_free(void)
 	while (nvms > 0) {
 		i = nvms - 1;
 		task_release(vms[i]);
+		probe_release(vms[i]);
 		vmproc_release(vms[i]);
 		for (size_t t = 0; t < VM_NTIMERS; t++)
 			if (vms[i]->timers[t] != NULL)

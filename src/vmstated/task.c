@@ -194,9 +194,14 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	spec.argv = argv;
 	spec.env_add = env;
 	/* The VM's directory; a VM removed with its directory still runs
-	 * the stop hooks of its script directory, there. */
-	spec.cwd = access(vm->cfg->dir, X_OK) == 0 ? vm->cfg->dir :
-	    task_hook_dir(vm);
+	 * the stop hooks of its script directory, there, and its helpers
+	 * anywhere. */
+	if (access(vm->cfg->dir, X_OK) == 0)
+		spec.cwd = vm->cfg->dir;
+	else if (access(task_hook_dir(vm), X_OK) == 0)
+		spec.cwd = task_hook_dir(vm);
+	else
+		spec.cwd = "/";
 	/* Its output reaches the log as whole lines of its own ("hook
 	 * STATE: ..."), through a file description of its own. */
 	out_fd = vmlog_child_fd(vm);
@@ -230,7 +235,8 @@ task_spawn(struct vm *vm, char **argv, char **env)
 		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);
 		return -1;
 	}
-	if ((limit = task_limit(vm)) > 0)
+	/* After the shutdown's deadline, never past its end. */
+	if ((limit = order_task_limit(task_limit(vm))) > 0)
 		task_arm_timer(vm, limit, task_timeout);
 	return 1;
 }

@@ -49,8 +49,10 @@ static const struct vm_row vm_table[] = {
 	ROW(ALLPOS, STARTS | E(EV_FAILRESET), STICKY,
 	    SAME, act_refuse_sticky),
 	ROW(P(P_STOPPED), STARTS, ANY,
-	    SAME | P(P_START_DESTROY) | P(P_NET_HOOK) | P(P_FAILED_HOOK),
-	    act_start),
+	    SAME | P(P_START_DESTROY) | P(P_NET_HOOK) | P(P_FAILED_HOOK) |
+	    P(P_STOPPED_DEPS), act_start),
+	ROW(P(P_STOPPED_DEPS), STARTS, ANY,
+	    SAME, act_accept),
 	ROW(P(P_STOPPED_HOOK), STARTS, ANY,
 	    SAME, act_queue_start),
 	ROW(FAILEDPOS, STARTS, ANY,
@@ -65,18 +67,27 @@ static const struct vm_row vm_table[] = {
 	    SAME, act_refuse_busy),
 
 	/* ---- Requests and orders to stop. ---- */
-	ROW(P(P_STOPPED_HOOK), E(EV_STOP) | E(EV_KILL), I(INTENT_UP),
+	ROW(P(P_STOPPED_DEPS), DOWNS | E(EV_DEADLINE), ANY,
+	    P(P_STOPPED), act_cancel_deps),
+	ROW(P(P_STOPPED_HOOK), STOPS | E(EV_KILL), I(INTENT_UP),
 	    SAME, act_cancel_start),
 	ROW(P(P_STOPPED) | P(P_STOPPED_HOOK) | FAILEDPOS,
-	    E(EV_STOP) | E(EV_KILL), ANY,
+	    STOPS | E(EV_KILL), ANY,
 	    SAME, act_refuse_not_running),
 	ROW(P(P_STOPPED) | P(P_STOPPED_HOOK) | FAILEDPOS,
 	    E(EV_SHUTDOWN) | E(EV_REMOVE), ANY,
 	    SAME, act_want_down),
-	ROW(P(P_RUNNING), E(EV_STOP) | E(EV_SHUTDOWN) | E(EV_REMOVE), ANY,
-	    P(P_STOPPING_HOOK_UP), act_stop_now),
-	ROW(P(P_RUNNING), E(EV_KILL), ANY,
+	ROW(P(P_RUNNING), E(EV_STOP), ANY,
+	    SAME | P(P_STOPPING_HOOK_UP), act_stop_request),
+	ROW(P(P_RUNNING), E(EV_STOP_RECURSIVE), ANY,
+	    P(P_STOPPING_HOOK_UP) | P(P_RUNNING_DEPENDENTS),
+	    act_stop_recursive),
+	ROW(P(P_RUNNING), E(EV_SHUTDOWN) | E(EV_REMOVE), ANY,
+	    P(P_STOPPING_HOOK_UP) | P(P_RUNNING_DEPENDENTS), act_stop_now),
+	ROW(P(P_RUNNING) | P(P_RUNNING_DEPENDENTS), E(EV_KILL), ANY,
 	    P(P_STOPPING_HOOK_UP), act_kill_now),
+	ROW(P(P_RUNNING_DEPENDENTS), E(EV_REMOVE), ANY,
+	    P(P_STOPPING_HOOK_UP), act_stop_now),
 	ROW(P(P_NET_HOOK) | P(P_STORAGE_HOOK), E(EV_KILL), ANY,
 	    SAME, act_kill_task),
 	ROW(P(P_START_RETRY), DOWNS, ANY,
@@ -101,7 +112,7 @@ static const struct vm_row vm_table[] = {
 	/* ---- Starting. ---- */
 	ROW(P(P_STOPPED_HOOK), HOOKS, I(INTENT_UP),
 	    P(P_STOPPED) | P(P_START_DESTROY) | P(P_NET_HOOK) |
-	    P(P_FAILED_HOOK), act_start_queued),
+	    P(P_FAILED_HOOK) | P(P_STOPPED_DEPS), act_start_queued),
 	ROW(P(P_STOPPED_HOOK), HOOKS, ANY,
 	    P(P_STOPPED), act_settle),
 	ROW(P(P_START_DESTROY), E(EV_HELPER_OK), UPWARD,
@@ -129,7 +140,7 @@ static const struct vm_row vm_table[] = {
 	    P(P_RESTART_HOOK_UP), act_restart_now),
 	ROW(P(P_RUNNING_HOOK) | P(P_RESTARTED_HOOK) | P(P_RESTART_HOOK_UP),
 	    E(EV_HOOK_OK), GENTLE,
-	    P(P_STOPPING_HOOK_UP), act_stop_now),
+	    P(P_STOPPING_HOOK_UP) | P(P_RUNNING_DEPENDENTS), act_stop_now),
 	ROW(P(P_RUNNING_HOOK) | P(P_RESTARTED_HOOK) | P(P_RESTART_HOOK_UP),
 	    E(EV_HOOK_OK), I(INTENT_KILL),
 	    P(P_STOPPING_HOOK_UP), act_kill_now),
@@ -148,6 +159,14 @@ static const struct vm_row vm_table[] = {
 	ROW(P(P_RUNNING), EXITS, I(INTENT_RESTART),
 	    P(P_RESTART_HOOK), act_restart_gone),
 	ROW(P(P_RUNNING), EXITS, DOWNWARD,
+	    P(P_STOPPING_HOOK), act_stopping_gone),
+	ROW(P(P_RUNNING_DEPENDENTS), EXITS, ANY,
+	    P(P_STOPPING_HOOK), act_stopping_gone),
+	ROW(P(P_RUNNING), HEALTH, UPWARD,
+	    P(P_CRASH_KILL), act_crash_kill),
+	ROW(P(P_CRASH_KILL), EXITS, UPWARD,
+	    P(P_RESTART_HOOK), act_killed_restart),
+	ROW(P(P_CRASH_KILL), EXITS, DOWNWARD,
 	    P(P_STOPPING_HOOK), act_stopping_gone),
 	ROW(P(P_RUNNING_HOOK), EXITS, ANY,
 	    P(P_RUNNING_HOOK_GONE), act_note_exit),
@@ -226,6 +245,30 @@ static const struct vm_row vm_table[] = {
 	    act_recover),
 	ROW(P(P_RECOVER_TASK), EXITS, ANY,
 	    SAME, act_accept),
+
+	/* ---- Dependencies (vmstated.conf(5): depends). ---- */
+	ROW(P(P_STOPPED_DEPS), E(EV_DEPS_READY), I(INTENT_UP),
+	    P(P_START_DESTROY) | P(P_NET_HOOK) | P(P_FAILED_HOOK) |
+	    P(P_STOPPED), act_deps_ready),
+	ROW(P(P_STOPPED_DEPS), E(EV_DEPS_READY) | E(EV_DEPS_FAILED), ANY,
+	    P(P_STOPPED), act_deps_failed),
+	ROW(P(P_RUNNING_DEPENDENTS), E(EV_DEPENDENTS_DOWN), ANY,
+	    SAME | P(P_STOPPING_HOOK_UP), act_dependents_down),
+
+	/* ---- The shutdown's deadline: whatever still runs is killed. ---- */
+	ROW(P(P_RUNNING) | P(P_RUNNING_DEPENDENTS), E(EV_DEADLINE), ANY,
+	    P(P_STOPPING_HOOK_UP), act_deadline_kill_now),
+	ROW(P(P_NET_HOOK) | P(P_STORAGE_HOOK), E(EV_DEADLINE), ANY,
+	    SAME, act_deadline_kill_task),
+	ROW(UPPOS, E(EV_DEADLINE), ANY,
+	    SAME, act_deadline_kill),
+	ROW(ALLPOS, E(EV_DEADLINE), ANY,
+	    SAME, act_accept),
+
+	/* ---- A probe or watchdog that comes late changes nothing. ---- */
+	ROW(ALLPOS, HEALTH | E(EV_DEPS_READY) | E(EV_DEPS_FAILED) |
+	    E(EV_DEPENDENTS_DOWN), ANY,
+	    SAME, act_accept),
 };
 
 #define VM_NROWS	(sizeof(vm_table) / sizeof(vm_table[0]))
@@ -246,6 +289,7 @@ static const char *const pos_names[VM_NPOS] = {
 	"failing:wait", "failing:destroy", "stop_storage:failing",
 	"stop_network:failing", "failed:hook", "failed:hook-reset",
 	"failed", "recovering:task", "recovering:destroy",
+	"stopped:dependencies", "running:dependents", "running:killed",
 };
 
 /* The state each position shows; VM_NSTATES: the one it was in. */
@@ -281,12 +325,17 @@ static const enum vm_state pos_states[VM_NPOS] = {
 	[P_FAILED] = VM_FAILED,
 	[P_RECOVER_TASK] = VM_NSTATES,
 	[P_RECOVER_DESTROY] = VM_NSTATES,
+	[P_STOPPED_DEPS] = VM_STOPPED,
+	[P_RUNNING_DEPENDENTS] = VM_RUNNING,
+	[P_CRASH_KILL] = VM_RUNNING,
 };
 
 static const char *const event_names[VM_NEVENTS] = {
 	"start", "stop", "restart", "kill", "failreset", "shutdown",
 	"remove", "hook-ok", "hook-failed", "helper-ok", "helper-failed",
 	"exit-reboot", "exit-off", "exit-crash", "stop-timer", "retry-timer",
+	"stop-recursive", "deps-ready", "deps-failed", "dependents-down",
+	"probe-failed", "watchdog", "deadline",
 };
 
 static const char *const intent_names[VM_NINTENTS] = {
@@ -362,7 +411,7 @@ vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 	vm->intent_uid = -1;
 	vm->reason = "initial";
 	vm->by_uid = -1;
-	vm->pid = vm->task_pid = -1;
+	vm->pid = vm->task_pid = vm->probe_pid = -1;
 	vm->watch_fd = vm->task_watch_fd = -1;
 	vm->log_fd = -1;
 	vm->state_fd = -1;
@@ -491,6 +540,8 @@ vm_intent_of(enum vm_event ev)
 		return INTENT_SHUTDOWN;
 	case EV_REMOVE:
 		return INTENT_REMOVE;
+	case EV_DEADLINE:
+		return INTENT_KILL;
 	default:
 		return INTENT_STOP;
 	}
@@ -561,6 +612,8 @@ vm_move(struct vm *vm, enum vm_pos next, bool hook_goes_on)
 		vm->fx->timer(vm, VM_TIMER_STOP, -1);
 	if ((RETRYPOS & P(old)) && !(RETRYPOS & P(next)))
 		vm->fx->timer(vm, VM_TIMER_RETRY, -1);
+	if (old == P_RUNNING && next != P_RUNNING)
+		vm->fx->probe(vm, false);
 	if (to == VM_NSTATES)
 		to = from;
 	start_hook = vm_pos_runs_hook(next) && !hook_goes_on;
@@ -580,12 +633,15 @@ vm_move(struct vm *vm, enum vm_pos next, bool hook_goes_on)
 		else if (r == -1)
 			vm_emit(vm, EV_HOOK_FAILED);
 	}
+	if (next == P_RUNNING && old != P_RUNNING)
+		vm->fx->probe(vm, true);
+	vm->fx->moved(vm);
 }
 
 bool
 vm_is_request(enum vm_event ev)
 {
-	return ev <= EV_FAILRESET;
+	return ev <= EV_FAILRESET || ev == EV_STOP_RECURSIVE;
 }
 
 static void
@@ -747,6 +803,7 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 		    "daemon (pid %ld) to end", vm->task_path ? vm->task_path :
 		    "a hook", (long)vm->task_pid);
 		vm->fx->persist(vm);
+		vm->fx->moved(vm);
 		return;
 	}
 	vm_move(vm, vm_recover_decide(vm), false);
@@ -772,6 +829,8 @@ static const struct vm_named_set pos_sets[] = {
 static const struct vm_named_set event_sets[] = {
 	{ "starts", STARTS },
 	{ "downs", DOWNS },
+	{ "stops", STOPS },
+	{ "health", HEALTH },
 	{ "hook-ends", HOOKS },
 	{ "helper-ends", HELPERS },
 	{ "exits", EXITS },
@@ -896,6 +955,10 @@ vm_check_table(void)
 		{ UPPOS, EXITS, ANY },
 		{ WAITPOS, E(EV_STOP_TIMER), ANY },
 		{ RETRYPOS, E(EV_RETRY_TIMER), UPWARD },
+		{ P(P_STOPPED_DEPS), E(EV_DEPS_READY) | E(EV_DEPS_FAILED),
+		    ANY },
+		{ P(P_RUNNING_DEPENDENTS), E(EV_DEPENDENTS_DOWN), ANY },
+		{ ALLPOS, E(EV_DEADLINE) | HEALTH, ANY },
 	};
 	size_t	 m;
 	int	 p, e, i, errors = 0;

@@ -15,6 +15,7 @@
 #include "vm_machine.h"
 
 static enum vm_pos	vm_destroy_then(struct vm *, enum vm_pos);
+static enum vm_pos	vm_start_now(struct vm *);
 
 /* ---- Refusals: each names the VM and says what to do. ---- */
 
@@ -101,7 +102,22 @@ enum vm_pos
 act_want_down(struct vm *vm, struct vm_ctx *ctx)
 {
 	enum vm_intent	 old = vm->intent;
+	struct buf	 names;
 
+	/* A VM that others need stops only after them (stop -r). */
+	buf_init(&names);
+	if (ctx->ev == EV_STOP && vm->pid != -1 &&
+	    vm->fx->dependents_up(vm, &names)) {
+		vm_refuse(vm, ctx, "%s is needed by %s, which run%s; stop %s "
+		    "first, or use stop -r to stop them with it", vm->name,
+		    names.data, strchr(names.data, ',') ? "" : "s",
+		    strchr(names.data, ',') ? "them" : "it");
+		buf_free(&names);
+		return vm->pos;
+	}
+	buf_free(&names);
+	if (ctx->ev == EV_STOP_RECURSIVE)
+		vm->fx->stop_dependents(vm);
 	vm_want(vm, vm_intent_of(ctx->ev), ctx);
 	if (vm->intent != old && !vm_at_rest(vm) && vm->pos != P_STOPPED_HOOK
 	    && !(FAILEDPOS & P(vm->pos)))
@@ -188,6 +204,25 @@ vm_begin_start(struct vm *vm, const char *reason, long uid, struct buf *why)
 	vm->fail_reason = NULL;
 	vm->retry_delay = VM_RETRY_FIRST;
 	vm_clear_exit(vm);
+	/* What it needs first (depends): started, and waited for. */
+	if ((r = vm->fx->deps_ready(vm, why)) == -1) {
+		vm->intent = INTENT_STOP;
+		vm_logf(vm, "not starting: %s", why->data);
+		return VM_NPOS;
+	}
+	if (r == 0) {
+		vm_logf(vm, "waiting for the VMs it depends on to be ready");
+		return P_STOPPED_DEPS;
+	}
+	return vm_start_now(vm);
+}
+
+/* Destroy a leftover instance, if any, then start_network. */
+static enum vm_pos
+vm_start_now(struct vm *vm)
+{
+	int	 r;
+
 	r = vm->fx->destroy_start(vm);
 	if (r == 1)
 		return P_START_DESTROY;
@@ -391,11 +426,168 @@ act_enter_running(struct vm *vm, struct vm_ctx *ctx)
 enum vm_pos
 act_stop_now(struct vm *vm, struct vm_ctx *ctx)
 {
+	struct buf	 names;
+	bool		 wait;
+
 	if (vm_is_request(ctx->ev) || ctx->ev == EV_SHUTDOWN ||
 	    ctx->ev == EV_REMOVE)
 		vm_want(vm, vm_intent_of(ctx->ev), ctx);
 	vm_for_intent(vm);
+	/* The VMs that need it stop first (a removal does not wait: their
+	 * configurations name a VM that is gone). */
+	buf_init(&names);
+	wait = vm->pos != P_RESTART_HOOK_UP && (vm->intent == INTENT_STOP ||
+	    vm->intent == INTENT_SHUTDOWN) && vm->fx->dependents_up(vm, &names);
+	if (wait)
+		vm_logf(vm, "stops once %s, which need%s it, %s stopped",
+		    names.data, strchr(names.data, ',') ? "" : "s",
+		    strchr(names.data, ',') ? "have" : "has");
+	buf_free(&names);
+	return wait ? P_RUNNING_DEPENDENTS : P_STOPPING_HOOK_UP;
+}
+
+/* stop (not -r) of a running VM: refused while VMs that need it run. */
+enum vm_pos
+act_stop_request(struct vm *vm, struct vm_ctx *ctx)
+{
+	enum vm_pos	 p = act_want_down(vm, ctx);
+
+	if (ctx->refused)
+		return p;
+	return act_stop_now(vm, ctx);
+}
+
+/* stop -r: the VMs that need it are stopped, then it. */
+enum vm_pos
+act_stop_recursive(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm->fx->stop_dependents(vm);
+	return act_stop_now(vm, ctx);
+}
+
+enum vm_pos
+act_dependents_down(struct vm *vm, struct vm_ctx *ctx)
+{
+	struct buf	 names;
+	bool		 up;
+
+	buf_init(&names);
+	up = vm->fx->dependents_up(vm, &names);
+	buf_free(&names);
+	if (up)
+		return vm->pos;
+	vm_for_intent(vm);
 	return P_STOPPING_HOOK_UP;
+}
+
+/* ---- Dependencies. ---- */
+
+enum vm_pos
+act_cancel_deps(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm_want(vm, vm_intent_of(ctx->ev), ctx);
+	vm_logf(vm, "the start that waited for its dependencies is "
+	    "cancelled by %s", vm_event_name(ctx->ev));
+	return P_STOPPED;
+}
+
+enum vm_pos
+act_deps_ready(struct vm *vm, struct vm_ctx *ctx)
+{
+	struct buf	 why;
+	enum vm_pos	 next;
+	int		 r;
+
+	buf_init(&why);
+	r = vm->fx->deps_ready(vm, &why);
+	if (r == -1)
+		vm_logf(vm, "not starting: %s", why.data);
+	buf_free(&why);
+	if (r == 0)
+		return vm->pos;		/* one went down meanwhile */
+	if (r == -1) {
+		vm->intent = INTENT_STOP;
+		return P_STOPPED;
+	}
+	vm_logf(vm, "the VMs it depends on are ready");
+	next = vm_start_now(vm);
+	return next;
+}
+
+enum vm_pos
+act_deps_failed(struct vm *vm, struct vm_ctx *ctx)
+{
+	struct buf	 why;
+
+	buf_init(&why);
+	(void)vm->fx->deps_ready(vm, &why);
+	vm_logf(vm, "not starting: %s", why.len ? why.data :
+	    "a VM it depends on cannot be started");
+	log_warnx("%s: not starting: %s", vm->name, why.len ? why.data :
+	    "a VM it depends on cannot be started");
+	buf_free(&why);
+	vm_want(vm, INTENT_STOP, NULL);
+	return P_STOPPED;
+}
+
+/* ---- Health: a probe that keeps failing, a watchdog that fired. ---- */
+
+enum vm_pos
+act_crash_kill(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm->reason = ctx->ev == EV_WATCHDOG ? "watchdog" : "probe-failed";
+	vm->by_uid = -1;
+	vm_logf(vm, "%s: killing pid %ld; it restarts as after a crash",
+	    ctx->ev == EV_WATCHDOG ? "the guest's watchdog fired" :
+	    "its probe failed too often", (long)vm->pid);
+	log_warnx("%s: %s: killing it", vm->name, vm->reason);
+	vm->fx->signal(vm, SIGKILL);
+	return P_CRASH_KILL;
+}
+
+/* The hypervisor killed for its health is gone: restart, counted. */
+enum vm_pos
+act_killed_restart(struct vm *vm, struct vm_ctx *ctx)
+{
+	return P_RESTART_HOOK;		/* vm->reason set by act_crash_kill */
+}
+
+/* ---- The shutdown's deadline. ---- */
+
+static void
+vm_deadline_mark(struct vm *vm)
+{
+	if (!vm->deadline_killed)
+		vm_logf(vm, "the shutdown's deadline has come: killed");
+	vm->deadline_killed = true;
+}
+
+enum vm_pos
+act_deadline_kill_now(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm_deadline_mark(vm);
+	if (vm->pid != -1)
+		vm->fx->signal(vm, SIGKILL);
+	vm->reason = "daemon-shutdown";
+	vm->by_uid = -1;
+	return P_STOPPING_HOOK_UP;
+}
+
+enum vm_pos
+act_deadline_kill(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm_deadline_mark(vm);
+	if (vm->pid != -1)
+		vm->fx->signal(vm, SIGKILL);
+	return vm->pos;
+}
+
+enum vm_pos
+act_deadline_kill_task(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm_deadline_mark(vm);
+	vm->fx->task_signal(vm, SIGKILL);
+	return vm->pos;
 }
 
 enum vm_pos

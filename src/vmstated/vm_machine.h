@@ -41,7 +41,9 @@ struct vm_row {
 
 #define STARTS		(E(EV_START) | E(EV_RESTART))
 #define DOWNS		(E(EV_STOP) | E(EV_KILL) | E(EV_SHUTDOWN) | \
-			    E(EV_REMOVE))
+			    E(EV_REMOVE) | E(EV_STOP_RECURSIVE))
+#define STOPS		(E(EV_STOP) | E(EV_STOP_RECURSIVE))
+#define HEALTH		(E(EV_PROBE_FAILED) | E(EV_WATCHDOG))
 #define HOOKS		(E(EV_HOOK_OK) | E(EV_HOOK_FAILED))
 #define HELPERS		(E(EV_HELPER_OK) | E(EV_HELPER_FAILED))
 #define EXITS		(E(EV_EXIT_REBOOT) | E(EV_EXIT_OFF) | \
@@ -70,7 +72,8 @@ struct vm_row {
 #define UPPOS		(P(P_RUNNING_HOOK) | P(P_RUNNING) | \
 			    P(P_RESTART_HOOK_UP) | P(P_RESTART_WAIT) | \
 			    P(P_RESTARTED_HOOK) | P(P_STOPPING_HOOK_UP) | \
-			    P(P_STOPPING_WAIT) | P(P_FAILING_WAIT))
+			    P(P_STOPPING_WAIT) | P(P_FAILING_WAIT) | \
+			    P(P_RUNNING_DEPENDENTS) | P(P_CRASH_KILL))
 
 
 /* vm.c: for the actions */
@@ -125,6 +128,17 @@ enum vm_pos	act_enter_running(struct vm *, struct vm_ctx *);
 enum vm_pos	act_storage_torn_down(struct vm *, struct vm_ctx *);
 enum vm_pos	act_network_torn_down(struct vm *, struct vm_ctx *);
 enum vm_pos	act_recover(struct vm *, struct vm_ctx *);
+enum vm_pos	act_cancel_deps(struct vm *, struct vm_ctx *);
+enum vm_pos	act_deps_ready(struct vm *, struct vm_ctx *);
+enum vm_pos	act_deps_failed(struct vm *, struct vm_ctx *);
+enum vm_pos	act_stop_request(struct vm *, struct vm_ctx *);
+enum vm_pos	act_stop_recursive(struct vm *, struct vm_ctx *);
+enum vm_pos	act_dependents_down(struct vm *, struct vm_ctx *);
+enum vm_pos	act_crash_kill(struct vm *, struct vm_ctx *);
+enum vm_pos	act_killed_restart(struct vm *, struct vm_ctx *);
+enum vm_pos	act_deadline_kill(struct vm *, struct vm_ctx *);
+enum vm_pos	act_deadline_kill_now(struct vm *, struct vm_ctx *);
+enum vm_pos	act_deadline_kill_task(struct vm *, struct vm_ctx *);
 enum vm_pos	act_auto_restart(struct vm *, struct vm_ctx *);
 enum vm_pos	act_guest_off(struct vm *, struct vm_ctx *);
 enum vm_pos	act_restart_gone(struct vm *, struct vm_ctx *);

@@ -251,7 +251,7 @@ vmproc_find(struct vm *vm, pid_t pid, uint64_t start,
 			return pid;
 	}
 	if (vm->hv->find != NULL)
-		return vm->hv->find(vmproc_hv(vm));
+		return vm->hv->find(vmproc_hv(vm), false);
 	return -1;
 }
 

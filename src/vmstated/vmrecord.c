@@ -50,6 +50,10 @@ vmrecord_encode(const struct vm *vm, double mono_now, double wall_now,
 	buf_json_cstr(b, vm->fail_reason);
 	buf_puts(b, ",\"last_exit\":");
 	buf_json_cstr(b, vm->last_exit);
+	/* Enough to stop it should its configuration be gone next time. */
+	buf_printf(b, ",\"hypervisor\":\"%s\",\"dir\":",
+	    cfg_hv_name(vm->cfg->hypervisor));
+	buf_json_cstr(b, vm->cfg->dir);
 	buf_putc(b, '}');
 }
 
@@ -187,6 +191,10 @@ vmrecord_decode(const char *text, size_t len, struct vm_record *rec,
 		rec->last_exit = xstrdup(s);
 	if (rec->legacy && (s = rec_string(root, "cmdline")) != NULL)
 		rec->cmdline = xstrdup(s);
+	rec->hypervisor = (s = rec_string(root, "hypervisor")) != NULL &&
+	    strcmp(s, "qemu") == 0 ? HV_QEMU : HV_BHYVE;
+	if ((s = rec_string(root, "dir")) != NULL)
+		rec->dir = xstrdup(s);
 	if (rec->pid <= 0)
 		rec->pid = -1;
 	if (rec->task_pid <= 0)
@@ -202,5 +210,6 @@ vmrecord_free(struct vm_record *rec)
 	free(rec->fail_reason);
 	free(rec->last_exit);
 	free(rec->cmdline);
+	free(rec->dir);
 	memset(rec, 0, sizeof(*rec));
 }

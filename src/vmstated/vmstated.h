@@ -72,6 +72,9 @@ enum vm_pos {
 	P_FAILED,		/* at rest */
 	P_RECOVER_TASK,		/* a previous daemon's hook is being ended */
 	P_RECOVER_DESTROY,	/* hypervisor gone while no daemon ran */
+	P_STOPPED_DEPS,		/* a start waits for what the VM needs */
+	P_RUNNING_DEPENDENTS,	/* a stop waits for the VMs that need it */
+	P_CRASH_KILL,		/* probe or watchdog: killed, a crash */
 	VM_NPOS
 };
 
@@ -108,6 +111,13 @@ enum vm_event {
 	EV_EXIT_CRASH,		/* ... anything else */
 	EV_STOP_TIMER,		/* time to escalate the stop */
 	EV_RETRY_TIMER,		/* time to try the spawn again */
+	EV_STOP_RECURSIVE,	/* stop -r: the VMs that need it first */
+	EV_DEPS_READY,		/* what the VM needs is ready */
+	EV_DEPS_FAILED,		/* ... cannot be started */
+	EV_DEPENDENTS_DOWN,	/* no VM that needs it runs any more */
+	EV_PROBE_FAILED,	/* probe_failures probes failed in a row */
+	EV_WATCHDOG,		/* the guest stopped feeding its watchdog */
+	EV_DEADLINE,		/* the shutdown's deadline: kill */
 	VM_NEVENTS
 };
 
@@ -168,6 +178,21 @@ struct vm_effects {
 	void	(*idle)(struct vm *);
 	/* The configuration in force changed (pending taken). */
 	void	(*config_changed)(struct vm *, struct vm_config *old);
+	/* Are the VMs it depends on ready?  1 yes; 0 not yet (they are
+	 * being started, and EV_DEPS_READY or EV_DEPS_FAILED follows);
+	 * -1 they cannot be (why says why). */
+	int	(*deps_ready)(struct vm *, struct buf *why);
+	/* Does a VM that depends on it run (is not at rest)?  When one
+	 * does, EV_DEPENDENTS_DOWN follows once none does. */
+	bool	(*dependents_up)(struct vm *, struct buf *names);
+	/* stop -r: stop the VMs that depend on it (recursively). */
+	void	(*stop_dependents)(struct vm *);
+	/* The VM entered (on) or left (off) running at rest: probes run
+	 * while it is there. */
+	void	(*probe)(struct vm *, bool on);
+	/* The position changed: the supervisor may have something to do
+	 * (called before vm_event() returns; it must defer). */
+	void	(*moved)(struct vm *);
 };
 
 /* What a previous daemon recorded of a VM (vmrecord.c). */
@@ -189,6 +214,8 @@ struct vm_record {
 	bool		 legacy;
 	bool		 task_done;	/* the recorded hook ran to its end
 					   while no daemon ran */
+	enum hv_kind	 hypervisor;
+	char		*dir;		/* the VM's directory */
 };
 
 struct vm {
@@ -220,6 +247,7 @@ struct vm {
 	enum vm_intent		 recover_intent;
 	char			*fail_reason;
 	time_t			 state_since;	/* wall clock, for display */
+	bool			 deadline_killed; /* by the shutdown's deadline */
 
 	/* The hypervisor process (vmproc.c). */
 	pid_t			 pid;		/* -1: none */
@@ -246,6 +274,18 @@ struct vm {
 	bool			 task_timed_out;
 
 	struct event		*timers[VM_NTIMERS];
+
+	/* Its health probe (probe.c). */
+	pid_t			 probe_pid;	/* -1: none runs */
+	struct event		*probe_timer;	/* the next probe */
+	struct event		*probe_deadline; /* probe_timeout */
+	bool			 probe_timed_out;
+	bool			 has_probe;	/* a probe file exists */
+	bool			 probe_passed;	/* since it entered running */
+	bool			 probe_ok;	/* the last result */
+	int			 probe_failed_in_row;
+	unsigned long		 probe_runs;
+	time_t			 probe_last;	/* wall clock */
 
 	double			*restarts;	/* monotonic, in the window */
 	int			 nrestarts;
@@ -300,6 +340,7 @@ void		 vm_exited(struct vm *, enum hv_exit, int status, bool known,
 		    const char *description);
 bool		 vm_at_rest(const struct vm *);	/* stopped or failed */
 bool		 vm_is_up(const struct vm *);	/* hypervisor running */
+/* stop -r and the deadline are orders of their own: vm_event(). */
 int		 vm_restarts_in_window(struct vm *);
 void		 vm_restore(struct vm *, const struct vm_record *);
 void		 vm_print_table(FILE *);
@@ -319,6 +360,24 @@ bool		 vm_pos_by_name(const char *, enum vm_pos *);
 extern const struct vm_effects vm_daemon_effects;
 double		 vm_clock_mono(void);
 double		 vm_clock_wall(void);
+
+/* probe.c: health probes */
+void		 probe_set(struct vm *, bool on);
+bool		 probe_ready(const struct vm *);
+bool		 probe_configured(const struct vm *);
+void		 probe_release(struct vm *);
+
+/* order.c: start and stop order, autostart, the shutdown's deadline */
+int		 order_deps_ready(struct vm *, struct buf *why);
+bool		 order_dependents_up(struct vm *, struct buf *names);
+void		 order_stop_dependents(struct vm *);
+void		 order_kick(void);
+void		 order_autostart(void);
+void		 order_shutdown(void);
+void		 order_report(void);
+bool		 order_vm_ready(const struct vm *);
+void		 order_free(void);
+double		 order_task_limit(double limit);
 
 /* vmproc.c: the hypervisor process */
 struct hv_vm	*vmproc_hv(struct vm *);
@@ -346,8 +405,6 @@ struct vm	*sv_find(const char *name);
 size_t		 sv_invalid_count(void);
 const struct invalid_vm *sv_invalid(size_t);
 const struct invalid_vm *sv_find_invalid(const char *name);
-void		 sv_autostart(void);
-void		 sv_shutdown(void);
 bool		 sv_all_at_rest(void);
 int		 sv_reload(struct buf *reply);
 void		 sv_vm_idle(struct vm *);
@@ -390,6 +447,9 @@ void		 control_close(void);
 void		 control_set_mode(const struct daemon_config *, bool any_owner);
 void		 control_broadcast_state(struct vm *, enum vm_state from,
 		    enum vm_state to);
+void		 control_broadcast_probe(struct vm *);
+void		 control_log_refusal(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 
 /* request.c: the commands of the control protocol */
 struct ucl_node;
@@ -408,13 +468,13 @@ struct ctl_switch {
 	bool			 follow;	/* log: what is added, too */
 	long			 lines;		/* log: the last ones; -1 all */
 };
+/* A client, as the kernel saw it connect (platform_peer_cred). */
 struct ctl_peer {
 	uid_t		 uid;
 	gid_t		 gid;
-	gid_t		*groups;
+	gid_t		*groups;	/* supplementary */
 	int		 ngroups;
-	bool		 groups_known;
-	struct ctl_switch sw;
+	struct ctl_switch sw;		/* after a console or log request */
 };
 #define REQUEST_SUBSCRIBE	1	/* events follow the reply */
 #define REQUEST_SWITCH		2	/* the connection switches: peer->sw */
@@ -425,6 +485,11 @@ struct ctl_peer {
 int		 request_handle(struct ctl_peer *, const struct ucl_node *req,
 		    struct buf *reply);
 void		 request_status_json(struct vm *, struct buf *);
+bool		 request_is_admin(const struct ctl_peer *);
+bool		 request_may_operate(const struct ctl_peer *,
+		    const struct vm *);
+/* The configuration whose owner and group are in force (the newest). */
+const struct vm_config *request_auth_config(const struct vm *);
 
 /* switch.c: connections that stop speaking JSON lines */
 void		 switch_take(struct ctl_peer *, struct bufferevent *);
@@ -465,6 +530,8 @@ int		 persist_task_done(const struct vm *, pid_t, int *status);
 int		 persist_save(struct vm *);
 void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
+int		 persist_read(const char *path, struct vm_record *,
+		    size_t *size);
 void		 persist_close(struct vm *);
 
 /* daemon.c */

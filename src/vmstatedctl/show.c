@@ -708,9 +708,142 @@ show_event(struct reply *ev)
 		    str_or(ev, NULL, "to", "?"));
 		if ((reason = reply_str(ev, NULL, "reason")) != NULL)
 			buf_printf(&b, " (%s)", reason);
+	} else if (strcmp(type, "probe") == 0) {
+		const struct reply_value	*f;
+
+		if (reply_true(ev, NULL, "ok"))
+			buf_puts(&b, " probe passed");
+		else if ((f = reply_get(ev, "failures")) != NULL &&
+		    f->type == REPLY_INT)
+			buf_printf(&b, " probe failed (%lld in a row)",
+			    (long long)f->integer);
+		else
+			buf_puts(&b, " probe failed");
 	} else
 		buf_printf(&b, " %s", type);
 	show_sanitized(b.data);
 	putchar('\n');
 	buf_free(&b);
+}
+
+/* One VM of status -d. */
+struct order_row {
+	char	*name;
+	char	*state;
+	bool	 ready;
+	char	**deps;
+	size_t	 ndeps;
+	int	 level;		/* 0: needs nothing; else 1 + its deps' */
+	bool	 visiting;
+};
+
+static int
+order_find(struct order_row *rows, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Its place in the start order: one more than what it depends on. */
+static int
+order_level(struct order_row *rows, size_t n, size_t i)
+{
+	size_t	 d;
+	int	 j, l;
+
+	if (rows[i].level >= 0 || rows[i].visiting)
+		return rows[i].level < 0 ? 0 : rows[i].level;
+	rows[i].visiting = true;
+	rows[i].level = 0;
+	for (d = 0; d < rows[i].ndeps; d++)
+		if ((j = order_find(rows, n, rows[i].deps[d])) >= 0 &&
+		    (l = order_level(rows, n, (size_t)j) + 1) > rows[i].level)
+			rows[i].level = l;
+	rows[i].visiting = false;
+	return rows[i].level;
+}
+
+static int
+order_cmp(const void *a, const void *b)
+{
+	const struct order_row	*ra = a, *rb = b;
+
+	if (ra->level != rb->level)
+		return ra->level - rb->level;
+	return strcmp(ra->name, rb->name);
+}
+
+/*
+ * status -d: the VMs in the order they start (what a VM depends on
+ * first; at each step by name), with their state, whether they are ready
+ * and what they depend on.  Shutdown goes the other way.
+ */
+int
+show_status_order(struct reply *r)
+{
+	const struct reply_value	*vms;
+	struct reply_value		 vm, deps, e;
+	struct reply_cursor		 c, dc;
+	struct order_row		*rows = NULL;
+	const char			*s;
+	size_t				 n = 0, i, d;
+
+	if ((vms = reply_get(r, "vms")) == NULL || vms->type != REPLY_ARRAY) {
+		log_warnx("vmstated's status reply has no \"vms\" array");
+		return -1;
+	}
+	reply_enter(r, vms, &c, NULL);
+	while (reply_next(&c, NULL, &vm)) {
+		if (vm.type != REPLY_OBJECT ||
+		    (s = reply_str(r, &vm, "name")) == NULL)
+			continue;
+		rows = xrealloc(rows, (n + 1) * sizeof(*rows));
+		memset(&rows[n], 0, sizeof(rows[n]));
+		rows[n].name = xstrdup(s);
+		s = reply_str(r, &vm, "state");
+		rows[n].state = xstrdup(s != NULL ? s : "?");
+		rows[n].ready = reply_true(r, &vm, "ready");
+		rows[n].level = -1;
+		if (reply_lookup(r, &vm, "depends", &deps) &&
+		    deps.type == REPLY_ARRAY) {
+			reply_enter(r, &deps, &dc, &c);
+			while (reply_next(&dc, NULL, &e))
+				if ((s = reply_string(r, &e)) != NULL) {
+					rows[n].deps = xrealloc(rows[n].deps,
+					    (rows[n].ndeps + 1) *
+					    sizeof(char *));
+					rows[n].deps[rows[n].ndeps++] =
+					    xstrdup(s);
+				}
+		}
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		(void)order_level(rows, n, i);
+	qsort(rows, n, sizeof(*rows), order_cmp);
+	printf("%-5s %-20s %-14s %-5s %s\n", "ORDER", "NAME", "STATE",
+	    "READY", "DEPENDS ON");
+	for (i = 0; i < n; i++) {
+		printf("%-5d ", rows[i].level + 1);
+		show_sanitized(rows[i].name);
+		printf("%*s %-14s %-5s ", (int)(strlen(rows[i].name) < 20 ?
+		    20 - strlen(rows[i].name) : 0), "", rows[i].state,
+		    rows[i].ready ? "yes" : "no");
+		for (d = 0; d < rows[i].ndeps; d++) {
+			if (d > 0)
+				printf(", ");
+			show_sanitized(rows[i].deps[d]);
+			free(rows[i].deps[d]);
+		}
+		printf("%s\n", rows[i].ndeps == 0 ? "-" : "");
+		free(rows[i].deps);
+		free(rows[i].name);
+		free(rows[i].state);
+	}
+	free(rows);
+	return 0;
 }

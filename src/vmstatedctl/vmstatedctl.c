@@ -54,7 +54,7 @@ static void
 usage_text(FILE *f)
 {
 	fprintf(f,
-"usage: vmstatedctl [-hjqw] [-s socket] [-t seconds] command [vmname ...]\n"
+"usage: vmstatedctl [-dhjqrw] [-s socket] [-t seconds] command [vmname ...]\n"
 "commands:\n"
 "  start VM ...      start the VMs\n"
 "  stop VM ...       stop gracefully (ACPI power button), forced after the\n"
@@ -73,6 +73,8 @@ usage_text(FILE *f)
 "  reopen            make vmstated reopen the VM logs (after rotation)\n"
 "options:\n"
 "  -h  this help      -j  JSON output      -q  print nothing on success\n"
+"  -r  stop: stop the VMs that depend on it first (recursively)\n"
+"  -d  status: the VMs in start order, with what each depends on\n"
 "  -w  wait until each VM is running (start, restart) or stopped (stop,\n"
 "      kill), printing its states on the way; at most -t seconds (120)\n"
 "  -s socket   default $VMSTATED_SOCKET, else " DEFAULT_SOCKET "\n"
@@ -187,7 +189,7 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 	    sizeof(*words));
 	const char *arg, *value, *command;
 	int	 i, nwords = 0;
-	bool	 options = true, is_log;
+	bool	 options = true, is_log, is_console;
 
 	atexit(free_arg_words);
 
@@ -196,6 +198,7 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 	o->lines = -1;
 	command = prescan_command(argc, argv);
 	is_log = command != NULL && strcmp(command, "log") == 0;
+	is_console = command != NULL && strcmp(command, "console") == 0;
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (!options || arg[0] != '-' || arg[1] == '\0') {
@@ -221,7 +224,15 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				o->watch = true;
 				continue;
 			case 'r':
-				o->readonly = true;
+				/* -r: read-only for console, recursive
+				 * for stop. */
+				if (is_console)
+					o->readonly = true;
+				else
+					o->recursive = true;
+				continue;
+			case 'd':
+				o->order = true;
 				continue;
 			case 'f':
 				o->follow = true;
@@ -285,6 +296,10 @@ check_command(const struct ctl_opts *o)
 	if (o->watch && !cmd->watchable)
 		usage("-w applies to start, stop, restart and kill, "
 		    "not to %s", cmd->name);
+	if (o->recursive && strcmp(cmd->name, "stop") != 0)
+		usage("-r applies to stop, not to %s", cmd->name);
+	if (o->order && strcmp(cmd->name, "status") != 0)
+		usage("-d applies to status, not to %s", cmd->name);
 	if ((o->readonly || o->no_scrollback) &&
 	    strcmp(cmd->name, "console") != 0)
 		usage("-r and -n apply to console (and -n N to log), not to "
@@ -336,6 +351,8 @@ build_request(struct buf *b, const struct ctl_opts *o)
 	buf_puts(b, "]");
 	if (o->watch)
 		buf_puts(b, ",\"watch\":true");
+	if (o->recursive)
+		buf_puts(b, ",\"recursive\":true");
 	if (o->readonly)
 		buf_puts(b, ",\"readonly\":true");
 	if (o->no_scrollback)
@@ -451,7 +468,8 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 	if (o->json || o->quiet)
 		return CTL_EXIT_OK;
 	if (strcmp(cmd->name, "status") == 0)
-		return show_status(reply) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+		return (o->order ? show_status_order(reply) :
+		    show_status(reply)) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 	return show_info(reply) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 

@@ -28,6 +28,8 @@ struct ctl_opts {
 	bool		  json;		/* -j */
 	bool		  quiet;	/* -q */
 	bool		  watch;	/* -w */
+	bool		  recursive;	/* -r: stop what depends on it */
+	bool		  order;	/* -d: status in start order */
 	bool		  readonly;	/* console -r */
 	bool		  no_scrollback; /* console -n */
 	bool		  follow;	/* log -f */
@@ -144,6 +146,7 @@ int	 log_session(struct ctl_conn *, const struct ctl_opts *);
 
 /* show.c */
 void	 show_sanitized(const char *);
+int	 show_status_order(struct reply *);
 void	 show_uptime(struct buf *, int64_t seconds);
 void	 show_time(struct buf *, double unixtime);
 int	 show_status(struct reply *);

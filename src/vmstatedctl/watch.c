@@ -237,8 +237,21 @@ watch_report_pending(const struct watch *w, const struct ctl_opts *o,
 }
 
 /*
+ * The reply says "watching": false when the daemon did not subscribe the
+ * connection: no event will come, and waiting would last until -t.
+ */
+static bool
+watch_not_subscribed(const struct reply *reply)
+{
+	const struct reply_value *v = reply_get(reply, "watching");
+
+	return v != NULL && v->type == REPLY_BOOLEAN && !v->boolean;
+}
+
+/*
  * -w: after the reply to a watched request, follow the events until every
- * accepted VM reaches its target.  Returns CTL_EXIT_OK, or CTL_EXIT_FAILED
+ * accepted VM reaches its target (the daemon follows those even when it
+ * refused others of the request).  Returns CTL_EXIT_OK, or CTL_EXIT_FAILED
  * when a VM failed, the deadline passed or the connection was lost.
  */
 int
@@ -252,6 +265,16 @@ watch_states(struct ctl_conn *c, const struct ctl_opts *o,
 	int		 rv, status = CTL_EXIT_OK;
 
 	watch_init(&w, o, reply);
+	if (w.pending > 0 && watch_not_subscribed(reply)) {
+		for (i = 0; i < w.nvms; i++)
+			if (!w.vms[i].done)
+				log_warnx("vmstated sends no states of %s on "
+				    "this connection; not waiting "
+				    "('vmstatedctl status %s' shows where it "
+				    "is)", w.vms[i].name, w.vms[i].name);
+		status = CTL_EXIT_FAILED;
+		w.pending = 0;
+	}
 	while (w.pending > 0) {
 		rv = ctl_read_line(c, &line, &len, deadline);
 		if (rv != CTL_LINE_OK) {

@@ -379,3 +379,78 @@ def test_the_bsdvm_example_starts_from_its_directory_with_its_disk(
                                                 "bridge0 addm tap0"]
     d.ctl("-w", "stop", "bsdvm", check=0)
     assert lines(d.root / "ifconfig.calls")[-1] == "tap0 destroy"
+
+
+# ---- a VM whose configuration went while no daemon ran ---------------------
+
+def test_a_running_vm_whose_directory_went_meanwhile_is_stopped(vmstated):
+    # Its configuration is gone: the next daemon cannot supervise it, but
+    # it must not leave its bhyve orphaned either.  It stops it as a
+    # removal would (no hooks: they went with the directory), destroys
+    # its instance, and forgets it.
+    d = vmstated
+    d.add_vm("vm1")
+    vmdir = d.add_vm("vm2", standin={"stdout": UP})
+    d.start()
+    pid = start_running(d, "vm2")["pid"]
+    d.wait_log("vm2", UP)                 # it handles SIGTERM now
+    d.kill()
+    shutil.rmtree(vmdir)
+    d.start()
+    wait_for(lambda: [v["name"] for v in d.status()] == ["vm1"],
+             what="vm2 to be stopped and forgotten",
+             details=lambda: d.explain("vm2"))
+    assert not pid_alive(pid)
+    assert d.standin_exits("vm2")[-1]["reason"] == "sigterm"
+    assert "stop_network -> stopped (reason removed)" in d.log("vm2")
+    assert not (d.vmm / "vm2").exists()
+    assert not (d.rundir / "vm2.state").exists()
+    assert "its configuration is gone" in d.stderr()
+
+
+def test_a_removal_cut_short_by_a_killed_daemon_is_finished(vmstated):
+    # Removed by reload, the daemon SIGKILLed while the VM stops: the next
+    # daemon finishes the removal.
+    d = vmstated
+    gate = d.root / "gate"
+    scripts = d.root / "scripts"
+    scripts.mkdir()
+    d.add_vm("vm1")
+    vmdir = d.add_vm("vm2", {"scriptpath": str(scripts)},
+                     standin={"stdout": UP})
+    d.write_hook(scripts, "stopping", "touch %s.ran\nsleep 600" % gate)
+    d.start()
+    pid = start_running(d, "vm2")["pid"]
+    d.wait_log("vm2", UP)
+    shutil.rmtree(vmdir)
+    d.ctl("reload", check=0)
+    wait_for(lambda: os.path.exists("%s.ran" % gate),
+             what="the stopping hook to run")
+    d.kill()
+    d.start()
+    wait_for(lambda: [v["name"] for v in d.status()] == ["vm1"],
+             what="vm2 to be stopped and forgotten",
+             details=lambda: d.explain("vm2"))
+    assert not pid_alive(pid)
+    assert not (d.rundir / "vm2.state").exists()
+
+
+def test_a_vm_whose_config_turned_invalid_is_taken_back_once_fixed(vmstated):
+    # An invalid configuration is not a removal: what the VM left running
+    # stays, and comes back under supervision when the configuration is
+    # fixed and reloaded.
+    d = vmstated
+    vmdir = d.add_vm("vm1", standin={"stdout": UP})
+    d.start()
+    pid = start_running(d, "vm1")["pid"]
+    d.kill()
+    good = (vmdir / "config").read_text()
+    (vmdir / "config").write_text(good + "\nnonsense = ;;;\n")
+    d.start()
+    assert d.status("vm1")["state"] == "invalid"
+    assert pid_alive(pid)
+    (vmdir / "config").write_text(good)
+    d.ctl("reload", check=0)
+    status = d.wait_state("vm1", "running")
+    assert status["pid"] == pid
+    assert status["reason"] == "adopted"

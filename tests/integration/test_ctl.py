@@ -41,7 +41,7 @@ def run_ctl(*args, env=None, timeout=60):
 def test_h_prints_usage_on_stdout_and_exits_0():
     rc, out, err = run_ctl("-h")
     assert rc == 0
-    assert out.startswith("usage: vmstatedctl [-hjqw]")
+    assert out.startswith("usage: vmstatedctl [-dhjqrw]")
     for command in ("start", "stop", "restart", "kill", "failreset",
                     "status", "info", "reload", "events"):
         assert command in out

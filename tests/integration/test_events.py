@@ -13,11 +13,14 @@ and kill); this file covers what the events say.
 import calendar
 import json
 import re
+import socket
+import subprocess
+import threading
 import time
 
 import pytest
 
-from vmstated_harness import wait_for
+from vmstated_harness import program, require, wait_for
 
 START = [("stopped", "start_network"), ("start_network", "start_storage"),
          ("start_storage", "running")]
@@ -308,3 +311,90 @@ def test_w_on_two_vms_prints_only_their_states(vmstated):
         assert [l for l in out.splitlines() if l.startswith(vm + ":")] == [
             "%s: start_network" % vm, "%s: start_storage" % vm,
             "%s: running" % vm]
+
+
+# --- -w when the daemon refuses some of the VMs ------------------------------
+
+def test_w_follows_the_accepted_vms_of_a_partly_refused_request(vmstated):
+    # The refusal is printed, vm1 is followed to running, and the exit
+    # status is the refusal's.
+    vmstated.add_vm("vm1", record_hooks=True)
+    vmstated.start()
+    rc, out, err = vmstated.ctl("-w", "-t", "60", "start", "vm1", "nosuch")
+    assert rc == 1, (out, err)
+    assert err == ('vmstatedctl: no VM named "nosuch"; \'vmstatedctl '
+                   'status\' lists the VMs\n')
+    assert out.splitlines() == ["vm1: start_network", "vm1: start_storage",
+                                "vm1: running"]
+    assert vmstated.state("vm1") == "running"
+
+
+def watch_request(d, vms):
+    """A start of vms with "watch" on a new connection: (reply, the
+    connection's file, the socket); the caller closes the socket."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(str(d.sock))
+    f = s.makefile("rb")
+    s.sendall(json.dumps({"command": "start", "vms": vms,
+                          "watch": True}).encode() + b"\n")
+    return json.loads(f.readline()), f, s
+
+
+def test_a_partly_refused_watch_request_keeps_its_subscription(vmstated):
+    vmstated.add_vm("vm1")
+    vmstated.add_vm("vm2")
+    vmstated.start()
+    vmstated.ctl("-w", "start", "vm2", check=0)
+    reply, f, s = watch_request(vmstated, ["vm1", "vm2", "nosuch"])
+    with s:
+        assert reply["ok"] is False and reply["watching"] is True
+        assert [(r["vm"], r["ok"]) for r in reply["results"]] == [
+            ("vm1", True), ("vm2", False), ("nosuch", False)]
+        events = [json.loads(f.readline()) for _ in range(3)]
+        assert changes(events) == with_reason(START, "request")
+    # All refused: no subscription, and the reply says so.
+    reply, f, s = watch_request(vmstated, ["vm2", "nosuch"])
+    with s:
+        assert reply["ok"] is False and reply["watching"] is False
+        vmstated.ctl("-w", "stop", "vm2", check=0)
+        s.sendall(b'{"command": "status"}\n')
+        assert "vms" in json.loads(f.readline())
+
+
+def test_w_does_not_wait_for_events_the_daemon_says_will_not_come(
+        tmp_path):
+    # A daemon that accepted vm1 but did not subscribe the connection says
+    # "watching": false: the client reports it at once instead of waiting
+    # until -t for events that cannot come.
+    require("vmstatedctl")
+    path = tmp_path / "fake.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(1)
+    reply = {"ok": False, "watching": False, "results": [
+        {"vm": "vm1", "ok": True, "state": "start_network"},
+        {"vm": "nosuch", "ok": False, "error": 'no VM named "nosuch"'}]}
+
+    def serve():
+        c, _ = server.accept()
+        with c:
+            c.makefile("rb").readline()
+            c.sendall(json.dumps(reply).encode() + b"\n")
+            c.recv(1)       # until the client hangs up
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        p = subprocess.run(
+            [str(program("vmstatedctl")), "-s", str(path), "-w", "-t",
+             "600", "start", "vm1", "nosuch"], stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=120)
+    finally:
+        server.close()
+        t.join(60)
+    assert p.returncode == 1, p
+    assert p.stdout == ""
+    assert p.stderr == (
+        'vmstatedctl: no VM named "nosuch"\n'
+        "vmstatedctl: vmstated sends no states of vm1 on this connection; "
+        "not waiting ('vmstatedctl status vm1' shows where it is)\n")

@@ -210,7 +210,7 @@ test_find_title_finds_retitled_process(void **state)
 	snprintf(other, sizeof(other), "bhyve: none%ld", (long)getpid());
 	assert_int_equal(pipe(ready), 0);
 	if ((pid = fork_child()) == 0) {
-		c = retitle(title) == 0 ? 'y' : 'n';
+		c = retitle(title) == 0 && chdir("/tmp") == 0 ? 'y' : 'n';
 		(void)write(ready[1], &c, 1);
 		for (;;)
 			pause();
@@ -221,12 +221,15 @@ test_find_title_finds_retitled_process(void **state)
 	if (c != 'y')
 		skip();		/* argv[] too short for the title */
 
-	assert_int_equal(platform_find_title(title), pid);
-	assert_int_equal(platform_find_title(other), 0);
+	assert_int_equal(platform_find_title(title, NULL), pid);
+	assert_int_equal(platform_find_title(other, NULL), 0);
+	/* Asked for one in a directory: only that one. */
+	assert_int_equal(platform_find_title(title, "/tmp"), pid);
+	assert_int_equal(platform_find_title(title, "/"), 0);
 	/* The whole command line, not a prefix of it. */
 	title[strlen(title) - 1] = '\0';
-	assert_int_equal(platform_find_title(title), 0);
-	assert_int_equal(platform_find_title("bhyve:"), 0);
+	assert_int_equal(platform_find_title(title, NULL), 0);
+	assert_int_equal(platform_find_title("bhyve:", NULL), 0);
 }
 
 static void

@@ -77,9 +77,11 @@ static void
 event(enum vm_event ev)
 {
 	if (ev == EV_SHUTDOWN) {
-		W.shutdown = true;
-		W.shutdown_at = W.mono;
-	} else if (ev == EV_REMOVE)
+		world_shutdown();
+		check_world();
+		return;
+	}
+	if (ev == EV_REMOVE)
 		W.removed = true;
 	vm_event(W.vm, ev);
 	check_world();

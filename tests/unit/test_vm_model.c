@@ -84,6 +84,10 @@ model_setup(uint64_t seed)
 	W.stoptimeout = world_rand(2) ? 5 : 10;
 	W.autostart = world_rand(2);
 	W.instance = world_rand(5) == 0;	/* a stale instance */
+	W.has_deps = world_rand(4) == 0;
+	W.dependents = world_rand(4) == 0;
+	W.health_pct = world_rand(3) ? 0 : 30;
+	W.shutdown_timeout = world_rand(2) ? 80 : 30;
 	world_start();
 }
 
@@ -92,23 +96,25 @@ model_request(void)
 {
 	static const enum vm_event requests[] = {
 		EV_START, EV_STOP, EV_RESTART, EV_KILL, EV_FAILRESET,
+		EV_STOP_RECURSIVE,
 	};
 	struct buf	 msg;
 
 	buf_init(&msg);
-	(void)world_request(requests[world_rand(5)], &msg);
+	(void)world_request(requests[world_rand(6)], &msg);
 	buf_free(&msg);
 }
 
 static void
 model_order(enum vm_event ev)
 {
-	world_tracef("order %s", vm_event_name(ev));
 	if (ev == EV_SHUTDOWN) {
-		W.shutdown = true;
-		W.shutdown_at = W.mono;
-	} else
-		W.removed = true;
+		world_shutdown();
+		return;
+	}
+	world_tracef("order %s", vm_event_name(ev));
+	W.removed = true;
+	world_events_seen |= UINT32_C(1) << ev;
 	vm_event(W.vm, ev);
 }
 
@@ -224,6 +230,16 @@ test_random_sequences_keep_every_rule(void **state)
 	printf("model: %lu sequences, %lu steps, %.1f s\n", n, model_steps,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	/* The sequences must have reached every position and event, or
+	 * the rules above were checked on part of the machine only. */
+	for (i = 0; i < VM_NPOS; i++)
+		if (!(world_positions_seen & (UINT64_C(1) << i)))
+			fail_msg("no sequence reached position %s",
+			    vm_pos_name((enum vm_pos)i));
+	for (i = 0; i < VM_NEVENTS; i++)
+		if (!(world_events_seen & (UINT32_C(1) << i)))
+			fail_msg("no sequence delivered event %s",
+			    vm_event_name((enum vm_event)i));
 }
 
 int

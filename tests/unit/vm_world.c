@@ -15,6 +15,8 @@ const struct hv_ops hv_bhyve_ops = { .name = "bhyve" };
 const struct hv_ops hv_qemu_ops = { .name = "qemu" };
 
 struct world W;
+uint64_t world_positions_seen;
+uint32_t world_events_seen;
 
 /* ---- randomness (splitmix64: small, and the same everywhere) ---- */
 
@@ -150,6 +152,9 @@ world_task_begin(struct vm *vm, bool helper)
 		W.task_ok = !world_chance(helper ? 2 : W.hook_fail_pct);
 	}
 	/* Recorded before it may exec, as proc_spawn's before_exec does. */
+	if (W.deadline_sent && W.task_end_at > W.shutdown_at +
+	    W.shutdown_timeout)
+		W.task_end_at = W.shutdown_at + W.shutdown_timeout;
 	vm->task_pid = W.task_pid;
 	vm->task_start = W.task_start;
 	vm->fx->persist(vm);
@@ -335,6 +340,7 @@ fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
 static void
 fx_log(struct vm *vm, const char *msg)
 {
+	(void)vm;
 	world_tracef("log: %s", msg);
 	if (strncmp(msg, "unexpected ", 11) == 0) {
 		W.unexpected = true;
@@ -352,6 +358,57 @@ fx_config_changed(struct vm *vm, struct vm_config *old)
 {
 }
 
+/*
+ * What the VM depends on is another VM the world plays: not ready until
+ * deps_at, then ready or failed for good.
+ */
+static int
+fx_deps_ready(struct vm *vm, struct buf *why)
+{
+	if (!W.has_deps || W.deps_state == 1)
+		return 1;
+	if (W.deps_state == -1) {
+		buf_puts(why, "db, which it depends on, is failed");
+		return -1;
+	}
+	if (W.deps_at < 0)
+		W.deps_at = W.mono + (W.manual ? 1.0 : world_randf(4.0));
+	return 0;
+}
+
+static bool
+fx_dependents_up(struct vm *vm, struct buf *names)
+{
+	if (W.dependents)
+		buf_puts(names, "app");
+	return W.dependents;
+}
+
+static void
+fx_stop_dependents(struct vm *vm)
+{
+	if (W.dependents && W.dependents_at < 0)
+		W.dependents_at = W.mono + (W.manual ? 1.0 :
+		    world_randf(3.0));
+}
+
+static void
+fx_probe(struct vm *vm, bool on)
+{
+	W.probing = on;
+	W.health_at = -1;
+	if (on && world_chance(W.health_pct)) {
+		W.health_at = W.mono + world_randf(5.0);
+		W.health_event = world_rand(2) ? EV_PROBE_FAILED : EV_WATCHDOG;
+	}
+}
+
+static void
+fx_moved(struct vm *vm)
+{
+	world_positions_seen |= UINT64_C(1) << vm->pos;
+}
+
 const struct vm_effects world_effects = {
 	.hook_start = fx_hook_start,
 	.destroy_start = fx_destroy_start,
@@ -367,9 +424,22 @@ const struct vm_effects world_effects = {
 	.now = fx_now,
 	.idle = fx_idle,
 	.config_changed = fx_config_changed,
+	.deps_ready = fx_deps_ready,
+	.dependents_up = fx_dependents_up,
+	.stop_dependents = fx_stop_dependents,
+	.probe = fx_probe,
+	.moved = fx_moved,
 };
 
 /* ---- the world going on ---- */
+
+/* Deliver an event to the VM, noting that the model reached it. */
+static void
+world_event(enum vm_event ev)
+{
+	world_events_seen |= UINT32_C(1) << ev;
+	vm_event(W.vm, ev);
+}
 
 void
 world_init(uint64_t seed)
@@ -390,6 +460,9 @@ world_init(uint64_t seed)
 	W.task_pid = -1;
 	W.next_pid = 100;
 	W.shutdown_at = -1;
+	W.health_at = W.deps_at = W.dependents_at = -1;
+	W.shutdown_timeout = 80;
+	W.grace = 10;
 	for (t = 0; t < VM_NTIMERS; t++)
 		W.timer_at[t] = -1;
 	W.name = xstrdup("vm1");
@@ -433,6 +506,13 @@ world_free(void)
 	W.name = NULL;
 }
 
+/* When the shutdown kills what still runs; it ends grace seconds later. */
+static double
+world_deadline(void)
+{
+	return W.shutdown_at + W.shutdown_timeout - W.grace;
+}
+
 double
 world_next_time(void)
 {
@@ -446,6 +526,15 @@ world_next_time(void)
 	for (i = 0; i < VM_NTIMERS; i++)
 		if (W.timer_at[i] >= 0 && (t < 0 || W.timer_at[i] < t))
 			t = W.timer_at[i];
+	if (W.deps_at >= 0 && (t < 0 || W.deps_at < t))
+		t = W.deps_at;
+	if (W.dependents_at >= 0 && (t < 0 || W.dependents_at < t))
+		t = W.dependents_at;
+	if (W.probing && W.health_at >= 0 && (t < 0 || W.health_at < t))
+		t = W.health_at;
+	if (W.shutdown && !W.deadline_sent && (t < 0 ||
+	    world_deadline() < t))
+		t = world_deadline();
 	return t;
 }
 
@@ -490,7 +579,7 @@ world_deliver(double t)
 			ev = W.task_ok ? EV_HOOK_OK : EV_HOOK_FAILED;
 		}
 		W.task_reclaimed = false;
-		vm_event(vm, ev);
+		world_event(ev);
 		return;
 	}
 	if (W.hv_alive && W.hv_exit_at >= 0 && W.hv_exit_at <= t) {
@@ -500,6 +589,9 @@ world_deliver(double t)
 		vm->pid = -1;
 		vm->pid_start = 0;
 		world_tracef("hypervisor ends: %s", hv_exit_name(kind));
+		world_events_seen |= UINT32_C(1) << (kind == HV_EXIT_REBOOT ?
+		    EV_EXIT_REBOOT : kind == HV_EXIT_CRASH ? EV_EXIT_CRASH :
+		    EV_EXIT_OFF);
 		vm_exited(vm, kind, kind == HV_EXIT_REBOOT ? 0 : 1 << 8, true,
 		    "fake");
 		return;
@@ -509,10 +601,55 @@ world_deliver(double t)
 			W.timer_at[i] = -1;
 			world_tracef("%s timer", i == VM_TIMER_STOP ? "stop" :
 			    "retry");
-			vm_event(vm, i == VM_TIMER_STOP ? EV_STOP_TIMER :
+			world_event(i == VM_TIMER_STOP ? EV_STOP_TIMER :
 			    EV_RETRY_TIMER);
 			return;
 		}
+	if (W.deps_at >= 0 && W.deps_at <= t) {
+		W.deps_at = -1;
+		W.deps_state = W.manual || world_rand(5) ? 1 : -1;
+		world_tracef("the VM it depends on is %s", W.deps_state == 1 ?
+		    "ready" : "failed");
+		world_event(W.deps_state == 1 ? EV_DEPS_READY :
+		    EV_DEPS_FAILED);
+		return;
+	}
+	if (W.dependents_at >= 0 && W.dependents_at <= t) {
+		W.dependents_at = -1;
+		W.dependents = false;
+		world_tracef("the VMs that need it are down");
+		world_event(EV_DEPENDENTS_DOWN);
+		return;
+	}
+	if (W.probing && W.health_at >= 0 && W.health_at <= t) {
+		W.health_at = -1;
+		world_tracef("%s", vm_event_name(W.health_event));
+		world_event(W.health_event);
+		return;
+	}
+	if (W.shutdown && !W.deadline_sent && world_deadline() <= t) {
+		W.deadline_sent = true;
+		world_tracef("the shutdown's deadline");
+		/* The task runner cuts every limit to what is left. */
+		if (W.task_alive && W.task_end_at > W.shutdown_at +
+		    W.shutdown_timeout)
+			W.task_end_at = W.shutdown_at + W.shutdown_timeout;
+		world_event(EV_DEADLINE);
+		return;
+	}
+}
+
+void
+world_shutdown(void)
+{
+	world_tracef("order shutdown");
+	W.shutdown = true;
+	W.shutdown_at = W.mono;
+	W.deadline_sent = false;
+	/* A VM that needs it stops by itself, some time later. */
+	if (W.dependents && W.dependents_at < 0)
+		W.dependents_at = W.mono + world_randf(W.shutdown_timeout);
+	world_event(EV_SHUTDOWN);
 }
 
 bool
@@ -542,6 +679,7 @@ world_request(enum vm_event ev, struct buf *msg)
 	int	 before = W.vm->nrestarts, r;
 
 	world_tracef("request %s", vm_event_name(ev));
+	world_events_seen |= UINT32_C(1) << ev;
 	r = vm_request(W.vm, ev, 0, "request", msg);
 	if (r == 0 && ev == EV_RESTART) {
 		W.restart_asked = true;
@@ -597,6 +735,8 @@ world_daemon_restart(void)
 	W.vm = vm_new(world_config(), &world_effects);
 	W.shutdown = false;		/* the new daemon is not exiting */
 	W.shutdown_at = -1;
+	W.deadline_sent = false;
+	W.probing = false;
 	W.restart_asked = false;
 	if (W.record == NULL)
 		return;			/* never recorded: stopped */
@@ -628,13 +768,11 @@ world_daemon_restart(void)
 	vmrecord_free(&rec);
 }
 
-/* Bound on a shutdown: the stop escalation, and every hook and helper
- * that may still run, each at its time limit. */
+/* Bound on a shutdown: shutdown_timeout, whatever the VM does. */
 static double
 world_shutdown_bound(void)
 {
-	return (double)W.stoptimeout + VM_KILL_GRACE +
-	    8.0 * ((double)W.hooktimeout + VM_KILL_GRACE) + 1.0;
+	return W.shutdown_timeout + 0.5;
 }
 
 bool

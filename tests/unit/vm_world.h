@@ -74,6 +74,22 @@ struct world {
 	int		 hooks_run[VM_NSTATES];
 
 	double		 timer_at[VM_NTIMERS];
+	bool		 probing;
+	double		 health_at;	/* a probe failure or watchdog due */
+	enum vm_event	 health_event;
+	int		 health_pct;	/* chance a probed VM gets one */
+
+	/* What it depends on, and what depends on it. */
+	bool		 has_deps;	/* it depends on another VM */
+	int		 deps_state;	/* 0 not ready, 1 ready, -1 failed */
+	double		 deps_at;	/* they get ready (or fail) then */
+	bool		 dependents;	/* a VM that needs it runs */
+	double		 dependents_at;	/* ... until then */
+
+	/* The shutdown's deadline (shutdown_timeout). */
+	double		 shutdown_timeout;
+	double		 grace;
+	bool		 deadline_sent;
 	pid_t		 next_pid;
 
 	/* The state file. */
@@ -97,6 +113,9 @@ struct world {
 };
 
 extern struct world W;
+/* What every sequence so far has reached: positions and events. */
+extern uint64_t world_positions_seen;
+extern uint32_t world_events_seen;
 extern const struct vm_effects world_effects;
 
 void	 world_init(uint64_t seed);
@@ -120,6 +139,8 @@ int	 world_request(enum vm_event, struct buf *msg);
 void	 world_daemon_restart(void);
 /* What must hold after every step; false (and violation set) if not. */
 bool	 world_check(void);
+/* The daemon's SIGTERM (EV_SHUTDOWN) and its deadline. */
+void	 world_shutdown(void);
 void	 world_dump(FILE *);
 
 #endif

@@ -1,0 +1,273 @@
+"""A host that boots and shuts down well (issue 13 items 1 to 3): what a
+VM depends on starts first and stops last, autostart runs independent VMs
+in parallel as far as autostart_parallel allows, one deadline bounds the
+daemon's shutdown, and a probe that keeps failing restarts a VM, then
+fails it.  Against the bhyve stand-in; every order is read from the hooks'
+own record, never from a clock."""
+
+import json
+import signal
+import subprocess
+
+from vmstated_harness import pid_alive, wait_for
+
+UP = "guest is up"
+
+
+def order(d):
+    """Every recorded hook run of every VM, in order: "vm state"."""
+    try:
+        lines = d.hook_log.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [" ".join(l.split(" ")[:2]) for l in lines]
+
+
+def probe(d, vmdir, body):
+    """The VM's probe (not recorded with the hooks: it is not one)."""
+    d.write_hook(vmdir, "probe", body)
+
+
+def index(seq, item):
+    assert item in seq, "%r not in %r" % (item, seq)
+    return seq.index(item)
+
+
+def last_index(seq, item):
+    assert item in seq, "%r not in %r" % (item, seq)
+    return len(seq) - 1 - seq[::-1].index(item)
+
+
+# ---- depends --------------------------------------------------------------
+
+def test_a_start_starts_what_the_vm_needs_first(vmstated):
+    d = vmstated
+    d.add_vm("db", record_hooks=True,
+             hooks={"start_storage": "sleep 0.3"})
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True)
+    d.start()
+    d.ctl("start", "app", check=0)
+    d.wait_state("app", "running")
+    assert d.state("db") == "running"
+    seen = order(d)
+    # app's start begins once db is ready: running, its hook done.
+    assert last_index(seen, "db running") < index(seen, "app start_network")
+    assert "waiting for the VMs it depends on" in d.log("app")
+
+
+def test_a_probe_makes_a_vm_ready_only_once_it_passed(vmstated):
+    d = vmstated
+    gate = d.root / "db-healthy"
+    probe(d, d.add_vm("db", {"probe_interval": 1}, record_hooks=True),
+          "test -e %s" % gate)
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True)
+    d.start()
+    d.ctl("start", "app", check=0)
+    d.wait_state("db", "running")
+    d.wait_log("db", "probe failed")
+    assert d.state("app") == "stopped"          # still waiting
+    assert d.status("db")["ready"] is False
+    gate.touch()
+    d.wait_state("app", "running")
+    assert d.status("db")["ready"] is True
+    info = json.loads(d.ctl("-j", "info", "db")[1])["vm"]
+    assert info["probe"]["ok"] is True
+
+
+def test_a_stop_waiting_for_dependencies_is_cancelled_by_stop(vmstated):
+    d = vmstated
+    gate = d.root / "never"
+    probe(d, d.add_vm("db", {"probe_interval": 1}, record_hooks=True),
+          "test -e %s" % gate)
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True)
+    d.start()
+    d.ctl("start", "app", check=0)
+    d.wait_log("app", "waiting for the VMs it depends on")
+    d.ctl("stop", "app", check=0)
+    d.wait_log("app", "is cancelled by stop")
+    assert "app start_network" not in order(d)
+
+
+def test_a_needed_vm_is_not_stopped_without_recursive(vmstated):
+    d = vmstated
+    d.add_vm("db", record_hooks=True, standin={"stdout": UP})
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True,
+             standin={"stdout": UP})
+    d.start()
+    d.ctl("-w", "start", "app", check=0)
+    d.wait_log("db", UP)
+    d.wait_log("app", UP)
+    rc, _, err = d.ctl("stop", "db")
+    assert rc == 1 and "db is needed by app" in err and "stop -r" in err
+    assert d.state("db") == "running"
+    # -r: app first, then db.
+    d.ctl("-w", "stop", "-r", "db", check=0)
+    assert d.state("app") == "stopped"
+    seen = order(d)
+    assert last_index(seen, "app stopped") < index(seen, "db stopping")
+
+
+def test_cycles_unknown_names_and_self_are_refused_at_load(vmstated):
+    d = vmstated
+    d.add_vm("a", {"depends": ["b"]})
+    d.add_vm("b", {"depends": ["c"]})
+    d.add_vm("c", {"depends": ["a"]})
+    d.add_vm("self", {"depends": ["self"]})
+    d.add_vm("lost", {"depends": ["nosuch"]})
+    d.add_vm("ok")
+    p = subprocess.run(d.command("-n"), capture_output=True, text=True)
+    assert p.returncode == 1
+    err = p.stderr
+    for vm in ("a", "b", "c"):
+        assert "%s/config:" % vm in err
+    assert "dependency cycle: a -> b -> c -> a" in err
+    assert "self depends on itself" in err
+    assert 'no VM is named "nosuch"' in err
+    assert p.stdout.splitlines()[0].startswith("ok\t")
+    d.start()
+    assert {v["name"]: v["state"] for v in d.status()} == {
+        "ok": "stopped", "a": "invalid", "b": "invalid", "c": "invalid",
+        "self": "invalid", "lost": "invalid"}
+
+
+def test_status_d_shows_the_start_order(vmstated):
+    d = vmstated
+    d.add_vm("app", {"depends": ["db", "dns"]})
+    d.add_vm("db", {"depends": ["dns"]})
+    d.add_vm("dns")
+    d.start()
+    rc, out, _ = d.ctl("status", "-d")
+    assert rc == 0
+    rows = [l.split() for l in out.splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [("1", "dns"), ("2", "db"),
+                                            ("3", "app")]
+    assert out.splitlines()[-1].endswith("db, dns")
+
+
+# ---- autostart --------------------------------------------------------------
+
+def autostart_vms(d, parallel):
+    d.conf_settings["autostart_parallel"] = parallel
+    for vm in ("a", "b"):
+        d.add_vm(vm, {"autostart": True}, record_hooks=True,
+                 hooks={"start_storage": "sleep 0.5"})
+    d.add_vm("c", {"autostart": True, "depends": ["a", "b"]},
+             record_hooks=True)
+    d.start()
+    for vm in ("a", "b", "c"):
+        d.wait_state(vm, "running")
+    return order(d)
+
+
+def test_autostart_runs_independent_vms_in_parallel(vmstated):
+    seen = autostart_vms(vmstated, 2)
+    # b starts before a is up; c waits for both.
+    assert index(seen, "b start_network") < index(seen, "a running")
+    assert max(index(seen, "a running"), index(seen, "b running")) < \
+        index(seen, "c start_network")
+
+
+def test_autostart_parallel_1_starts_one_at_a_time(vmstated):
+    seen = autostart_vms(vmstated, 1)
+    assert index(seen, "a running") < index(seen, "b start_network")
+    assert index(seen, "b running") < index(seen, "c start_network")
+
+
+def test_autostart_delay_lets_the_others_go_first(vmstated):
+    d = vmstated
+    d.add_vm("late", {"autostart": True, "autostart_delay": 2},
+             record_hooks=True)
+    d.add_vm("quick", {"autostart": True}, record_hooks=True)
+    d.start()
+    d.wait_state("late", "running")
+    seen = order(d)
+    assert index(seen, "quick running") < index(seen, "late start_network")
+    assert "late: autostart in 2 s" in d.stderr()
+
+
+# ---- shutdown ----------------------------------------------------------------
+
+def test_shutdown_stops_dependents_before_what_they_need(vmstated):
+    d = vmstated
+    d.add_vm("db", record_hooks=True, standin={"stdout": UP})
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True,
+             standin={"stdout": UP})
+    d.start()
+    d.ctl("-w", "start", "app", check=0)
+    d.wait_log("db", UP)
+    d.wait_log("app", UP)
+    assert d.stop() == 0
+    seen = order(d)
+    assert last_index(seen, "app stopped") < index(seen, "db stopping")
+
+
+def test_the_shutdown_deadline_kills_a_guest_that_ignores_its_button(
+        vmstated):
+    # shutdown_timeout 12: at 9 s (3 s of grace left) what still runs is
+    # killed, its stop hooks still run, and the daemon exits.
+    d = vmstated
+    d.conf_settings["shutdown_timeout"] = 12
+    d.add_vm("stubborn", {"stoptimeout": 300}, record_hooks=True,
+             standin={"sigterm": "ignore", "stdout": UP})
+    d.add_vm("polite", record_hooks=True, standin={"stdout": UP})
+    d.start()
+    pids = {}
+    for vm in ("stubborn", "polite"):
+        d.ctl("-w", "start", vm, check=0)
+        d.wait_log(vm, UP)
+        pids[vm] = d.status(vm)["pid"]
+    assert d.stop(timeout=60) == 0
+    assert not pid_alive(pids["stubborn"])
+    assert "the shutdown's deadline has come: killed" in d.log("stubborn")
+    assert "killed at the deadline: stubborn" in d.stderr()
+    # Its stop hooks ran; the other VM stopped cleanly.
+    assert order(d)[-8:].count("stubborn stopped") == 1
+    assert d.standin_exits("polite")[-1]["reason"] == "sigterm"
+    assert "the shutdown's deadline" not in d.log("polite")
+
+
+# ---- probes --------------------------------------------------------------------
+
+def test_a_probe_that_keeps_failing_restarts_then_fails_the_vm(vmstated):
+    d = vmstated
+    healthy = d.root / "healthy"
+    healthy.touch()
+    probe(d, d.add_vm("vm1", {"probe_interval": 1, "probe_failures": 2,
+                              "maxrestart": 1, "maxrestarttime": 300},
+                      record_hooks=True),
+          "test -e %s" % healthy)
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    d.wait_log("vm1", "probe passed")
+    healthy.unlink()                      # the guest hangs
+    d.wait_state("vm1", "failed")
+    changes = d.transitions("vm1")
+    assert ("running", "restarting", "probe-failed") in changes
+    assert changes[-1] == ("stop_network", "failed", "restart-limit")
+    assert "its probe failed too often" in d.log("vm1")
+
+
+def test_probe_results_are_in_events(vmstated):
+    d = vmstated
+    probe(d, d.add_vm("vm1", {"probe_interval": 1}), "exit 0")
+    d.start()
+    sub = d.events()
+    d.ctl("start", "vm1", check=0)
+    ev = sub.wait(lambda e: e.get("event") == "probe", what="a probe event")
+    assert ev["vm"] == "vm1" and ev["ok"] is True and ev["failures"] == 0
+    sub.close()
+
+
+def test_vmstatedctl_events_shows_probe_results(vmstated, stream):
+    # A probe that keeps failing is reported at every failure, so the
+    # stream sees one whenever it has subscribed.
+    d = vmstated
+    probe(d, d.add_vm("vm1", {"probe_interval": 1, "probe_failures": 1000}),
+          "exit 1")
+    d.start()
+    events = stream(d, "events")
+    d.ctl("start", "vm1", check=0)
+    line = events.wait_line(r"\S+ vm1 probe failed \(\d+ in a row\)")
+    assert int(line.split("(")[1].split()[0]) >= 1
+    info = json.loads(d.ctl("-j", "info", "vm1", check=0)[1])["vm"]
+    assert info["probe"]["ok"] is False and info["probe"]["runs"] >= 1
