@@ -26,6 +26,15 @@ vm_clock_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds since the hypervisor started, whatever the wall clock does. */
+long long
+vm_uptime(const struct vm *vm)
+{
+	double	 up = vm_clock_mono() - vm->started_mono;
+
+	return up > 0 ? (long long)up : 0;
+}
+
 double
 vm_clock_wall(void)
 {

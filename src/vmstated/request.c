@@ -218,8 +218,7 @@ request_status_json(struct vm *vm, struct buf *b)
 	json_kv_str(b, "state", vm_state_name(vm->state));
 	if (vm->pid != -1) {
 		json_kv_int(b, "pid", vm->pid);
-		json_kv_int(b, "uptime", (long long)(time(NULL) -
-		    vm->started_at));
+		json_kv_int(b, "uptime", vm_uptime(vm));
 	} else
 		buf_puts(b, ",\"pid\":null,\"uptime\":null");
 	json_kv_int(b, "restarts", vm_restarts_in_window(vm));

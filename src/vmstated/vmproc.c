@@ -116,6 +116,7 @@ vmproc_recorded(pid_t pid, void *arg)
 	vm->pid = pid;
 	vm->adopted = false;
 	vm->started_at = time(NULL);
+	vm->started_mono = vm_clock_mono();
 	if (platform_proc_start(pid, &vm->pid_start) == -1)
 		vm->pid_start = 0;
 	persist_save(vm);
@@ -307,8 +308,11 @@ vmproc_adopt(struct vm *vm, pid_t pid)
 	if (platform_proc_start(pid, &vm->pid_start) == -1)
 		vm->pid_start = 0;
 	vm->adopted = true;
-	if (vm->started_at == 0)
+	if (vm->started_at == 0 || vm->started_at > time(NULL))
 		vm->started_at = time(NULL);
+	/* Its age from the wall clock, once; from here on monotonic. */
+	vm->started_mono = vm_clock_mono() - (double)(time(NULL) -
+	    vm->started_at);
 	vm->watch_event = event_new(vmstated_base(), vm->watch_fd, EV_READ,
 	    vmproc_adopted_exit, vm);
 	event_add(vm->watch_event, NULL);

@@ -255,7 +255,8 @@ struct vm {
 	bool			 adopted;	/* not our child */
 	int			 watch_fd;	/* adopted: exit watch, or -1 */
 	struct event		*watch_event;
-	time_t			 started_at;	/* wall clock */
+	time_t			 started_at;	/* wall clock: state file */
+	double			 started_mono;	/* the same: uptime */
 	int			 exit_status;	/* wait(2) status */
 	bool			 exit_known;	/* exit_status is real and of
 						   the process that ended */
@@ -360,6 +361,7 @@ bool		 vm_pos_by_name(const char *, enum vm_pos *);
 extern const struct vm_effects vm_daemon_effects;
 double		 vm_clock_mono(void);
 double		 vm_clock_wall(void);
+long long	 vm_uptime(const struct vm *);
 
 /* probe.c: health probes */
 void		 probe_set(struct vm *, bool on);

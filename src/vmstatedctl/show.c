@@ -663,8 +663,9 @@ show_reload(struct reply *r, bool quiet)
 
 	any |= reload_list(r, "added", "added", quiet);
 	any |= reload_list(r, "removed", "removed", quiet);
-	any |= reload_list(r, "changed", "changed (applied at next start)",
-	    quiet);
+	any |= reload_list(r, "changed", "changed", quiet);
+	(void)reload_list(r, "pending", "  in force at their next start "
+	    "(owner and group already are)", quiet);
 	if ((invalid = reply_get(r, "invalid")) != NULL &&
 	    invalid->type == REPLY_ARRAY) {
 		reply_enter(r, invalid, &c, NULL);

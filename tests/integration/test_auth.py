@@ -423,7 +423,9 @@ def test_a_reload_that_changes_the_owner_of_a_running_vm_applies_at_once(
     # The new owner; the VM keeps running on its old configuration.
     d.add_vm("own", {"owner": users["stranger"]}, record_hooks=True)
     assert d.ctl("reload")[:2] == (
-        0, "changed (applied at next start): own\n")
+        0, "changed: own\n"
+        "  in force at their next start (owner and group already "
+        "are): own\n")
     assert d.status("own")["pending"] is True
     for op in ("stop", "restart", "kill"):
         denied(d, users, "owner", op, "own")
@@ -442,7 +444,9 @@ def test_a_reload_that_changes_the_group_of_a_running_vm_applies_at_once(
     assert ctl_as(d, users, "member", "-w", "start", "team")[0] == 0
     d.add_vm("team", {"group": users.other_group}, record_hooks=True)
     assert d.ctl("reload")[:2] == (
-        0, "changed (applied at next start): team\n")
+        0, "changed: team\n"
+        "  in force at their next start (owner and group already "
+        "are): team\n")
     denied(d, users, "pmember", "stop", "team")
     # Everyone but pmember has other_group as primary group.
     rc, out, err = ctl_as(d, users, "stranger", "-w", "stop", "team")
@@ -457,7 +461,9 @@ def test_a_reload_that_gives_a_running_vm_an_owner_opens_the_socket(
     assert socket_mode_and_group(d)[0] == 0o660
     d.add_vm("vm1", {"owner": users["owner"]})
     assert d.ctl("reload")[:2] == (
-        0, "changed (applied at next start): vm1\n")
+        0, "changed: vm1\n"
+        "  in force at their next start (owner and group already "
+        "are): vm1\n")
     assert socket_mode_and_group(d)[0] == 0o666
     rc, out, err = ctl_as(d, users, "owner", "-w", "stop", "vm1")
     assert rc == 0, err
