@@ -107,7 +107,7 @@ STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
 		$(O)/test_platform $(O)/test_reply $(O)/test_trust \
-		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload
+		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload $(O)/test_hv
 
 all: $(PROGRAMS)
 
@@ -198,6 +198,15 @@ $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+# A back end alone, through hv.h: nothing of the daemon is linked.
+$(O)/test_hv: tests/unit/test_hv.c $(HV_SRCS) src/hv/hv.h \
+    src/hv/bhyve_config.h $(PLATFORM_SRCS) $(CONFIG_SRCS) $(COMMON_SRCS) \
+    $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_hv.c \
+	    $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) $(COMMON_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(EVENT_LIBS) $(LIBM)
 
 $(O)/test_platform: tests/unit/test_platform.c $(PLATFORM_SRCS) \
     src/platform/platform.h
