@@ -49,6 +49,9 @@ struct hv_vm {
 	/* One line in the VM's log, written by the daemon. */
 	void				(*log)(struct hv_vm *, const char *, ...)
 					    __attribute__((format(printf, 2, 3)));
+	/* The guest's watchdog expired (qemu, watchdog = yes): the daemon
+	 * treats the guest as crashed. */
+	void				(*watchdog)(struct hv_vm *);
 	void				*daemon;	/* the daemon's */
 	void				*state;		/* the back end's */
 };

@@ -293,6 +293,14 @@ qemu_argv(struct hv_vm *hv)
 	}
 	if (!qemu_args_mention(cfg, "pvpanic"))
 		argv_add2(&ab, "-device", qemu_pvpanic_device(binary));
+	/* An emulated watchdog whose expiry qemu only reports (QMP WATCHDOG):
+	 * the daemon kills and restarts the guest, counted as a crash.
+	 * qemu's own actions would reset it behind our back (-no-reboot
+	 * makes that an exit) or pause it forever. */
+	if (cfg->watchdog) {
+		argv_add2(&ab, "-device", "i6300esb");
+		argv_add2(&ab, "-action", "watchdog=none");
+	}
 	/* qemu writes and locks it: a qemu the state file lost track of is
 	 * found by the lock (qemu_find). */
 	xasprintf(&s, "%s/%s.pid", hv->dc->rundir, hv->name);
@@ -497,6 +505,17 @@ qmp_handle_event(struct hv_vm *hv, struct qemu_state *qs, const char *name,
 		hv->log(hv, "qemu: shutdown, reason %s", qs->reason);
 	} else if (strcmp(name, "POWERDOWN") == 0)
 		hv->log(hv, "qemu: ACPI power button pressed");
+	else if (strcmp(name, "WATCHDOG") == 0) {
+		data = ucl_lookup(msg, "data");
+		reason = data ? ucl_lookup(data, "action") : NULL;
+		hv->log(hv, "qemu: the guest's watchdog expired (action %s)",
+		    reason != NULL && reason->type == UCL_STRING ?
+		    reason->v.string.ptr : "unknown");
+		/* Only the watchdog the daemon gave it: one of the user's
+		 * qemu_args acts as the user said. */
+		if (hv->cfg->watchdog && hv->watchdog != NULL)
+			hv->watchdog(hv);
+	}
 }
 
 /* One line from qemu: the greeting, a reply or an event. */

@@ -45,6 +45,16 @@ vmproc_hv_log(struct hv_vm *hv, const char *fmt, ...)
 	buf_free(&b);
 }
 
+/* The guest's watchdog fired (qemu's QMP WATCHDOG event): the machine
+ * kills the hypervisor and restarts the VM as after a crash. */
+static void
+vmproc_hv_watchdog(struct hv_vm *hv)
+{
+	struct vm	*vm = hv->daemon;
+
+	vm_event(vm, EV_WATCHDOG);
+}
+
 /*
  * What the back end sees of the VM (hv.h), brought up to date: the
  * configuration in force and the pid change over the VM's life.
@@ -61,6 +71,7 @@ vmproc_hv(struct vm *vm)
 	hv->pid = vm->pid;
 	hv->watch_fd = vm->adopted ? vm->watch_fd : -1;
 	hv->log = vmproc_hv_log;
+	hv->watchdog = vmproc_hv_watchdog;
 	hv->daemon = vm;
 	return hv;
 }

@@ -212,3 +212,38 @@ def test_qemu_args_with_serial_ports_keep_them_and_get_no_console(
             "com1 elsewhere: -serial in its qemu_args") in err
     _, info, _ = fake_vmstated.ctl("-j", "info", "vm1", check=0)
     assert "console" not in json.loads(info)["vm"]["paths"]
+
+
+def test_watchdog_yes_adds_the_device_and_restarts_when_it_fires(
+        fake_vmstated):
+    d = fake_vmstated
+    d.add_fake("vm1", {"watchdog": "1"}, watchdog=True)
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_hook("vm1", "restarting")
+    argv = argv_of(d, "vm1")
+    assert "i6300esb" in option_values(argv, "-device")
+    assert option_values(argv, "-action") == ["watchdog=none"]
+    first = [h for h in d.hook_order("vm1") if h.split()[0] == "restarting"]
+    assert first[0].split()[1] == "watchdog"
+    assert "qemu: the guest's watchdog expired (action none)" in d.log("vm1")
+    assert "the guest's watchdog fired: killing pid" in d.log("vm1")
+
+
+def test_a_watchdog_of_the_users_own_is_only_logged(fake_vmstated):
+    # Without watchdog = yes the device, if any, is the user's, and so is
+    # its action: the daemon only says what qemu reported.
+    d = fake_vmstated
+    d.add_fake("vm1", {"watchdog": "0"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_log("vm1", "qemu: the guest's watchdog expired (action none)")
+    argv = argv_of(d, "vm1")
+    assert "i6300esb" not in option_values(argv, "-device")
+    assert "-action" not in argv
+    # The daemon acts on the event in the callback that logs it: had it
+    # acted, the VM would already be in running:killed.
+    rc, out, err = d.ctl("-j", "info", "vm1", check=0)
+    info = json.loads(out)["vm"]
+    assert info["position"] == "running" and info["restarts"] == 0
+    assert os.kill(info["pid"], 0) is None
