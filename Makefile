@@ -159,14 +159,14 @@ $(O)/test_buf: tests/unit/test_buf.c $(COMMON_SRCS) $(COMMON_HDRS)
 $(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_file.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_json_check: tests/unit/test_json_check.c src/common/json_check.c \
     src/common/json_check.h $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_json_check.c src/common/json_check.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
@@ -177,14 +177,14 @@ $(O)/test_trust: tests/unit/test_trust.c src/common/trust.c $(COMMON_SRCS) \
     $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_trust.c \
-	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_reply: tests/unit/test_reply.c src/vmstatedctl/reply.c \
     src/vmstatedctl/vmstatedctl.h $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
 	    tests/unit/test_reply.c src/vmstatedctl/reply.c $(COMMON_SRCS) \
-	    $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
@@ -226,21 +226,21 @@ $(O)/test_vm: tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
 	    tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
-	    $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_vm_model: tests/unit/test_vm_model.c tests/unit/vm_world.c \
     $(MACHINE_SRCS) $(MACHINE_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
 	    tests/unit/test_vm_model.c tests/unit/vm_world.c \
-	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_reload: tests/unit/test_reload.c tests/unit/vm_world.c \
     $(MACHINE_SRCS) $(MACHINE_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
 	    tests/unit/test_reload.c tests/unit/vm_world.c \
-	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 unit-tests: $(UNIT_TESTS)
 
