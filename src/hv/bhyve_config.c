@@ -61,10 +61,11 @@ put_flag(struct buf *out, const char *key, enum cfg_flag flag)
  * The original implementation's hostbridge key.  bhyve's amd_hostbridge
  * is the hostbridge device with AMD's PCI ids (usr.sbin/bhyve/
  * pci_hostbridge.c), and a configuration file names the device model, so
- * it is written that way, with the ids as the hostbridge's own vendor and
- * devid: FreeBSD 13's pci_hostbridge_init() reads only these, and 14's
- * reads them first, falling back to pcireg.vendor and pcireg.device
- * (pci_config_read_reg), which 13 would ignore.
+ * it is written that way, with the ids under the names bhyve_config(5)
+ * documents, pcireg.vendor and pcireg.device, and again as the
+ * hostbridge's own vendor and devid: FreeBSD 13's pci_hostbridge_init()
+ * reads only these (and ignores pcireg.*), 14's reads them first and falls
+ * back to pcireg.* (pci_config_read_reg).  The same ids either way.
  */
 static void
 put_hostbridge(struct buf *out, const char *hostbridge)
@@ -73,6 +74,8 @@ put_hostbridge(struct buf *out, const char *hostbridge)
 		return;
 	put_line(out, "pci.0.0.0.device", "hostbridge");
 	if (strcmp(hostbridge, "amd_hostbridge") == 0) {
+		put_line(out, "pci.0.0.0.pcireg.vendor", "0x1022");
+		put_line(out, "pci.0.0.0.pcireg.device", "0x7432");
 		put_line(out, "pci.0.0.0.vendor", "0x1022");
 		put_line(out, "pci.0.0.0.devid", "0x7432");
 	}

@@ -187,12 +187,12 @@ test_every_setting(void **state)
 }
 
 /*
- * The AMD host bridge's ids as the hostbridge's vendor and devid, the
- * names both FreeBSD 13's and 14's pci_hostbridge.c read (13 knows no
- * pcireg.vendor or pcireg.device).
+ * The AMD host bridge's ids under the names bhyve_config(5) documents,
+ * pcireg.vendor and pcireg.device, and as vendor and devid, the only
+ * names FreeBSD 13's pci_hostbridge.c reads (14's reads them first).
  */
 static void
-test_amd_hostbridge_uses_vendor_and_devid(void **state)
+test_amd_hostbridge_uses_pcireg_and_13s_names(void **state)
 {
 	struct vm_config	 vm;
 	struct buf		 out;
@@ -204,6 +204,8 @@ test_amd_hostbridge_uses_vendor_and_devid(void **state)
 	bhyve_config_render(&vm, NULL, 0, &out);
 	assert_string_equal(out.data, "name=amd\n"
 	    "pci.0.0.0.device=hostbridge\n"
+	    "pci.0.0.0.pcireg.vendor=0x1022\n"
+	    "pci.0.0.0.pcireg.device=0x7432\n"
 	    "pci.0.0.0.vendor=0x1022\n"
 	    "pci.0.0.0.devid=0x7432\n");
 	buf_free(&out);
@@ -556,7 +558,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_alone_follows_the_file),
 		cmocka_unit_test(test_every_setting),
-		cmocka_unit_test(test_amd_hostbridge_uses_vendor_and_devid),
+		cmocka_unit_test(test_amd_hostbridge_uses_pcireg_and_13s_names),
 		cmocka_unit_test(test_topology_written_whole),
 		cmocka_unit_test(test_newline_added_when_missing),
 		cmocka_unit_test(test_percent_stays_a_percent),
