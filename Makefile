@@ -25,6 +25,12 @@ CONFIGDIR?=	$(SYSCONFDIR)/vmstated
 # another system's, SERVICE=none neither.
 RCDIR?=		$(PREFIX)/etc/rc.d
 SYSTEMDUNITDIR?=	$(PREFIX)/lib/systemd/system
+# The rotation of the VM logs: newsyslog(8) reads newsyslog.conf.d under
+# /etc and /usr/local/etc (FreeBSD 12 and later); logrotate(8) reads
+# /etc/logrotate.d only.  LOGROTATE=newsyslog, logrotate or none.
+NEWSYSLOGDIR?=	$(PREFIX)/etc/newsyslog.conf.d
+LOGROTATEDIR?=	/etc/logrotate.d
+PIDFILE?=	$(RUNSTATEDIR)/vmstated.pid
 
 O?=		build
 CC?=		cc
@@ -32,6 +38,9 @@ OS!=		uname -s | tr 'A-Z' 'a-z'
 SERVICE_freebsd=	rc.d
 SERVICE_linux=		systemd
 SERVICE?=	$(SERVICE_$(OS))
+LOGROTATE_freebsd=	newsyslog
+LOGROTATE_linux=	logrotate
+LOGROTATE?=	$(LOGROTATE_$(OS))
 
 EVENT_CFLAGS!=	pkg-config --cflags libevent_core 2>/dev/null || echo -I/usr/local/include
 EVENT_LIBS!=	pkg-config --libs libevent_core 2>/dev/null || echo -L/usr/local/lib -levent_core
@@ -72,8 +81,10 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/proc.c src/vmstated/supervisor.c \
 		src/vmstated/control.c src/vmstated/request.c \
 		src/vmstated/vmlog.c src/vmstated/persist.c \
-		src/vmstated/daemon.c src/vmstated/metrics.c \
-		src/vmstated/events.c src/common/json_check.c \
+		src/vmstated/daemon.c src/common/json_check.c \
+		src/vmstated/console.c src/vmstated/logview.c \
+		src/vmstated/switch.c src/vmstated/relay.c \
+		src/vmstated/metrics.c src/vmstated/events.c \
 		src/common/expfmt.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/common/expfmt.h \
 		src/hv/hv.h src/platform/platform.h \
@@ -84,7 +95,8 @@ VMSTATED_SRCS=	$(DAEMON_SRCS) $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) \
 		$(COMMON_SRCS)
 CTL_SRCS=	src/vmstatedctl/vmstatedctl.c src/vmstatedctl/conn.c \
 		src/vmstatedctl/reply.c src/vmstatedctl/show.c \
-		src/vmstatedctl/watch.c src/vmstatedctl/remote.c \
+		src/vmstatedctl/watch.c src/vmstatedctl/console.c \
+		src/vmstatedctl/remote.c \
 		src/common/buf.c src/common/log.c
 UCL2JSON_SRCS=	src/tools/ucl2json.c $(COMMON_SRCS)
 
@@ -99,7 +111,7 @@ STANDINS=	$(O)/bhyve-standin $(O)/bhyvectl-standin $(O)/clockshift.so
 UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
 		$(O)/test_platform $(O)/test_reply $(O)/test_trust \
-		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload \
+		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload $(O)/test_hv \
 		$(O)/test_expfmt
 
 all: $(PROGRAMS)
@@ -159,14 +171,14 @@ $(O)/test_expfmt: tests/unit/test_expfmt.c src/common/expfmt.c \
 $(O)/test_file: tests/unit/test_file.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_file.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_json_check: tests/unit/test_json_check.c src/common/json_check.c \
     src/common/json_check.h $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_json_check.c src/common/json_check.c \
-	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_ucl: tests/unit/test_ucl.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
@@ -177,14 +189,14 @@ $(O)/test_trust: tests/unit/test_trust.c src/common/trust.c $(COMMON_SRCS) \
     $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_trust.c \
-	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    src/common/trust.c $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_reply: tests/unit/test_reply.c src/vmstatedctl/reply.c \
     src/vmstatedctl/vmstatedctl.h $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
 	    tests/unit/test_reply.c src/vmstatedctl/reply.c $(COMMON_SRCS) \
-	    $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \
     $(COMMON_HDRS)
@@ -198,6 +210,15 @@ $(O)/test_bhyve_config: tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ \
 	    tests/unit/test_bhyve_config.c src/hv/bhyve_config.c \
 	    $(CONFIG_SRCS) $(COMMON_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+# A back end alone, through hv.h: nothing of the daemon is linked.
+$(O)/test_hv: tests/unit/test_hv.c $(HV_SRCS) src/hv/hv.h \
+    src/hv/bhyve_config.h $(PLATFORM_SRCS) $(CONFIG_SRCS) $(COMMON_SRCS) \
+    $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ tests/unit/test_hv.c \
+	    $(HV_SRCS) $(PLATFORM_SRCS) $(CONFIG_SRCS) $(COMMON_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(EVENT_LIBS) $(LIBM)
 
 $(O)/test_platform: tests/unit/test_platform.c $(PLATFORM_SRCS) \
     src/platform/platform.h
@@ -217,21 +238,21 @@ $(O)/test_vm: tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
 	    tests/unit/test_vm.c tests/unit/vm_world.c $(MACHINE_SRCS) \
-	    $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_vm_model: tests/unit/test_vm_model.c tests/unit/vm_world.c \
     $(MACHINE_SRCS) $(MACHINE_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
 	    tests/unit/test_vm_model.c tests/unit/vm_world.c \
-	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_reload: tests/unit/test_reload.c tests/unit/vm_world.c \
     $(MACHINE_SRCS) $(MACHINE_HDRS)
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ \
 	    tests/unit/test_reload.c tests/unit/vm_world.c \
-	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS)
+	    $(MACHINE_SRCS) $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 unit-tests: $(UNIT_TESTS)
 
@@ -287,7 +308,7 @@ bench-peers: all standins $(O)/bench-spawntime $(O)/bench-request \
 demo:
 	sh scripts/demo
 
-install: all install-$(SERVICE)
+install: all install-$(SERVICE) install-log-$(LOGROTATE)
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)/bsdvm \
@@ -327,6 +348,23 @@ install-systemd:
 
 install-none:
 
+# The rotation of the VM logs, with the installed paths.
+install-log-newsyslog:
+	@mkdir -p $(O) $(DESTDIR)$(NEWSYSLOGDIR)
+	sed -e 's|@LOGDIR@|$(LOGDIR)|g' -e 's|@PIDFILE@|$(PIDFILE)|g' \
+	    rc/vmstated.newsyslog.in > $(O)/vmstated.newsyslog
+	install -m 0644 $(O)/vmstated.newsyslog \
+	    $(DESTDIR)$(NEWSYSLOGDIR)/vmstated.conf
+
+install-log-logrotate:
+	@mkdir -p $(O) $(DESTDIR)$(LOGROTATEDIR)
+	sed -e 's|@LOGDIR@|$(LOGDIR)|g' -e 's|@PIDFILE@|$(PIDFILE)|g' \
+	    rc/vmstated.logrotate.in > $(O)/vmstated.logrotate
+	install -m 0644 $(O)/vmstated.logrotate \
+	    $(DESTDIR)$(LOGROTATEDIR)/vmstated
+
+install-log-none:
+
 lint-man:
 	mandoc -Tlint -Wwarning man/vmstated.8 man/vmstatedctl.1 \
 	    man/vmstated.conf.5
@@ -336,4 +374,5 @@ clean:
 
 .PHONY: all standins unit-tests test-unit test-integration test-e2e check fuzz bench \
 	bench-peers demo install install-rc.d install-systemd install-none \
+	install-log-newsyslog install-log-logrotate install-log-none \
 	lint-man clean

@@ -150,6 +150,9 @@ struct daemon_config {
 	char		*qemu_path;	/* default qemu-system-x86_64 (PATH) */
 	char		*vmmdir;	/* where the kernel shows bhyve's VM
 					   instances; default /dev/vmm */
+	int64_t		 log_max_size;	/* bytes; 0: the daemon never moves
+					   a log itself (newsyslog does) */
+	int64_t		 log_keep;	/* moved logs kept, default 5 */
 	int64_t		 autostart_parallel; /* VMs starting at once */
 	int64_t		 shutdown_timeout; /* seconds for the whole
 					      shutdown; default 80 */

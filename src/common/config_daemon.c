@@ -28,7 +28,8 @@
 const char *const cfg_daemon_keys[] = {
 	"socket_mode", "socket_group", "socket_timeout", "rundir",
 	"bhyve_path", "bhyvectl_path", "qemu_path", "vmmdir",
-	"autostart_parallel", "shutdown_timeout", "defaults", NULL
+	"autostart_parallel", "shutdown_timeout", "log_max_size", "log_keep",
+	"defaults", NULL
 };
 
 /* Built-in daemon settings. */
@@ -45,6 +46,8 @@ daemon_init(struct daemon_config *dc, const char *path)
 	dc->bhyvectl_path = xstrdup("/usr/sbin/bhyvectl");
 	dc->qemu_path = xstrdup("qemu-system-x86_64");
 	dc->vmmdir = xstrdup("/dev/vmm");
+	dc->log_max_size = 0;
+	dc->log_keep = 5;
 	dc->autostart_parallel = 4;
 	dc->shutdown_timeout = 80;
 	cfg_vm_set_builtin_defaults(&dc->defaults);
@@ -153,6 +156,23 @@ daemon_defaults(struct daemon_config *dc, struct key_ctx *k)
 	    k->node->file, k->node->line, k->errs);
 }
 
+/*
+ * log_max_size: bytes, with a binary suffix (10M, "512K", 1G) as memory
+ * takes them; 0 turns it off.  At least 4K: a log must hold a few lines.
+ */
+static void
+daemon_log_max_size(struct daemon_config *dc, struct key_ctx *k)
+{
+	int64_t	 mb;
+
+	if (k->node->type == UCL_INT && k->node->v.integer == 0) {
+		dc->log_max_size = 0;
+		return;
+	}
+	if (cfg_get_size(k, 4096, (int64_t)1 << 40, &mb) == 0)
+		dc->log_max_size = mb;
+}
+
 static void
 daemon_key(struct daemon_config *dc, struct key_ctx *k)
 {
@@ -191,6 +211,11 @@ daemon_key(struct daemon_config *dc, struct key_ctx *k)
 		daemon_program(&dc->bhyvectl_path, k, true);
 	else if (cfg_key_is(m, "qemu_path"))
 		daemon_program(&dc->qemu_path, k, false);
+	else if (cfg_key_is(m, "log_max_size"))
+		daemon_log_max_size(dc, k);
+	else if (cfg_key_is(m, "log_keep"))
+		(void)cfg_get_int(k, "a number of old logs", 0, 1000,
+		    &dc->log_keep);
 	else if (cfg_key_is(m, "defaults"))
 		daemon_defaults(dc, k);
 }

@@ -199,6 +199,8 @@ int	 cfg_get_seconds(struct key_ctx *, int64_t min, int64_t max,
 	    int64_t *);
 /* Megabytes: 2048, 4G, "512M" (binary units, as bhyve -m). */
 int	 cfg_get_memory(struct key_ctx *, int64_t *mb);
+/* Bytes: 65536, 10M, "512K" (binary units). */
+int	 cfg_get_size(struct key_ctx *, int64_t min, int64_t max, int64_t *);
 /* Decimal digits only; false on anything else or on overflow. */
 bool	 cfg_parse_digits(const char *, int64_t *);
 

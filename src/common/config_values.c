@@ -556,6 +556,59 @@ cfg_get_memory(struct key_ctx *k, int64_t *out)
 	return 0;
 }
 
+/*
+ * A size in bytes: a number, or a number with a binary K/M/G/T suffix
+ * (10M, "512K"), in [min, max].  0 or -1 after an error.
+ */
+int
+cfg_get_size(struct key_ctx *k, int64_t min, int64_t max, int64_t *out)
+{
+	const struct ucl_node	*n = k->node;
+	const char		*s = NULL;
+	int64_t			 v = 0;
+	int			 shift = 0;
+
+	if (n->type == UCL_INT || n->type == UCL_FLOAT ||
+	    n->type == UCL_STRING)
+		s = cfg_scalar_text(n, k->tmp, sizeof(k->tmp));
+	if (s == NULL || !isdigit((unsigned char)*s))
+		goto bad;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (v > (INT64_MAX - 9) / 10)
+			goto range;
+		v = v * 10 + (*s - '0');
+	}
+	if (*s != '\0') {
+		switch (toupper((unsigned char)*s)) {
+		case 'K': shift = 10; break;
+		case 'M': shift = 20; break;
+		case 'G': shift = 30; break;
+		case 'T': shift = 40; break;
+		default: goto bad;
+		}
+		s++;
+		if (toupper((unsigned char)*s) == 'B')
+			s++;
+		if (*s != '\0')
+			goto bad;
+	}
+	if (v > (INT64_MAX >> shift))
+		goto range;
+	v <<= shift;
+	if (v < min || v > max)
+		goto range;
+	*out = v;
+	return 0;
+bad:
+	cfg_type_error(k, "a size in bytes, or with a K/M/G/T suffix (e.g. "
+	    "\"10M\")");
+	return -1;
+range:
+	cfg_key_error(k, "out of range: expected a size from %lld bytes to "
+	    "%lld bytes", (long long)min, (long long)max);
+	return -1;
+}
+
 /* Optimal string alignment distance, case-insensitive, for suggestions. */
 static size_t
 edit_distance(const char *a, const char *b)

@@ -12,7 +12,7 @@
  * Request:
  *	{"command": "start", "vms": ["a", "b"], "watch": false}
  *   command: start stop restart kill status info failreset reload events
- *	      metrics
+ *	      console log reopen metrics
  *   vms:     array of VM names (status: optional, empty = all)
  *   watch:   optional; true subscribes the connection to state events
  *	      before the command acts, so the client sees every state the
@@ -48,6 +48,12 @@
  * metrics: {"ok": true, "format": "prometheus", "content_type": "...",
  *	     "text": "# HELP ..."}; "format": "openmetrics" in the request
  *	     for OpenMetrics (metrics.c, expfmt.c).
+ * reopen:  {"ok": true}: the VM logs are opened anew at their next line.
+ * console: {"ok": true, "vm", "mode": "read-write"|"read-only",
+ *	     "writer_uid"}, then the connection carries the console's bytes
+ *	     both ways ("readonly", "scrollback": optional booleans).
+ * log:     {"ok": true, "vm", "path"}, then the log's bytes ("lines": the
+ *	     last ones only; "follow": then what is added).
  *
  * Event line (events, or after a reply to a "watch" request):
  *	{"event": "state", "vm": "a", "from": "stopped", "to": "start_network",

@@ -2,35 +2,178 @@
  * bhyve.c: the bhyve back end.  bhyve reads everything from the generated
  * configuration file (bhyve -k), tells how the guest ended through its
  * exit status, and turns SIGTERM into an ACPI power-button press.
+ *
+ * The VM's first serial port, com1, is the daemon's (vmstated(8),
+ * CONSOLE): before each start, prepare() makes a console pair
+ * (platform.h: an nmdm(4) pair on FreeBSD) and appends lpc.com1.path=<the
+ * side bhyve opens> to the generated file, unless the VM's configuration
+ * puts com1 somewhere itself.  The generated file also tells a daemon
+ * started later where the console is.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bhyve_config.h"
+#include "config.h"
+#include "hv.h"
 #include "log.h"
 #include "platform.h"
-#include "vmstated.h"
 
-static int
-bhyve_prepare(struct vm *vm, struct buf *err)
+struct bhyve_state {
+	int		 console_fd;	/* the daemon's side, until taken */
+	int		 keep_fd;	/* for the child (Linux), or -1 */
+	const char	*owner;		/* where the config puts com1, or NULL */
+};
+
+static struct bhyve_state *
+bhyve_state(struct hv_vm *hv)
 {
-	return bhyve_config_write(vm->cfg, err);
+	struct bhyve_state	*bs = hv->state;
+
+	if (bs == NULL) {
+		bs = xcalloc(1, sizeof(*bs));
+		bs->console_fd = bs->keep_fd = -1;
+		hv->state = bs;
+	}
+	return bs;
+}
+
+static void
+bhyve_close_console(struct bhyve_state *bs)
+{
+	if (bs->console_fd != -1)
+		close(bs->console_fd);
+	if (bs->keep_fd != -1)
+		close(bs->keep_fd);
+	bs->console_fd = bs->keep_fd = -1;
+}
+
+/*
+ * Read the configfile, make the console pair unless the configuration
+ * names its own com1, and write the generated file.  A pair that cannot
+ * be made costs the console, not the start: it is logged, and bhyve runs
+ * without lpc.com1.path.
+ */
+static int
+bhyve_prepare(struct hv_vm *hv, struct buf *err)
+{
+	struct bhyve_state	*bs = bhyve_state(hv);
+	struct buf		 orig;
+	char			 path[256];
+	const char		*console = NULL;
+	mode_t			 mode;
+	int			 rc;
+
+	bhyve_close_console(bs);
+	buf_init(&orig);
+	if (bhyve_config_read_orig(hv->cfg, &orig, &mode, err) == -1) {
+		buf_free(&orig);
+		return -1;
+	}
+	bs->owner = bhyve_config_console_owner(hv->cfg, orig.data, orig.len);
+	if (bs->owner == NULL) {
+		if (platform_console_pair(hv->name, path, sizeof(path),
+		    &bs->console_fd, &bs->keep_fd) == 0)
+			console = path;
+		else
+			hv->log(hv, "no console: cannot make its console pair "
+			    "(nmdm(4): is the nmdm module loaded?): %s",
+			    strerror(errno));
+	}
+	rc = bhyve_config_write_from(hv->cfg, orig.data, orig.len, mode,
+	    console, err);
+	buf_free(&orig);
+	if (rc == -1)
+		bhyve_close_console(bs);
+	return rc;
 }
 
 static char **
-bhyve_argv(struct vm *vm)
+bhyve_argv(struct hv_vm *hv)
 {
 	char	**argv = xcalloc(4, sizeof(*argv));
 
-	argv[0] = xstrdup(vmstated_config()->bhyve_path);
+	argv[0] = xstrdup(hv->dc->bhyve_path);
 	argv[1] = xstrdup("-k");
-	argv[2] = bhyve_config_generated_path(vm->cfg);
+	argv[2] = bhyve_config_generated_path(hv->cfg);
 	return argv;
+}
+
+/* Linux: the pty's master, so that the pair outlives the daemon. */
+static int
+bhyve_child_fds(struct hv_vm *hv, int fds[HV_MAX_FDS])
+{
+	struct bhyve_state	*bs = bhyve_state(hv);
+
+	if (bs->keep_fd == -1)
+		return 0;
+	fds[0] = bs->keep_fd;
+	return 1;
+}
+
+/* The child has its copy: the daemon's is not needed any more. */
+static void
+bhyve_spawned(struct hv_vm *hv)
+{
+	struct bhyve_state	*bs = bhyve_state(hv);
+
+	if (bs->keep_fd != -1)
+		close(bs->keep_fd);
+	bs->keep_fd = -1;
+}
+
+/*
+ * The console made by prepare(); for a bhyve a previous daemon started,
+ * the one its generated file names (lpc.com1.path), if it is of the
+ * daemon's making.
+ */
+static int
+bhyve_console(struct hv_vm *hv, const char **why)
+{
+	struct bhyve_state	*bs = bhyve_state(hv);
+	struct buf		 text, err;
+	char			*generated, *path;
+	mode_t			 mode;
+	int			 fd;
+
+	*why = NULL;
+	if ((fd = bs->console_fd) != -1) {
+		bs->console_fd = -1;
+		return fd;
+	}
+	if (hv->watch_fd == -1) {
+		*why = bs->owner;
+		return -1;
+	}
+	buf_init(&text);
+	buf_init(&err);
+	generated = bhyve_config_generated_path(hv->cfg);
+	path = NULL;
+	if (generated != NULL &&
+	    bhyve_config_read(generated, &text, &mode, &err) == 0)
+		path = bhyve_config_last_value(text.data, text.len,
+		    "lpc.com1.path");
+	fd = -1;
+	if (path == NULL)
+		*why = "no lpc.com1.path in the generated configuration";
+	else if ((fd = platform_console_reattach(hv->name, path,
+	    hv->watch_fd)) == -1 && errno == EINVAL)
+		*why = "lpc.com1.path of its configuration";
+	else if (fd == -1)
+		hv->log(hv, "cannot reach the console %s again: %s", path,
+		    strerror(errno));
+	free(path);
+	free(generated);
+	buf_free(&text);
+	buf_free(&err);
+	return fd;
 }
 
 /*
@@ -39,12 +182,12 @@ bhyve_argv(struct vm *vm)
  * destroyed: a bhyve that exits leaves its instance behind.
  */
 static bool
-bhyve_instance_exists(struct vm *vm)
+bhyve_instance_exists(struct hv_vm *hv)
 {
 	char	*path;
 	bool	 exists;
 
-	xasprintf(&path, "%s/%s", vmstated_config()->vmmdir, vm->name);
+	xasprintf(&path, "%s/%s", hv->dc->vmmdir, hv->name);
 	exists = access(path, F_OK) == 0;
 	free(path);
 	return exists;
@@ -56,27 +199,27 @@ bhyve_instance_exists(struct vm *vm)
  * runs the VM, and the processes need not be searched.
  */
 static pid_t
-bhyve_find(struct vm *vm, bool anywhere)
+bhyve_find(struct hv_vm *hv, bool anywhere)
 {
 	char	*title;
 	pid_t	 pid;
 
-	if (!bhyve_instance_exists(vm))
+	if (!bhyve_instance_exists(hv))
 		return -1;
-	xasprintf(&title, "bhyve: %s", vm->name);
-	pid = platform_find_title(title, anywhere ? NULL : vm->cfg->dir);
+	xasprintf(&title, "bhyve: %s", hv->name);
+	pid = platform_find_title(title, anywhere ? NULL : hv->cfg->dir);
 	free(title);
 	return pid > 0 ? pid : -1;
 }
 
 static char **
-bhyve_destroy_argv(struct vm *vm)
+bhyve_destroy_argv(struct hv_vm *hv)
 {
 	char	**argv = xcalloc(4, sizeof(*argv));
 
-	argv[0] = xstrdup(vmstated_config()->bhyvectl_path);
+	argv[0] = xstrdup(hv->dc->bhyvectl_path);
 	argv[1] = xstrdup("--destroy");
-	xasprintf(&argv[2], "--vm=%s", vm->name);
+	xasprintf(&argv[2], "--vm=%s", hv->name);
 	return argv;
 }
 
@@ -87,7 +230,7 @@ bhyve_destroy_argv(struct vm *vm)
  * where the system cannot tell: vmstated(8)).
  */
 static enum hv_exit
-bhyve_classify_exit(struct vm *vm, int status, bool known)
+bhyve_classify_exit(struct hv_vm *hv, int status, bool known)
 {
 	if (!known || !WIFEXITED(status))
 		return HV_EXIT_CRASH;
@@ -103,17 +246,44 @@ bhyve_classify_exit(struct vm *vm, int status, bool known)
 	}
 }
 
+static void
+bhyve_cleanup(struct hv_vm *hv)
+{
+	if (hv->state != NULL)
+		bhyve_close_console(hv->state);
+}
+
+static void
+bhyve_release(struct hv_vm *hv)
+{
+	bhyve_cleanup(hv);
+	free(hv->state);
+	hv->state = NULL;
+}
+
+static void
+bhyve_files(struct hv_vm *hv, hv_file_cb cb, void *arg)
+{
+	char	*path;
+
+	if ((path = bhyve_config_generated_path(hv->cfg)) != NULL)
+		cb("generated", path, arg);
+	free(path);
+}
+
 const struct hv_ops hv_bhyve_ops = {
 	.name = "bhyve",
 	.prepare = bhyve_prepare,
 	.argv = bhyve_argv,
 	.instance_exists = bhyve_instance_exists,
 	.destroy_argv = bhyve_destroy_argv,
-	.child_fd = NULL,
-	.spawned = NULL,
+	.child_fds = bhyve_child_fds,
+	.spawned = bhyve_spawned,
+	.console = bhyve_console,
 	.request_stop = NULL,		/* SIGTERM: the power button */
 	.classify_exit = bhyve_classify_exit,
 	.find = bhyve_find,
-	.cleanup = NULL,
-	.release = NULL,
+	.cleanup = bhyve_cleanup,
+	.release = bhyve_release,
+	.files = bhyve_files,
 };

@@ -59,11 +59,13 @@ put_flag(struct buf *out, const char *key, enum cfg_flag flag)
 
 /*
  * The original implementation's hostbridge key.  bhyve's amd_hostbridge
- * is the hostbridge device with AMD's PCI ids (pci_hostbridge.c), and a
- * configuration file names the device model, so it is written that way,
- * with the ids under the names bhyve_config(5) documents for every PCI
- * device, pcireg.vendor and pcireg.device (the hostbridge's own vendor
- * and devid are the deprecated ones).
+ * is the hostbridge device with AMD's PCI ids (usr.sbin/bhyve/
+ * pci_hostbridge.c), and a configuration file names the device model, so
+ * it is written that way, with the ids under the names bhyve_config(5)
+ * documents, pcireg.vendor and pcireg.device, and again as the
+ * hostbridge's own vendor and devid: FreeBSD 13's pci_hostbridge_init()
+ * reads only these (and ignores pcireg.*), 14's reads them first and falls
+ * back to pcireg.* (pci_config_read_reg).  The same ids either way.
  */
 static void
 put_hostbridge(struct buf *out, const char *hostbridge)
@@ -74,12 +76,21 @@ put_hostbridge(struct buf *out, const char *hostbridge)
 	if (strcmp(hostbridge, "amd_hostbridge") == 0) {
 		put_line(out, "pci.0.0.0.pcireg.vendor", "0x1022");
 		put_line(out, "pci.0.0.0.pcireg.device", "0x7432");
+		put_line(out, "pci.0.0.0.vendor", "0x1022");
+		put_line(out, "pci.0.0.0.devid", "0x7432");
 	}
 }
 
 void
 bhyve_config_render(const struct vm_config *vm, const char *orig,
     size_t len, struct buf *out)
+{
+	bhyve_config_render_console(vm, orig, len, NULL, out);
+}
+
+void
+bhyve_config_render_console(const struct vm_config *vm, const char *orig,
+    size_t len, const char *console, struct buf *out)
 {
 	char	 key[32], size[32];
 	int	 i;
@@ -115,6 +126,64 @@ bhyve_config_render(const struct vm_config *vm, const char *orig,
 		snprintf(key, sizeof(key), "lpc.com%d.path", i + 1);
 		put_line(out, key, vm->consoles[i].backend);
 	}
+	/* The daemon's own console comes last: it wins. */
+	if (console != NULL)
+		put_line(out, "lpc.com1.path", console);
+}
+
+/*
+ * Where the configuration puts com1, when it does: the consoles { com1 }
+ * section of the VM's config, or an lpc.com1.path line of the configfile
+ * (orig).  NULL when it does not: the daemon may give com1 its console.
+ */
+const char *
+bhyve_config_console_owner(const struct vm_config *vm, const char *orig,
+    size_t len)
+{
+	static const char	 key[] = "lpc.com1.path=";
+	const char		*p, *end;
+
+	if (vm->consoles[0].present && vm->consoles[0].enabled &&
+	    vm->consoles[0].backend != NULL)
+		return "consoles { com1 } of its config";
+	if (orig == NULL)
+		return NULL;
+	end = orig + len;
+	for (p = orig; p != NULL && p < end; ) {
+		if ((size_t)(end - p) >= sizeof(key) - 1 &&
+		    memcmp(p, key, sizeof(key) - 1) == 0)
+			return "lpc.com1.path of its configfile";
+		if ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+/*
+ * The value of the last line "key=value" of text (a generated file), in
+ * a malloc'd string, or NULL.
+ */
+char *
+bhyve_config_last_value(const char *text, size_t len, const char *key)
+{
+	const char	*p = text, *end, *nl, *found = NULL;
+	size_t		 klen = strlen(key), flen = 0;
+
+	if (text == NULL)
+		return NULL;
+	end = text + len;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > klen && memcmp(p, key, klen) == 0 &&
+		    p[klen] == '=') {
+			found = p + klen + 1;
+			flen = (size_t)(nl - found);
+		}
+		p = nl + 1;
+	}
+	return found != NULL ? xstrndup(found, flen) : NULL;
 }
 
 char *
@@ -133,8 +202,8 @@ bhyve_config_generated_path(const struct vm_config *vm)
  * without blocking and read with a limit, since the file may have become
  * a FIFO or a link to a device after the configuration was loaded.
  */
-static int
-read_whole(const char *path, struct buf *content, mode_t *mode,
+int
+bhyve_config_read(const char *path, struct buf *content, mode_t *mode,
     struct buf *err)
 {
 	char	 msg[256];
@@ -207,31 +276,52 @@ fail:
 	return -1;
 }
 
+/* Read the configfile into orig (its mode into *mode); 0 or -1. */
 int
-bhyve_config_write(const struct vm_config *vm, struct buf *err)
+bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
+    mode_t *mode, struct buf *err)
 {
-	struct buf	 orig, out;
-	char		*path;
-	mode_t		 mode = 0644;
-	int		 rc;
-
 	if (vm->configfile == NULL) {
 		buf_printf(err, "VM %s has no configfile: set configfile in "
 		    "%s", vm->name, vm->config_path != NULL ? vm->config_path :
 		    "its config");
 		return -1;
 	}
-	buf_init(&orig);
+	*mode = 0644;
+	return bhyve_config_read(vm->configfile, orig, mode, err);
+}
+
+int
+bhyve_config_write_from(const struct vm_config *vm, const char *orig,
+    size_t len, mode_t mode, const char *console, struct buf *err)
+{
+	struct buf	 out;
+	char		*path;
+	int		 rc;
+
 	buf_init(&out);
-	if (read_whole(vm->configfile, &orig, &mode, err) == -1) {
-		buf_free(&orig);
-		return -1;
-	}
-	bhyve_config_render(vm, orig.data, orig.len, &out);
+	bhyve_config_render_console(vm, orig, len, console, &out);
 	path = bhyve_config_generated_path(vm);
 	rc = replace_file(path, out.data, out.len, mode, err);
 	free(path);
-	buf_free(&orig);
 	buf_free(&out);
+	return rc;
+}
+
+int
+bhyve_config_write(const struct vm_config *vm, struct buf *err)
+{
+	struct buf	 orig;
+	mode_t		 mode;
+	int		 rc;
+
+	buf_init(&orig);
+	if (bhyve_config_read_orig(vm, &orig, &mode, err) == -1) {
+		buf_free(&orig);
+		return -1;
+	}
+	rc = bhyve_config_write_from(vm, orig.data, orig.len, mode, NULL,
+	    err);
+	buf_free(&orig);
 	return rc;
 }

@@ -9,6 +9,8 @@
 #ifndef VMSTATED_BHYVE_CONFIG_H
 #define VMSTATED_BHYVE_CONFIG_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 #include "buf.h"
@@ -27,6 +29,33 @@
  */
 void	 bhyve_config_render(const struct vm_config *, const char *orig,
 	    size_t len, struct buf *out);
+/* The same, then lpc.com1.path=console when console is not NULL: the
+ * daemon's end of the VM's serial console (vmstated(8), CONSOLE). */
+void	 bhyve_config_render_console(const struct vm_config *,
+	    const char *orig, size_t len, const char *console,
+	    struct buf *out);
+/*
+ * Where the VM's configuration puts com1 (consoles { com1 } of its
+ * config, or an lpc.com1.path line of its configfile, orig), or NULL when
+ * it does not.
+ */
+const char *bhyve_config_console_owner(const struct vm_config *,
+	    const char *orig, size_t len);
+/* The value of the last "key=value" line of text, malloc'd, or NULL. */
+char	*bhyve_config_last_value(const char *text, size_t len,
+	    const char *key);
+/* Read a whole configuration file of at most BHYVE_CONFIG_MAX bytes
+ * (a regular file); its permission bits into *mode.  0, or -1 with a
+ * sentence in err. */
+int	 bhyve_config_read(const char *path, struct buf *content,
+	    mode_t *mode, struct buf *err);
+/* The VM's configfile, as above. */
+int	 bhyve_config_read_orig(const struct vm_config *, struct buf *orig,
+	    mode_t *mode, struct buf *err);
+/* Render orig (with console, may be NULL) and replace the generated file
+ * atomically with mode.  0, or -1 with a sentence in err. */
+int	 bhyve_config_write_from(const struct vm_config *, const char *orig,
+	    size_t len, mode_t mode, const char *console, struct buf *err);
 /* configfile + ".generated", malloc'd. */
 char	*bhyve_config_generated_path(const struct vm_config *);
 /*

@@ -8,6 +8,10 @@
  *
  * QMP: prepare() binds and listens on <rundir>/<name>.qmp and the child
  * inherits that socket as fd 3 (-chardev socket,fd=3,server=on,wait=off).
+ * The guest's first serial port is the daemon's console (vmstated(8),
+ * CONSOLE) the same way: <rundir>/<name>.console, fd 4, which the daemon
+ * connects to after the spawn, and again after a restart of its own (qemu
+ * accepts a new client once the old one is gone).
  * Because the socket listens before qemu even starts, spawned() can
  * connect at once, without waiting or retrying; qemu accepts the
  * connection once its monitor runs and sends its greeting.  Everything
@@ -35,7 +39,8 @@
 #include "file.h"
 #include "log.h"
 #include "ucl.h"
-#include "vmstated.h"
+#include "config.h"
+#include "hv.h"
 
 #define QMP_LINE_MAX	(64 * 1024)	/* longer: qemu is not speaking QMP */
 #define QMP_REASON_MAX	64
@@ -43,6 +48,8 @@
 struct qemu_state {
 	char		*sock_path;	/* <rundir>/<name>.qmp */
 	int		 listen_fd;	/* until the child has it, or -1 */
+	char		*console_path;	/* <rundir>/<name>.console */
+	int		 console_listen_fd; /* until the child has it, or -1 */
 	int		 fd;		/* our QMP connection, or -1 */
 	struct event	*ev_read;
 	struct event	*ev_write;
@@ -54,35 +61,46 @@ struct qemu_state {
 	char		 reason[QMP_REASON_MAX]; /* SHUTDOWN reason, or "" */
 };
 
-static void	qmp_close(struct vm *, struct qemu_state *);
+static void	qmp_close(struct hv_vm *, struct qemu_state *);
 static void	qmp_on_read(evutil_socket_t, short, void *);
 static void	qmp_on_write(evutil_socket_t, short, void *);
 
 /* The VM's back-end state, created on first use. */
 static struct qemu_state *
-qemu_state(struct vm *vm)
+qemu_state(struct hv_vm *hv)
 {
-	struct qemu_state	*qs = vm->hv_state;
+	struct qemu_state	*qs = hv->state;
 
 	if (qs == NULL) {
 		qs = xcalloc(1, sizeof(*qs));
 		qs->listen_fd = -1;
+		qs->console_listen_fd = -1;
 		qs->fd = -1;
 		buf_init(&qs->in);
 		buf_init(&qs->out);
-		vm->hv_state = qs;
+		hv->state = qs;
 	}
 	return qs;
 }
 
 /* <rundir>/<name>.qmp, remembered in the state. */
 static const char *
-qemu_sock_path(struct vm *vm, struct qemu_state *qs)
+qemu_sock_path(struct hv_vm *hv, struct qemu_state *qs)
 {
 	if (qs->sock_path == NULL)
 		xasprintf(&qs->sock_path, "%s/%s.qmp",
-		    vmstated_config()->rundir, vm->name);
+		    hv->dc->rundir, hv->name);
 	return qs->sock_path;
+}
+
+/* <rundir>/<name>.console, remembered in the state. */
+static const char *
+qemu_console_path(struct hv_vm *hv, struct qemu_state *qs)
+{
+	if (qs->console_path == NULL)
+		xasprintf(&qs->console_path, "%s/%s.console", hv->dc->rundir,
+		    hv->name);
+	return qs->console_path;
 }
 
 /* ---- The command line. ---- */
@@ -126,6 +144,24 @@ qemu_opt_escape(const char *s)
 		buf_putc(&b, *s);
 	}
 	return buf_steal(&b);
+}
+
+/*
+ * Whether the user's qemu_args give serial ports of their own (-serial):
+ * then the first port stays "stdio", the VM log, as before the daemon
+ * had consoles, so that theirs keep their numbers, and the VM has no
+ * console of the daemon's.
+ */
+static bool
+qemu_own_serial(const struct vm_config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nqemu_args; i++)
+		if (strcmp(cfg->qemu_args[i], "-serial") == 0 ||
+		    strcmp(cfg->qemu_args[i], "--serial") == 0)
+			return true;
+	return false;
 }
 
 /* True when one of the user's qemu_args mentions s. */
@@ -183,11 +219,11 @@ qemu_pvpanic_device(const char *binary)
 }
 
 static const char *
-qemu_binary(const struct vm_config *cfg)
+qemu_binary(const struct hv_vm *hv)
 {
-	if (cfg->qemu_binary != NULL)
-		return cfg->qemu_binary;
-	return vmstated_config()->qemu_path;
+	if (hv->cfg->qemu_binary != NULL)
+		return hv->cfg->qemu_binary;
+	return hv->dc->qemu_path;
 }
 
 /*
@@ -196,25 +232,32 @@ qemu_binary(const struct vm_config *cfg)
  * add devices and accelerators, e.g. -accel kvm).
  */
 static char **
-qemu_argv(struct vm *vm)
+qemu_argv(struct hv_vm *hv)
 {
-	const struct vm_config	*cfg = vm->cfg;
+	const struct vm_config	*cfg = hv->cfg;
 	struct argv_builder	 ab = { NULL, 0, 0 };
-	const char		*binary = qemu_binary(cfg);
+	const char		*binary = qemu_binary(hv);
 	char			*s, *esc;
 	size_t			 i;
 
 	argv_add(&ab, xstrdup(binary));
-	esc = qemu_opt_escape(vm->name);
+	esc = qemu_opt_escape(hv->name);
 	argv_add(&ab, xstrdup("-name"));
 	xasprintf(&s, "guest=%s", esc);
 	argv_add(&ab, s);
 	free(esc);
-	/* Headless: no default NIC, VGA or monitor; the serial console is
-	 * the VM log (the child's stdout). */
+	/* Headless: no default NIC, VGA or monitor; the first serial port
+	 * is the daemon's console (fd 4), or the VM log (the child's stdout)
+	 * when the user's qemu_args have serial ports of their own. */
 	argv_add(&ab, xstrdup("-nodefaults"));
 	argv_add2(&ab, "-display", "none");
-	argv_add2(&ab, "-serial", "stdio");
+	if (qemu_own_serial(cfg))
+		argv_add2(&ab, "-serial", "stdio");
+	else {
+		argv_add2(&ab, "-chardev", "socket,id=vmstated-console,fd=4,"
+		    "server=on,wait=off");
+		argv_add2(&ab, "-serial", "chardev:vmstated-console");
+	}
 	argv_add(&ab, xstrdup("-no-reboot"));
 
 	if (cfg->memory_mb != 0) {
@@ -250,9 +293,17 @@ qemu_argv(struct vm *vm)
 	}
 	if (!qemu_args_mention(cfg, "pvpanic"))
 		argv_add2(&ab, "-device", qemu_pvpanic_device(binary));
+	/* An emulated watchdog whose expiry qemu only reports (QMP WATCHDOG):
+	 * the daemon kills and restarts the guest, counted as a crash.
+	 * qemu's own actions would reset it behind our back (-no-reboot
+	 * makes that an exit) or pause it forever. */
+	if (cfg->watchdog) {
+		argv_add2(&ab, "-device", "i6300esb");
+		argv_add2(&ab, "-action", "watchdog=none");
+	}
 	/* qemu writes and locks it: a qemu the state file lost track of is
 	 * found by the lock (qemu_find). */
-	xasprintf(&s, "%s/%s.pid", vmstated_config()->rundir, vm->name);
+	xasprintf(&s, "%s/%s.pid", hv->dc->rundir, hv->name);
 	argv_add(&ab, xstrdup("-pidfile"));
 	argv_add(&ab, s);
 	argv_add2(&ab, "-chardev",
@@ -289,7 +340,7 @@ qemu_check_file(const struct vm_config *cfg, const char *key,
  * sentence in *err.
  */
 static int
-qemu_listen(const char *path, struct buf *err)
+qemu_listen(const char *path, const char *what, struct buf *err)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
@@ -299,8 +350,8 @@ qemu_listen(const char *path, struct buf *err)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		buf_printf(err, "QMP socket path %s is too long (at most %zu "
-		    "bytes); choose a shorter rundir", path,
+		buf_printf(err, "%s socket path %s is too long (at most %zu "
+		    "bytes); choose a shorter rundir", what, path,
 		    sizeof(sun.sun_path) - 1);
 		return -1;
 	}
@@ -314,12 +365,12 @@ qemu_listen(const char *path, struct buf *err)
 		return -1;
 	}
 	if (unlink(path) == -1 && errno != ENOENT) {
-		buf_printf(err, "cannot remove stale QMP socket %s: %s", path,
-		    strerror(errno));
+		buf_printf(err, "cannot remove stale %s socket %s: %s", what,
+		    path, strerror(errno));
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		buf_printf(err, "cannot create QMP socket: %s",
+		buf_printf(err, "cannot create %s socket: %s", what,
 		    strerror(errno));
 		return -1;
 	}
@@ -328,8 +379,8 @@ qemu_listen(const char *path, struct buf *err)
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
 	if (rc == -1 || listen(fd, 4) == -1) {
-		buf_printf(err, "cannot listen on QMP socket %s: %s", path,
-		    strerror(errno));
+		buf_printf(err, "cannot listen on %s socket %s: %s", what,
+		    path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -337,22 +388,30 @@ qemu_listen(const char *path, struct buf *err)
 	return fd;
 }
 
+/* Close the listening sockets the child has not taken. */
+static void
+qemu_close_listeners(struct qemu_state *qs)
+{
+	if (qs->listen_fd != -1)
+		close(qs->listen_fd);
+	if (qs->console_listen_fd != -1)
+		close(qs->console_listen_fd);
+	qs->listen_fd = qs->console_listen_fd = -1;
+}
+
 /*
  * Before each start: check the files the command line names and create
- * the QMP socket.  Returns 0, or -1 with a sentence in *err.
+ * the QMP and console sockets.  Returns 0, or -1 with a sentence in *err.
  */
 static int
-qemu_prepare(struct vm *vm, struct buf *err)
+qemu_prepare(struct hv_vm *hv, struct buf *err)
 {
-	const struct vm_config	*cfg = vm->cfg;
-	struct qemu_state	*qs = qemu_state(vm);
+	const struct vm_config	*cfg = hv->cfg;
+	struct qemu_state	*qs = qemu_state(hv);
 	size_t			 i;
 
-	qmp_close(vm, qs);
-	if (qs->listen_fd != -1) {
-		close(qs->listen_fd);
-		qs->listen_fd = -1;
-	}
+	qmp_close(hv, qs);
+	qemu_close_listeners(qs);
 	qs->negotiated = qs->powerdown_pending = qs->panicked = false;
 	qs->reason[0] = '\0';
 
@@ -372,30 +431,44 @@ qemu_prepare(struct vm *vm, struct buf *err)
 
 	free(qs->sock_path);
 	qs->sock_path = NULL;
-	if ((qs->listen_fd = qemu_listen(qemu_sock_path(vm, qs), err)) == -1)
+	free(qs->console_path);
+	qs->console_path = NULL;
+	if ((qs->listen_fd = qemu_listen(qemu_sock_path(hv, qs), "QMP",
+	    err)) == -1)
 		return -1;
+	if (!qemu_own_serial(cfg) && (qs->console_listen_fd = qemu_listen(
+	    qemu_console_path(hv, qs), "console", err)) == -1) {
+		qemu_close_listeners(qs);
+		unlink(qs->sock_path);
+		return -1;
+	}
 	return 0;
 }
 
+/* QMP's listening socket as fd 3, the console's as fd 4. */
 static int
-qemu_child_fd(struct vm *vm)
+qemu_child_fds(struct hv_vm *hv, int fds[HV_MAX_FDS])
 {
-	return qemu_state(vm)->listen_fd;
+	struct qemu_state	*qs = qemu_state(hv);
+
+	fds[0] = qs->listen_fd;
+	fds[1] = qs->console_listen_fd;
+	return qs->console_listen_fd != -1 ? 2 : 1;
 }
 
 /* ---- QMP. ---- */
 
 /* Queue a command and write what the socket takes now. */
 static void
-qmp_send(struct vm *vm, struct qemu_state *qs, const char *command)
+qmp_send(struct hv_vm *hv, struct qemu_state *qs, const char *command)
 {
 	buf_printf(&qs->out, "{\"execute\": \"%s\"}\r\n", command);
-	qmp_on_write(qs->fd, EV_WRITE, vm);
+	qmp_on_write(qs->fd, EV_WRITE, hv);
 }
 
 /* Forget the connection; what it told us (the reason) stays. */
 static void
-qmp_close(struct vm *vm, struct qemu_state *qs)
+qmp_close(struct hv_vm *hv, struct qemu_state *qs)
 {
 	if (qs->ev_read != NULL) {
 		event_free(qs->ev_read);
@@ -415,28 +488,39 @@ qmp_close(struct vm *vm, struct qemu_state *qs)
 
 /* A QMP event: remember why qemu is going away. */
 static void
-qmp_handle_event(struct vm *vm, struct qemu_state *qs, const char *name,
+qmp_handle_event(struct hv_vm *hv, struct qemu_state *qs, const char *name,
     const struct ucl_node *msg)
 {
 	const struct ucl_node	*data, *reason;
 
 	if (strcmp(name, "GUEST_PANICKED") == 0) {
 		qs->panicked = true;
-		vmlog(vm, "qemu: the guest panicked");
+		hv->log(hv, "qemu: the guest panicked");
 	} else if (strcmp(name, "SHUTDOWN") == 0) {
 		data = ucl_lookup(msg, "data");
 		reason = data ? ucl_lookup(data, "reason") : NULL;
 		snprintf(qs->reason, sizeof(qs->reason), "%s",
 		    reason != NULL && reason->type == UCL_STRING ?
 		    reason->v.string.ptr : "unknown");
-		vmlog(vm, "qemu: shutdown, reason %s", qs->reason);
+		hv->log(hv, "qemu: shutdown, reason %s", qs->reason);
 	} else if (strcmp(name, "POWERDOWN") == 0)
-		vmlog(vm, "qemu: ACPI power button pressed");
+		hv->log(hv, "qemu: ACPI power button pressed");
+	else if (strcmp(name, "WATCHDOG") == 0) {
+		data = ucl_lookup(msg, "data");
+		reason = data ? ucl_lookup(data, "action") : NULL;
+		hv->log(hv, "qemu: the guest's watchdog expired (action %s)",
+		    reason != NULL && reason->type == UCL_STRING ?
+		    reason->v.string.ptr : "unknown");
+		/* Only the watchdog the daemon gave it: one of the user's
+		 * qemu_args acts as the user said. */
+		if (hv->cfg->watchdog && hv->watchdog != NULL)
+			hv->watchdog(hv);
+	}
 }
 
 /* One line from qemu: the greeting, a reply or an event. */
 static void
-qmp_handle_line(struct vm *vm, struct qemu_state *qs, const char *line,
+qmp_handle_line(struct hv_vm *hv, struct qemu_state *qs, const char *line,
     size_t len)
 {
 	struct ucl_error	 uerr;
@@ -444,23 +528,23 @@ qmp_handle_line(struct vm *vm, struct qemu_state *qs, const char *line,
 	const struct ucl_node	*n;
 
 	if ((msg = ucl_parse_buffer(line, len, "QMP", &uerr)) == NULL) {
-		vmlog(vm, "qemu: unreadable QMP message: %s", uerr.message);
+		hv->log(hv, "qemu: unreadable QMP message: %s", uerr.message);
 		return;
 	}
 	if (ucl_lookup(msg, "QMP") != NULL)
-		qmp_send(vm, qs, "qmp_capabilities");
+		qmp_send(hv, qs, "qmp_capabilities");
 	else if ((n = ucl_lookup(msg, "event")) != NULL &&
 	    n->type == UCL_STRING)
-		qmp_handle_event(vm, qs, n->v.string.ptr, msg);
+		qmp_handle_event(hv, qs, n->v.string.ptr, msg);
 	else if (ucl_lookup(msg, "return") != NULL && !qs->negotiated) {
 		qs->negotiated = true;
 		if (qs->powerdown_pending) {
 			qs->powerdown_pending = false;
-			qmp_send(vm, qs, "system_powerdown");
+			qmp_send(hv, qs, "system_powerdown");
 		}
 	} else if ((n = ucl_lookup(msg, "error")) != NULL) {
 		n = ucl_lookup(n, "desc");
-		vmlog(vm, "qemu: QMP error: %s", n && n->type == UCL_STRING ?
+		hv->log(hv, "qemu: QMP error: %s", n && n->type == UCL_STRING ?
 		    n->v.string.ptr : "(no description)");
 	}
 	ucl_free(msg);
@@ -473,7 +557,7 @@ qmp_handle_line(struct vm *vm, struct qemu_state *qs, const char *line,
  * file, an error, or a line too long to be QMP).
  */
 static int
-qmp_read(struct vm *vm, struct qemu_state *qs, size_t max_reads)
+qmp_read(struct hv_vm *hv, struct qemu_state *qs, size_t max_reads)
 {
 	char	 chunk[4096], *nl;
 	ssize_t	 n;
@@ -487,7 +571,7 @@ qmp_read(struct vm *vm, struct qemu_state *qs, size_t max_reads)
 			return 0;
 		if (n <= 0) {
 			/* ECONNRESET: qemu quit with our bytes unread. */
-			qmp_close(vm, qs);
+			qmp_close(hv, qs);
 			return -1;
 		}
 		buf_append(&qs->in, chunk, (size_t)n);
@@ -496,15 +580,15 @@ qmp_read(struct vm *vm, struct qemu_state *qs, size_t max_reads)
 			if (len > 0 && qs->in.data[len - 1] == '\r')
 				len--;
 			if (len > 0)
-				qmp_handle_line(vm, qs, qs->in.data, len);
+				qmp_handle_line(hv, qs, qs->in.data, len);
 			if (qs->fd == -1)	/* closed while answering */
 				return -1;
 			buf_consume(&qs->in, (size_t)(nl - qs->in.data) + 1);
 		}
 		if (qs->in.len > QMP_LINE_MAX) {
-			vmlog(vm, "qemu: QMP line longer than %d bytes; "
+			hv->log(hv, "qemu: QMP line longer than %d bytes; "
 			    "closing the QMP connection", QMP_LINE_MAX);
-			qmp_close(vm, qs);
+			qmp_close(hv, qs);
 			return -1;
 		}
 	}
@@ -514,17 +598,17 @@ qmp_read(struct vm *vm, struct qemu_state *qs, size_t max_reads)
 static void
 qmp_on_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct vm	*vm = arg;
+	struct hv_vm	*hv = arg;
 
-	(void)qmp_read(vm, qemu_state(vm), 16);
+	(void)qmp_read(hv, qemu_state(hv), 16);
 }
 
 /* Write queued commands; wait for EV_WRITE when the socket is full. */
 static void
 qmp_on_write(evutil_socket_t fd, short what, void *arg)
 {
-	struct vm		*vm = arg;
-	struct qemu_state	*qs = qemu_state(vm);
+	struct hv_vm		*hv = arg;
+	struct qemu_state	*qs = qemu_state(hv);
 	ssize_t			 n;
 
 	while (qs->fd != -1 && qs->out.len > 0) {
@@ -536,9 +620,9 @@ qmp_on_write(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (n == -1) {
-			vmlog(vm, "qemu: cannot write to QMP: %s",
+			hv->log(hv, "qemu: cannot write to QMP: %s",
 			    strerror(errno));
-			qmp_close(vm, qs);
+			qmp_close(hv, qs);
 			return;
 		}
 		buf_consume(&qs->out, (size_t)n);
@@ -550,7 +634,7 @@ qmp_on_write(evutil_socket_t fd, short what, void *arg)
  * Returns 0, or -1 (logged in the VM log).
  */
 static int
-qmp_connect(struct vm *vm, struct qemu_state *qs)
+qmp_connect(struct hv_vm *hv, struct qemu_state *qs)
 {
 	struct sockaddr_un	 sun;
 	int			 fd;
@@ -561,7 +645,7 @@ qmp_connect(struct vm *vm, struct qemu_state *qs)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
 	    sizeof(sun)) == -1) {
-		vmlog(vm, "qemu: cannot connect to QMP socket %s: %s",
+		hv->log(hv, "qemu: cannot connect to QMP socket %s: %s",
 		    qs->sock_path, strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -569,14 +653,14 @@ qmp_connect(struct vm *vm, struct qemu_state *qs)
 	}
 	qs->fd = fd;
 	qs->negotiated = false;
-	qs->ev_read = event_new(vmstated_base(), fd, EV_READ | EV_PERSIST,
-	    qmp_on_read, vm);
-	qs->ev_write = event_new(vmstated_base(), fd, EV_WRITE, qmp_on_write,
-	    vm);
+	qs->ev_read = event_new(hv->base, fd, EV_READ | EV_PERSIST,
+	    qmp_on_read, hv);
+	qs->ev_write = event_new(hv->base, fd, EV_WRITE, qmp_on_write,
+	    hv);
 	if (qs->ev_read == NULL || qs->ev_write == NULL ||
 	    event_add(qs->ev_read, NULL) == -1) {
-		vmlog(vm, "qemu: cannot watch the QMP socket");
-		qmp_close(vm, qs);
+		hv->log(hv, "qemu: cannot watch the QMP socket");
+		qmp_close(hv, qs);
 		return -1;
 	}
 	return 0;
@@ -590,17 +674,49 @@ qmp_connect(struct vm *vm, struct qemu_state *qs)
  * previous daemon: qemu accepts a new client once the old one is gone.
  */
 static void
-qemu_spawned(struct vm *vm)
+qemu_spawned(struct hv_vm *hv)
 {
-	struct qemu_state	*qs = qemu_state(vm);
+	struct qemu_state	*qs = qemu_state(hv);
 
-	if (qs->listen_fd != -1) {
-		close(qs->listen_fd);
-		qs->listen_fd = -1;
-	}
-	qemu_sock_path(vm, qs);
+	qemu_close_listeners(qs);
+	qemu_sock_path(hv, qs);
 	if (qs->fd == -1)
-		(void)qmp_connect(vm, qs);
+		(void)qmp_connect(hv, qs);
+}
+
+/*
+ * The daemon's end of the console: a connection to <rundir>/<name>.console,
+ * where qemu listens (it accepts it once its main loop runs; what the
+ * daemon writes meanwhile waits in the socket).  -1 when the user's
+ * qemu_args have serial ports of their own, or the connection failed.
+ */
+static int
+qemu_console(struct hv_vm *hv, const char **why)
+{
+	struct qemu_state	*qs = qemu_state(hv);
+	struct sockaddr_un	 sun;
+	const char		*path;
+	int			 fd;
+
+	*why = NULL;
+	if (qemu_own_serial(hv->cfg)) {
+		*why = "-serial in its qemu_args";
+		return -1;
+	}
+	path = qemu_console_path(hv, qs);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		hv->log(hv, "qemu: cannot connect to console socket %s: %s",
+		    path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /*
@@ -611,18 +727,18 @@ qemu_spawned(struct vm *vm)
  * the connection is made here if there is none.
  */
 static int
-qemu_request_stop(struct vm *vm)
+qemu_request_stop(struct hv_vm *hv)
 {
-	struct qemu_state	*qs = qemu_state(vm);
+	struct qemu_state	*qs = qemu_state(hv);
 
-	if (qs->fd == -1 && vm->pid > 0) {
-		qemu_sock_path(vm, qs);
-		(void)qmp_connect(vm, qs);
+	if (qs->fd == -1 && hv->pid > 0) {
+		qemu_sock_path(hv, qs);
+		(void)qmp_connect(hv, qs);
 	}
 	if (qs->fd == -1)
 		return -1;
 	if (qs->negotiated)
-		qmp_send(vm, qs, "system_powerdown");
+		qmp_send(hv, qs, "system_powerdown");
 	else
 		qs->powerdown_pending = true;
 	return 0;
@@ -637,14 +753,14 @@ qemu_request_stop(struct vm *vm)
  * reason alone decides.
  */
 static enum hv_exit
-qemu_classify_exit(struct vm *vm, int status, bool known)
+qemu_classify_exit(struct hv_vm *hv, int status, bool known)
 {
-	struct qemu_state	*qs = qemu_state(vm);
+	struct qemu_state	*qs = qemu_state(hv);
 
 	/* qemu is gone: whatever it said is in the socket now, and the
 	 * socket ends: reading it all is bounded. */
 	if (qs->fd != -1)
-		(void)qmp_read(vm, qs, SIZE_MAX);
+		(void)qmp_read(hv, qs, SIZE_MAX);
 	if (known && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		return HV_EXIT_CRASH;
 	if (qs->panicked)
@@ -655,7 +771,7 @@ qemu_classify_exit(struct vm *vm, int status, bool known)
 	if (strcmp(qs->reason, "guest-shutdown") == 0)
 		return HV_EXIT_POWEROFF;
 	if (qs->reason[0] == '\0')
-		vmlog(vm, "qemu: exited without a SHUTDOWN event");
+		hv->log(hv, "qemu: exited without a SHUTDOWN event");
 	return HV_EXIT_CRASH;
 }
 
@@ -665,14 +781,14 @@ qemu_classify_exit(struct vm *vm, int status, bool known)
  * holder is the pid.  -1 when there is none.
  */
 static pid_t
-qemu_find(struct vm *vm, bool anywhere)
+qemu_find(struct hv_vm *hv, bool anywhere)
 {
 	struct flock	 fl;
 	char		*path;
 	pid_t		 pid = -1;
 	int		 fd;
 
-	xasprintf(&path, "%s/%s.pid", vmstated_config()->rundir, vm->name);
+	xasprintf(&path, "%s/%s.pid", hv->dc->rundir, hv->name);
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(path);
 	if (fd == -1)
@@ -689,34 +805,48 @@ qemu_find(struct vm *vm, bool anywhere)
 
 /* After the exit: close QMP and remove the socket. */
 static void
-qemu_cleanup(struct vm *vm)
+qemu_cleanup(struct hv_vm *hv)
 {
-	struct qemu_state	*qs = vm->hv_state;
+	struct qemu_state	*qs = hv->state;
 
 	if (qs == NULL)
 		return;
-	qmp_close(vm, qs);
-	if (qs->listen_fd != -1) {
-		close(qs->listen_fd);
-		qs->listen_fd = -1;
-	}
+	qmp_close(hv, qs);
+	qemu_close_listeners(qs);
 	if (qs->sock_path != NULL)
 		unlink(qs->sock_path);
+	if (qs->console_path != NULL)
+		unlink(qs->console_path);
 }
 
 static void
-qemu_release(struct vm *vm)
+qemu_release(struct hv_vm *hv)
 {
-	struct qemu_state	*qs = vm->hv_state;
+	struct qemu_state	*qs = hv->state;
 
 	if (qs == NULL)
 		return;
-	qemu_cleanup(vm);
+	qemu_cleanup(hv);
 	buf_free(&qs->in);
 	buf_free(&qs->out);
 	free(qs->sock_path);
+	free(qs->console_path);
 	free(qs);
-	vm->hv_state = NULL;
+	hv->state = NULL;
+}
+
+static void
+qemu_files(struct hv_vm *hv, hv_file_cb cb, void *arg)
+{
+	struct qemu_state	*qs = qemu_state(hv);
+	char			*path;
+
+	cb("qmp", qemu_sock_path(hv, qs), arg);
+	if (!qemu_own_serial(hv->cfg))
+		cb("console", qemu_console_path(hv, qs), arg);
+	xasprintf(&path, "%s/%s.pid", hv->dc->rundir, hv->name);
+	cb("pidfile", path, arg);
+	free(path);
 }
 
 const struct hv_ops hv_qemu_ops = {
@@ -725,11 +855,13 @@ const struct hv_ops hv_qemu_ops = {
 	.argv = qemu_argv,
 	.instance_exists = NULL,
 	.destroy_argv = NULL,
-	.child_fd = qemu_child_fd,
+	.child_fds = qemu_child_fds,
 	.spawned = qemu_spawned,
+	.console = qemu_console,
 	.request_stop = qemu_request_stop,
 	.classify_exit = qemu_classify_exit,
 	.find = qemu_find,
 	.cleanup = qemu_cleanup,
 	.release = qemu_release,
+	.files = qemu_files,
 };

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
@@ -15,8 +16,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "platform.h"
@@ -295,4 +298,68 @@ platform_vmm_destroy(const char *name)
 {
 	return sysctlbyname("hw.vmm.destroy", NULL, NULL, name,
 	    strlen(name));
+}
+
+/*
+ * The daemon's side of an nmdm(4) pair, /dev/nmdm-NAME-B: opening it makes
+ * the pair if need be (nmdm.c nmdm_clone(): any name "nmdm%s" ending in A
+ * or B).  Raw, and deaf to the carrier, as bhyve's ttyopen() makes its
+ * side: with CLOCAL, bhyve's comings and goings are not a hang-up.
+ * TIOCEXCL keeps others than root from opening it too.
+ */
+static int
+nmdm_open_b(const char *name)
+{
+	struct termios	 tio;
+	char		 path[256];
+	int		 fd, saved;
+
+	if ((size_t)snprintf(path, sizeof(path), "/dev/nmdm-%s-B", name) >=
+	    sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (tcgetattr(fd, &tio) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	cfmakeraw(&tio);
+	tio.c_cflag |= CLOCAL;
+	(void)tcsetattr(fd, TCSANOW, &tio);
+	(void)ioctl(fd, TIOCEXCL);
+	return fd;
+}
+
+int
+platform_console_pair(const char *name, char *hv_path, size_t len, int *fd,
+    int *keep_fd)
+{
+	if ((size_t)snprintf(hv_path, len, "/dev/nmdm-%s-A", name) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	*keep_fd = -1;
+	if ((*fd = nmdm_open_b(name)) == -1)
+		return -1;
+	return 0;
+}
+
+int
+platform_console_reattach(const char *name, const char *hv_path,
+    int watch_fd)
+{
+	char	 mine[256];
+
+	(void)watch_fd;
+	snprintf(mine, sizeof(mine), "/dev/nmdm-%s-A", name);
+	if (strcmp(mine, hv_path) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return nmdm_open_b(name);
 }

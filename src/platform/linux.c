@@ -2,6 +2,7 @@
  * linux.c: Linux implementations of platform.h.
  */
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "platform.h"
@@ -276,4 +278,85 @@ platform_vmm_destroy(const char *name)
 	(void)name;
 	errno = ENOSYS;
 	return -1;
+}
+
+/*
+ * Raw, no echo, and deaf to the carrier: what bhyve's uart_emul.c
+ * ttyopen() makes of its side.  A Linux pty has one set of terminal
+ * settings, the slave's, which the master changes too.
+ */
+static void
+console_raw(int fd)
+{
+	struct termios	 tio;
+
+	if (tcgetattr(fd, &tio) == 0) {
+		cfmakeraw(&tio);
+		tio.c_cflag |= CLOCAL;
+		(void)tcsetattr(fd, TCSANOW, &tio);
+	}
+}
+
+/*
+ * A pty stands in for nmdm(4): bhyve gets the slave, the daemon the master
+ * (and the hypervisor a second descriptor of it, see platform.h).
+ */
+int
+platform_console_pair(const char *name, char *hv_path, size_t len, int *fd,
+    int *keep_fd)
+{
+	int	 m, keep, saved;
+
+	(void)name;
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, hv_path, len) != 0 ||
+	    fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK) == -1 ||
+	    (keep = fcntl(m, F_DUPFD_CLOEXEC, 3)) == -1) {
+		saved = errno;
+		close(m);
+		errno = saved;
+		return -1;
+	}
+	console_raw(m);
+	*fd = m;
+	*keep_fd = keep;
+	return 0;
+}
+
+int
+platform_console_reattach(const char *name, const char *hv_path,
+    int watch_fd)
+{
+#ifdef SYS_pidfd_getfd
+	char	 slave[128];
+	int	 fd, n, saved;
+
+	(void)name;
+	if (strncmp(hv_path, "/dev/pts/", 9) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = (int)syscall(SYS_pidfd_getfd, watch_fd, 3, 0)) == -1)
+		return -1;
+	/* Only the master of the very pty the hypervisor was given. */
+	if (ioctl(fd, TIOCGPTN, &n) == -1 ||
+	    ptsname_r(fd, slave, sizeof(slave)) != 0 ||
+	    strcmp(slave, hv_path) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved == 0 || saved == ENOTTY ? EINVAL : saved;
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+#else
+	(void)name;
+	(void)hv_path;
+	(void)watch_fd;
+	errno = ENOSYS;
+	return -1;
+#endif
 }

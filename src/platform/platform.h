@@ -107,4 +107,32 @@ pid_t	 platform_find_title(const char *title, const char *cwd);
  */
 int	 platform_vmm_destroy(const char *name);
 
+/*
+ * The serial console of a bhyve VM: a pair of terminals joined like a null
+ * modem cable.  bhyve opens one by path (lpc.com1.path, written into
+ * hv_path); the daemon reads and writes the other (*fd: non-blocking,
+ * close-on-exec, raw).  FreeBSD: an nmdm(4) pair, /dev/nmdm-NAME-A for
+ * bhyve, /dev/nmdm-NAME-B for the daemon; opening B creates the pair, which
+ * lives while either side is open.  Linux, which has no nmdm and where
+ * only the bhyve stand-in runs: a pty, the slave for bhyve, the master for
+ * the daemon; *keep_fd is another descriptor of the master that the
+ * hypervisor must inherit (as descriptor 3) so that the pair outlives the
+ * daemon, as an nmdm pair outlives the close of its B side (-1 on
+ * FreeBSD).  Returns 0, or -1 with errno.
+ */
+int	 platform_console_pair(const char *name, char *hv_path, size_t len,
+	    int *fd, int *keep_fd);
+
+/*
+ * The daemon's side of the console pair of a bhyve that a previous daemon
+ * started with hv_path as its lpc.com1.path (watch_fd: the descriptor of
+ * platform_watch_pid() that watches it).  FreeBSD: opens
+ * /dev/nmdm-NAME-B again.  Linux: takes the master back from the
+ * hypervisor's descriptor 3 (pidfd_getfd(2)) and checks that its slave is
+ * hv_path.  Returns the descriptor, or -1 with errno (EINVAL: hv_path is
+ * not a console of the daemon's making).
+ */
+int	 platform_console_reattach(const char *name, const char *hv_path,
+	    int watch_fd);
+
 #endif

@@ -130,6 +130,35 @@ refusal_window_end(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(refusal_timer, &window);
 }
 
+/* Take c out of the list of clients. */
+static void
+client_unlink(struct client *c)
+{
+	struct client	**pp;
+
+	for (pp = &clients; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	nclients--;
+}
+
+/*
+ * The request switched the connection to another protocol (console,
+ * log): switch.c takes it, with the bytes already read after the request.
+ */
+static void
+client_switch(struct client *c)
+{
+	client_unlink(c);
+	event_free(c->idle);
+	switch_take(&c->peer, c->bev);
+	buf_free(&c->held);
+	free(c->peer.groups);
+	free(c);
+}
+
 static void
 client_free(struct client *c)
 {
@@ -145,6 +174,7 @@ client_free(struct client *c)
 	event_free(c->idle);
 	buf_free(&c->held);
 	free(c->peer.groups);
+	free(c->peer.sw.vm);
 	free(c);
 	/*
 	 * A descriptor is free again, but libevent closes the socket only at
@@ -235,7 +265,7 @@ client_handle_line(struct client *c, const char *line, size_t len)
 	struct buf		 reply;
 	const char		*reason;
 	size_t			 column;
-	int			 r;
+	int			 r, handled;
 
 	if (len == 0)
 		return 0;
@@ -257,7 +287,8 @@ client_handle_line(struct client *c, const char *line, size_t len)
 		c->subscribed = true;
 	c->holding = true;
 	buf_init(&reply);
-	if (request_handle(&c->peer, req, &reply) == 1)
+	if ((handled = request_handle(&c->peer, req, &reply)) ==
+	    REQUEST_SUBSCRIBE)
 		c->subscribed = true;
 	else if (!was_subscribed) {
 		c->subscribed = false;
@@ -267,6 +298,10 @@ client_handle_line(struct client *c, const char *line, size_t len)
 	ucl_free(req);
 	r = client_send(c, reply.data, reply.len);
 	buf_free(&reply);
+	if (r == 0 && handled == REQUEST_SWITCH) {
+		client_switch(c);
+		return -1;
+	}
 	if (r == 0 && c->held.len > 0) {
 		evbuffer_add(bufferevent_get_output(c->bev), c->held.data,
 		    c->held.len);

@@ -27,6 +27,15 @@ vm_clock_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds since the hypervisor started, whatever the wall clock does. */
+long long
+vm_uptime(const struct vm *vm)
+{
+	double	 up = vm_clock_mono() - vm->started_mono;
+
+	return up > 0 ? (long long)up : 0;
+}
+
 double
 vm_clock_wall(void)
 {
@@ -83,7 +92,8 @@ fx_start_check(struct vm *vm, struct buf *why)
 
 	if (persist_prepare(vm, why) == -1)
 		return -1;
-	if (vm->hv->find != NULL && (pid = vm->hv->find(vm, true)) > 0) {
+	if (vm->hv->find != NULL &&
+	    (pid = vm->hv->find(vmproc_hv(vm), true)) > 0) {
 		buf_printf(why, "a hypervisor of %s already runs as pid %ld; "
 		    "stop it, or restart vmstated to take it back", vm->name,
 		    (long)pid);
@@ -106,6 +116,10 @@ fx_announce(struct vm *vm, enum vm_state from, enum vm_state to)
 	    vm_state_name(to), vm->reason);
 	metrics_state(vm, from, to);
 	control_broadcast_state(vm, from, to);
+	/* At rest, no console: its clients are told and let go. */
+	if (to == VM_STOPPED || to == VM_FAILED)
+		console_end(vm, to == VM_STOPPED ? "the VM has stopped" :
+		    "the VM has failed");
 }
 
 static void
@@ -121,6 +135,14 @@ fx_log(struct vm *vm, const char *msg)
 	vmlog(vm, "%s", msg);
 }
 
+/* At rest: no log descriptor kept for it (vmlog.c), then the supervisor. */
+static void
+fx_idle(struct vm *vm)
+{
+	vmlog_close(vm);
+	sv_vm_idle(vm);
+}
+
 /* A configuration taken from reload is in force: its back end too. */
 static void
 fx_config_changed(struct vm *vm, struct vm_config *old)
@@ -129,7 +151,7 @@ fx_config_changed(struct vm *vm, struct vm_config *old)
 
 	if (hv != vm->hv) {
 		if (vm->hv->release != NULL)
-			vm->hv->release(vm);
+			vm->hv->release(vmproc_hv(vm));
 		vm->hv = hv;
 	}
 	(void)old;
@@ -148,7 +170,7 @@ const struct vm_effects vm_daemon_effects = {
 	.announce = fx_announce,
 	.log = fx_log,
 	.now = vm_clock_mono,
-	.idle = sv_vm_idle,
+	.idle = fx_idle,
 	.config_changed = fx_config_changed,
 	.deps_ready = order_deps_ready,
 	.dependents_up = order_dependents_up,

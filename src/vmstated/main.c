@@ -160,6 +160,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: reloading configuration, reopening logs");
 		sv_reload(NULL);
 		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: reopening the VM logs");
+		vmlog_reopen_all();
+		break;
 	case SIGTERM:
 	case SIGINT:
 		if (shutting_down) {
@@ -211,15 +215,15 @@ startup_failed(const char *msg)
 int
 main(int argc, char *argv[])
 {
-	struct event	*sigs[3];
+	struct event	*sigs[4];
 	struct cfg_set	*set;
 	const char	*pidfile = RUNSTATEDIR "/vmstated.pid";
 	const char	*sockpath = RUNSTATEDIR "/vmstated.sock";
 	char		 err[2048], *error = NULL;
 	char		*abs_pidfile, *abs_sock;
-	bool		 foreground = false, check = false;
+	bool		 foreground = false, check = false, all_stopped;
 	int		 ch, verbose = 0, i;
-	const int	 signums[3] = { SIGHUP, SIGTERM, SIGINT };
+	const int	 signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 
 	daemon_sanitize_fds();
 	configdir = xstrdup(CONFIGDIR);
@@ -301,7 +305,7 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		startup_failed("cannot create the event loop");
 	proc_init(base);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
 		evsignal_add(sigs[i], NULL);
 	}
@@ -339,17 +343,18 @@ main(int argc, char *argv[])
 	event_base_dispatch(base);
 
 	order_report();
-	if (sv_all_at_rest())
+	if ((all_stopped = sv_all_at_rest()))
 		log_info("every VM is stopped; exiting");
 	else
 		log_warnx("the shutdown's time is up; exiting");
 	control_close();
+	logview_close_all();
 	daemon_pidfile_remove();
 	order_free();
 	sv_free();
 	events_free();
 	proc_shutdown();
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	cfg_daemon_free(&dconf);
 	event_base_free(base);
@@ -357,5 +362,5 @@ main(int argc, char *argv[])
 	free(abs_sock);
 	free(configdir);
 	free(logdir);
-	return 0;
+	return all_stopped ? 0 : 1;
 }

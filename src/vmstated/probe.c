@@ -150,11 +150,16 @@ probe_run(evutil_socket_t fd, short what, void *arg)
 	spec.argv = argv;
 	spec.env_add = env;
 	spec.cwd = vm->cfg->dir;
-	spec.out_fd = vm->log_fd;
-	spec.pass_fd = -1;
+	/* Its output: whole "probe:" lines, through a file description of
+	 * its own (vmlog.c, relay.c). */
+	spec.out_fd = vmlog_child_fd(vm);
+	spec.out_tag = "probe";
+	spec.npass = 0;
 	spec.new_pgrp = true;
 	vm->probe_timed_out = false;
 	vm->probe_pid = proc_spawn(&spec, probe_exited, vm, why, sizeof(why));
+	if (spec.out_fd != -1)
+		close(spec.out_fd);
 	free(env[0]);
 	free(path);
 	if (vm->probe_pid == -1) {

@@ -119,23 +119,37 @@ proc_run_and_record(const struct proc_spec *spec, int errpipe)
 {
 	char	 line[64];
 	pid_t	 pid;
-	int	 status, fd, n, sig;
+	int	 status, fd, n, sig, out[2] = { -1, -1 };
 
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	if (spec->out_tag != NULL && pipe(out) == -1)
+		proc_child_fail(errpipe, 'e');
 	if ((pid = fork()) == -1)
 		proc_child_fail(errpipe, 'e');
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		if (out[1] != -1) {
+			dup2(out[1], 1);
+			dup2(out[1], 2);
+			close(out[0]);
+			close(out[1]);
+		}
 		return;
 	}
 	close(errpipe);			/* the program reports exec errors */
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			_exit(127);
+	if (out[0] != -1) {
+		close(out[1]);
+		status = relay_run(out[0], 1, spec->out_tag, pid);
+	} else
+		while (waitpid(pid, &status, 0) == -1)
+			if (errno != EINTR)
+				_exit(127);
+	if (spec->status_path == NULL)
+		goto end;
 	n = snprintf(line, sizeof(line), "task %ld %d", (long)getpid(),
 	    status);
 	memset(line + n, ' ', sizeof(line) - (size_t)n - 1);
@@ -145,6 +159,7 @@ proc_run_and_record(const struct proc_spec *spec, int errpipe)
 		(void)!pwrite(fd, line, sizeof(line), spec->status_offset);
 		close(fd);
 	}
+end:
 	if (WIFEXITED(status))
 		_exit(WEXITSTATUS(status));
 	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
@@ -164,7 +179,7 @@ proc_exec_child(const struct proc_spec *spec, int errpipe, int gopipe)
 {
 	sigset_t	 mask;
 	char		*shargv[3], go;
-	int		 fd, i;
+	int		 fd, i, moved[2];
 	ssize_t		 n;
 
 	sigemptyset(&mask);
@@ -199,12 +214,17 @@ proc_exec_child(const struct proc_spec *spec, int errpipe, int gopipe)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	if (spec->pass_fd != -1) {
-		if (spec->pass_fd != 3)
-			dup2(spec->pass_fd, 3);
-		fcntl(3, F_SETFD, 0);
+	/* Each passed descriptor to its place, 3, 4...: first out of the
+	 * way of those places, so that none overwrites another. */
+	for (i = 0; i < spec->npass; i++)
+		moved[i] = fcntl(spec->pass_fds[i], F_DUPFD, 10);
+	for (i = 0; i < spec->npass; i++) {
+		if (moved[i] == -1)
+			proc_child_fail(errpipe, 'e');
+		dup2(moved[i], 3 + i);
+		fcntl(3 + i, F_SETFD, 0);
 	}
-	fd = spec->pass_fd != -1 ? 4 : 3;
+	fd = 3 + spec->npass;
 	if (errpipe > fd)
 		platform_close_range(fd, errpipe - 1);
 	platform_close_range(errpipe + 1, -1);
@@ -214,7 +234,7 @@ proc_exec_child(const struct proc_spec *spec, int errpipe, int gopipe)
 			putenv(spec->env_add[i]);
 	if (spec->cwd != NULL && chdir(spec->cwd) == -1)
 		proc_child_fail(errpipe, 'c');
-	if (spec->status_path != NULL)
+	if (spec->status_path != NULL || spec->out_tag != NULL)
 		proc_run_and_record(spec, errpipe);
 	if (strchr(spec->path, '/') != NULL)
 		execv(spec->path, spec->argv);

@@ -20,7 +20,15 @@ struct proc_spec {
 	char *const	*env_add;	/* "NAME=value" set on top of environ */
 	const char	*cwd;		/* NULL: stay */
 	int		 out_fd;	/* stdout and stderr; -1: /dev/null */
-	int		 pass_fd;	/* becomes fd 3 in the child; -1: none */
+	int		 pass_fds[2];	/* become fds 3, 4... in the child */
+	int		 npass;
+	/*
+	 * When set, the program's stdout and stderr are a pipe that a small
+	 * runner (below) reads: each line it writes reaches out_fd as one
+	 * whole line "TIME TAG: text" (relay.c), so that the log tells its
+	 * lines from the daemon's and the guest's.
+	 */
+	const char	*out_tag;
 	bool		 new_pgrp;	/* own process group (hooks) */
 	/*
 	 * Called in the parent once the child exists and before it may
@@ -30,11 +38,12 @@ struct proc_spec {
 	 */
 	void		 (*before_exec)(pid_t, void *arg);
 	/*
-	 * When set, the child is a small runner that executes the program
-	 * as its own child, waits for it, writes "task PID STATUS" (its own
-	 * pid, the program's wait status) at status_offset of status_path,
-	 * and ends the way the program ended.  The end of a hook is thus on
-	 * disk even if the daemon died meanwhile (persist.c reads it).
+	 * When set (or out_tag is), the child is a small runner that
+	 * executes the program as its own child, waits for it, writes "task
+	 * PID STATUS" (its own pid, the program's wait status) at
+	 * status_offset of status_path, and ends the way the program ended.
+	 * The end of a hook is thus on disk even if the daemon died
+	 * meanwhile (persist.c reads it).
 	 */
 	const char	*status_path;
 	off_t		 status_offset;
@@ -57,5 +66,16 @@ void	 proc_forget(pid_t);
 bool	 proc_transient(int err);
 /* Describe a wait status: "exit status 3", "killed by signal 9 (SIGKILL)". */
 void	 proc_describe_status(int wait_status, char *buf, size_t len);
+
+/*
+ * relay.c, in a runner: copy the program's output from in to out as
+ * whole lines "TIME TAG: text" until the program (pid) has ended and its
+ * output is read; returns its wait status.  Output that children it left
+ * behind write later is relayed by a process of its own until they close
+ * it.
+ */
+int	 relay_run(int in, int out, const char *tag, pid_t pid);
+/* One "TIME TAG: " prefix (UTC, as the daemon's lines) into buf. */
+void	 relay_stamp(char *buf, size_t len, const char *tag);
 
 #endif

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bhyve_config.h"
 #include "expfmt.h"
 #include "log.h"
 #include "proto.h"
@@ -45,10 +44,12 @@ struct command {
 struct request {
 	struct ctl_peer		*peer;
 	const struct command	*cmd;
+	const struct ucl_node	*req;	/* the whole request */
 	const struct ucl_node	*vms;	/* array of strings, or NULL */
 	bool			 watch;	/* "watch": true */
 	bool			 recursive; /* stop, "recursive": true */
 	bool			 subscribe; /* stay subscribed to events */
+	bool			 switched; /* the connection switches: sw */
 	bool			 openmetrics; /* metrics, "format" */
 	bool			 replay;    /* events, "since" given */
 	uint64_t		 since;
@@ -61,6 +62,9 @@ static void	handle_status(struct request *);
 static void	handle_info(struct request *);
 static void	handle_reload(struct request *);
 static void	handle_events(struct request *);
+static void	handle_console(struct request *);
+static void	handle_log(struct request *);
+static void	handle_reopen(struct request *);
 static void	handle_metrics(struct request *);
 
 static const struct command commands[] = {
@@ -86,6 +90,14 @@ static const struct command commands[] = {
 	    -1,			handle_events },
 	{ "reload",	AUTH_ADMIN,	"reload", NULL,		0, 0,
 	    -1,			handle_reload },
+	/* The guest's console, both ways: as start and stop. */
+	{ "console",	AUTH_OPERATOR,	"attach to the console of", NULL,
+	    1, 1,		-1,		handle_console },
+	/* The log holds the console's output: as info. */
+	{ "log",	AUTH_OPERATOR,	"read the log of", NULL, 1, 1,
+	    -1,			handle_log },
+	{ "reopen",	AUTH_ADMIN,	"reopen", NULL,		0, 0,
+	    -1,			handle_reopen },
 	/* The daemon's series to anyone; a VM's to those who may operate
 	 * it (metrics.c). */
 	{ "metrics",	AUTH_ANYONE,	NULL, NULL,		0, 0,
@@ -217,8 +229,7 @@ request_status_json(struct vm *vm, struct buf *b)
 	json_kv_str(b, "state", vm_state_name(vm->state));
 	if (vm->pid != -1) {
 		json_kv_int(b, "pid", vm->pid);
-		json_kv_int(b, "uptime", (long long)(time(NULL) -
-		    vm->started_at));
+		json_kv_int(b, "uptime", vm_uptime(vm));
 	} else
 		buf_puts(b, ",\"pid\":null,\"uptime\":null");
 	json_kv_int(b, "restarts", vm_restarts_in_window(vm));
@@ -374,7 +385,14 @@ config_json(const struct vm_config *c, struct buf *b)
 	buf_putc(b, '}');
 }
 
-/* The paths of a VM, for info. */
+static void
+paths_file(const char *what, const char *path, void *arg)
+{
+	json_kv_str(arg, what, path);
+}
+
+/* The paths of a VM, for info; the back end names its own files
+ * (generated configuration, QMP and console sockets...). */
 static void
 paths_json(struct vm *vm, struct buf *reply)
 {
@@ -385,14 +403,11 @@ paths_json(struct vm *vm, struct buf *reply)
 	json_kv_str(reply, "config", vm->cfg->config_path);
 	json_kv_str(reply, "scriptpath", vm->cfg->scriptpath ?
 	    vm->cfg->scriptpath : vm->cfg->dir);
-	xasprintf(&path, "%s/%s.log", vmstated_logdir(), vm->name);
+	path = vmlog_path(vm->name);
 	json_kv_str(reply, "log", path);
 	free(path);
-	if (vm->cfg->hypervisor == HV_BHYVE && vm->cfg->configfile) {
-		path = bhyve_config_generated_path(vm->cfg);
-		json_kv_str(reply, "generated", path);
-		free(path);
-	}
+	if (vm->hv->files != NULL)
+		vm->hv->files(vmproc_hv(vm), paths_file, reply);
 	buf_putc(reply, '}');
 }
 
@@ -635,6 +650,126 @@ request_check_options(const struct ucl_node *req, struct request *r,
 }
 
 /*
+ * A boolean member of the request: 0 with *value (dflt when absent), or
+ * -1 with an error reply.
+ */
+static int
+request_bool(struct request *r, const char *key, bool dflt, bool *value)
+{
+	const struct ucl_node	*n = ucl_lookup(r->req, key);
+
+	*value = dflt;
+	if (n == NULL)
+		return 0;
+	if (n->type != UCL_BOOLEAN) {
+		reply_error(r->reply, "\"%s\" must be true or false", key);
+		return -1;
+	}
+	*value = n->v.boolean;
+	return 0;
+}
+
+/*
+ * console: attach to the VM's serial console.  On success the reply says
+ * whether the client has the keyboard, and the connection switches
+ * (switch.c) once it is sent.
+ */
+static void
+handle_console(struct request *r)
+{
+	struct ctl_peer	*peer = r->peer;
+	struct vm	*vm;
+	struct buf	 why;
+	bool		 readonly, scrollback, writer;
+	long		 writer_uid;
+
+	if (request_bool(r, "readonly", false, &readonly) == -1 ||
+	    request_bool(r, "scrollback", true, &scrollback) == -1)
+		return;
+	buf_init(&why);
+	if ((vm = request_vm(r, r->vms->children->v.string.ptr,
+	    &why)) == NULL ||
+	    console_check(vm, !readonly, &writer, &writer_uid, &why) == -1) {
+		reply_error(r->reply, "%s", why.data);
+		buf_free(&why);
+		return;
+	}
+	buf_free(&why);
+	buf_puts(r->reply, "{\"ok\":true,\"vm\":");
+	buf_json_cstr(r->reply, vm->name);
+	json_kv_str(r->reply, "mode", writer ? "read-write" : "read-only");
+	if (writer_uid >= 0)
+		json_kv_int(r->reply, "writer_uid", writer_uid);
+	else
+		buf_puts(r->reply, ",\"writer_uid\":null");
+	buf_putc(r->reply, '}');
+	peer->sw.kind = SWITCH_CONSOLE;
+	free(peer->sw.vm);
+	peer->sw.vm = xstrdup(vm->name);
+	peer->sw.writer = writer;
+	peer->sw.scrollback = scrollback;
+	r->switched = true;
+}
+
+/*
+ * log: the VM's log down the connection.  "lines": the last ones only;
+ * "follow": then what is added.
+ */
+static void
+handle_log(struct request *r)
+{
+	struct ctl_peer		*peer = r->peer;
+	const struct ucl_node	*n;
+	struct vm		*vm;
+	struct buf		 why;
+	bool			 follow;
+	long			 lines = -1;
+	char			*path;
+
+	if (request_bool(r, "follow", false, &follow) == -1)
+		return;
+	if ((n = ucl_lookup(r->req, "lines")) != NULL) {
+		if (n->type != UCL_INT || n->v.integer < 0 ||
+		    n->v.integer > 100000000) {
+			reply_error(r->reply, "\"lines\" must be a whole "
+			    "number from 0 to 100000000");
+			return;
+		}
+		lines = (long)n->v.integer;
+	}
+	buf_init(&why);
+	if ((vm = request_vm(r, r->vms->children->v.string.ptr,
+	    &why)) == NULL || logview_check(follow, &why) == -1) {
+		reply_error(r->reply, "%s", why.data);
+		buf_free(&why);
+		return;
+	}
+	buf_free(&why);
+	path = vmlog_path(vm->name);
+	buf_puts(r->reply, "{\"ok\":true,\"vm\":");
+	buf_json_cstr(r->reply, vm->name);
+	json_kv_str(r->reply, "path", path);
+	buf_putc(r->reply, '}');
+	free(path);
+	peer->sw.kind = SWITCH_LOG;
+	free(peer->sw.vm);
+	peer->sw.vm = xstrdup(vm->name);
+	peer->sw.lines = lines;
+	peer->sw.follow = follow;
+	r->switched = true;
+}
+
+/* reopen: every VM log opened anew at its next line (vmlog.c). */
+static void
+handle_reopen(struct request *r)
+{
+	vmlog_reopen_all();
+	log_info("reopening the VM logs (asked by uid %ld)",
+	    (long)r->peer->uid);
+	buf_puts(r->reply, "{\"ok\":true}");
+}
+
+/*
  * The shape of a request: an object with a known "command", "vms" an array
  * of as many names (strings) as the command takes, "watch" a boolean.
  * Returns the command, or NULL with an error reply written.
@@ -663,7 +798,8 @@ request_check(const struct ucl_node *req, struct request *r)
 	if (cmd == NULL) {
 		reply_error(r->reply, "unknown command \"%.64s\"; known: "
 		    "start, stop, restart, kill, failreset, status, info, "
-		    "reload, events, metrics", name->v.string.ptr);
+		    "reload, events, console, log, reopen, metrics",
+		    name->v.string.ptr);
 		return NULL;
 	}
 	if ((watch = ucl_lookup(req, "watch")) != NULL) {
@@ -718,8 +854,9 @@ request_check(const struct ucl_node *req, struct request *r)
 /*
  * Handle one request: check its shape, then the client's right to the
  * command (per VM for the commands that name VMs, in their handlers, by
- * request_may_operate), then act.  Returns 1 when the connection should be
- * subscribed to events.
+ * request_may_operate), then act.  Returns REQUEST_SUBSCRIBE when the
+ * connection should be subscribed to events, REQUEST_SWITCH when it
+ * switches to a console or a log once the reply is sent (peer->sw).
  */
 int
 request_handle(struct ctl_peer *peer, const struct ucl_node *req,
@@ -729,6 +866,7 @@ request_handle(struct ctl_peer *peer, const struct ucl_node *req,
 
 	memset(&r, 0, sizeof(r));
 	r.peer = peer;
+	r.req = req;
 	r.reply = reply;
 	if ((r.cmd = request_check(req, &r)) == NULL)
 		return 0;
@@ -741,5 +879,7 @@ request_handle(struct ctl_peer *peer, const struct ucl_node *req,
 		return 0;
 	}
 	r.cmd->handle(&r);
-	return r.subscribe ? 1 : 0;
+	if (r.switched)
+		return REQUEST_SWITCH;
+	return r.subscribe ? REQUEST_SUBSCRIBE : 0;
 }

@@ -101,7 +101,6 @@ sv_add(struct vm_config *cfg)
 	struct vm	*vm = vm_new(cfg, &vm_daemon_effects);
 
 	metrics_vm_new(vm);
-	vmlog_open(vm);
 	vms = xrealloc(vms, (nvms + 1) * sizeof(*vms));
 	vms[nvms++] = vm;
 	qsort(vms, nvms, sizeof(*vms), sv_compare_dirname);
@@ -410,7 +409,8 @@ sv_apply(const struct reload_action *a, struct vm **cur,
 static void
 sv_reload_reply(struct buf *reply, const char *conf_error,
     const struct cfg_set *set, char **added, size_t nadded, char **removed,
-    size_t nremoved, char **changed, size_t nchanged)
+    size_t nremoved, char **changed, size_t nchanged, char **pending,
+    size_t npending)
 {
 	size_t	 i;
 
@@ -418,6 +418,7 @@ sv_reload_reply(struct buf *reply, const char *conf_error,
 	sv_reply_names(reply, "added", added, nadded);
 	sv_reply_names(reply, "removed", removed, nremoved);
 	sv_reply_names(reply, "changed", changed, nchanged);
+	sv_reply_names(reply, "pending", pending, npending);
 	buf_puts(reply, ",\"invalid\":[");
 	if (conf_error != NULL) {
 		buf_puts(reply, "{\"vm\":\"vmstated.conf\",\"error\":");
@@ -447,8 +448,9 @@ sv_reload(struct buf *reply)
 	struct vm		**snapshot;
 	struct cfg_set		*set;
 	char			*conf_error, why[1024];
-	char			**added, **removed, **changed;
+	char			**added, **removed, **changed, **pending;
 	size_t			 nadded = 0, nremoved = 0, nchanged = 0;
+	size_t			 npending = 0;
 	size_t			 i, nplan, ncur;
 	bool			*refused;
 
@@ -480,6 +482,7 @@ sv_reload(struct buf *reply)
 
 	added = xcalloc(set->nvms + 1, sizeof(char *));
 	changed = xcalloc(ncur + 1, sizeof(char *));
+	pending = xcalloc(ncur + 1, sizeof(char *));
 	removed = xcalloc(ncur + 1, sizeof(char *));
 	refused = xcalloc(set->ninvalid + 1, sizeof(bool));
 	sv_waiting_clear();
@@ -490,11 +493,14 @@ sv_reload(struct buf *reply)
 		else if (plan[i].kind == RL_REMOVE)
 			removed[nremoved++] = snapshot[plan[i].vm]->name;
 		else if (plan[i].kind == RL_TAKE_NOW ||
-		    plan[i].kind == RL_SET_PENDING)
+		    plan[i].kind == RL_SET_PENDING) {
 			changed[nchanged++] = snapshot[plan[i].vm]->name;
+			if (plan[i].kind == RL_SET_PENDING)
+				pending[npending++] = snapshot[plan[i].vm]->name;
+		}
 	if (reply != NULL)
 		sv_reload_reply(reply, conf_error, set, added, nadded, removed,
-		    nremoved, changed, nchanged);
+		    nremoved, changed, nchanged, pending, npending);
 	log_info("reload: %zu added, %zu removed, %zu changed, %zu invalid",
 	    nadded, nremoved, nchanged, set->ninvalid);
 	for (i = 0; i < nplan; i++)
@@ -513,6 +519,7 @@ sv_reload(struct buf *reply)
 	free(snapshot);
 	free(added);
 	free(changed);
+	free(pending);
 	free(removed);
 	free(refused);
 	cfg_set_free(set);

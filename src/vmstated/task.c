@@ -184,10 +184,12 @@ static int
 task_spawn(struct vm *vm, char **argv, char **env)
 {
 	struct proc_spec	 spec;
-	char			 why[512], *status_path = NULL;
+	char			 why[512], *status_path = NULL, *tag;
+	const char		*base;
 	pid_t			 pid;
 	double			 limit;
 	off_t			 offset = 0;
+	int			 out_fd;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.path = argv[0];
@@ -202,8 +204,17 @@ task_spawn(struct vm *vm, char **argv, char **env)
 		spec.cwd = task_hook_dir(vm);
 	else
 		spec.cwd = "/";
-	spec.out_fd = vm->log_fd;
-	spec.pass_fd = -1;
+	/* Its output reaches the log as whole lines of its own ("hook
+	 * STATE: ..."), through a file description of its own. */
+	out_fd = vmlog_child_fd(vm);
+	if (vm->task_is_helper) {
+		base = strrchr(argv[0], '/');
+		xasprintf(&tag, "helper %s", base != NULL ? base + 1 : argv[0]);
+	} else
+		xasprintf(&tag, "hook %s", vm_state_name(vm->state));
+	spec.out_fd = out_fd;
+	spec.out_tag = tag;
+	spec.npass = 0;
 	spec.new_pgrp = true;
 	spec.before_exec = task_recorded;
 	/* A hook's end is recorded even if the daemon dies meanwhile. */
@@ -216,6 +227,9 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	vm->task_reclaimed = false;
 	pid = proc_spawn(&spec, task_exited, vm, why, sizeof(why));
 	free(status_path);
+	free(tag);
+	if (out_fd != -1)
+		close(out_fd);
 	if (pid == -1) {
 		vm->task_pid = -1;
 		vm->task_start = 0;

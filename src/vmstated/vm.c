@@ -164,6 +164,8 @@ static const struct vm_row vm_table[] = {
 	    P(P_STOPPING_HOOK), act_stopping_gone),
 	ROW(P(P_RUNNING), HEALTH, UPWARD,
 	    P(P_CRASH_KILL), act_crash_kill),
+	ROW(P(P_RUNNING_HOOK) | P(P_RESTARTED_HOOK), E(EV_WATCHDOG), UPWARD,
+	    SAME, act_watchdog_kill),
 	ROW(P(P_CRASH_KILL), EXITS, UPWARD,
 	    P(P_RESTART_HOOK), act_killed_restart),
 	ROW(P(P_CRASH_KILL), EXITS, DOWNWARD,

@@ -545,6 +545,20 @@ act_crash_kill(struct vm *vm, struct vm_ctx *ctx)
 	return P_CRASH_KILL;
 }
 
+/* The watchdog fired while the running or restarted hook runs: qemu
+ * reports it once, so it cannot wait.  The hypervisor is killed; its exit
+ * is a crash once the hook has ended. */
+enum vm_pos
+act_watchdog_kill(struct vm *vm, struct vm_ctx *ctx)
+{
+	vm_logf(vm, "the guest's watchdog fired during the %s hook: killing "
+	    "pid %ld; it restarts as after a crash once the hook has ended",
+	    vm_state_name(vm->state), (long)vm->pid);
+	log_warnx("%s: watchdog: killing it", vm->name);
+	vm->fx->signal(vm, SIGKILL);
+	return vm->pos;
+}
+
 /* The hypervisor killed for its health is gone: restart, counted. */
 enum vm_pos
 act_killed_restart(struct vm *vm, struct vm_ctx *ctx)

@@ -136,6 +136,7 @@ enum vm_pos	act_stop_recursive(struct vm *, struct vm_ctx *);
 enum vm_pos	act_dependents_down(struct vm *, struct vm_ctx *);
 enum vm_pos	act_crash_kill(struct vm *, struct vm_ctx *);
 enum vm_pos	act_killed_restart(struct vm *, struct vm_ctx *);
+enum vm_pos	act_watchdog_kill(struct vm *, struct vm_ctx *);
 enum vm_pos	act_deadline_kill(struct vm *, struct vm_ctx *);
 enum vm_pos	act_deadline_kill_now(struct vm *, struct vm_ctx *);
 enum vm_pos	act_deadline_kill_task(struct vm *, struct vm_ctx *);

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,76 @@
 #include "proc.h"
 #include "vmstated.h"
 
+/* A back end's line in the VM log. */
+static void
+vmproc_hv_log(struct hv_vm *hv, const char *fmt, ...)
+{
+	struct buf	 b;
+	va_list		 ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	vmlog(hv->daemon, "%s", b.data);
+	buf_free(&b);
+}
+
+/* The guest's watchdog fired (qemu's QMP WATCHDOG event): the machine
+ * kills the hypervisor and restarts the VM as after a crash. */
+static void
+vmproc_hv_watchdog(struct hv_vm *hv)
+{
+	struct vm	*vm = hv->daemon;
+
+	vm_event(vm, EV_WATCHDOG);
+}
+
+/*
+ * What the back end sees of the VM (hv.h), brought up to date: the
+ * configuration in force and the pid change over the VM's life.
+ */
+struct hv_vm *
+vmproc_hv(struct vm *vm)
+{
+	struct hv_vm	*hv = &vm->hvc;
+
+	hv->name = vm->name;
+	hv->cfg = vm->cfg;
+	hv->dc = vmstated_config();
+	hv->base = vmstated_base();
+	hv->pid = vm->pid;
+	hv->watch_fd = vm->adopted ? vm->watch_fd : -1;
+	hv->log = vmproc_hv_log;
+	hv->watchdog = vmproc_hv_watchdog;
+	hv->daemon = vm;
+	return hv;
+}
+
+/* Once the hypervisor runs: its console, if the daemon has one. */
+static void
+vmproc_console(struct vm *vm)
+{
+	const char	*why = NULL;
+	int		 fd = -1;
+
+	if (vm->hv->console != NULL)
+		fd = vm->hv->console(vmproc_hv(vm), &why);
+	if (fd != -1)
+		console_attach(vm, fd);
+	else
+		console_none(vm, why);
+}
+
+/* The hypervisor is gone: what it said last, then the back end's end. */
+static void
+vmproc_gone(struct vm *vm)
+{
+	console_detach(vm);
+	if (vm->hv->cleanup != NULL)
+		vm->hv->cleanup(vmproc_hv(vm));
+}
+
 static void
 vmproc_exited(pid_t pid, int status, void *arg)
 {
@@ -38,12 +109,12 @@ vmproc_exited(pid_t pid, int status, void *arg)
 
 	vm->pid = -1;
 	vm->pid_start = 0;
-	kind = vm->hv->classify_exit(vm, status, true);
+	kind = vm->hv->classify_exit(vmproc_hv(vm), status, true);
+	console_drain(vm);
 	proc_describe_status(status, desc, sizeof(desc));
 	vmlog(vm, "hypervisor pid %ld ended: %s, %s", (long)pid, desc,
 	    hv_exit_name(kind));
-	if (vm->hv->cleanup != NULL)
-		vm->hv->cleanup(vm);
+	vmproc_gone(vm);
 	vm_exited(vm, kind, status, true, desc);
 }
 
@@ -56,6 +127,7 @@ vmproc_recorded(pid_t pid, void *arg)
 	vm->pid = pid;
 	vm->adopted = false;
 	vm->started_at = time(NULL);
+	vm->started_mono = vm_clock_mono();
 	if (platform_proc_start(pid, &vm->pid_start) == -1)
 		vm->pid_start = 0;
 	persist_save(vm);
@@ -72,12 +144,12 @@ vmproc_spawn(struct vm *vm, struct buf *why)
 	struct proc_spec	 spec;
 	struct buf		 line;
 	char			 err[512], **argv;
-	int			 i, r, saved;
+	int			 i, r, saved, out_fd;
 	pid_t			 pid;
 
-	if ((r = vm->hv->prepare(vm, why)) != 0)
+	if ((r = vm->hv->prepare(vmproc_hv(vm), why)) != 0)
 		return r;
-	argv = vm->hv->argv(vm);
+	argv = vm->hv->argv(vmproc_hv(vm));
 	buf_init(&line);
 	for (i = 0; argv[i] != NULL; i++) {
 		if (i > 0)
@@ -87,26 +159,35 @@ vmproc_spawn(struct vm *vm, struct buf *why)
 	vmlog(vm, "exec: %s", line.data);
 	buf_free(&line);
 
+	/* The hypervisor's own messages go to the log through a file
+	 * description of its own: what it does to it (bhyve's stdio
+	 * console sets O_NONBLOCK, which clears O_APPEND) stays its own.
+	 * It keeps that descriptor for its whole life, rotation or not. */
+	out_fd = vmlog_child_fd(vm);
 	memset(&spec, 0, sizeof(spec));
 	spec.path = argv[0];
 	spec.argv = argv;
 	spec.cwd = vm->cfg->dir;
-	spec.out_fd = vm->log_fd;
-	spec.pass_fd = vm->hv->child_fd ? vm->hv->child_fd(vm) : -1;
+	spec.out_fd = out_fd;
+	spec.npass = vm->hv->child_fds != NULL ?
+	    vm->hv->child_fds(vmproc_hv(vm), spec.pass_fds) : 0;
 	spec.before_exec = vmproc_recorded;
 	pid = proc_spawn(&spec, vmproc_exited, vm, err, sizeof(err));
 	saved = errno;
 	hv_argv_free(argv);
+	if (out_fd != -1)
+		close(out_fd);
 	if (pid == -1) {
 		vm->pid = -1;
 		vm->pid_start = 0;
 		buf_puts(why, err);
 		if (vm->hv->cleanup != NULL)
-			vm->hv->cleanup(vm);
+			vm->hv->cleanup(vmproc_hv(vm));
 		return proc_transient(saved) ? -2 : -1;
 	}
 	if (vm->hv->spawned != NULL)
-		vm->hv->spawned(vm);
+		vm->hv->spawned(vmproc_hv(vm));
+	vmproc_console(vm);
 	return 0;
 }
 
@@ -126,7 +207,8 @@ vmproc_signal(struct vm *vm, int sig)
 int
 vmproc_ask_stop(struct vm *vm)
 {
-	if (vm->hv->request_stop != NULL && vm->hv->request_stop(vm) == 0)
+	if (vm->hv->request_stop != NULL &&
+	    vm->hv->request_stop(vmproc_hv(vm)) == 0)
 		return 0;
 	vmlog(vm, "sending SIGTERM to pid %ld", (long)vm->pid);
 	vmproc_signal(vm, SIGTERM);
@@ -144,14 +226,15 @@ vmproc_destroy_start(struct vm *vm)
 	char	**argv;
 	int	  r;
 
-	if (vm->hv->instance_exists == NULL || !vm->hv->instance_exists(vm))
+	if (vm->hv->instance_exists == NULL ||
+	    !vm->hv->instance_exists(vmproc_hv(vm)))
 		return 0;
 	if (platform_vmm_destroy(vm->name) == 0) {
 		vmlog(vm, "destroyed VM instance %s", vm->name);
 		return 0;
 	}
 	if (vm->hv->destroy_argv == NULL ||
-	    (argv = vm->hv->destroy_argv(vm)) == NULL)
+	    (argv = vm->hv->destroy_argv(vmproc_hv(vm))) == NULL)
 		return 0;
 	r = task_helper_start(vm, argv);
 	hv_argv_free(argv);
@@ -180,7 +263,7 @@ vmproc_find(struct vm *vm, pid_t pid, uint64_t start,
 			return pid;
 	}
 	if (vm->hv->find != NULL)
-		return vm->hv->find(vm, false);
+		return vm->hv->find(vmproc_hv(vm), false);
 	return -1;
 }
 
@@ -201,7 +284,8 @@ vmproc_adopted_exit(evutil_socket_t fd, short what, void *arg)
 	vm->watch_fd = -1;
 	vm->pid = -1;
 	vm->pid_start = 0;
-	kind = vm->hv->classify_exit(vm, status, known);
+	kind = vm->hv->classify_exit(vmproc_hv(vm), status, known);
+	console_drain(vm);
 	if (known)
 		proc_describe_status(status, desc, sizeof(desc));
 	else
@@ -211,8 +295,7 @@ vmproc_adopted_exit(evutil_socket_t fd, short what, void *arg)
 	vmlog(vm, "hypervisor pid %ld ended: %s, %s", (long)pid, desc,
 	    hv_exit_name(kind));
 	vm->adopted = false;
-	if (vm->hv->cleanup != NULL)
-		vm->hv->cleanup(vm);
+	vmproc_gone(vm);
 	vm_exited(vm, kind, status, known, known ? desc : "exit status "
 	    "unknown");
 }
@@ -236,14 +319,18 @@ vmproc_adopt(struct vm *vm, pid_t pid)
 	if (platform_proc_start(pid, &vm->pid_start) == -1)
 		vm->pid_start = 0;
 	vm->adopted = true;
-	if (vm->started_at == 0)
+	if (vm->started_at == 0 || vm->started_at > time(NULL))
 		vm->started_at = time(NULL);
+	/* Its age from the wall clock, once; from here on monotonic. */
+	vm->started_mono = vm_clock_mono() - (double)(time(NULL) -
+	    vm->started_at);
 	vm->watch_event = event_new(vmstated_base(), vm->watch_fd, EV_READ,
 	    vmproc_adopted_exit, vm);
 	event_add(vm->watch_event, NULL);
 	/* qemu: talk QMP again, to learn why it ends. */
 	if (vm->hv->spawned != NULL)
-		vm->hv->spawned(vm);
+		vm->hv->spawned(vmproc_hv(vm));
+	vmproc_console(vm);
 	vmlog(vm, "taken back under supervision: pid %ld (was in state %s)",
 	    (long)pid, vm_state_name(vm->state));
 	log_info("%s: taken back under supervision, pid %ld", vm->name,
@@ -263,6 +350,7 @@ vmproc_release(struct vm *vm)
 	if (vm->watch_fd != -1)
 		close(vm->watch_fd);
 	vm->watch_fd = -1;
+	console_release(vm);
 	if (vm->hv->release != NULL)
-		vm->hv->release(vm);
+		vm->hv->release(vmproc_hv(vm));
 }

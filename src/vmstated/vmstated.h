@@ -256,7 +256,8 @@ struct vm {
 	struct vm_config	*pending;	/* changed config, for next start */
 	char			*reload_error;	/* new config refused by reload */
 	const struct hv_ops	*hv;
-	void			*hv_state;	/* the back end's own */
+	struct hv_vm		 hvc;		/* what the back end sees:
+						   vmproc_hv() */
 	const struct vm_effects	*fx;
 
 	/* The machine (vm.c). */
@@ -286,7 +287,8 @@ struct vm {
 	bool			 adopted;	/* not our child */
 	int			 watch_fd;	/* adopted: exit watch, or -1 */
 	struct event		*watch_event;
-	time_t			 started_at;	/* wall clock */
+	time_t			 started_at;	/* wall clock: state file */
+	double			 started_mono;	/* the same: uptime */
 	int			 exit_status;	/* wait(2) status */
 	bool			 exit_known;	/* exit_status is real and of
 						   the process that ended */
@@ -322,7 +324,10 @@ struct vm {
 	int			 nrestarts;
 	int			 caprestarts;
 
-	/* Log file (logdir/<name>.log). */
+	/* The serial console, while the hypervisor runs (console.c). */
+	struct console		*console;
+
+	/* Log file (logdir/<name>.log), open only while written. */
 	int			 log_fd;
 	bool			 log_error_reported;
 	int			 log_backoff;	/* seconds; 0: the log works */
@@ -390,6 +395,7 @@ bool		 vm_pos_by_name(const char *, enum vm_pos *);
 extern const struct vm_effects vm_daemon_effects;
 double		 vm_clock_mono(void);
 double		 vm_clock_wall(void);
+long long	 vm_uptime(const struct vm *);
 
 /* probe.c: health probes */
 void		 probe_set(struct vm *, bool on);
@@ -432,6 +438,7 @@ void		 order_free(void);
 double		 order_task_limit(double limit);
 
 /* vmproc.c: the hypervisor process */
+struct hv_vm	*vmproc_hv(struct vm *);
 int		 vmproc_spawn(struct vm *, struct buf *why);
 int		 vmproc_ask_stop(struct vm *);
 void		 vmproc_signal(struct vm *, int sig);
@@ -504,15 +511,35 @@ void		 control_log_refusal(const char *, ...)
 
 /* request.c: the commands of the control protocol */
 struct ucl_node;
+struct bufferevent;
+/* What a connection becomes after the reply to console or log. */
+enum ctl_switch_kind {
+	SWITCH_NONE,
+	SWITCH_CONSOLE,		/* the VM's console, both ways */
+	SWITCH_LOG,		/* the VM's log, to the client */
+};
+struct ctl_switch {
+	enum ctl_switch_kind	 kind;
+	char			*vm;
+	bool			 writer;	/* console: has the keyboard */
+	bool			 scrollback;	/* console: sent first */
+	bool			 follow;	/* log: what is added, too */
+	long			 lines;		/* log: the last ones; -1 all */
+};
 /* A client, as the kernel saw it connect (platform_peer_cred). */
 struct ctl_peer {
-	uid_t	 uid;
-	gid_t	 gid;
-	gid_t	*groups;	/* supplementary */
-	int	 ngroups;
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*groups;	/* supplementary */
+	int		 ngroups;
+	struct ctl_switch sw;		/* after a console or log request */
 };
+#define REQUEST_SUBSCRIBE	1	/* events follow the reply */
+#define REQUEST_SWITCH		2	/* the connection switches: peer->sw */
 /* Handle one request; append the reply (one JSON object, no newline) to
- * reply.  Returns 1 when the connection should be subscribed to events. */
+ * reply.  Returns REQUEST_SUBSCRIBE when the connection should be
+ * subscribed to events, REQUEST_SWITCH when, once the reply is sent, it
+ * goes to switch_take(), else 0. */
 int		 request_handle(struct ctl_peer *, const struct ucl_node *req,
 		    struct buf *reply);
 void		 request_status_json(struct vm *, struct buf *);
@@ -522,10 +549,35 @@ bool		 request_may_operate(const struct ctl_peer *,
 /* The configuration whose owner and group are in force (the newest). */
 const struct vm_config *request_auth_config(const struct vm *);
 
+/* switch.c: connections that stop speaking JSON lines */
+void		 switch_take(struct ctl_peer *, struct bufferevent *);
+
+/* console.c: each VM's serial console */
+struct console;
+void		 console_attach(struct vm *, int fd);
+void		 console_none(struct vm *, const char *why);
+void		 console_drain(struct vm *);
+void		 console_detach(struct vm *);
+void		 console_end(struct vm *, const char *why);
+void		 console_release(struct vm *);
+int		 console_check(struct vm *, bool want_write, bool *writer,
+		    long *writer_uid, struct buf *why);
+void		 console_take(struct vm *, struct bufferevent *, uid_t,
+		    bool writer, bool scrollback);
+
+/* logview.c: a VM's log, sent down a connection */
+int		 logview_check(bool follow, struct buf *why);
+void		 logview_take(const char *name, struct bufferevent *,
+		    long lines, bool follow);
+void		 logview_close_all(void);
+
 /* vmlog.c */
-int		 vmlog_open(struct vm *);
+char		*vmlog_path(const char *name);
+int		 vmlog_child_fd(struct vm *);
 void		 vmlog_close(struct vm *);
 void		 vmlog_reopen_all(void);
+void		 vmlog_source(struct vm *, const char *source,
+		    const char *text, size_t len);
 void		 vmlog(struct vm *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 

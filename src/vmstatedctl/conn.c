@@ -73,7 +73,7 @@ on_signal(int signo)
 }
 
 /*
- * From now on SIGINT and SIGTERM make ctl_read_line() return
+ * From now on SIGINT, SIGTERM and SIGHUP make ctl_read_line() return
  * CTL_LINE_INTERRUPTED instead of killing the program.
  */
 void
@@ -94,6 +94,14 @@ ctl_catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Readable once ctl_catch_signals()'s signals came; -1 before it. */
+int
+ctl_signal_fd(void)
+{
+	return signal_pipe[0];
 }
 
 bool

@@ -663,8 +663,9 @@ show_reload(struct reply *r, bool quiet)
 
 	any |= reload_list(r, "added", "added", quiet);
 	any |= reload_list(r, "removed", "removed", quiet);
-	any |= reload_list(r, "changed", "changed (applied at next start)",
-	    quiet);
+	any |= reload_list(r, "changed", "changed", quiet);
+	(void)reload_list(r, "pending", "  in force at their next start "
+	    "(owner and group already are)", quiet);
 	if ((invalid = reply_get(r, "invalid")) != NULL &&
 	    invalid->type == REPLY_ARRAY) {
 		reply_enter(r, invalid, &c, NULL);
@@ -708,6 +709,17 @@ show_event(struct reply *ev)
 		    str_or(ev, NULL, "to", "?"));
 		if ((reason = reply_str(ev, NULL, "reason")) != NULL)
 			buf_printf(&b, " (%s)", reason);
+	} else if (strcmp(type, "probe") == 0) {
+		const struct reply_value	*f;
+
+		if (reply_true(ev, NULL, "ok"))
+			buf_puts(&b, " probe passed");
+		else if ((f = reply_get(ev, "failures")) != NULL &&
+		    f->type == REPLY_INT)
+			buf_printf(&b, " probe failed (%lld in a row)",
+			    (long long)f->integer);
+		else
+			buf_puts(&b, " probe failed");
 	} else
 		buf_printf(&b, " %s", type);
 	show_sanitized(b.data);

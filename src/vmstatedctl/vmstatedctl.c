@@ -3,6 +3,8 @@
  *
  *	vmstatedctl [-dhjOqrw] [-H [user@]host] [-S [epoch:]number]
  *	    [-s socket] [-t seconds] command [vmname ...]
+ *	vmstatedctl console [-nr] vmname
+ *	vmstatedctl log [-f] [-n lines] vmname
  *	vmstatedctl --stdio [-s socket]
  *
  * It sends one request line to the daemon's control socket (proto.h),
@@ -45,6 +47,9 @@ static const struct command commands[] = {
 	{ "info",	1, 1,  false,	NULL },
 	{ "reload",	0, 0,  false,	NULL },
 	{ "events",	0, 0,  false,	NULL },
+	{ "console",	1, 1,  false,	NULL },
+	{ "log",	1, 1,  false,	NULL },
+	{ "reopen",	0, 0,  false,	NULL },
 	{ "metrics",	0, 0,  false,	NULL },
 };
 
@@ -66,6 +71,11 @@ usage_text(FILE *f)
 "  info VM           every detail of one VM\n"
 "  reload            make vmstated re-read its configuration\n"
 "  events            print state changes as they happen\n"
+"  console [-nr] VM  attach to the VM's serial console (~. detaches);\n"
+"                    -n without the scrollback, -r read-only\n"
+"  log [-f] [-n N] VM  print the VM's log: -n N its last N lines,\n"
+"                    -f then follow it\n"
+"  reopen            make vmstated reopen the VM logs (after rotation)\n"
 "  metrics           the metrics, in Prometheus's text format\n"
 "options:\n"
 "  -h  this help      -j  JSON output      -q  print nothing on success\n"
@@ -170,6 +180,68 @@ parse_long(const char *arg, int argc, char **argv, int *i,
  */
 static char	**arg_words;	/* lives as long as the program */
 
+/* A whole number of at least 0 (log -n). */
+static long
+parse_lines(const char *s)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < 0 ||
+	    n > 100000000)
+		usage("log -n wants a number of lines, not \"%s\"", s);
+	return n;
+}
+
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The command word, found before the options are read: -n takes a value
+ * for log (-n 20) and none for console.  A -n followed by digits is
+ * taken to have them as its value.
+ */
+static const char *
+prescan_command(int argc, char **argv)
+{
+	const char	*a;
+	int		 i;
+
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-' || a[1] == '\0')
+			return a;
+		if (a[1] == '-') {
+			if (strcmp(a, "--since") == 0)
+				i++;	/* its value is the next word */
+			continue;
+		}
+		for (a++; *a != '\0'; a++) {
+			if (*a == 's' || *a == 't' || *a == 'H' || *a == 'S') {
+				if (a[1] == '\0')
+					i++;	/* its value is the next word */
+				break;
+			}
+			if (*a == 'n' && a[1] == '\0' && i + 1 < argc &&
+			    all_digits(argv[i + 1]))
+				i++;
+		}
+	}
+	return NULL;
+}
+
 static void
 free_arg_words(void)
 {
@@ -182,14 +254,18 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 {
 	char	**words = arg_words = xcalloc((size_t)argc + 1,
 	    sizeof(*words));
-	const char *arg, *value;
+	const char *arg, *value, *command;
 	int	 i, nwords = 0;
-	bool	 options = true;
+	bool	 options = true, is_log, is_console;
 
 	atexit(free_arg_words);
 
 	memset(o, 0, sizeof(*o));
 	o->timeout = -1;
+	o->lines = -1;
+	command = prescan_command(argc, argv);
+	is_log = command != NULL && strcmp(command, "log") == 0;
+	is_console = command != NULL && strcmp(command, "console") == 0;
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (!options || arg[0] != '-' || arg[1] == '\0') {
@@ -219,7 +295,12 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				o->watch = true;
 				continue;
 			case 'r':
-				o->recursive = true;
+				/* -r: read-only for console, recursive
+				 * for stop. */
+				if (is_console)
+					o->readonly = true;
+				else
+					o->recursive = true;
 				continue;
 			case 'd':
 				o->order = true;
@@ -227,6 +308,15 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 			case 'O':
 				o->openmetrics = true;
 				continue;
+			case 'f':
+				o->follow = true;
+				continue;
+			case 'n':
+				if (!is_log) {
+					o->no_scrollback = true;
+					continue;
+				}
+				break;
 			case 's':
 			case 't':
 			case 'H':
@@ -255,6 +345,8 @@ parse_args(int argc, char **argv, struct ctl_opts *o)
 				o->host = value;
 			} else if (*arg == 'S')
 				parse_since(value, o);
+			else if (*arg == 'n')
+				o->lines = parse_lines(value);
 			else
 				o->timeout = parse_seconds(value);
 			break;
@@ -305,6 +397,12 @@ check_command(const struct ctl_opts *o)
 		usage("-O applies to metrics, not to %s", cmd->name);
 	if (o->replay && strcmp(cmd->name, "events") != 0)
 		usage("-S applies to events, not to %s", cmd->name);
+	if ((o->readonly || o->no_scrollback) &&
+	    strcmp(cmd->name, "console") != 0)
+		usage("-r and -n apply to console (and -n N to log), not to "
+		    "%s", cmd->name);
+	if ((o->follow || o->lines >= 0) && strcmp(cmd->name, "log") != 0)
+		usage("-f and -n N apply to log, not to %s", cmd->name);
 	for (i = 0; i < (size_t)o->nvms; i++)
 		if (o->vms[i][0] == '\0')
 			usage("an empty VM name");
@@ -361,6 +459,14 @@ build_request(struct buf *b, const struct ctl_opts *o)
 			buf_json_cstr(b, o->since_epoch);
 		}
 	}
+	if (o->readonly)
+		buf_puts(b, ",\"readonly\":true");
+	if (o->no_scrollback)
+		buf_puts(b, ",\"scrollback\":false");
+	if (o->follow)
+		buf_puts(b, ",\"follow\":true");
+	if (o->lines >= 0)
+		buf_printf(b, ",\"lines\":%ld", o->lines);
 	buf_puts(b, "}\n");
 }
 
@@ -492,6 +598,12 @@ handle_reply(struct ctl_conn *c, const struct ctl_opts *o,
 		events_missed(reply);
 		return watch_events(c, o);
 	}
+	if (strcmp(cmd->name, "console") == 0)
+		return console_session(c, o, reply);
+	if (strcmp(cmd->name, "log") == 0)
+		return log_session(c, o);
+	if (strcmp(cmd->name, "reopen") == 0)
+		return CTL_EXIT_OK;
 	if (strcmp(cmd->name, "reload") == 0)
 		return show_reload(reply, o->quiet || o->json);
 	if (o->json || o->quiet)
@@ -580,7 +692,9 @@ main(int argc, char **argv)
 	o.timeout = seconds;
 	deadline = ctl_now() + (double)seconds;
 
-	if (strcmp(cmd->name, "events") == 0)
+	if (strcmp(cmd->name, "events") == 0 ||
+	    strcmp(cmd->name, "console") == 0 ||
+	    strcmp(cmd->name, "log") == 0)
 		ctl_catch_signals();
 	if (o.host != NULL ? remote_connect(&c, o.host, o.socket) == -1 :
 	    ctl_connect(&c, o.socket, deadline) == -1) {

@@ -2,8 +2,9 @@
  * vmstatedctl.h: the client's map.  Prototypes are grouped by the file that
  * defines them: vmstatedctl.c parses the command line and runs commands,
  * conn.c talks to the socket, show.c turns replies into text, watch.c
- * follows event streams (-w, events), remote.c reaches other hosts over
- * ssh (-H, --stdio).
+ * follows event streams (-w, events), console.c carries a console or a
+ * log once the connection has switched to it, remote.c reaches other
+ * hosts over ssh (-H, --stdio).
  */
 #ifndef VMSTATEDCTL_H
 #define VMSTATEDCTL_H
@@ -36,6 +37,10 @@ struct ctl_opts {
 	bool		  replay;	/* -S: events since a number */
 	unsigned long long since;
 	const char	 *since_epoch;	/* -S EPOCH:N, or NULL */
+	bool		  readonly;	/* console -r */
+	bool		  no_scrollback; /* console -n */
+	bool		  follow;	/* log -f */
+	long		  lines;	/* log -n N; -1: all */
 	long		  timeout;	/* -t, or -1 when not given */
 	const char	 *command;
 	char		**vms;
@@ -140,6 +145,12 @@ int	 ctl_read_line(struct ctl_conn *, char **line, size_t *len,
 void	 ctl_close(struct ctl_conn *);
 void	 ctl_catch_signals(void);
 bool	 ctl_interrupted(void);
+int	 ctl_signal_fd(void);
+
+/* console.c */
+int	 console_session(struct ctl_conn *, const struct ctl_opts *,
+	    struct reply *);
+int	 log_session(struct ctl_conn *, const struct ctl_opts *);
 
 /* show.c */
 void	 show_sanitized(const char *);

@@ -49,11 +49,13 @@ class QemuDaemon(Daemon):
             [os.path.dirname(sys.executable), self.env.get("PATH", "")])
 
     def add_guest(self, name, mode="up", after=1, button="poweroff",
-                  **settings):
+                  shell=False, **settings):
         """A VM booting the test guest in the given mode (tests/guest/init)
-        with a recording hook for every state; settings override."""
+        with a recording hook for every state; settings override.  shell:
+        a shell on its serial port (vmstated.shell=1)."""
         append = ("console=ttyS0 quiet vmstated.mode=%s vmstated.after=%d "
-                  "vmstated.button=%s" % (mode, after, button))
+                  "vmstated.button=%s vmstated.shell=%d"
+                  % (mode, after, button, 1 if shell else 0))
         config = {
             "hypervisor": "qemu",
             "memory": 128,

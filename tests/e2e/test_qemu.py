@@ -105,6 +105,26 @@ def test_guest_panicking_on_every_boot_fails_and_failreset_clears_it(
     vmstated.wait_marker("guest", "up", count=4)
 
 
+def test_a_guest_that_stops_feeding_its_watchdog_is_restarted(vmstated):
+    # watchdog = yes: an i6300esb the guest's busybox watchdog feeds for
+    # 2 s, then stops feeding; qemu reports the expiry over QMP and the
+    # daemon kills and restarts the guest (issue 13 item 3).
+    vmstated.add_guest("guest", mode="watchdog", after=2, watchdog=True)
+    vmstated.start()
+    vmstated.ctl("start", "guest", check=0)
+    vmstated.wait_marker("guest", "watchdog no longer fed")
+    assert "watchdog armed" in vmstated.markers("guest")
+    vmstated.wait_hook("guest", "restarted", timeout=BOOT_TIMEOUT)
+    order = vmstated.hook_order("guest")
+    restarting = [h for h in order if h.startswith("restarting ")]
+    assert restarting[0].split()[1] == "watchdog"
+    log = vmstated.log("guest")
+    assert "qemu: the guest's watchdog expired (action none)" in log
+    # The second boot arms it again.
+    vmstated.wait_marker("guest", "watchdog armed", count=2)
+    vmstated.ctl("kill", "guest", check=0)
+
+
 def test_restarted_daemon_takes_the_guest_back_and_stops_it_gracefully(
         vmstated):
     vmstated.add_guest("guest", stoptimeout=120)

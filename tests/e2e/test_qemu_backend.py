@@ -3,6 +3,7 @@ socket it inherits: the command line built from the config, how each QMP
 SHUTDOWN reason is read, system_powerdown on stop, and a QMP peer that
 misbehaves.  Quick: no guest boots."""
 
+import json
 import os
 
 import pytest
@@ -47,7 +48,11 @@ def test_command_line_follows_the_config(fake_vmstated, tmp_path):
     assert option_values(argv, "-bios") == [str(bios)]
     assert "acpi=off" in option_values(argv, "-machine")
     assert "-no-reboot" in argv
-    assert option_values(argv, "-serial") == ["stdio"]
+    # The first serial port is the daemon's console: a socket in rundir
+    # inherited as fd 4 (fd 3 is QMP's).
+    assert option_values(argv, "-serial") == ["chardev:vmstated-console"]
+    assert any(v.startswith("socket,id=vmstated-console,") and "fd=4" in v
+               and "server=on" in v for v in option_values(argv, "-chardev"))
     assert option_values(argv, "-drive") == [
         "file=%s,format=raw,if=virtio" % str(raw).replace(",", ",,"),
         "file=%s,format=qcow2,if=virtio" % qcow2]
@@ -185,3 +190,60 @@ def test_qmp_socket_is_removed_after_the_exit(fake_vmstated):
     assert sock.exists()
     fake_vmstated.ctl("-w", "stop", "vm1", check=0)
     assert not os.path.exists(sock)
+
+
+def test_qemu_args_with_serial_ports_keep_them_and_get_no_console(
+        fake_vmstated):
+    """A -serial of qemu_args: the first port stays stdio (the VM log),
+    as before the daemon had consoles, so that the user's ports keep
+    their numbers; the VM has no console of the daemon's."""
+    fake_vmstated.add_fake("vm1", qemu_args=["-serial", "null"])
+    fake_vmstated.start()
+    fake_vmstated.ctl("start", "vm1", check=0)
+    fake_vmstated.wait_state("vm1", "running")
+    fake_vmstated.wait_log("vm1", "fake-qemu: started")
+    argv = argv_of(fake_vmstated, "vm1")
+    assert option_values(argv, "-serial") == ["stdio", "null"]
+    assert not any("vmstated-console" in v
+                   for v in option_values(argv, "-chardev"))
+    rc, _, err = fake_vmstated.ctl("console", "vm1")
+    assert rc == 1
+    assert ("vm1 has no console of vmstated's: its configuration puts "
+            "com1 elsewhere: -serial in its qemu_args") in err
+    _, info, _ = fake_vmstated.ctl("-j", "info", "vm1", check=0)
+    assert "console" not in json.loads(info)["vm"]["paths"]
+
+
+def test_watchdog_yes_adds_the_device_and_restarts_when_it_fires(
+        fake_vmstated):
+    d = fake_vmstated
+    d.add_fake("vm1", {"watchdog": "1"}, watchdog=True)
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_hook("vm1", "restarting")
+    argv = argv_of(d, "vm1")
+    assert "i6300esb" in option_values(argv, "-device")
+    assert option_values(argv, "-action") == ["watchdog=none"]
+    first = [h for h in d.hook_order("vm1") if h.split()[0] == "restarting"]
+    assert first[0].split()[1] == "watchdog"
+    assert "qemu: the guest's watchdog expired (action none)" in d.log("vm1")
+    assert "the guest's watchdog fired: killing pid" in d.log("vm1")
+
+
+def test_a_watchdog_of_the_users_own_is_only_logged(fake_vmstated):
+    # Without watchdog = yes the device, if any, is the user's, and so is
+    # its action: the daemon only says what qemu reported.
+    d = fake_vmstated
+    d.add_fake("vm1", {"watchdog": "0"})
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_log("vm1", "qemu: the guest's watchdog expired (action none)")
+    argv = argv_of(d, "vm1")
+    assert "i6300esb" not in option_values(argv, "-device")
+    assert "-action" not in argv
+    # The daemon acts on the event in the callback that logs it: had it
+    # acted, the VM would already be in running:killed.
+    rc, out, err = d.ctl("-j", "info", "vm1", check=0)
+    info = json.loads(out)["vm"]
+    assert info["position"] == "running" and info["restarts"] == 0
+    assert os.kill(info["pid"], 0) is None

@@ -423,7 +423,9 @@ def test_a_reload_that_changes_the_owner_of_a_running_vm_applies_at_once(
     # The new owner; the VM keeps running on its old configuration.
     d.add_vm("own", {"owner": users["stranger"]}, record_hooks=True)
     assert d.ctl("reload")[:2] == (
-        0, "changed (applied at next start): own\n")
+        0, "changed: own\n"
+        "  in force at their next start (owner and group already "
+        "are): own\n")
     assert d.status("own")["pending"] is True
     for op in ("stop", "restart", "kill"):
         denied(d, users, "owner", op, "own")
@@ -442,7 +444,9 @@ def test_a_reload_that_changes_the_group_of_a_running_vm_applies_at_once(
     assert ctl_as(d, users, "member", "-w", "start", "team")[0] == 0
     d.add_vm("team", {"group": users.other_group}, record_hooks=True)
     assert d.ctl("reload")[:2] == (
-        0, "changed (applied at next start): team\n")
+        0, "changed: team\n"
+        "  in force at their next start (owner and group already "
+        "are): team\n")
     denied(d, users, "pmember", "stop", "team")
     # Everyone but pmember has other_group as primary group.
     rc, out, err = ctl_as(d, users, "stranger", "-w", "stop", "team")
@@ -457,7 +461,9 @@ def test_a_reload_that_gives_a_running_vm_an_owner_opens_the_socket(
     assert socket_mode_and_group(d)[0] == 0o660
     d.add_vm("vm1", {"owner": users["owner"]})
     assert d.ctl("reload")[:2] == (
-        0, "changed (applied at next start): vm1\n")
+        0, "changed: vm1\n"
+        "  in force at their next start (owner and group already "
+        "are): vm1\n")
     assert socket_mode_and_group(d)[0] == 0o666
     rc, out, err = ctl_as(d, users, "owner", "-w", "stop", "vm1")
     assert rc == 0, err
@@ -834,3 +840,73 @@ def test_out_of_descriptors_root_is_served_and_others_told(d, users):
     wait_for(lambda: ctl_as(d, users, "owner", "status")[0] == 0,
              what="the daemon to serve everyone again",
              details=d.stderr)
+
+
+# --- console, log, reopen ----------------------------------------------------
+
+def console_vms(d, users):
+    lpc = "pci.0.31.0.device=lpc\n"
+    d.add_vm("own", {"owner": users["owner"]}, bhyve_config=lpc,
+             standin={"console_echo": "yes", "console": "own here"})
+    d.add_vm("team", {"group": users.vm_group}, bhyve_config=lpc,
+             standin={"console_echo": "yes"})
+    d.start()
+    d.ctl("-w", "start", "own", check=0)
+    d.ctl("-w", "start", "team", check=0)
+
+
+def test_the_owner_and_group_may_attach_to_the_console(d, users):
+    from vmstated_harness import ConsoleClient
+    console_vms(d, users)
+    for role, vm in (("owner", "own"), ("member", "team")):
+        c = ConsoleClient(d, vm, prefix=as_user(users, role))
+        try:
+            c.wait_output("read-write")
+            c.type("hello from %s\r" % role)
+            c.wait_output("standin: got hello from %s" % role)
+            c.type("~.")
+            assert c.wait_exit() == 0
+        finally:
+            c.close()
+    assert "console attached for uid %d" % users.uid("owner") in d.stderr()
+
+
+def test_others_may_not_attach_to_the_console(d, users):
+    console_vms(d, users)
+    for role, vm in (("stranger", "own"), ("owner", "team"),
+                     ("member", "own")):
+        rc, out, err = ctl_as(d, users, role, "console", vm)
+        uid = users.uid(role)
+        assert rc == 1 and out == "", (rc, out, err)
+        assert err == ("vmstatedctl: permission denied: uid %d may not "
+                       "attach to the console of %s (only root, its owner "
+                       "and members of its group may)\n" % (uid, vm)), err
+        wait_for(lambda: "permission denied: uid %d tried to attach to the "
+                 "console of %s" % (uid, vm) in d.stderr(),
+                 what="the refusal in the daemon's log", details=d.stderr)
+
+
+def test_a_vms_log_is_for_those_who_may_see_its_info(d, users):
+    console_vms(d, users)
+    d.wait_log("own", "own here")
+    # Without vmstatedctl log the owner could not read it at all.
+    d.logdir.chmod(0o700)
+    rc, out, err = ctl_as(d, users, "owner", "log", "own")
+    assert rc == 0, err
+    assert "console: own here" in out
+    assert out == d.log("own")[:len(out)]
+    # What the guest printed is not for others.
+    for role in ("stranger", "member"):
+        rc, out, err = ctl_as(d, users, role, "log", "own")
+        assert rc == 1 and out == ""
+        assert ("permission denied: uid %d may not read the log of own"
+                % users.uid(role)) in err
+
+
+def test_only_root_may_reopen_the_logs(d, users):
+    console_vms(d, users)
+    rc, out, err = ctl_as(d, users, "owner", "reopen")
+    assert rc == 1
+    assert ("permission denied: uid %d may not reopen (only root may)"
+            % users.uid("owner")) in err
+    d.ctl("reopen", check=0)

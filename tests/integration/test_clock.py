@@ -136,3 +136,16 @@ def test_a_clock_step_alone_fails_nothing(shifted):
             assert abs(new - (old + shift)) < 30, (shift, before, shown)
     assert len(d.standin_starts("vm1")) == 3
     assert d.stop() == 0
+
+
+def test_uptime_ignores_a_clock_step(shifted):
+    """status's uptime is the hypervisor's age in real seconds: a step
+    of the wall clock shows neither a negative nor an hour-long uptime."""
+    d = shifted
+    d.add_vm("vm1")
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    for shift in (-HOUR, HOUR):
+        d.shift_clock(shift)
+        up = d.status("vm1")["uptime"]
+        assert 0 <= up < 600, (shift, up)

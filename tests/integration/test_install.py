@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from vmstated_harness import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("VMSTATED_BUILD", "build"))
 if not BUILD.is_absolute():
@@ -113,3 +115,120 @@ def test_install_writes_the_paths_of_this_install(make, tmp_path):
     install(make, tmp_path / "b", "PREFIX=/opt/vm", "SERVICE=systemd")
     unit = tmp_path / "b/opt/vm/lib/systemd/system/vmstated.service"
     assert "ExecStart=/opt/vm/sbin/vmstated " in unit.read_text()
+
+
+# ---- the service's stop waits as long as vmstated's shutdown may take ------
+
+def default_shutdown_timeout():
+    """vmstated.conf(5)'s default shutdown_timeout."""
+    text = (REPO / "man/vmstated.conf.5").read_text()
+    key = text.index(".It Cm shutdown_timeout")
+    line = [l for l in text[key:].splitlines() if "; default " in l][0]
+    return int(line.split("; default ")[1].rstrip("."))
+
+
+def test_the_service_files_wait_for_the_whole_shutdown(make, tmp_path):
+    """Both wait for vmstated's shutdown_timeout and 10 s more (vmstated
+    exits by its deadline; rc's rcshutdown_timeout and systemd's default
+    stop timeout are 90 s)."""
+    install(make, tmp_path, "PREFIX=/usr/local", "SERVICE=rc.d")
+    install(make, tmp_path, "PREFIX=/usr", "SERVICE=systemd")
+    want = default_shutdown_timeout() + 10
+    assert want <= 90
+    rc = (tmp_path / "usr/local/etc/rc.d/vmstated").read_text()
+    assert ': ${vmstated_stop_timeout:="%d"}' % want in rc
+    assert 'stop_cmd="vmstated_stop"' in rc
+    unit = (tmp_path / "usr/lib/systemd/system/vmstated.service").read_text()
+    assert "TimeoutStopSec=%d\n" % want in unit
+
+
+def rc_stop(tmp_path, script, pid, timeout):
+    """Run the rc.d script's vmstated_stop as rc.subr would: rc_pid set,
+    warn() as rc.subr's."""
+    text = script.read_text()
+    body = text[text.index("vmstated_stop()\n"):]
+    body = body[:body.index("\n}\n") + 3]
+    prog = tmp_path / "stop.sh"
+    prog.write_text(
+        'warn() { echo "$0: WARNING: $*" >&2; }\n'
+        'name=vmstated pidfile=/nonexistent rc_pid=%s\n'
+        'vmstated_stop_timeout=%d\n%s\nvmstated_stop\n' %
+        (pid if pid else "", timeout, body))
+    return subprocess.run(["sh", str(prog)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def orphan(command):
+    """A process whose parent has gone (as a daemon's has), so that init
+    reaps it: its pid."""
+    p = subprocess.run(["sh", "-c", "%s >/dev/null 2>&1 & echo $!" % command],
+                       capture_output=True, text=True, timeout=60)
+    return int(p.stdout)
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_rc_stop_waits_for_vmstated_then_gives_up_and_kills(make, tmp_path):
+    install(make, tmp_path, "PREFIX=/usr/local", "SERVICE=rc.d")
+    script = tmp_path / "usr/local/etc/rc.d/vmstated"
+    # A daemon that exits on SIGTERM: waited for, success.
+    polite = orphan("exec sleep 300")
+    p = rc_stop(tmp_path, script, polite, 60)
+    assert p.returncode == 0, p.stderr
+    assert "Stopping vmstated." in p.stdout
+    assert gone(polite)
+    # One that ignores it: killed after the timeout, and said so.
+    stubborn = orphan("trap '' TERM; while :; do sleep 1; done")
+    p = rc_stop(tmp_path, script, stubborn, 1)
+    assert p.returncode == 1
+    assert "did not exit within 1 seconds; killing it" in p.stderr
+    wait_for(lambda: gone(stubborn), what="the stubborn process to go")
+    # None running: rc.subr's message.
+    p = rc_stop(tmp_path, script, None, 1)
+    assert p.returncode == 1
+    assert "vmstated not running? (check /nonexistent)." in p.stderr
+
+
+def test_log_rotation_files_go_where_newsyslog_and_logrotate_read(
+        make, tmp_path):
+    """newsyslog reads newsyslog.conf.d under /etc and /usr/local/etc
+    (FreeBSD 12 and later); logrotate reads /etc/logrotate.d only.  Both
+    name the logs and the pidfile of this install, and send SIGUSR1."""
+    install(make, tmp_path / "bsd", "PREFIX=/usr/local", "SERVICE=none",
+            "LOGROTATE=newsyslog", "LOGDIR=/var/log/vmst")
+    conf = tmp_path / "bsd/usr/local/etc/newsyslog.conf.d/vmstated.conf"
+    assert conf.is_file() and mode(conf) == 0o644
+    entries = [l.split() for l in conf.read_text().splitlines()
+               if l and not l.startswith("#")]
+    # logfilename owner:group mode count size when flags pidfile signal
+    assert entries == [["/var/log/vmst/*.log", "root:wheel", "640", "7",
+                        "10240", "*", "GZp", "/var/run/vmstated.pid",
+                        "30"]]
+    assert not (tmp_path / "bsd/etc/logrotate.d").exists()
+
+    install(make, tmp_path / "lnx", "PREFIX=/usr", "SERVICE=none",
+            "LOGROTATE=logrotate", "RUNSTATEDIR=/run")
+    conf = tmp_path / "lnx/etc/logrotate.d/vmstated"
+    assert conf.is_file() and mode(conf) == 0o644
+    text = conf.read_text()
+    assert text.count("/var/log/vmstated/*.log {") == 1
+    assert 'kill -USR1 "$(cat /run/vmstated.pid)"' in text
+    assert "@" not in text
+    assert not list(tmp_path.joinpath("lnx").rglob("newsyslog.conf.d"))
+    # The default is this system's tool.
+    install(make, tmp_path / "dflt", "PREFIX=/usr/local", "SERVICE=none")
+    found = [p.relative_to(tmp_path / "dflt") for p in
+             (tmp_path / "dflt").rglob("*")
+             if p.name in ("vmstated", "vmstated.conf") and
+             ("logrotate.d" in str(p) or "newsyslog.conf.d" in str(p))]
+    if platform.system() == "FreeBSD":
+        assert found == [Path("usr/local/etc/newsyslog.conf.d/"
+                              "vmstated.conf")]
+    else:
+        assert found == [Path("etc/logrotate.d/vmstated")]

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from vmstated_harness import wait_for
+from vmstated_harness import REPO, wait_for
 
 # 2026-11-26T23:50:01Z vmstated: bsdvm: stopped -> start_network
 #     (reason request, by uid 0)
@@ -107,8 +107,9 @@ def test_each_vm_has_a_log_of_its_own(vmstated):
 
 
 def rotate_and(d, reopen):
-    """Start vm1, move its log aside, call reopen(), stop vm1; return
-    (old log text, new log text)."""
+    """Start vm1, move its log aside, call reopen() (which returns once
+    the daemon has reopened its logs), stop vm1; return (old log text,
+    new log text).  The new log is made by the next line written."""
     d.add_vm("vm1", record_hooks=True,
              hooks={"stopping": "echo stopping hook output"})
     d.start()
@@ -118,16 +119,24 @@ def rotate_and(d, reopen):
     rotated = d.logdir / "vm1.log.0"
     log.rename(rotated)
     reopen()
-    wait_for(log.exists, what="a new vm1.log", details=d.stderr)
     d.ctl("stop", "vm1", check=0)
     d.wait_state("vm1", "stopped")
     d.wait_log("vm1", "stop_network -> stopped")
     return rotated.read_text(), log.read_text()
 
 
+def signal_and_wait(d, sig, said):
+    """Send sig to the daemon; return once its stderr says it acted."""
+    before = d.stderr().count(said)
+    d.signal(sig)
+    wait_for(lambda: d.stderr().count(said) > before,
+             what="the daemon to say %r" % said, details=d.stderr)
+
+
 def test_sighup_reopens_the_logs(vmstated):
     d = vmstated
-    old, new = rotate_and(d, lambda: d.signal(signal.SIGHUP))
+    old, new = rotate_and(d, lambda: signal_and_wait(
+        d, signal.SIGHUP, "reload: "))
     assert "start_storage -> running" in old
     assert "running -> stopping" not in old
     assert "running -> stopping" in new
@@ -316,3 +325,219 @@ def test_a_full_run_directory_refuses_a_first_start_and_stops_nothing_else(
         # -l (lazy) is Linux's; FreeBSD's umount forces with -f.
         subprocess.run(["umount", "-l" if sys.platform.startswith("linux")
                         else "-f", str(run)])
+
+
+# ---- sources, rotation, `vmstatedctl log` (vmstated(8) LOGS) ------------
+
+LPC = "pci.0.31.0.device=lpc\n"
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+
+
+def test_each_line_says_its_source(vmstated):
+    d = vmstated
+    d.add_vm("vm1", standin={"console": "the guest speaks"},
+             bhyve_config=LPC,
+             hooks={"start_network": "echo the hook speaks\n"
+                                     "printf 'no end of line'"})
+    d.start()
+    start_running(d, "vm1")
+    d.wait_log("vm1", "the guest speaks")
+    lines = d.log("vm1").splitlines()
+    assert [l for l in lines if re.fullmatch(
+        STAMP + r"hook start_network: the hook speaks", l)]
+    # A hook's line without its end is a line of its own.
+    assert [l for l in lines if re.fullmatch(
+        STAMP + r"hook start_network: no end of line", l)]
+    assert [l for l in lines if re.fullmatch(
+        STAMP + r"console: the guest speaks", l)]
+    assert [l for l in lines if re.fullmatch(
+        STAMP + r"vmstated: vm1: start_storage -> running \(reason "
+        r"request\)", l)]
+
+
+def test_sigusr1_reopens_the_logs(vmstated):
+    d = vmstated
+    old, new = rotate_and(d, lambda: signal_and_wait(
+        d, signal.SIGUSR1, "SIGUSR1: reopening the VM logs"))
+    assert "start_storage -> running" in old
+    assert "running -> stopping" not in old
+    assert "running -> stopping" in new
+    assert "stopping hook output" in new
+
+
+def test_reopen_reopens_the_logs(vmstated):
+    d = vmstated
+    old, new = rotate_and(d, lambda: d.ctl("reopen", check=0))
+    assert "running -> stopping" in new
+    assert "running -> stopping" not in old
+
+
+def ticks(text):
+    return [int(n) for n in re.findall(r"console: standin: tick (\d+)",
+                                       text)]
+
+
+def test_logrotate_rotates_under_a_running_vm_and_loses_nothing(
+        vmstated, tmp_path):
+    """The file `make install` puts in /etc/logrotate.d, really run:
+    every line the guest printed is in the old log or the new one, once,
+    and what came after the rotation is in the new one."""
+    logrotate = "/usr/sbin/logrotate"
+    if not os.path.exists(logrotate):
+        pytest.skip("logrotate is not installed (apt-get install "
+                    "logrotate)")
+    d = vmstated
+    d.add_vm("vm1", standin={"console_every": "0.02"}, bhyve_config=LPC,
+             record_hooks=True)
+    d.start()
+    start_running(d, "vm1")
+    wait_for(lambda: len(ticks(d.log("vm1"))) >= 20, what="20 ticks")
+    template = (REPO / "rc" / "vmstated.logrotate.in").read_text()
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(template.replace("@LOGDIR@", str(d.logdir))
+                    .replace("@PIDFILE@", str(d.pidfile)))
+    p = subprocess.run([logrotate, "-f", "-s", str(tmp_path / "state"),
+                        str(conf)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rotated = d.logdir / "vm1.log.1"
+    assert rotated.exists()
+    wait_for(lambda: len(ticks(d.log("vm1"))) >= 20,
+             what="20 ticks in the new log", details=d.stderr)
+    d.ctl("-w", "stop", "vm1", check=0)
+    old, new = ticks(rotated.read_text()), ticks(d.log("vm1"))
+    assert old and new
+    assert old + new == list(range(1, len(old) + len(new) + 1))
+    assert "running -> stopping" in d.log("vm1")
+    assert "running -> stopping" not in rotated.read_text()
+
+
+def test_log_max_size_moves_the_logs_aside_itself(vmstated):
+    d = vmstated
+    d.conf_settings.update({"log_max_size": "4K", "log_keep": 2})
+    d.add_vm("vm1", standin={"console_every": "0.01"}, bhyve_config=LPC)
+    d.start()
+    start_running(d, "vm1")
+    second = d.logdir / "vm1.log.2"
+    wait_for(second.exists, what="vm1.log.2", details=d.stderr)
+    wait_for(lambda: len(ticks(d.log("vm1"))) >= 5,
+             what="a new vm1.log after vm1.log.2")
+    d.ctl("-w", "stop", "vm1", check=0)
+    assert not (d.logdir / "vm1.log.3").exists()
+    files = [second, d.logdir / "vm1.log.1", d.logdir / "vm1.log"]
+    assert all(f.stat().st_size <= 4096 for f in files), \
+        [f.stat().st_size for f in files]
+    # In order, none lost in between.
+    found = [ticks(f.read_text()) for f in files]
+    joined = found[0] + found[1] + found[2]
+    assert joined == list(range(joined[0], joined[0] + len(joined)))
+
+
+def test_log_max_size_must_be_a_size(vmstated):
+    d = vmstated
+    d.conf_settings["log_max_size"] = "lots"
+    d.write_conf()
+    p = subprocess.run([str(d.build / "vmstated"), "-n", "-c",
+                        str(d.conf)], capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "log_max_size" in p.stderr and "K/M/G/T" in p.stderr
+
+
+def daemon_log_fds(d):
+    """The daemon's descriptors open on files of logdir (Linux /proc)."""
+    fds = []
+    for fd in os.listdir("/proc/%d/fd" % d.proc.pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (d.proc.pid, fd))
+        except OSError:
+            continue
+        if target.startswith(str(d.logdir) + "/"):
+            fds.append((int(fd), target))
+    return fds
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
+                    reason="reads the daemon's descriptors in Linux's /proc")
+def test_a_stopped_vm_holds_no_log_descriptor(vmstated):
+    d = vmstated
+    for i in range(30):
+        d.add_vm("vm%02d" % i)
+    d.start()
+    d.ctl("reload", check=0)        # writes a line to no log
+    assert daemon_log_fds(d) == []
+    d.ctl("-w", "start", "vm07", check=0)
+    assert [t for _, t in daemon_log_fds(d)] == [
+        str(d.logdir / "vm07.log")]
+    d.ctl("-w", "stop", "vm07", check=0)
+    wait_for(lambda: daemon_log_fds(d) == [], what="the log to be closed",
+             details=lambda: repr(daemon_log_fds(d)))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
+                    reason="reads descriptors' flags in Linux's /proc")
+def test_a_hypervisor_never_shares_the_daemons_log_description(vmstated):
+    """bhyve's "stdio" console sets O_NONBLOCK on its stdout with F_SETFL,
+    which clears O_APPEND too: on a description shared with the daemon,
+    the daemon's lines would have lost O_APPEND as well."""
+    d = vmstated
+    d.add_vm("vm1", standin={"console": "on stdio"},
+             bhyve_config=LPC + "lpc.com1.path=stdio\n")
+    d.start()
+    start_running(d, "vm1")
+    d.wait_log("vm1", "on stdio")
+    pid = d.status("vm1")["pid"]
+
+    def flags(p, fd):
+        with open("/proc/%d/fdinfo/%d" % (p, fd)) as f:
+            return int(re.search(r"flags:\s+(\d+)", f.read()).group(1), 8)
+    hv = flags(pid, 1)
+    assert hv & os.O_NONBLOCK and not hv & os.O_APPEND
+    mine = daemon_log_fds(d)
+    assert len(mine) == 1
+    assert flags(d.proc.pid, mine[0][0]) & os.O_APPEND
+    d.ctl("-w", "stop", "vm1", check=0)
+    assert TRANSITION.match([l for l in d.log("vm1").splitlines()
+                             if "stop_network -> stopped" in l][0])
+
+
+def test_log_prints_the_log_and_its_last_lines(vmstated):
+    d = vmstated
+    d.add_vm("vm1", record_hooks=True)
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    d.ctl("-w", "stop", "vm1", check=0)
+    text = d.log("vm1")
+    _, out, _ = d.ctl("log", "vm1", check=0)
+    assert out == text
+    _, out, _ = d.ctl("log", "-n", "3", "vm1", check=0)
+    assert out == "".join(text.splitlines(True)[-3:])
+    _, out, _ = d.ctl("-n", "1", "log", "vm1", check=0)
+    assert out == text.splitlines(True)[-1]
+    _, out, _ = d.ctl("log", "-n", "0", "vm1", check=0)
+    assert out == ""
+    rc, _, err = d.ctl("log", "nosuchvm")
+    assert rc == 1 and 'no VM named "nosuchvm"' in err
+    rc, _, err = d.ctl("log", "-n", "x", "vm1")
+    assert rc == 2 and "-n wants a number of lines" in err
+
+
+def test_log_f_follows_the_log_across_a_rotation(vmstated):
+    from vmstated_harness import CtlStream
+    d = vmstated
+    d.add_vm("vm1", standin={"console_every": "0.1"}, bhyve_config=LPC)
+    d.start()
+    follow = CtlStream(d, "log", "-f", "-n", "0", "vm1")
+    try:
+        d.ctl("start", "vm1", check=0)
+        follow.wait_line(STAMP + r"console: standin: tick 3")
+        (d.logdir / "vm1.log").rename(d.logdir / "vm1.log.1")
+        d.ctl("reopen", check=0)
+        # A tick written after the rotation reaches the follower.
+        wait_for(lambda: ticks((d.logdir / "vm1.log").read_text()
+                               if (d.logdir / "vm1.log").exists() else ""),
+                 what="a tick in the new log")
+        first_new = ticks((d.logdir / "vm1.log").read_text())[0]
+        follow.wait_line(STAMP + r"console: standin: tick %d" % first_new)
+        seen = ticks("\n".join(follow.lines))
+        assert seen == list(range(seen[0], seen[0] + len(seen)))
+    finally:
+        follow.stop()

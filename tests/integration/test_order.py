@@ -256,3 +256,18 @@ def test_probe_results_are_in_events(vmstated):
     ev = sub.wait(lambda e: e.get("event") == "probe", what="a probe event")
     assert ev["vm"] == "vm1" and ev["ok"] is True and ev["failures"] == 0
     sub.close()
+
+
+def test_vmstatedctl_events_shows_probe_results(vmstated, stream):
+    # A probe that keeps failing is reported at every failure, so the
+    # stream sees one whenever it has subscribed.
+    d = vmstated
+    probe(d, d.add_vm("vm1", {"probe_interval": 1, "probe_failures": 1000}),
+          "exit 1")
+    d.start()
+    events = stream(d, "events")
+    d.ctl("start", "vm1", check=0)
+    line = events.wait_line(r"\S+ vm1 probe failed \(\d+ in a row\)")
+    assert int(line.split("(")[1].split()[0]) >= 1
+    info = json.loads(d.ctl("-j", "info", "vm1", check=0)[1])["vm"]
+    assert info["probe"]["ok"] is False and info["probe"]["runs"] >= 1

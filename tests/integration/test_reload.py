@@ -490,7 +490,9 @@ def test_a_moved_directory_keeps_the_vm_running(vmstated):
     vmstated.vm_dir("a").rename(vmstated.conf / "b")
     set_config(vmstated, "vm1", {}, dirname="b")     # its configfile too
     rc, out, _ = vmstated.ctl("reload", check=0)
-    assert out == "changed (applied at next start): vm1\n"
+    assert out == ("changed: vm1\n"
+                   "  in force at their next start (owner and group already "
+                   "are): vm1\n")
     st = vmstated.status("vm1")
     assert (st["state"], st["pid"], st["pending"]) == ("running", pid, True)
     assert info(vmstated, "vm1")["pending_config"]["name"] == "vm1"

@@ -57,6 +57,10 @@ HOOK_ENV = ("VMSTATED_STATE", "VMSTATED_REASON", "VMSTATED_PREVIOUS_STATE",
 # write is 0644 and their directories 0755.
 os.umask(0o022)
 
+# The start of each of the daemon's own lines in a VM log (vmstated(8)).
+DAEMON_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ vmstated: "
+                         r"([^:\s]+): (.*)$")
+
 POLL = 0.02          # seconds between two looks at a condition
 TIMEOUT = 60         # default bound for any wait
 
@@ -551,15 +555,24 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
+    def daemon_lines(self, vm):
+        """The daemon's own lines of the VM log (each starts with its time
+        and "vmstated: VM: "), without that prefix: a line that only holds
+        such text further on (a guest's, a hook's) is not one."""
+        out = []
+        for line in self.log(vm).splitlines():
+            m = DAEMON_LINE.match(line)
+            if m and m.group(1) == vm:
+                out.append(m.group(2))
+        return out
+
     def transitions(self, vm):
         """The daemon's state-change lines of the VM log as
         (from, to, reason) tuples."""
         out = []
-        marker = " vmstated: %s: " % vm
-        for line in self.log(vm).splitlines():
-            if marker not in line or " -> " not in line:
+        for rest in self.daemon_lines(vm):
+            if " -> " not in rest:
                 continue
-            rest = line.split(marker, 1)[1]
             change, _, why = rest.partition(" (reason ")
             frm, _, to = change.partition(" -> ")
             reason = why.split(",")[0].rstrip(")")
@@ -840,3 +853,78 @@ class CtlStream:
         self.reader.join(TIMEOUT)
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+class ConsoleClient:
+    """`vmstatedctl console [ARGS] VM` on a pseudo-terminal, as a person
+    runs it: what it prints accumulates in .out (bytes), type() is the
+    keyboard.  prefix: a command that runs it (setpriv ... as a user)."""
+
+    def __init__(self, d, vm, *args, prefix=()):
+        import pty
+        argv = list(prefix) + [str(d.build / "vmstatedctl"), "-s",
+                               str(d.sock), "console"] + list(args) + [vm]
+        env = dict(d.env)
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.out = b""
+        self.status = None
+
+    def pump(self):
+        """Read what is there; False once the terminal is closed."""
+        import select
+        while True:
+            ready, _, _ = select.select([self.fd], [], [], 0)
+            if not ready:
+                return True
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                return False
+            if not data:
+                return False
+            self.out += data
+
+    def wait_output(self, text, timeout=TIMEOUT, after=0):
+        """Wait until the output (from byte `after` on) holds text
+        (bytes or str); return the output."""
+        if isinstance(text, str):
+            text = text.encode()
+        wait_for(lambda: (self.pump() or True) and text in self.out[after:],
+                 timeout, "%r on the console" % text,
+                 lambda: "console output: %r" % self.out[-3000:])
+        return self.out
+
+    def type(self, data):
+        """Keys, as typed on the terminal (bytes or str)."""
+        if isinstance(data, str):
+            data = data.encode()
+        os.write(self.fd, data)
+
+    def exited(self):
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.status = os.waitstatus_to_exitcode(status)
+        self.pump()
+        return self.status is not None
+
+    def wait_exit(self, timeout=TIMEOUT):
+        """Wait for the client's end; its exit status."""
+        wait_for(self.exited, timeout, "vmstatedctl console to exit",
+                 lambda: "console output: %r" % self.out[-3000:])
+        return self.status
+
+    def close(self):
+        if not self.exited():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.wait_exit()
+        os.close(self.fd)

@@ -28,6 +28,11 @@
  *                           die (ACPI not enabled yet: default disposition)
  *   standin.shutdown_delay=SECONDS  how long the guest takes to power off
  *   standin.stdout=TEXT, standin.stderr=TEXT   printed once the guest runs
+ *   standin.console=TEXT    printed on com1 (lpc.com1.path) once it runs,
+ *                           with \r \n \e \\, and \c: no line end
+ *   standin.console_every=SECONDS  "standin: tick N" on com1 that often
+ *   standin.console_echo=yes  com1 input is echoed and each line answered
+ *                           "standin: got LINE" (and recorded)
  *   standin.stop_after=instance  stop (SIGSTOP) once the VM instance is
  *                           open, so a test can act on it and SIGCONT
  *   standin.record=PATH     append JSON lines (see the README)
@@ -35,6 +40,7 @@
  * An invalid standin.* value exits 4 with a message, like a bad bhyve key.
  */
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -800,22 +806,201 @@ act(struct plan p, const char *reason)
 	finish(p.value, reason);
 }
 
+/* ---- the guest's serial console --------------------------------------- */
+
+/*
+ * What the stand-in's guest does on com1 (standin.console,
+ * standin.console_every, standin.console_echo): what a real guest prints
+ * and answers there.  bhyve's UART writes each byte to its backend's
+ * non-blocking descriptor and ignores a failure (uart_emul.c ttywrite()):
+ * a byte the backend does not take now is lost, and so it is here.
+ */
+static void
+console_write(const char *s, size_t n)
+{
+	ssize_t	 w;
+
+	while (com1_out != -1 && n > 0) {
+		w = write(com1_out, s, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;			/* dropped, as bhyve does */
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+console_say(const char *fmt, ...)
+{
+	struct buf	 b;
+	va_list		 ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_puts(&b, "\r\n");
+	console_write(b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * standin.console: TEXT, in which \r, \n and \e (ESC) stand for those
+ * characters and \\ for a backslash, then "\r\n" unless TEXT ends in
+ * \c (a line left without its end, as a prompt).
+ */
+static void
+console_text(const char *text)
+{
+	struct buf	 b;
+	bool		 end = true;
+
+	buf_init(&b);
+	for (; *text != '\0'; text++) {
+		if (*text != '\\' || text[1] == '\0') {
+			buf_putc(&b, *text);
+			continue;
+		}
+		switch (*++text) {
+		case 'r':
+			buf_putc(&b, '\r');
+			break;
+		case 'n':
+			buf_putc(&b, '\n');
+			break;
+		case 'e':
+			buf_putc(&b, '\033');
+			break;
+		case 'c':
+			end = false;
+			break;
+		default:
+			buf_putc(&b, *text);
+			break;
+		}
+	}
+	if (end)
+		buf_puts(&b, "\r\n");
+	console_write(b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * standin.console_echo: a guest shell, in short.  Each byte typed is
+ * echoed; a line (ended by CR or LF) is answered "standin: got LINE" and
+ * recorded ({"event": "console", "input": LINE}).
+ */
+static void
+console_input(struct buf *line)
+{
+	char	 buf[512];
+	ssize_t	 n, i;
+
+	n = read(com1_in, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\r' || buf[i] == '\n') {
+			console_write("\r\n", 2);
+			if (line->len == 0)
+				continue;
+			record_event("console", "input", line->data, -1,
+			    NULL);
+			console_say("standin: got %s", line->data);
+			buf_reset(line);
+			continue;
+		}
+		console_write(&buf[i], 1);
+		buf_putc(line, buf[i]);
+	}
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+static volatile sig_atomic_t	 caught_sig;
+static volatile sig_atomic_t	 caught_val;
+
+static void
+on_guest_signal(int sig, siginfo_t *info, void *ctx)
+{
+	(void)ctx;
+	caught_sig = sig;
+	caught_val = info != NULL ? info->si_value.sival_int : 0;
+}
+
+/*
+ * Wait for one of the signals of set (blocked), at most ts (NULL: no
+ * limit).  Without a console to read, sigtimedwait(2) as bhyve's mevent
+ * loop waits; with one, pselect(2) on com1, the signals being caught by a
+ * handler while it waits.  Returns the signal (and *val, its si_value),
+ * 0 when com1 had input, -1 at the time limit.
+ */
+static int
+wait_guest(const sigset_t *set, struct timespec *ts, int *val,
+    struct buf *line)
+{
+	static bool		 handlers;
+	struct sigaction	 sa;
+	siginfo_t		 info;
+	sigset_t		 during;
+	fd_set			 rfds;
+	int			 sig, n;
+
+	if (com1_in == -1 || !cfg_bool_default("standin.console_echo",
+	    false)) {
+		sig = sigtimedwait(set, &info, ts);
+		*val = sig > 0 ? info.si_value.sival_int : 0;
+		return sig > 0 ? sig : -1;
+	}
+	if (!handlers) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_guest_signal;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		for (sig = 1; sig < NSIG; sig++)
+			if (sigismember(set, sig) == 1)
+				sigaction(sig, &sa, NULL);
+		handlers = true;
+	}
+	sigprocmask(SIG_SETMASK, NULL, &during);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1)
+			sigdelset(&during, sig);
+	caught_sig = 0;
+	FD_ZERO(&rfds);
+	FD_SET(com1_in, &rfds);
+	n = pselect(com1_in + 1, &rfds, NULL, NULL, ts, &during);
+	if (caught_sig != 0) {
+		*val = caught_val;
+		return caught_sig;
+	}
+	if (n > 0) {
+		console_input(line);
+		return 0;
+	}
+	return n == 0 ? -1 : 0;
+}
+
 /*
  * The guest runs: wait for the plan's deadline, the power button
  * (SIGTERM) or a bhyvectl operation (SIGUSR2), whichever comes first.
- * Nothing polls: sigtimedwait() sleeps until one of them.
+ * Nothing polls: the stand-in sleeps in sigtimedwait(2), or pselect(2)
+ * when its guest answers on com1.
  */
 static void
 run_guest(struct plan plan, double delay, int on_sigterm,
     double shutdown_delay)
 {
 	struct timespec	 ts;
-	siginfo_t	 info;
+	struct buf	 line;
 	sigset_t	 set;
 	struct plan	 off;
 	const char	*text;
-	double		 deadline, off_at, next, left = 0;
-	int		 sig;
+	double		 deadline, off_at, next, left = 0, every, tick_at;
+	long		 ticks = 0;
+	int		 sig, val;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
@@ -834,6 +1019,12 @@ run_guest(struct plan plan, double delay, int on_sigterm,
 	}
 	if ((text = cfg_get_raw("standin.stderr")) != NULL)
 		fprintf(stderr, "%s\n", text);
+	if ((text = cfg_get_raw("standin.console")) != NULL)
+		console_text(text);
+	every = standin_seconds("standin.console_every");
+	tick_at = every > 0 ? standin_now() + every : -1;
+	buf_init(&line);
+	buf_puts(&line, "");
 	deadline = plan.kind == PLAN_RUN ? -1 : standin_now() + delay;
 	off_at = -1;
 	off.kind = PLAN_EXIT;
@@ -842,7 +1033,14 @@ run_guest(struct plan plan, double delay, int on_sigterm,
 		next = deadline;
 		if (off_at >= 0 && (next < 0 || off_at < next))
 			next = off_at;
+		if (tick_at >= 0 && (next < 0 || tick_at < next))
+			next = tick_at;
 		if (next >= 0 && (left = next - standin_now()) <= 0) {
+			if (next == tick_at) {
+				console_say("standin: tick %ld", ++ticks);
+				tick_at += every;
+				continue;
+			}
 			if (next == off_at)
 				act(off, "sigterm");
 			act(plan, "planned");
@@ -851,13 +1049,13 @@ run_guest(struct plan plan, double delay, int on_sigterm,
 			ts.tv_sec = (time_t)left;
 			ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
 		}
-		sig = sigtimedwait(&set, &info, next >= 0 ? &ts : NULL);
+		sig = wait_guest(&set, next >= 0 ? &ts : NULL, &val, &line);
 		if (sig == SIGTERM) {
 			record_event("signal", "signal", "TERM", -1, NULL);
 			if (on_sigterm >= 0 && off_at < 0)
 				off_at = standin_now() + shutdown_delay;
 		} else if (sig == SIGUSR2) {
-			switch (info.si_value.sival_int) {
+			switch (val) {
 			case STANDIN_OP_DESTROYED:
 				/* vm_loop() and fbsdrun_start_thread() */
 				b_eprintln("vm_run error %d, errno %d", -1,

@@ -621,6 +621,9 @@ done:
 
 static bool		 uart_stdio;
 static struct termios	 tio_stdio_orig;
+/* com1's backend, for the stand-in's guest (run_guest()): -1 when the
+ * VM has none. */
+int			 com1_in = -1, com1_out = -1;
 
 static void
 ttyclose(void)
@@ -668,6 +671,10 @@ uart_set_backend(const char *name, const char *path)
 			return -1;
 		uart_stdio = true;
 		ttyopen(STDIN_FILENO);
+		if (strcmp(name, "com1") == 0) {
+			com1_in = STDIN_FILENO;
+			com1_out = STDOUT_FILENO;
+		}
 		return 0;
 	}
 	if (strncmp(path, "tcp", 3) == 0)
@@ -680,6 +687,8 @@ uart_set_backend(const char *name, const char *path)
 	}
 	record_open(name, NULL, -1, path, fd, false);
 	ttyopen(fd);
+	if (strcmp(name, "com1") == 0)
+		com1_in = com1_out = fd;
 	return 0;
 }
 

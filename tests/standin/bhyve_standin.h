@@ -109,5 +109,8 @@ int		 lpc_device_parse(const char *opt);
 int		 init_pci(void);
 /* Whether "lpc.bootrom" is set (lpc_bootrom() in pci_lpc.c). */
 bool		 lpc_bootrom(void);
+/* com1's backend once the LPC bridge set it up (a terminal device, or
+ * stdin/stdout for "stdio"), else -1: where the guest's console goes. */
+extern int	 com1_in, com1_out;
 
 #endif

@@ -188,10 +188,11 @@ test_every_setting(void **state)
 
 /*
  * The AMD host bridge's ids under the names bhyve_config(5) documents,
- * pcireg.vendor and pcireg.device, not the deprecated vendor and devid.
+ * pcireg.vendor and pcireg.device, and as vendor and devid, the only
+ * names FreeBSD 13's pci_hostbridge.c reads (14's reads them first).
  */
 static void
-test_amd_hostbridge_uses_pcireg_names(void **state)
+test_amd_hostbridge_uses_pcireg_and_13s_names(void **state)
 {
 	struct vm_config	 vm;
 	struct buf		 out;
@@ -204,7 +205,9 @@ test_amd_hostbridge_uses_pcireg_names(void **state)
 	assert_string_equal(out.data, "name=amd\n"
 	    "pci.0.0.0.device=hostbridge\n"
 	    "pci.0.0.0.pcireg.vendor=0x1022\n"
-	    "pci.0.0.0.pcireg.device=0x7432\n");
+	    "pci.0.0.0.pcireg.device=0x7432\n"
+	    "pci.0.0.0.vendor=0x1022\n"
+	    "pci.0.0.0.devid=0x7432\n");
 	buf_free(&out);
 	vm_clear(&vm);
 }
@@ -261,6 +264,64 @@ test_percent_stays_a_percent(void **state)
 	assert_string_equal(out.data, "name=pct\nlpc.bootrom=/fw/100%%.fd\n");
 	buf_free(&out);
 	vm_clear(&vm);
+}
+
+/* The daemon's console comes last, after a console of the config's. */
+static void
+test_console_line_comes_last(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 out;
+
+	(void)state;
+	vm_init(&vm, "con");
+	buf_init(&out);
+	bhyve_config_render_console(&vm, "lpc.com2.path=/dev/x\n", 21,
+	    "/dev/nmdm-con-A", &out);
+	assert_string_equal(out.data, "lpc.com2.path=/dev/x\nname=con\n"
+	    "lpc.com1.path=/dev/nmdm-con-A\n");
+	buf_free(&out);
+	vm_clear(&vm);
+}
+
+/* Where the configuration puts com1 itself: no console of the daemon's. */
+static void
+test_console_owner(void **state)
+{
+	static const char	 file[] = "x=1\nlpc.com1.path=stdio\n";
+	static const char	 other[] = "lpc.com2.path=stdio\n# lpc.com1.path=a\n"
+	    "xlpc.com1.path=b\n";
+	struct vm_config	 vm;
+
+	(void)state;
+	vm_init(&vm, "own");
+	assert_null(bhyve_config_console_owner(&vm, NULL, 0));
+	assert_null(bhyve_config_console_owner(&vm, other, sizeof(other) - 1));
+	assert_string_equal(bhyve_config_console_owner(&vm, file,
+	    sizeof(file) - 1), "lpc.com1.path of its configfile");
+	vm.consoles[0].present = vm.consoles[0].enabled = true;
+	vm.consoles[0].backend = xstrdup("/dev/nmdm0A");
+	assert_string_equal(bhyve_config_console_owner(&vm, NULL, 0),
+	    "consoles { com1 } of its config");
+	/* A disabled port leaves com1 to the daemon. */
+	vm.consoles[0].enabled = false;
+	assert_null(bhyve_config_console_owner(&vm, NULL, 0));
+	vm_clear(&vm);
+}
+
+/* A daemon started later reads the console's path back: the last line. */
+static void
+test_last_value(void **state)
+{
+	static const char	 text[] = "lpc.com1.path=stdio\nname=x\n"
+	    "lpc.com1.path=/dev/pts/7\nlpc.com1.pathx=no";
+	char			*v;
+
+	(void)state;
+	v = bhyve_config_last_value(text, sizeof(text) - 1, "lpc.com1.path");
+	assert_string_equal(v, "/dev/pts/7");
+	free(v);
+	assert_null(bhyve_config_last_value(text, sizeof(text) - 1, "cpus"));
 }
 
 static void
@@ -497,10 +558,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_alone_follows_the_file),
 		cmocka_unit_test(test_every_setting),
-		cmocka_unit_test(test_amd_hostbridge_uses_pcireg_names),
+		cmocka_unit_test(test_amd_hostbridge_uses_pcireg_and_13s_names),
 		cmocka_unit_test(test_topology_written_whole),
 		cmocka_unit_test(test_newline_added_when_missing),
 		cmocka_unit_test(test_percent_stays_a_percent),
+		cmocka_unit_test(test_console_line_comes_last),
+		cmocka_unit_test(test_console_owner),
+		cmocka_unit_test(test_last_value),
 		cmocka_unit_test(test_loaded_compat_config),
 		cmocka_unit_test(test_generated_path),
 		T(test_write_replaces_atomically),

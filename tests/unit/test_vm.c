@@ -496,6 +496,44 @@ test_a_crash_during_the_running_hook_then_its_failure_fails_once(
 	assert_int_equal(W.hooks_run[VM_FAILED], 1);
 }
 
+/* ---- health: qemu reports its watchdog once, whatever is running ---- */
+
+static void
+test_a_watchdog_at_rest_kills_and_restarts_as_a_crash(void **state)
+{
+	pid_t	 first;
+
+	setup(0);
+	request(EV_START);
+	assert_pos(P_RUNNING);
+	first = W.hv_pid;
+	event(EV_WATCHDOG);
+	assert_pos(P_CRASH_KILL);
+	assert_string_equal(W.vm->reason, "watchdog");
+	run_until(P_RUNNING, 30);
+	assert_int_not_equal(W.hv_pid, first);
+	assert_int_equal(W.vm->nrestarts, 1);
+}
+
+static void
+test_a_watchdog_during_the_running_hook_is_not_lost(void **state)
+{
+	pid_t	 first;
+
+	setup(H(VM_RUNNING));
+	request(EV_START);
+	assert_pos(P_RUNNING_HOOK);
+	slow_task(5);
+	first = W.hv_pid;
+	event(EV_WATCHDOG);
+	assert_pos(P_RUNNING_HOOK);
+	run(2);
+	assert_pos(P_RUNNING_HOOK_GONE);	/* killed; the hook goes on */
+	run_until(P_RUNNING, 30);
+	assert_int_not_equal(W.hv_pid, first);
+	assert_int_equal(W.vm->nrestarts, 1);
+}
+
 static void
 test_a_start_during_exit_cleanup_names_the_state(void **state)
 {
@@ -639,6 +677,8 @@ main(void)
 		T(test_an_autostart_vm_whose_hypervisor_died_meanwhile_starts_again),
 		T(test_a_vm_whose_state_cannot_be_recorded_is_not_started),
 		T(test_a_crash_during_the_running_hook_then_its_failure_fails_once),
+		T(test_a_watchdog_at_rest_kills_and_restarts_as_a_crash),
+		T(test_a_watchdog_during_the_running_hook_is_not_lost),
 		T(test_a_start_during_exit_cleanup_names_the_state),
 		T(test_a_requested_restart_is_not_counted),
 		T(test_a_spawn_without_resources_is_retried_and_counted),

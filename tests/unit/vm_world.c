@@ -240,6 +240,8 @@ fx_spawn(struct vm *vm, struct buf *why)
 		W.hv_exit_at = W.mono + world_randf(5.0);
 		W.hv_exit_kind = (enum hv_exit)world_rand(4);
 	}
+	W.watchdog_at = world_chance(W.health_pct) ? W.mono +
+	    world_randf(6.0) : -1;
 	vm->pid = W.hv_pid;
 	vm->pid_start = W.hv_start;
 	vm->started_at = (time_t)W.wall;
@@ -460,7 +462,7 @@ world_init(uint64_t seed)
 	W.task_pid = -1;
 	W.next_pid = 100;
 	W.shutdown_at = -1;
-	W.health_at = W.deps_at = W.dependents_at = -1;
+	W.health_at = W.deps_at = W.dependents_at = W.watchdog_at = -1;
 	W.shutdown_timeout = 80;
 	W.grace = 10;
 	for (t = 0; t < VM_NTIMERS; t++)
@@ -532,6 +534,8 @@ world_next_time(void)
 		t = W.dependents_at;
 	if (W.probing && W.health_at >= 0 && (t < 0 || W.health_at < t))
 		t = W.health_at;
+	if (W.hv_alive && W.watchdog_at >= 0 && (t < 0 || W.watchdog_at < t))
+		t = W.watchdog_at;
 	if (W.shutdown && !W.deadline_sent && (t < 0 ||
 	    world_deadline() < t))
 		t = world_deadline();
@@ -619,6 +623,12 @@ world_deliver(double t)
 		W.dependents = false;
 		world_tracef("the VMs that need it are down");
 		world_event(EV_DEPENDENTS_DOWN);
+		return;
+	}
+	if (W.hv_alive && W.watchdog_at >= 0 && W.watchdog_at <= t) {
+		W.watchdog_at = -1;
+		world_tracef("the guest's watchdog expired");
+		world_event(EV_WATCHDOG);
 		return;
 	}
 	if (W.probing && W.health_at >= 0 && W.health_at <= t) {

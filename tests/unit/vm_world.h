@@ -78,6 +78,8 @@ struct world {
 	double		 health_at;	/* a probe failure or watchdog due */
 	enum vm_event	 health_event;
 	int		 health_pct;	/* chance a probed VM gets one */
+	double		 watchdog_at;	/* qemu reports its watchdog, once,
+					   whatever the daemon is doing */
 
 	/* What it depends on, and what depends on it. */
 	bool		 has_deps;	/* it depends on another VM */
