@@ -51,7 +51,6 @@ stats_of(struct vm *vm)
 	st->loaded = st->entered = vm_clock_mono();
 	st->pos = vm->pos;
 	st->last_boot = st->last_stop = -1;
-	st->hv_pid = -1;
 	/* Restarts a previous daemon counted are its own. */
 	st->restart_seen = st->loaded;
 	for (i = 0; i < vm->nrestarts; i++)
@@ -84,24 +83,6 @@ count_restarts(struct vm *vm, struct vm_stats *st)
 				newest = vm->restarts[i];
 		}
 	st->restart_seen = newest;
-}
-
-/* The hypervisor's start, in monotonic time: ours when we spawned it,
- * from its recorded wall-clock start when we took it back. */
-static void
-follow_hypervisor(struct vm *vm, struct vm_stats *st, double now)
-{
-	double	 age;
-
-	if (vm->pid == st->hv_pid)
-		return;
-	st->hv_pid = vm->pid;
-	st->hv_since = now;
-	if (vm->pid != -1 && vm->adopted && vm->started_at > 0) {
-		age = vm_clock_wall() - (double)vm->started_at;
-		if (age > 0)
-			st->hv_since = now - age;
-	}
 }
 
 /* A state change (announce): time in states, and the ends of a start
@@ -183,7 +164,6 @@ metrics_moved(struct vm *vm)
 
 	st->pos = vm->pos;
 	count_restarts(vm, st);
-	follow_hypervisor(vm, st, now);
 	if (vm_at_rest(vm) || is_recovering(vm->pos)) {
 		st->boot_began = st->stop_began = 0;
 		return;
@@ -304,6 +284,15 @@ write_daemon(struct metrics_ctx *m)
 	expfmt_sample(&m->w, NULL, NULL, (double)events_last());
 }
 
+/* Seconds since the hypervisor started (vmproc.c keeps that in
+ * monotonic time, a taken-back one's too); 0 when none runs. */
+static double
+hypervisor_age(const struct vm *vm, double now)
+{
+	return vm->pid == -1 || now < vm->started_mono ? 0 :
+	    now - vm->started_mono;
+}
+
 static void
 write_states(struct metrics_ctx *m)
 {
@@ -341,8 +330,8 @@ write_states(struct metrics_ctx *m)
 	    "seconds", "Seconds since the VM's hypervisor started; 0 when "
 	    "none runs.");
 	for (i = 0; i < m->nvms; i++)
-		vm_sample(m, m->vms[i]->name, NULL, m->vms[i]->pid == -1 ? 0 :
-		    m->now - m->vms[i]->stats.hv_since);
+		vm_sample(m, m->vms[i]->name, NULL, hypervisor_age(m->vms[i],
+		    m->now));
 
 	expfmt_family(&m->w, "vmstated_vm_state_seconds", EXPFMT_COUNTER,
 	    "seconds", "Seconds the VM has spent in each state since the "
@@ -508,7 +497,6 @@ collect(struct metrics_ctx *m)
 			continue;
 		(void)stats_of(vm);
 		count_restarts(vm, &vm->stats);
-		follow_hypervisor(vm, &vm->stats, m->now);
 		m->vms[m->nvms++] = vm;
 	}
 	m->invalid = xcalloc(sv_invalid_count(), sizeof(*m->invalid));

@@ -241,8 +241,6 @@ struct vm_stats {
 	double		 last_stop;
 	double		 restart_seen;	/* the newest restart counted */
 	unsigned long	 restarts;
-	pid_t		 hv_pid;	/* the hypervisor whose start ... */
-	double		 hv_since;	/* ... was then */
 	unsigned long	 probes;
 	unsigned long	 probe_failures;
 	double		 hook_began;	/* 0: no hook runs */
