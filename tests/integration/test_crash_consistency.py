@@ -125,23 +125,26 @@ def test_a_hypervisor_whose_state_file_is_gone_is_not_started_twice(
         vmstated):
     # Needs the stand-in to retitle itself "bhyve: NAME" as bhyve does:
     # that title is how the daemon finds a bhyve it has no record of.
+    # bhyve titles are one namespace per host: a name of its own, so
+    # that another test's "bhyve: vm1" on this host is not this one.
     d = vmstated
-    d.add_vm("vm1", record_hooks=True)
+    vm = "lost%d" % os.getpid()
+    d.add_vm(vm, record_hooks=True)
     d.start()
-    pid = start_running(d, "vm1")["pid"]
-    calls = len(d.bhyvectl_calls("vm1"))
+    pid = start_running(d, vm)["pid"]
+    calls = len(d.bhyvectl_calls(vm))
     d.kill()
-    (d.rundir / "vm1.state").unlink()
+    (d.rundir / (vm + ".state")).unlink()
     d.start()
-    assert d.state("vm1") == "stopped"
-    rc, out, err = d.ctl("start", "vm1")
+    assert d.state(vm) == "stopped"
+    rc, out, err = d.ctl("start", vm)
     assert rc == 1, (out, err)
-    assert "a hypervisor of vm1 already runs as pid %d" % pid in err, err
-    assert d.state("vm1") == "stopped"
+    assert "a hypervisor of %s already runs as pid %d" % (vm, pid) in err, err
+    assert d.state(vm) == "stopped"
     assert pid_alive(pid)
-    assert len(d.standin_starts("vm1")) == 1
-    assert len(d.bhyvectl_calls("vm1")) == calls
-    assert d.hook_states("vm1") == START_HOOKS
+    assert len(d.standin_starts(vm)) == 1
+    assert len(d.bhyvectl_calls(vm)) == calls
+    assert d.hook_states(vm) == START_HOOKS
 
 
 def fill(path):
