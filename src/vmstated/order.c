@@ -100,9 +100,24 @@ name_list_clear(char ***list, size_t *n)
 	*n = 0;
 }
 
+static bool
+name_list_has(char **list, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The machine asks before a start: 1 every VM it depends on is ready; 0
- * not yet (those at rest are started: deferred); -1 one cannot be.
+ * not yet; -1 one cannot be.  A start (the VM not yet waiting) starts
+ * those at rest (deferred); a VM that waits (stopped:dependencies) never
+ * does: one that came to rest meanwhile was stopped, or its start was
+ * refused, and starting it again would undo an administrator's stop --
+ * or, refused again, spin the loop for ever.
  */
 int
 order_deps_ready(struct vm *vm, struct buf *why)
@@ -110,6 +125,7 @@ order_deps_ready(struct vm *vm, struct buf *why)
 	struct vm	*dep;
 	size_t		 i;
 	int		 r = 1;
+	bool		 waiting = vm->pos == P_STOPPED_DEPS;
 
 	for (i = 0; i < vm->cfg->ndepends; i++) {
 		const char *name = vm->cfg->depends[i];
@@ -135,9 +151,24 @@ order_deps_ready(struct vm *vm, struct buf *why)
 		if (order_vm_ready(dep))
 			continue;
 		r = 0;
-		if (dep->pos == P_STOPPED) {
+		if (!waiting && (dep->pos == P_STOPPED ||
+		    dep->pos == P_STOPPED_HOOK)) {
 			name_list_add(&to_start, &nto_start, name);
 			order_kick();
+		} else if (dep->pos == P_STOPPED) {
+			if (name_list_has(to_start, nto_start, name))
+				continue;	/* its start comes next */
+			buf_printf(why, "%s, which it depends on, is stopped: "
+			    "it was stopped, or its start was refused (see "
+			    "its log); start %s again once %s runs", name,
+			    vm->name, name);
+			return -1;
+		} else if (dep->intent == INTENT_STOP ||
+		    dep->intent == INTENT_KILL) {
+			buf_printf(why, "%s, which it depends on, is being "
+			    "stopped; start %s again once %s runs", name,
+			    vm->name, name);
+			return -1;
 		}
 	}
 	return r;
@@ -363,7 +394,8 @@ order_work(evutil_socket_t fd, short what, void *arg)
 	to_start = NULL;
 	nto_start = 0;
 	for (i = 0; i < n; i++) {
-		if ((vm = sv_find(list[i])) != NULL && vm->pos == P_STOPPED &&
+		if ((vm = sv_find(list[i])) != NULL &&
+		    (vm->pos == P_STOPPED || vm->pos == P_STOPPED_HOOK) &&
 		    !vmstated_shutting_down())
 			(void)vm_request(vm, EV_START, -1, "dependency",
 			    NULL);

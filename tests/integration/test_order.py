@@ -107,6 +107,87 @@ def test_a_needed_vm_is_not_stopped_without_recursive(vmstated):
     assert last_index(seen, "app stopped") < index(seen, "db stopping")
 
 
+def test_a_dependency_that_cannot_start_ends_the_wait_without_spinning(
+        vmstated):
+    # app needs db, db needs x, and x is failed: db's start is refused.
+    # app must give up, saying why, and the daemon must keep answering
+    # (it used to ask db to start again on every turn of its loop).
+    d = vmstated
+    d.add_vm("x", hooks={"start_network": "exit 1"})
+    d.add_vm("db", {"depends": ["x"]})
+    d.add_vm("app", {"depends": ["db"]})
+    d.start()
+    d.ctl("start", "x")
+    d.wait_state("x", "failed")
+    d.ctl("start", "app", check=0)
+    d.wait_log("app", "not starting: db, which it depends on, is stopped",
+               timeout=20)
+    assert "x, which it depends on, is failed" in d.log("db")
+    assert {v["name"]: v["state"] for v in d.status()} == {
+        "x": "failed", "db": "stopped", "app": "stopped"}
+
+
+def test_a_dependency_stopped_while_a_vm_waits_stays_stopped(vmstated):
+    # The administrator stops db while app waits for it: db stays
+    # stopped and app gives up, instead of db being started again.
+    d = vmstated
+    gate = d.root / "gate"
+    d.add_vm("db", record_hooks=True,
+             hooks={"start_storage": "while ! test -e %s; do sleep 0.1; "
+                                     "done" % gate})
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True)
+    d.start()
+    d.ctl("start", "app", check=0)
+    d.wait_hook("db", "start_storage")
+    d.ctl("stop", "db", check=0)
+    gate.touch()
+    d.wait_log("app", "not starting: db, which it depends on, is being "
+               "stopped", timeout=20)
+    d.wait_state("db", "stopped")
+    assert order(d).count("db start_network") == 1
+    assert "app start_network" not in order(d)
+    assert d.state("app") == "stopped"
+
+
+def test_a_start_waits_for_a_dependency_whose_stopped_hook_runs(vmstated):
+    # db was just stopped and its stopped hook still runs: a start of app
+    # starts db once that hook has ended, then app.
+    d = vmstated
+    gate = d.root / "gate"
+    d.add_vm("db", record_hooks=True,
+             hooks={"stopped": "while ! test -e %s; do sleep 0.1; done"
+                               % gate})
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True)
+    d.start()
+    d.ctl("-w", "start", "db", check=0)
+    d.ctl("stop", "db", check=0)
+    d.wait_hook("db", "stopped")
+    d.ctl("start", "app", check=0)
+    gate.touch()
+    d.wait_state("app", "running")
+    seen = order(d)
+    assert last_index(seen, "db running") < index(seen, "app start_network")
+
+
+def test_a_start_is_refused_while_a_dependency_is_being_stopped(vmstated):
+    d = vmstated
+    gate = d.root / "gate"
+    d.add_vm("db", record_hooks=True,
+             hooks={"stopping": "while ! test -e %s; do sleep 0.1; done"
+                                % gate})
+    d.add_vm("app", {"depends": ["db"]}, record_hooks=True)
+    d.start()
+    d.ctl("-w", "start", "db", check=0)
+    d.ctl("stop", "db", check=0)
+    d.wait_hook("db", "stopping")
+    rc, _, err = d.ctl("start", "app")
+    assert rc == 1 and "db, which it depends on, is being stopped" in err
+    gate.touch()
+    d.wait_state("db", "stopped")
+    assert d.state("app") == "stopped"
+    assert order(d).count("db start_network") == 1
+
+
 def test_cycles_unknown_names_and_self_are_refused_at_load(vmstated):
     d = vmstated
     d.add_vm("a", {"depends": ["b"]})
