@@ -352,3 +352,39 @@ def test_vmstatedctl_events_shows_probe_results(vmstated, stream):
     assert int(line.split("(")[1].split()[0]) >= 1
     info = json.loads(d.ctl("-j", "info", "vm1", check=0)[1])["vm"]
     assert info["probe"]["ok"] is False and info["probe"]["runs"] >= 1
+
+
+def test_a_probe_removed_while_the_vm_runs_stops_probing(vmstated):
+    # Removing the probe is the administrator's way of turning it off: it
+    # must not count as a failing probe (which kills the VM).
+    d = vmstated
+    vm = d.add_vm("vm1", {"probe_interval": 1, "probe_failures": 1},
+                  standin={"stdout": UP})
+    probe(d, vm, "exit 0")
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    d.wait_log("vm1", "probe passed")
+    pid = d.status("vm1")["pid"]
+    (vm / "probe").unlink()
+    d.wait_log("vm1", "no more probes until the VM next starts", timeout=20)
+    assert d.status("vm1")["pid"] == pid and d.state("vm1") == "running"
+    assert "probe failed" not in d.log("vm1")
+    assert d.status("vm1")["ready"] is True
+
+
+def test_what_a_probe_leaves_running_is_killed_when_it_ends(vmstated):
+    # A probe that starts a background child (which keeps its output
+    # open) ends when it exits; the child does not outlive it, else one
+    # more would pile up every probe_interval.
+    d = vmstated
+    child = d.root / "child.pid"
+    vm = d.add_vm("vm1", {"probe_interval": 300}, standin={"stdout": UP})
+    probe(d, vm, "sleep 1000 &\necho $! > %s\nexit 0" % child)
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    d.wait_log("vm1", "probe passed")
+    pid = int(wait_for(lambda: child.exists() and child.read_text().strip(),
+                       what="the probe's child pid"))
+    wait_for(lambda: not pid_alive(pid), timeout=20,
+             what="the probe's background child %d to be gone" % pid)
+
