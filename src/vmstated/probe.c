@@ -66,6 +66,7 @@ probe_result(struct vm *vm, bool ok, const char *how)
 	vm->probe_last = time(NULL);
 	if (ok) {
 		vm->probe_failed_in_row = 0;
+		vm->probe_passed_at = vm_clock_mono();	/* vm.c: window */
 		if (!vm->probe_passed) {
 			vm->probe_passed = true;
 			vm->fx->moved(vm);	/* it may be ready now */

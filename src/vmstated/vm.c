@@ -471,11 +471,28 @@ vm_logf(struct vm *vm, const char *fmt, ...)
 
 /* ---- The restart window (monotonic time). ---- */
 
+/*
+ * The start of the restart window: maxrestarttime seconds ago -- or, for
+ * a VM with a probe, when the probe last passed (or the VM was last
+ * started by request), if that is earlier.  A guest that hangs at every
+ * boot is found only after probe_failures probes, which by default take
+ * longer than maxrestarttime: without this it would restart for ever.
+ */
+static double
+vm_window_start(const struct vm *vm, bool *by_probe)
+{
+	double	 cutoff = vm->fx->now() - (double)vm->cfg->maxrestarttime;
+
+	*by_probe = vm->has_probe && vm->probe_passed_at < cutoff;
+	return *by_probe ? vm->probe_passed_at : cutoff;
+}
+
 /* Drop restarts older than the window; return how many remain. */
 int
 vm_restarts_in_window(struct vm *vm)
 {
-	double	 cutoff = vm->fx->now() - (double)vm->cfg->maxrestarttime;
+	bool	 by_probe;
+	double	 cutoff = vm_window_start(vm, &by_probe);
 	int	 i, kept = 0;
 
 	for (i = 0; i < vm->nrestarts; i++)
@@ -503,11 +520,19 @@ vm_record_restart(struct vm *vm, double when)
 bool
 vm_count_restart(struct vm *vm)
 {
+	bool	 by_probe;
+
 	if (vm_restarts_in_window(vm) >= vm->cfg->maxrestart) {
-		vm_logf(vm, "%d restarts within %lld s (maxrestart %lld); "
-		    "giving up", vm->nrestarts,
-		    (long long)vm->cfg->maxrestarttime,
-		    (long long)vm->cfg->maxrestart);
+		(void)vm_window_start(vm, &by_probe);
+		if (by_probe)
+			vm_logf(vm, "%d restarts since its probe last passed "
+			    "(maxrestart %lld); giving up", vm->nrestarts,
+			    (long long)vm->cfg->maxrestart);
+		else
+			vm_logf(vm, "%d restarts within %lld s (maxrestart "
+			    "%lld); giving up", vm->nrestarts,
+			    (long long)vm->cfg->maxrestarttime,
+			    (long long)vm->cfg->maxrestart);
 		return false;
 	}
 	vm_record_restart(vm, vm->fx->now());
@@ -781,6 +806,7 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 
 	for (i = 0; i < rec->nrestarts; i++)
 		vm_record_restart(vm, rec->restarts[i]);
+	vm->probe_passed_at = vm->fx->now();	/* no probe seen yet */
 	vm->started_at = rec->started_at;
 	free(vm->fail_reason);
 	vm->fail_reason = rec->fail_reason ? xstrdup(rec->fail_reason) : NULL;

@@ -287,6 +287,8 @@ struct vm {
 	int			 probe_failed_in_row;
 	unsigned long		 probe_runs;
 	time_t			 probe_last;	/* wall clock */
+	double			 probe_passed_at; /* monotonic: last pass, or
+						   the last requested start */
 
 	double			*restarts;	/* monotonic, in the window */
 	int			 nrestarts;

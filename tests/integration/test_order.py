@@ -328,6 +328,23 @@ def test_a_probe_that_keeps_failing_restarts_then_fails_the_vm(vmstated):
     assert "its probe failed too often" in d.log("vm1")
 
 
+def test_a_guest_that_never_passes_its_probe_fails_however_slow(vmstated):
+    # Each round (probe_failures probes, probe_interval apart) takes longer
+    # than maxrestarttime, as with the defaults (3 x 10 s against 30 s):
+    # the VM must still end in failed, not restart for ever.
+    d = vmstated
+    vm = d.add_vm("vm1", {"probe_interval": 1, "probe_failures": 2,
+                          "maxrestart": 2, "maxrestarttime": 1},
+                  standin={"stdout": UP})
+    probe(d, vm, "exit 1")
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "failed", timeout=40)
+    assert "2 restarts since its probe last passed (maxrestart 2); giving up" in \
+        d.log("vm1")
+    assert d.log("vm1").count("(reason probe-failed)") >= 2
+
+
 def test_probe_results_are_in_events(vmstated):
     d = vmstated
     probe(d, d.add_vm("vm1", {"probe_interval": 1}), "exit 0")
