@@ -39,6 +39,7 @@ struct autostart_item {
 	char			*name;
 	enum autostart_step	 step;
 	double			 at;	/* AS_DELAYING: until then */
+	bool			 said;	/* that it holds its turn */
 };
 
 static struct autostart_item	*queue;
@@ -254,6 +255,33 @@ autostart_launch(struct autostart_item *it, struct vm *vm)
 	buf_free(&msg);
 }
 
+/*
+ * The VMs after it wait while a launched VM runs without becoming ready
+ * (its probe has not passed): it keeps its turn until it is ready or at
+ * rest, which its probe brings about in the end (probe_failures, then
+ * maxrestart).  Say so once, so that nobody wonders why they wait.
+ */
+static void
+autostart_say_held(const char *waiting)
+{
+	struct vm	*vm;
+	size_t		 i;
+
+	for (i = 0; i < nqueue; i++) {
+		if (queue[i].step != AS_LAUNCHED || queue[i].said ||
+		    (vm = sv_find(queue[i].name)) == NULL ||
+		    vm->pos != P_RUNNING || vm->probe_runs == 0 ||
+		    order_vm_ready(vm))
+			continue;
+		queue[i].said = true;
+		log_warnx("autostart: %s runs but is not ready (its probe has "
+		    "not passed); %s and the VMs after it wait until it is "
+		    "ready, or stopped or failed", vm->name, waiting);
+		vmlog(vm, "autostart: not ready (its probe has not passed); "
+		    "%s waits for its turn until it is", waiting);
+	}
+}
+
 static void
 order_delay_over(evutil_socket_t fd, short what, void *arg)
 {
@@ -294,10 +322,13 @@ autostart_step(void)
 				it->step = AS_DONE;
 				continue;
 			}
-			if ((int64_t)busy >=
-			    vmstated_config()->autostart_parallel ||
-			    !autostart_deps_done(vm))
+			if (!autostart_deps_done(vm))
 				continue;
+			if ((int64_t)busy >=
+			    vmstated_config()->autostart_parallel) {
+				autostart_say_held(vm->name);
+				continue;
+			}
 			busy++;
 			if (vm->cfg->autostart_delay > 0) {
 				it->step = AS_DELAYING;
@@ -349,6 +380,7 @@ autostart_visit(struct vm *vm, bool *seen, size_t idx)
 		queue[nqueue].name = xstrdup(vm->name);
 		queue[nqueue].step = AS_QUEUED;
 		queue[nqueue].at = 0;
+		queue[nqueue].said = false;
 		nqueue++;
 	}
 }

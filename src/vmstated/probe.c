@@ -77,6 +77,8 @@ probe_result(struct vm *vm, bool ok, const char *how)
 		vmlog(vm, "probe %s: %s", ok ? "passed" : "failed", how);
 		control_broadcast_probe(vm);
 	}
+	if (changed && !ok)
+		vm->fx->moved(vm);	/* autostart says why others wait */
 	if (!ok && vm->probe_failed_in_row >= vm->cfg->probe_failures) {
 		vmlog(vm, "probe failed %d times in a row (probe_failures %lld)",
 		    vm->probe_failed_in_row,

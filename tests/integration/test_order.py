@@ -266,6 +266,27 @@ def test_autostart_delay_lets_the_others_go_first(vmstated):
     assert "late: autostart in 2 s" in d.stderr()
 
 
+def test_autostart_says_why_the_vms_after_one_that_is_not_ready_wait(
+        vmstated):
+    # a runs but its probe does not pass: it keeps its autostart turn
+    # (autostart_parallel 1), and the log says that b waits for it.
+    d = vmstated
+    gate = d.root / "a-healthy"
+    d.conf_settings["autostart_parallel"] = 1
+    probe(d, d.add_vm("a", {"autostart": True, "probe_interval": 1,
+                            "probe_failures": 1000}, record_hooks=True),
+          "test -e %s" % gate)
+    d.add_vm("b", {"autostart": True}, record_hooks=True)
+    d.start()
+    wait_for(lambda: "autostart: a runs but is not ready (its probe has "
+             "not passed); b and the VMs after it wait" in d.stderr(),
+             timeout=20, what="the autostart note", details=d.stderr)
+    assert "b start_network" not in order(d)
+    assert "autostart: not ready" in d.log("a")
+    gate.touch()
+    d.wait_state("b", "running")
+
+
 # ---- shutdown ----------------------------------------------------------------
 
 def test_shutdown_stops_dependents_before_what_they_need(vmstated):
