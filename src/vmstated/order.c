@@ -475,6 +475,15 @@ order_grace(void)
 	return t / 4 < 10 ? t / 4 : 10;
 }
 
+/* Seconds until the daemon exits, during its shutdown. */
+double
+order_shutdown_left(void)
+{
+	double	 left = shutdown_end - vm_clock_mono();
+
+	return left > 0 ? left : 0;
+}
+
 /* A hook or helper's time limit: never past the end of the shutdown. */
 double
 order_task_limit(double limit)

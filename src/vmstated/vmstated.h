@@ -382,6 +382,7 @@ void		 order_report(void);
 bool		 order_vm_ready(const struct vm *);
 void		 order_free(void);
 double		 order_task_limit(double limit);
+double		 order_shutdown_left(void);
 
 /* vmproc.c: the hypervisor process */
 struct hv_vm	*vmproc_hv(struct vm *);

@@ -328,6 +328,58 @@ def test_the_shutdown_deadline_kills_a_guest_that_ignores_its_button(
     assert "the shutdown's deadline" not in d.log("polite")
 
 
+def test_a_stop_hook_that_hangs_past_the_deadline_is_finished_next_time(
+        vmstated):
+    # Its stop_storage hook never ends (hooktimeout 0): at the end of
+    # shutdown_timeout the daemon exits 1 anyway, naming the VM, and its
+    # state file lets the next daemon finish the teardown.  A second
+    # SIGTERM meanwhile says when the daemon will exit.
+    d = vmstated
+    gate = d.root / "gate"
+    d.conf_settings["shutdown_timeout"] = 10
+    d.add_vm("hang", {"hooktimeout": 0}, record_hooks=True,
+             standin={"stdout": UP},
+             hooks={"stop_storage": "while ! test -e %s; do sleep 0.1; "
+                                    "done" % gate})
+    d.start()
+    d.ctl("-w", "start", "hang", check=0)
+    d.signal(signal.SIGTERM)
+    d.wait_hook("hang", "stop_storage")
+    d.signal(signal.SIGTERM)
+    wait_for(lambda: "SIGTERM again: still stopping VMs; vmstated exits "
+             "within" in d.stderr(), what="the second SIGTERM's answer",
+             details=d.stderr)
+    assert d.proc.wait(60) == 1
+    assert "not stopped in time, left as they were: hang" in d.stderr()
+    record = json.loads((d.rundir / "hang.state").read_text()
+                        .splitlines()[0])
+    assert record["position"] == "stop_storage:hook"
+    gate.touch()
+    d.start()
+    d.wait_state("hang", "stopped")
+    assert order(d)[-3:] == ["hang stop_storage", "hang stop_network",
+                             "hang stopped"]
+
+
+def test_sigterm_during_autostart_starts_nothing_more(vmstated):
+    d = vmstated
+    gate = d.root / "gate"
+    d.conf_settings["autostart_parallel"] = 1
+    d.add_vm("a", {"autostart": True}, record_hooks=True,
+             hooks={"start_storage": "while ! test -e %s; do sleep 0.1; "
+                                     "done" % gate})
+    d.add_vm("b", {"autostart": True}, record_hooks=True)
+    d.add_vm("c", {"autostart": True, "depends": ["a"]}, record_hooks=True)
+    d.start()
+    d.wait_hook("a", "start_storage")
+    d.signal(signal.SIGTERM)
+    gate.touch()
+    assert d.proc.wait(60) == 0
+    seen = order(d)
+    assert [h for h in seen if not h.startswith("a ")] == []
+    assert seen[-1] == "a stopped"
+
+
 # ---- probes --------------------------------------------------------------------
 
 def test_a_probe_that_keeps_failing_restarts_then_fails_the_vm(vmstated):
