@@ -77,6 +77,62 @@ vm_up_for_order(const struct vm *vm)
 	return !vm_at_rest(vm) && vm->pos != P_STOPPED_DEPS;
 }
 
+static bool
+vm_going_down(const struct vm *vm)
+{
+	return vm->intent == INTENT_STOP || vm->intent == INTENT_KILL ||
+	    vm->intent == INTENT_SHUTDOWN || vm->intent == INTENT_REMOVE;
+}
+
+/*
+ * The dependencies in force can form a cycle, which no configuration
+ * does: a reload gives a VM at rest its new depends at once, and a
+ * running one at its next start.  Does w (the index of a VM) wait for
+ * target -- directly or through the VMs it waits for in turn?  A VM in
+ * running:dependents waits for the VMs that depend on it, one in
+ * stopped:dependencies for those it depends on.  So that two VMs never
+ * wait for each other for ever.
+ */
+static bool
+order_waits_for(size_t wi, const struct vm *target, bool *seen)
+{
+	struct vm	*w = sv_vm(wi), *x;
+	size_t		 i;
+	bool		 dependents = w->pos == P_RUNNING_DEPENDENTS;
+
+	if (seen[wi] || (!dependents && w->pos != P_STOPPED_DEPS))
+		return false;
+	seen[wi] = true;
+	for (i = 0; i < sv_count(); i++) {
+		x = sv_vm(i);
+		if (x == w || (dependents ? !vm_depends_on(x, w->name) ||
+		    !vm_up_for_order(x) : !vm_depends_on(w, x->name) ||
+		    order_vm_ready(x)))
+			continue;
+		if (x == target || order_waits_for(i, target, seen))
+			return true;
+	}
+	return false;
+}
+
+static bool
+order_waits_for_vm(const struct vm *w, const struct vm *target)
+{
+	bool	*seen, r;
+	size_t	 i;
+
+	if (w->pos != P_RUNNING_DEPENDENTS && w->pos != P_STOPPED_DEPS)
+		return false;		/* the common case, at once */
+	for (i = 0; i < sv_count() && sv_vm(i) != w; i++)
+		;
+	if (i == sv_count())
+		return false;
+	seen = xcalloc(sv_count(), sizeof(*seen));
+	r = order_waits_for(i, target, seen);
+	free(seen);
+	return r;
+}
+
 static void
 name_list_add(char ***list, size_t *n, const char *name)
 {
@@ -151,6 +207,13 @@ order_deps_ready(struct vm *vm, struct buf *why)
 		}
 		if (order_vm_ready(dep))
 			continue;
+		if (order_waits_for_vm(dep, vm)) {
+			buf_printf(why, "%s, which it depends on, waits for %s "
+			    "in turn: their dependencies in force form a cycle "
+			    "(a reload changed one of them); start %s alone, "
+			    "then %s", name, vm->name, name, vm->name);
+			return -1;
+		}
 		r = 0;
 		if (!waiting && (dep->pos == P_STOPPED ||
 		    dep->pos == P_STOPPED_HOOK)) {
@@ -186,7 +249,7 @@ order_dependents_up(struct vm *vm, struct buf *names)
 	for (i = 0; i < sv_count(); i++) {
 		w = sv_vm(i);
 		if (w == vm || !vm_depends_on(w, vm->name) ||
-		    !vm_up_for_order(w))
+		    !vm_up_for_order(w) || order_waits_for_vm(w, vm))
 			continue;
 		buf_printf(names, "%s%s", up ? ", " : "", w->name);
 		up = true;
@@ -200,10 +263,11 @@ order_stop_dependents(struct vm *vm)
 	struct vm	*w;
 	size_t		 i;
 
+	/* Those already going down were told (by this, or their stop). */
 	for (i = 0; i < sv_count(); i++) {
 		w = sv_vm(i);
 		if (w != vm && vm_depends_on(w, vm->name) &&
-		    vm_up_for_order(w))
+		    vm_up_for_order(w) && !vm_going_down(w))
 			name_list_add(&to_stop, &nto_stop, w->name);
 	}
 	order_kick();
@@ -415,7 +479,8 @@ order_work(evutil_socket_t fd, short what, void *arg)
 	to_stop = NULL;
 	nto_stop = 0;
 	for (i = 0; i < n; i++) {
-		if ((vm = sv_find(list[i])) != NULL && vm_up_for_order(vm))
+		if ((vm = sv_find(list[i])) != NULL && vm_up_for_order(vm) &&
+		    !vm_going_down(vm))
 			(void)vm_request(vm, EV_STOP_RECURSIVE, -1,
 			    "request", NULL);
 		free(list[i]);

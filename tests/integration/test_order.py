@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 
-from vmstated_harness import pid_alive, wait_for
+from vmstated_harness import pid_alive, ucl_document, wait_for, write_file
 
 UP = "guest is up"
 
@@ -186,6 +186,64 @@ def test_a_start_is_refused_while_a_dependency_is_being_stopped(vmstated):
     d.wait_state("db", "stopped")
     assert d.state("app") == "stopped"
     assert order(d).count("db start_network") == 1
+
+
+def rewrite_depends(d, vm, depends):
+    """A new config for vm with these depends (for a reload)."""
+    settings = {"configfile": str(d.vm_dir(vm) / "bhyve_config")}
+    if depends:
+        settings["depends"] = depends
+    write_file(d.vm_dir(vm) / "config", ucl_document(vm, settings))
+
+
+def test_dependencies_a_reload_turned_into_a_cycle_still_stop(vmstated):
+    # a runs, needing b.  b is killed; a reload gives b "depends a" and a
+    # no depends -- for its next start: in force, a and b now need each
+    # other.  stop -r and the shutdown must still stop both (the daemon
+    # used to pass the stop between them for ever, at full CPU).
+    d = vmstated
+    d.add_vm("a", {"depends": ["b"]}, record_hooks=True,
+             standin={"stdout": UP})
+    d.add_vm("b", record_hooks=True, standin={"stdout": UP})
+    d.start()
+    d.ctl("-w", "start", "a", check=0)
+    d.ctl("-w", "kill", "b", check=0)
+    rewrite_depends(d, "a", [])
+    rewrite_depends(d, "b", ["a"])
+    d.ctl("reload", check=0)
+    d.ctl("-w", "start", "b", check=0)
+    d.ctl("-t", "30", "-w", "stop", "-r", "a", check=0)
+    assert d.state("b") == "stopped"
+    d.ctl("-w", "start", "b", check=0)
+    assert d.stop() == 0
+    assert order(d)[-1] in ("a stopped", "b stopped")
+    assert "killed at the deadline" not in d.stderr()
+
+
+def test_a_start_into_a_cycle_a_reload_made_gives_up(vmstated):
+    # a waits for b; b's start waits for its stopped hook, and a reload
+    # meanwhile makes b need a: neither may wait for the other for ever.
+    d = vmstated
+    gate = d.root / "gate"
+    d.add_vm("a", {"depends": ["b"]}, record_hooks=True)
+    d.add_vm("b", record_hooks=True,
+             hooks={"stopped": "while ! test -e %s; do sleep 0.1; done"
+                               % gate})
+    d.start()
+    d.ctl("-w", "start", "b", check=0)
+    d.ctl("stop", "b", check=0)
+    d.wait_hook("b", "stopped")
+    d.ctl("start", "a", check=0)
+    d.wait_log("a", "waiting for the VMs it depends on")
+    rewrite_depends(d, "a", [])
+    rewrite_depends(d, "b", ["a"])
+    d.ctl("reload", check=0)
+    gate.touch()
+    d.wait_log("b", "a, which it depends on, waits for b in turn",
+               timeout=20)
+    d.wait_log("a", "not starting: b, which it depends on, is stopped",
+               timeout=20)
+    assert d.state("a") == "stopped" and d.state("b") == "stopped"
 
 
 def test_cycles_unknown_names_and_self_are_refused_at_load(vmstated):
