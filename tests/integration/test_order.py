@@ -324,6 +324,19 @@ def test_autostart_delay_lets_the_others_go_first(vmstated):
     assert "late: autostart in 2 s" in d.stderr()
 
 
+def test_sigterm_during_an_autostart_delay_exits_at_once(vmstated):
+    # The delay is not a wait the shutdown has to sit out: nothing runs.
+    d = vmstated
+    d.add_vm("late", {"autostart": True, "autostart_delay": 3600},
+             record_hooks=True)
+    d.start()
+    wait_for(lambda: "late: autostart in 3600 s" in d.stderr(),
+             what="the delay to begin", details=d.stderr)
+    assert d.stop(timeout=30) == 0
+    assert order(d) == []
+    assert "every VM is stopped; exiting" in d.stderr()
+
+
 def test_autostart_says_why_the_vms_after_one_that_is_not_ready_wait(
         vmstated):
     # a runs but its probe does not pass: it keeps its autostart turn
