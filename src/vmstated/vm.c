@@ -472,34 +472,51 @@ vm_logf(struct vm *vm, const char *fmt, ...)
 /* ---- The restart window (monotonic time). ---- */
 
 /*
- * The start of the restart window: maxrestarttime seconds ago -- or, for
- * a VM with a probe, when the probe last passed (or the VM was last
- * started by request), if that is earlier.  A guest that hangs at every
- * boot is found only after probe_failures probes, which by default take
- * longer than maxrestarttime: without this it would restart for ever.
+ * The restarts a VM's probe (or watchdog) asked for: on a VM with a
+ * probe they count until the probe passes again, however long ago.  A
+ * guest that hangs at every boot is found only after probe_failures
+ * probes, which by default take longer than maxrestarttime: without this
+ * it would restart for ever.  Reboots and crashes count by time alone
+ * (a guest may reboot several times before it is healthy: updates).
  */
-static double
-vm_window_start(const struct vm *vm, bool *by_probe)
+static bool
+vm_health_restart(const struct vm *vm)
 {
-	double	 cutoff = vm->fx->now() - (double)vm->cfg->maxrestarttime;
-
-	*by_probe = vm->has_probe && vm->probe_passed_at < cutoff;
-	return *by_probe ? vm->probe_passed_at : cutoff;
+	return vm->has_probe && vm->reason != NULL &&
+	    (strcmp(vm->reason, "probe-failed") == 0 ||
+	    strcmp(vm->reason, "watchdog") == 0);
 }
 
-/* Drop restarts older than the window; return how many remain. */
-int
-vm_restarts_in_window(struct vm *vm)
+/* How many restarts are newer than cutoff. */
+static int
+vm_restarts_since(const struct vm *vm, double cutoff)
 {
-	bool	 by_probe;
-	double	 cutoff = vm_window_start(vm, &by_probe);
-	int	 i, kept = 0;
+	int	 i, n = 0;
 
 	for (i = 0; i < vm->nrestarts; i++)
 		if (vm->restarts[i] > cutoff)
+			n++;
+	return n;
+}
+
+/*
+ * Drop the restarts that can no longer count (older than the window, and
+ * than the last passing probe); return how many are in the window.
+ */
+int
+vm_restarts_in_window(struct vm *vm)
+{
+	double	 cutoff = vm->fx->now() - (double)vm->cfg->maxrestarttime;
+	double	 keep = cutoff;
+	int	 i, kept = 0;
+
+	if (vm->has_probe && vm->probe_passed_at < keep)
+		keep = vm->probe_passed_at;
+	for (i = 0; i < vm->nrestarts; i++)
+		if (vm->restarts[i] > keep)
 			vm->restarts[kept++] = vm->restarts[i];
 	vm->nrestarts = kept;
-	return kept;
+	return vm_restarts_since(vm, cutoff);
 }
 
 static void
@@ -515,22 +532,29 @@ vm_record_restart(struct vm *vm, double when)
 
 /*
  * Count an automatic restart.  False when it would be the
- * (maxrestart+1)-th within maxrestarttime seconds: the VM fails instead.
+ * (maxrestart+1)-th within maxrestarttime seconds -- or, for a restart
+ * that the VM's probe asked for, since the probe last passed: the VM
+ * fails instead.
  */
 bool
 vm_count_restart(struct vm *vm)
 {
-	bool	 by_probe;
+	bool	 health = vm_health_restart(vm);
+	int	 n = vm_restarts_in_window(vm);
 
-	if (vm_restarts_in_window(vm) >= vm->cfg->maxrestart) {
-		(void)vm_window_start(vm, &by_probe);
-		if (by_probe)
+	if (health && vm->probe_passed_at < vm->fx->now() -
+	    (double)vm->cfg->maxrestarttime)
+		n = vm_restarts_since(vm, vm->probe_passed_at);
+	else
+		health = false;
+	if (n >= vm->cfg->maxrestart) {
+		if (health)
 			vm_logf(vm, "%d restarts since its probe last passed "
-			    "(maxrestart %lld); giving up", vm->nrestarts,
+			    "(maxrestart %lld); giving up", n,
 			    (long long)vm->cfg->maxrestart);
 		else
 			vm_logf(vm, "%d restarts within %lld s (maxrestart "
-			    "%lld); giving up", vm->nrestarts,
+			    "%lld); giving up", n,
 			    (long long)vm->cfg->maxrestarttime,
 			    (long long)vm->cfg->maxrestart);
 		return false;

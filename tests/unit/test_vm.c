@@ -577,6 +577,26 @@ test_a_guest_whose_probe_passes_between_hangs_restarts_on(void **state)
 	assert_int_equal(W.hvs_spawned, 7);
 }
 
+/* Reboots before the probe first passes (a guest installing updates)
+ * count by time alone: only the probe's own restarts wait for it. */
+static void
+test_reboots_before_the_probe_passes_count_by_time(void **state)
+{
+	int	 i;
+
+	setup(0);
+	request(EV_START);
+	for (i = 0; i < 6; i++) {
+		assert_pos(P_RUNNING);
+		W.vm->has_probe = true;
+		W.hv_exit_at = W.mono + 40;
+		W.hv_exit_kind = HV_EXIT_REBOOT;
+		run(45);
+	}
+	assert_pos(P_RUNNING);
+	assert_int_equal(W.hvs_spawned, 7);
+}
+
 static void
 test_a_start_during_exit_cleanup_names_the_state(void **state)
 {
@@ -724,6 +744,7 @@ main(void)
 		T(test_a_watchdog_during_the_running_hook_is_not_lost),
 		T(test_a_guest_whose_probe_never_passes_fails_however_slow),
 		T(test_a_guest_whose_probe_passes_between_hangs_restarts_on),
+		T(test_reboots_before_the_probe_passes_count_by_time),
 		T(test_a_start_during_exit_cleanup_names_the_state),
 		T(test_a_requested_restart_is_not_counted),
 		T(test_a_spawn_without_resources_is_retried_and_counted),
