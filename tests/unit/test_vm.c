@@ -534,6 +534,22 @@ test_a_watchdog_during_the_running_hook_is_not_lost(void **state)
 	assert_int_equal(W.vm->nrestarts, 1);
 }
 
+/* qemu reports an expiry again before the killed hypervisor is gone:
+ * one restart. */
+static void
+test_a_watchdog_twice_in_a_row_restarts_once(void **state)
+{
+	setup(0);
+	request(EV_START);
+	event(EV_WATCHDOG);
+	assert_pos(P_CRASH_KILL);
+	event(EV_WATCHDOG);
+	assert_pos(P_CRASH_KILL);
+	run_until(P_RUNNING, 30);
+	assert_int_equal(W.vm->nrestarts, 1);
+	assert_int_equal(W.hvs_spawned, 2);
+}
+
 /* A guest that hangs at every boot: its probe fails for longer than
  * maxrestarttime each time, yet it ends in failed (probe.c keeps
  * probe_passed_at; here it never passes). */
@@ -742,6 +758,7 @@ main(void)
 		T(test_a_crash_during_the_running_hook_then_its_failure_fails_once),
 		T(test_a_watchdog_at_rest_kills_and_restarts_as_a_crash),
 		T(test_a_watchdog_during_the_running_hook_is_not_lost),
+		T(test_a_watchdog_twice_in_a_row_restarts_once),
 		T(test_a_guest_whose_probe_never_passes_fails_however_slow),
 		T(test_a_guest_whose_probe_passes_between_hangs_restarts_on),
 		T(test_reboots_before_the_probe_passes_count_by_time),
