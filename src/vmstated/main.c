@@ -167,8 +167,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		if (shutting_down) {
-			log_info("still stopping VMs; each is bounded by its "
-			    "stoptimeout");
+			log_info("%s again: still stopping VMs; vmstated exits "
+			    "within %.0f s (shutdown_timeout)",
+			    sig == SIGTERM ? "SIGTERM" : "SIGINT",
+			    order_shutdown_left());
 			break;
 		}
 		log_info("%s: stopping every VM, then exiting",

@@ -39,6 +39,7 @@ struct autostart_item {
 	char			*name;
 	enum autostart_step	 step;
 	double			 at;	/* AS_DELAYING: until then */
+	bool			 said;	/* that it holds its turn */
 };
 
 static struct autostart_item	*queue;
@@ -76,6 +77,62 @@ vm_up_for_order(const struct vm *vm)
 	return !vm_at_rest(vm) && vm->pos != P_STOPPED_DEPS;
 }
 
+static bool
+vm_going_down(const struct vm *vm)
+{
+	return vm->intent == INTENT_STOP || vm->intent == INTENT_KILL ||
+	    vm->intent == INTENT_SHUTDOWN || vm->intent == INTENT_REMOVE;
+}
+
+/*
+ * The dependencies in force can form a cycle, which no configuration
+ * does: a reload gives a VM at rest its new depends at once, and a
+ * running one at its next start.  Does w (the index of a VM) wait for
+ * target -- directly or through the VMs it waits for in turn?  A VM in
+ * running:dependents waits for the VMs that depend on it, one in
+ * stopped:dependencies for those it depends on.  So that two VMs never
+ * wait for each other for ever.
+ */
+static bool
+order_waits_for(size_t wi, const struct vm *target, bool *seen)
+{
+	struct vm	*w = sv_vm(wi), *x;
+	size_t		 i;
+	bool		 dependents = w->pos == P_RUNNING_DEPENDENTS;
+
+	if (seen[wi] || (!dependents && w->pos != P_STOPPED_DEPS))
+		return false;
+	seen[wi] = true;
+	for (i = 0; i < sv_count(); i++) {
+		x = sv_vm(i);
+		if (x == w || (dependents ? !vm_depends_on(x, w->name) ||
+		    !vm_up_for_order(x) : !vm_depends_on(w, x->name) ||
+		    order_vm_ready(x)))
+			continue;
+		if (x == target || order_waits_for(i, target, seen))
+			return true;
+	}
+	return false;
+}
+
+static bool
+order_waits_for_vm(const struct vm *w, const struct vm *target)
+{
+	bool	*seen, r;
+	size_t	 i;
+
+	if (w->pos != P_RUNNING_DEPENDENTS && w->pos != P_STOPPED_DEPS)
+		return false;		/* the common case, at once */
+	for (i = 0; i < sv_count() && sv_vm(i) != w; i++)
+		;
+	if (i == sv_count())
+		return false;
+	seen = xcalloc(sv_count(), sizeof(*seen));
+	r = order_waits_for(i, target, seen);
+	free(seen);
+	return r;
+}
+
 static void
 name_list_add(char ***list, size_t *n, const char *name)
 {
@@ -100,9 +157,24 @@ name_list_clear(char ***list, size_t *n)
 	*n = 0;
 }
 
+static bool
+name_list_has(char **list, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The machine asks before a start: 1 every VM it depends on is ready; 0
- * not yet (those at rest are started: deferred); -1 one cannot be.
+ * not yet; -1 one cannot be.  A start (the VM not yet waiting) starts
+ * those at rest (deferred); a VM that waits (stopped:dependencies) never
+ * does: one that came to rest meanwhile was stopped, or its start was
+ * refused, and starting it again would undo an administrator's stop --
+ * or, refused again, spin the loop for ever.
  */
 int
 order_deps_ready(struct vm *vm, struct buf *why)
@@ -110,6 +182,7 @@ order_deps_ready(struct vm *vm, struct buf *why)
 	struct vm	*dep;
 	size_t		 i;
 	int		 r = 1;
+	bool		 waiting = vm->pos == P_STOPPED_DEPS;
 
 	for (i = 0; i < vm->cfg->ndepends; i++) {
 		const char *name = vm->cfg->depends[i];
@@ -134,10 +207,32 @@ order_deps_ready(struct vm *vm, struct buf *why)
 		}
 		if (order_vm_ready(dep))
 			continue;
+		if (order_waits_for_vm(dep, vm)) {
+			buf_printf(why, "%s, which it depends on, waits for %s "
+			    "in turn: their dependencies in force form a cycle "
+			    "(a reload changed one of them); start %s alone, "
+			    "then %s", name, vm->name, name, vm->name);
+			return -1;
+		}
 		r = 0;
-		if (dep->pos == P_STOPPED) {
+		if (!waiting && (dep->pos == P_STOPPED ||
+		    dep->pos == P_STOPPED_HOOK)) {
 			name_list_add(&to_start, &nto_start, name);
 			order_kick();
+		} else if (dep->pos == P_STOPPED) {
+			if (name_list_has(to_start, nto_start, name))
+				continue;	/* its start comes next */
+			buf_printf(why, "%s, which it depends on, is stopped: "
+			    "it was stopped, or its start was refused (see "
+			    "its log); start %s again once %s runs", name,
+			    vm->name, name);
+			return -1;
+		} else if (dep->intent == INTENT_STOP ||
+		    dep->intent == INTENT_KILL) {
+			buf_printf(why, "%s, which it depends on, is being "
+			    "stopped; start %s again once %s runs", name,
+			    vm->name, name);
+			return -1;
 		}
 	}
 	return r;
@@ -154,7 +249,7 @@ order_dependents_up(struct vm *vm, struct buf *names)
 	for (i = 0; i < sv_count(); i++) {
 		w = sv_vm(i);
 		if (w == vm || !vm_depends_on(w, vm->name) ||
-		    !vm_up_for_order(w))
+		    !vm_up_for_order(w) || order_waits_for_vm(w, vm))
 			continue;
 		buf_printf(names, "%s%s", up ? ", " : "", w->name);
 		up = true;
@@ -168,10 +263,11 @@ order_stop_dependents(struct vm *vm)
 	struct vm	*w;
 	size_t		 i;
 
+	/* Those already going down were told (by this, or their stop). */
 	for (i = 0; i < sv_count(); i++) {
 		w = sv_vm(i);
 		if (w != vm && vm_depends_on(w, vm->name) &&
-		    vm_up_for_order(w))
+		    vm_up_for_order(w) && !vm_going_down(w))
 			name_list_add(&to_stop, &nto_stop, w->name);
 	}
 	order_kick();
@@ -223,6 +319,33 @@ autostart_launch(struct autostart_item *it, struct vm *vm)
 	buf_free(&msg);
 }
 
+/*
+ * The VMs after it wait while a launched VM runs without becoming ready
+ * (its probe has not passed): it keeps its turn until it is ready or at
+ * rest, which its probe brings about in the end (probe_failures, then
+ * maxrestart).  Say so once, so that nobody wonders why they wait.
+ */
+static void
+autostart_say_held(const char *waiting)
+{
+	struct vm	*vm;
+	size_t		 i;
+
+	for (i = 0; i < nqueue; i++) {
+		if (queue[i].step != AS_LAUNCHED || queue[i].said ||
+		    (vm = sv_find(queue[i].name)) == NULL ||
+		    vm->pos != P_RUNNING || vm->probe_runs == 0 ||
+		    order_vm_ready(vm))
+			continue;
+		queue[i].said = true;
+		log_warnx("autostart: %s runs but is not ready (its probe has "
+		    "not passed); %s and the VMs after it wait until it is "
+		    "ready, or stopped or failed", vm->name, waiting);
+		vmlog(vm, "autostart: not ready (its probe has not passed); "
+		    "%s waits for its turn until it is", waiting);
+	}
+}
+
 static void
 order_delay_over(evutil_socket_t fd, short what, void *arg)
 {
@@ -263,10 +386,13 @@ autostart_step(void)
 				it->step = AS_DONE;
 				continue;
 			}
-			if ((int64_t)busy >=
-			    vmstated_config()->autostart_parallel ||
-			    !autostart_deps_done(vm))
+			if (!autostart_deps_done(vm))
 				continue;
+			if ((int64_t)busy >=
+			    vmstated_config()->autostart_parallel) {
+				autostart_say_held(vm->name);
+				continue;
+			}
 			busy++;
 			if (vm->cfg->autostart_delay > 0) {
 				it->step = AS_DELAYING;
@@ -318,6 +444,7 @@ autostart_visit(struct vm *vm, bool *seen, size_t idx)
 		queue[nqueue].name = xstrdup(vm->name);
 		queue[nqueue].step = AS_QUEUED;
 		queue[nqueue].at = 0;
+		queue[nqueue].said = false;
 		nqueue++;
 	}
 }
@@ -352,7 +479,8 @@ order_work(evutil_socket_t fd, short what, void *arg)
 	to_stop = NULL;
 	nto_stop = 0;
 	for (i = 0; i < n; i++) {
-		if ((vm = sv_find(list[i])) != NULL && vm_up_for_order(vm))
+		if ((vm = sv_find(list[i])) != NULL && vm_up_for_order(vm) &&
+		    !vm_going_down(vm))
 			(void)vm_request(vm, EV_STOP_RECURSIVE, -1,
 			    "request", NULL);
 		free(list[i]);
@@ -363,7 +491,8 @@ order_work(evutil_socket_t fd, short what, void *arg)
 	to_start = NULL;
 	nto_start = 0;
 	for (i = 0; i < n; i++) {
-		if ((vm = sv_find(list[i])) != NULL && vm->pos == P_STOPPED &&
+		if ((vm = sv_find(list[i])) != NULL &&
+		    (vm->pos == P_STOPPED || vm->pos == P_STOPPED_HOOK) &&
 		    !vmstated_shutting_down())
 			(void)vm_request(vm, EV_START, -1, "dependency",
 			    NULL);
@@ -409,6 +538,15 @@ order_grace(void)
 	double	 t = (double)vmstated_config()->shutdown_timeout;
 
 	return t / 4 < 10 ? t / 4 : 10;
+}
+
+/* Seconds until the daemon exits, during its shutdown. */
+double
+order_shutdown_left(void)
+{
+	double	 left = shutdown_end - vm_clock_mono();
+
+	return left > 0 ? left : 0;
 }
 
 /* A hook or helper's time limit: never past the end of the shutdown. */

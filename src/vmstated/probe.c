@@ -9,7 +9,9 @@
  * the VMs that depend on it, once a probe has passed.
  *
  * A probe is not a hook: it runs only while no hook does, and it is killed
- * (not waited for) when the VM leaves running.
+ * (not waited for) when the VM leaves running; what it leaves behind in
+ * its process group is killed when it ends.  A probe removed while the VM
+ * runs is not run again until the VM next enters running.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -65,6 +67,7 @@ probe_result(struct vm *vm, bool ok, const char *how)
 	vm->probe_last = time(NULL);
 	if (ok) {
 		vm->probe_failed_in_row = 0;
+		vm->probe_passed_at = vm_clock_mono();	/* vm.c: window */
 		if (!vm->probe_passed) {
 			vm->probe_passed = true;
 			vm->fx->moved(vm);	/* it may be ready now */
@@ -75,6 +78,8 @@ probe_result(struct vm *vm, bool ok, const char *how)
 		vmlog(vm, "probe %s: %s", ok ? "passed" : "failed", how);
 		control_broadcast_probe(vm);
 	}
+	if (changed && !ok)
+		vm->fx->moved(vm);	/* autostart says why others wait */
 	if (!ok && vm->probe_failed_in_row >= vm->cfg->probe_failures) {
 		vmlog(vm, "probe failed %d times in a row (probe_failures %lld)",
 		    vm->probe_failed_in_row,
@@ -94,6 +99,9 @@ probe_exited(pid_t pid, int status, void *arg)
 	struct vm	*vm = arg;
 	char		 desc[128];
 
+	/* A probe is a check, not a service: what it left running in its
+	 * process group would pile up, one more every probe_interval. */
+	kill(-pid, SIGKILL);
 	vm->probe_pid = -1;
 	if (vm->probe_deadline != NULL)
 		evtimer_del(vm->probe_deadline);
@@ -131,6 +139,16 @@ probe_run(evutil_socket_t fd, short what, void *arg)
 	if (vm->pos != P_RUNNING || vm->probe_pid != -1)
 		return;
 	xasprintf(&path, "%s/probe", probe_dir(vm));
+	/* Removed while the VM runs: the administrator no longer wants it
+	 * (a probe that cannot be run, on the other hand, fails). */
+	if (!probe_configured(vm)) {
+		vmlog(vm, "probe: %s is gone; no more probes until the VM next "
+		    "starts", path);
+		free(path);
+		vm->has_probe = false;
+		vm->fx->moved(vm);	/* ready now, for those that wait */
+		return;
+	}
 	if (access(path, X_OK) == -1 ||
 	    trust_path(path, trust, sizeof(trust)) == -1) {
 		snprintf(why, sizeof(why), "%s cannot be run: %s", path,

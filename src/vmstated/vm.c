@@ -471,18 +471,52 @@ vm_logf(struct vm *vm, const char *fmt, ...)
 
 /* ---- The restart window (monotonic time). ---- */
 
-/* Drop restarts older than the window; return how many remain. */
+/*
+ * The restarts a VM's probe (or watchdog) asked for: on a VM with a
+ * probe they count until the probe passes again, however long ago.  A
+ * guest that hangs at every boot is found only after probe_failures
+ * probes, which by default take longer than maxrestarttime: without this
+ * it would restart for ever.  Reboots and crashes count by time alone
+ * (a guest may reboot several times before it is healthy: updates).
+ */
+static bool
+vm_health_restart(const struct vm *vm)
+{
+	return vm->has_probe && vm->reason != NULL &&
+	    (strcmp(vm->reason, "probe-failed") == 0 ||
+	    strcmp(vm->reason, "watchdog") == 0);
+}
+
+/* How many restarts are newer than cutoff. */
+static int
+vm_restarts_since(const struct vm *vm, double cutoff)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < vm->nrestarts; i++)
+		if (vm->restarts[i] > cutoff)
+			n++;
+	return n;
+}
+
+/*
+ * Drop the restarts that can no longer count (older than the window, and
+ * than the last passing probe); return how many are in the window.
+ */
 int
 vm_restarts_in_window(struct vm *vm)
 {
 	double	 cutoff = vm->fx->now() - (double)vm->cfg->maxrestarttime;
+	double	 keep = cutoff;
 	int	 i, kept = 0;
 
+	if (vm->has_probe && vm->probe_passed_at < keep)
+		keep = vm->probe_passed_at;
 	for (i = 0; i < vm->nrestarts; i++)
-		if (vm->restarts[i] > cutoff)
+		if (vm->restarts[i] > keep)
 			vm->restarts[kept++] = vm->restarts[i];
 	vm->nrestarts = kept;
-	return kept;
+	return vm_restarts_since(vm, cutoff);
 }
 
 static void
@@ -498,16 +532,31 @@ vm_record_restart(struct vm *vm, double when)
 
 /*
  * Count an automatic restart.  False when it would be the
- * (maxrestart+1)-th within maxrestarttime seconds: the VM fails instead.
+ * (maxrestart+1)-th within maxrestarttime seconds -- or, for a restart
+ * that the VM's probe asked for, since the probe last passed: the VM
+ * fails instead.
  */
 bool
 vm_count_restart(struct vm *vm)
 {
-	if (vm_restarts_in_window(vm) >= vm->cfg->maxrestart) {
-		vm_logf(vm, "%d restarts within %lld s (maxrestart %lld); "
-		    "giving up", vm->nrestarts,
-		    (long long)vm->cfg->maxrestarttime,
-		    (long long)vm->cfg->maxrestart);
+	bool	 health = vm_health_restart(vm);
+	int	 n = vm_restarts_in_window(vm);
+
+	if (health && vm->probe_passed_at < vm->fx->now() -
+	    (double)vm->cfg->maxrestarttime)
+		n = vm_restarts_since(vm, vm->probe_passed_at);
+	else
+		health = false;
+	if (n >= vm->cfg->maxrestart) {
+		if (health)
+			vm_logf(vm, "%d restarts since its probe last passed "
+			    "(maxrestart %lld); giving up", n,
+			    (long long)vm->cfg->maxrestart);
+		else
+			vm_logf(vm, "%d restarts within %lld s (maxrestart "
+			    "%lld); giving up", n,
+			    (long long)vm->cfg->maxrestarttime,
+			    (long long)vm->cfg->maxrestart);
 		return false;
 	}
 	vm_record_restart(vm, vm->fx->now());
@@ -781,6 +830,7 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 
 	for (i = 0; i < rec->nrestarts; i++)
 		vm_record_restart(vm, rec->restarts[i]);
+	vm->probe_passed_at = vm->fx->now();	/* no probe seen yet */
 	vm->started_at = rec->started_at;
 	free(vm->fail_reason);
 	vm->fail_reason = rec->fail_reason ? xstrdup(rec->fail_reason) : NULL;

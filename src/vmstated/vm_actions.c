@@ -203,6 +203,7 @@ vm_begin_start(struct vm *vm, const char *reason, long uid, struct buf *why)
 	free(vm->fail_reason);
 	vm->fail_reason = NULL;
 	vm->retry_delay = VM_RETRY_FIRST;
+	vm->probe_passed_at = vm->fx->now();	/* a new start: vm.c */
 	vm_clear_exit(vm);
 	/* What it needs first (depends): started, and waited for. */
 	if ((r = vm->fx->deps_ready(vm, why)) == -1) {

@@ -317,6 +317,8 @@ struct vm {
 	int			 probe_failed_in_row;
 	unsigned long		 probe_runs;
 	time_t			 probe_last;	/* wall clock */
+	double			 probe_passed_at; /* monotonic: last pass, or
+						   the last requested start */
 
 	double			*restarts;	/* monotonic, in the window */
 	int			 nrestarts;
@@ -434,6 +436,7 @@ void		 order_report(void);
 bool		 order_vm_ready(const struct vm *);
 void		 order_free(void);
 double		 order_task_limit(double limit);
+double		 order_shutdown_left(void);
 
 /* vmproc.c: the hypervisor process */
 struct hv_vm	*vmproc_hv(struct vm *);

@@ -247,3 +247,49 @@ def test_a_watchdog_of_the_users_own_is_only_logged(fake_vmstated):
     info = json.loads(out)["vm"]
     assert info["position"] == "running" and info["restarts"] == 0
     assert os.kill(info["pid"], 0) is None
+
+
+def test_a_watchdog_after_a_daemon_restart_still_restarts_the_vm(
+        fake_vmstated):
+    # The daemon is killed and started again: it takes qemu back and
+    # connects to QMP anew; an expiry reported then is acted on.
+    d = fake_vmstated
+    fire = d.root / "fire"
+    d.add_fake("vm1", {"watchdog_when": str(fire)}, watchdog=True)
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    pid = d.status("vm1")["pid"]
+    d.kill()
+    d.start()
+    assert d.status("vm1")["pid"] == pid
+    wait_for(lambda: [r for r in d.fake_record("vm1")
+                      if r.get("qmp") == "client"],
+             what="the new daemon's QMP connection")
+    wait_for(lambda: d.fake_record("vm1")[-1].get("command") ==
+             "qmp_capabilities", what="QMP negotiated again")
+    fire.touch()
+    d.wait_hook("vm1", "restarting")
+    first = [h for h in d.hook_order("vm1") if h.split()[0] == "restarting"]
+    assert first[0].split()[1] == "watchdog"
+    d.wait_state("vm1", "running")
+    assert d.status("vm1")["pid"] != pid
+
+
+def test_a_watchdog_while_the_vm_stops_is_only_logged(fake_vmstated):
+    d = fake_vmstated
+    fire = d.root / "fire"
+    d.add_fake("vm1", {"watchdog_when": str(fire), "button": "ignore"},
+               watchdog=True, stoptimeout=300)
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    pid = d.status("vm1")["pid"]
+    d.ctl("stop", "vm1", check=0)
+    wait_for(lambda: {"command": "system_powerdown"} in d.fake_record("vm1"),
+             what="the power button")
+    fire.touch()
+    d.wait_log("vm1", "qemu: the guest's watchdog expired")
+    info = json.loads(d.ctl("-j", "info", "vm1", check=0)[1])["vm"]
+    assert info["position"] == "stopping:wait" and info["pid"] == pid
+    d.ctl("kill", "vm1", check=0)
+    d.wait_hook("vm1", "stopped")
+    assert "restarting" not in d.hook_states("vm1")

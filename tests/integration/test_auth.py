@@ -597,6 +597,26 @@ def test_events_go_only_to_those_who_may_operate_the_vm(d, users,
                                      "running"]
 
 
+def test_probe_events_go_only_to_those_who_may_operate_the_vm(
+        d, users, user_stream):
+    own = d.add_vm("own", {"owner": users["owner"], "probe_interval": 300})
+    last = d.add_vm("last", {"group": users.other_group,
+                             "probe_interval": 300})
+    d.write_hook(own, "probe", "exit 0")
+    d.write_hook(last, "probe", "exit 0")
+    d.start()
+    stranger = events_as(d, users, "stranger", user_stream)
+    wait_for(lambda: stranger.lines, what="the events reply")
+    d.ctl("-w", "start", "own", check=0)
+    d.wait_log("own", "probe passed")
+    d.ctl("-w", "start", "last", check=0)
+    wait_for(lambda: any(e.get("event") == "probe" and e["vm"] == "last"
+                         for e in stranger.events()),
+             what="the probe of last in the stranger's events",
+             details=lambda: repr(stranger.lines))
+    assert {e["vm"] for e in stranger.events()} == {"last"}
+
+
 # --- reload is root's -------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["owner", "member", "stranger"])

@@ -1064,6 +1064,10 @@ test_keys_of_the_other_hypervisor(void **state)
 	    "config:3: vmexit_on_halt: is a bhyve setting", NULL);
 	expect_errors("hypervisor = qemu;\nappend = \"quiet\";\n",
 	    "config:2: append: needs kernel", NULL);
+	/* bhyve has no watchdog the daemon could hear of. */
+	expect_errors("configfile = bhyve_config;\nwatchdog = yes;\n",
+	    "config:2: watchdog: is a qemu setting, and this VM's hypervisor "
+	    "is bhyve", NULL);
 }
 
 static void

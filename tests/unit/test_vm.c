@@ -534,6 +534,85 @@ test_a_watchdog_during_the_running_hook_is_not_lost(void **state)
 	assert_int_equal(W.vm->nrestarts, 1);
 }
 
+/* qemu reports an expiry again before the killed hypervisor is gone:
+ * one restart. */
+static void
+test_a_watchdog_twice_in_a_row_restarts_once(void **state)
+{
+	setup(0);
+	request(EV_START);
+	event(EV_WATCHDOG);
+	assert_pos(P_CRASH_KILL);
+	event(EV_WATCHDOG);
+	assert_pos(P_CRASH_KILL);
+	run_until(P_RUNNING, 30);
+	assert_int_equal(W.vm->nrestarts, 1);
+	assert_int_equal(W.hvs_spawned, 2);
+}
+
+/* A guest that hangs at every boot: its probe fails for longer than
+ * maxrestarttime each time, yet it ends in failed (probe.c keeps
+ * probe_passed_at; here it never passes). */
+static void
+test_a_guest_whose_probe_never_passes_fails_however_slow(void **state)
+{
+	int	 i;
+
+	setup(0);
+	request(EV_START);
+	for (i = 0; i < 10 && W.vm->pos != P_FAILED; i++) {
+		assert_pos(P_RUNNING);
+		W.vm->has_probe = true;
+		run(40);
+		event(EV_PROBE_FAILED);
+		run(5);
+	}
+	assert_pos(P_FAILED);
+	assert_string_equal(W.vm->fail_reason, "restart-limit");
+	assert_int_equal(W.hvs_spawned, 4);	/* maxrestart 3 */
+}
+
+/* A probe that passes between two hangs: the window is time's again. */
+static void
+test_a_guest_whose_probe_passes_between_hangs_restarts_on(void **state)
+{
+	int	 i;
+
+	setup(0);
+	request(EV_START);
+	for (i = 0; i < 6; i++) {
+		assert_pos(P_RUNNING);
+		W.vm->has_probe = true;
+		run(20);
+		W.vm->probe_passed_at = W.mono;
+		run(20);
+		event(EV_PROBE_FAILED);
+		run(5);
+	}
+	assert_pos(P_RUNNING);
+	assert_int_equal(W.hvs_spawned, 7);
+}
+
+/* Reboots before the probe first passes (a guest installing updates)
+ * count by time alone: only the probe's own restarts wait for it. */
+static void
+test_reboots_before_the_probe_passes_count_by_time(void **state)
+{
+	int	 i;
+
+	setup(0);
+	request(EV_START);
+	for (i = 0; i < 6; i++) {
+		assert_pos(P_RUNNING);
+		W.vm->has_probe = true;
+		W.hv_exit_at = W.mono + 40;
+		W.hv_exit_kind = HV_EXIT_REBOOT;
+		run(45);
+	}
+	assert_pos(P_RUNNING);
+	assert_int_equal(W.hvs_spawned, 7);
+}
+
 static void
 test_a_start_during_exit_cleanup_names_the_state(void **state)
 {
@@ -679,6 +758,10 @@ main(void)
 		T(test_a_crash_during_the_running_hook_then_its_failure_fails_once),
 		T(test_a_watchdog_at_rest_kills_and_restarts_as_a_crash),
 		T(test_a_watchdog_during_the_running_hook_is_not_lost),
+		T(test_a_watchdog_twice_in_a_row_restarts_once),
+		T(test_a_guest_whose_probe_never_passes_fails_however_slow),
+		T(test_a_guest_whose_probe_passes_between_hangs_restarts_on),
+		T(test_reboots_before_the_probe_passes_count_by_time),
 		T(test_a_start_during_exit_cleanup_names_the_state),
 		T(test_a_requested_restart_is_not_counted),
 		T(test_a_spawn_without_resources_is_retried_and_counted),
