@@ -346,6 +346,7 @@ main(int argc, char *argv[])
 	daemon_pidfile_remove();
 	order_free();
 	sv_free();
+	disks_free();
 	proc_shutdown();
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);

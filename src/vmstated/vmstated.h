@@ -343,6 +343,10 @@ void		 vm_print_table(FILE *);
 /* Consistency of the table itself; 0, or -1 with a message on stderr. */
 int		 vm_check_table(void);
 
+/* disks.c: one disk, one running VM */
+int		 disks_start_check(struct vm *, struct buf *why);
+void		 disks_free(void);
+
 /* vmrecord.c: the state file's contents */
 void		 vmrecord_encode(const struct vm *, double mono_now,
 		    double wall_now, struct buf *);
