@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,11 +139,14 @@ read_whole(const char *path, struct buf *content, mode_t *mode,
     struct buf *err)
 {
 	char	 msg[256];
+	int	 saved;
 
 	if (file_read(path, FILE_REGULAR, BHYVE_CONFIG_MAX, content, mode,
 	    msg, sizeof(msg)) == -1) {
+		saved = errno;
 		buf_printf(err, "cannot read the bhyve configuration file %s: "
 		    "%s", path, msg);
+		errno = saved;
 		return -1;
 	}
 	*mode &= 0666;
@@ -183,8 +187,10 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 	 * planted at that name makes it pick another, never follows it. */
 	xasprintf(&tmp, "%s.XXXXXX", path);
 	if ((fd = mkstemp(tmp)) == -1) {
-		buf_printf(err, "cannot write %s: %s", path, strerror(errno));
+		saved = errno;
+		buf_printf(err, "cannot write %s: %s", path, strerror(saved));
 		free(tmp);
+		errno = saved;
 		return -1;
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -204,7 +210,16 @@ fail:
 	(void)unlink(tmp);
 	buf_printf(err, "cannot write %s: %s", path, strerror(saved));
 	free(tmp);
+	errno = saved;
 	return -1;
+}
+
+/* Did a system call fail for lack of resources, for a while? */
+static bool
+transient(int error)
+{
+	return error == EMFILE || error == ENFILE || error == ENOMEM ||
+	    error == EAGAIN;
 }
 
 int
@@ -225,11 +240,13 @@ bhyve_config_write(const struct vm_config *vm, struct buf *err)
 	buf_init(&out);
 	if (read_whole(vm->configfile, &orig, &mode, err) == -1) {
 		buf_free(&orig);
-		return -1;
+		return transient(errno) ? -2 : -1;
 	}
 	bhyve_config_render(vm, orig.data, orig.len, &out);
 	path = bhyve_config_generated_path(vm);
 	rc = replace_file(path, out.data, out.len, mode, err);
+	if (rc == -1 && transient(errno))
+		rc = -2;
 	free(path);
 	buf_free(&orig);
 	buf_free(&out);

@@ -32,8 +32,9 @@ char	*bhyve_config_generated_path(const struct vm_config *);
 /*
  * Read configfile (a regular file of at most BHYVE_CONFIG_MAX bytes),
  * render, write <configfile>.generated atomically
- * (temporary file in the same directory + fsync + rename; no half file
- * ever).  0, or -1 with a sentence naming the file in err.
+ * (temporary file in the same directory + rename; no half file ever).
+ * 0, or -1 with a sentence naming the file in err; -2 when it failed for
+ * lack of resources (descriptors, memory), worth trying again.
  */
 int	 bhyve_config_write(const struct vm_config *, struct buf *err);
 

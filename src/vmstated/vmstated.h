@@ -137,6 +137,7 @@ enum vm_timer {
 #define VM_RETRY_MAX		30.0
 
 struct vm;
+struct task_retry;
 
 /*
  * What the machine asks of the world.  vm.c decides; these act, and what
@@ -271,6 +272,9 @@ struct vm {
 	int			 task_watch_fd;
 	bool			 task_term_sent;
 	bool			 task_timed_out;
+	struct task_retry	*task_retry;	/* could not be started for
+						   lack of resources: tried
+						   again (task.c) */
 
 	struct event		*timers[VM_NTIMERS];
 
