@@ -269,3 +269,27 @@ def test_a_respawn_without_descriptors_for_its_files_is_tried_again(
              d.state("vm1") == "running", what="vm1 to run again",
              details=lambda: d.explain("vm1"))
     assert "failed" not in [t[1] for t in d.transitions("vm1")]
+
+
+@pytest.mark.skipif(not hasattr(resource, "prlimit") or
+                    not os.path.isdir("/proc/self/fd"),
+                    reason="needs prlimit(2) and /proc")
+def test_a_start_refused_for_want_of_a_descriptor_says_so(vmstated):
+    # The state file must be there before a start; without a descriptor
+    # to open it, the start is refused -- saying why, not that the disk
+    # is full -- and the VM stays stopped.  Root's connection is served
+    # with the daemon's spare descriptor.
+    d = vmstated
+    d.add_vm("vm1")
+    d.start()
+    soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE,
+                     (daemon_fds(d), hard))
+    rc, out, err = d.ctl("start", "vm1")
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert rc == 1, (out, err)
+    assert "Too many open files; the daemon is out of file descriptors, " \
+        "try again later" in err, err
+    assert d.state("vm1") == "stopped"
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
