@@ -42,7 +42,6 @@
 
 /* A task to start again (vm->task_retry). */
 struct task_retry {
-	struct vm	*vm;
 	char		**argv;
 	char		**env;		/* NULL for a helper */
 	struct event	*timer;
@@ -289,7 +288,6 @@ task_retry_later(struct vm *vm, char **argv, char **env, double limit,
 
 	if (r == NULL) {
 		r = vm->task_retry = xcalloc(1, sizeof(*r));
-		r->vm = vm;
 		r->argv = task_strv_dup(argv);
 		r->env = task_strv_dup(env);
 		r->timer = evtimer_new(vmstated_base(), task_retry_timer, vm);
