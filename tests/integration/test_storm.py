@@ -94,9 +94,15 @@ class Hypervisors:
             end = data.rfind(b"\n") + 1
             self.offsets[path] = offset + end
             for line in data[:end].splitlines():
-                if b'"event": "start"' not in line[:40]:
+                # A stand-in killed while it wrote its record left half a
+                # line, which the next one's record follows.
+                line = line[line.rfind(b'{"event": '):]
+                if not line.startswith(b'{"event": "start"'):
                     continue
-                rec = json.loads(line)
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
                 self.started[rec["pid"]] = rec["vm"]
 
     def now(self):
