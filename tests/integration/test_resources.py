@@ -201,15 +201,32 @@ def test_a_kill_ends_a_hook_waiting_to_be_started(vmstated, pids):
     d.ctl("kill", "vm1", check=0)
     d.wait_log("vm1", "ended before it could be started")
     pids.limit("max")
-    d.wait_state("vm1", "stopped")
     # Only the teardown ran: start_network never did.
-    assert d.hook_states("vm1") == ["stop_network", "stopped"]
+    assert d.wait_hook("vm1", "stopped") == ["stop_network", "stopped"]
+    d.wait_state("vm1", "stopped")
 
 
 # ---- out of descriptors ----------------------------------------------------
 
 def daemon_fds(d):
     return len(os.listdir("/proc/%d/fd" % d.proc.pid))
+
+
+def without_descriptors(d):
+    """Lower the daemon's open-file limit to what it holds once that has
+    stopped changing (a client's socket is closed a turn of the loop
+    after its request); return the limits to restore."""
+    seen = []
+
+    def steady():
+        seen.append(daemon_fds(d))
+        return len(seen) >= 5 and len(set(seen[-5:])) == 1
+    wait_for(steady, what="the daemon's descriptors to stay the same",
+             details=lambda: "counts: %r" % seen[-10:])
+    limits = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE,
+                     (seen[-1], limits[1]))
+    return limits
 
 
 @pytest.mark.skipif(not hasattr(resource, "prlimit") or
@@ -224,15 +241,13 @@ def test_a_crash_without_descriptors_restarts_once_they_are_back(vmstated):
     old = d.status("vm1")["pid"]
     # Not one descriptor more.  (Nothing asks the daemon anything
     # meanwhile: its socket would have to wait for a descriptor too.)
-    soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
-    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE,
-                     (daemon_fds(d), hard))
+    limits = without_descriptors(d)
     os.kill(old, signal.SIGKILL)
     d.wait_log("vm1", "Too many open files; trying again in 1 s")
     wait_for(lambda: "trying again in 2 s" in d.log("vm1"),
              what="a second try", details=lambda: d.log("vm1"))
     assert "-> failed" not in d.log("vm1")
-    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, limits)
     wait_for(lambda: d.status("vm1")["pid"] not in (None, old) and
              d.state("vm1") == "running", what="vm1 to run again",
              details=lambda: d.explain("vm1"))
@@ -255,16 +270,14 @@ def test_a_respawn_without_descriptors_for_its_files_is_tried_again(
     d.wait_log("vm1", UP)
     old = d.status("vm1")["pid"]
     (d.vmm / "vm1").unlink()
-    soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
-    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE,
-                     (daemon_fds(d), hard))
+    limits = without_descriptors(d)
     os.kill(old, signal.SIGKILL)
     d.wait_log("vm1", "trying again in 1 s")
     log = d.log("vm1")
     assert ("cannot start: cannot read the bhyve configuration file %s: "
             "Too many open files" % (d.vm_dir("vm1") / "bhyve_config")) \
         in log, log
-    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, limits)
     wait_for(lambda: d.status("vm1")["pid"] not in (None, old) and
              d.state("vm1") == "running", what="vm1 to run again",
              details=lambda: d.explain("vm1"))
@@ -282,11 +295,9 @@ def test_a_start_refused_for_want_of_a_descriptor_says_so(vmstated):
     d = vmstated
     d.add_vm("vm1")
     d.start()
-    soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
-    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE,
-                     (daemon_fds(d), hard))
+    limits = without_descriptors(d)
     rc, out, err = d.ctl("start", "vm1")
-    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, limits)
     assert rc == 1, (out, err)
     assert "Too many open files; the daemon is out of file descriptors, " \
         "try again later" in err, err
