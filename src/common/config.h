@@ -200,6 +200,7 @@ const char	*cfg_disk_format_name(enum cfg_disk_format);
 struct cfg_disk {
 	char	*path;		/* absolute */
 	bool	 exists;	/* dev and ino are known */
+	bool	 device;	/* a disk device: dev is the device */
 	dev_t	 dev;
 	ino_t	 ino;
 	bool	 readonly;	/* opened read-only (ro, an ahci cd) */
@@ -218,7 +219,8 @@ int		 cfg_vm_disks(const struct vm_config *vm, const char *configfile,
 		    struct cfg_disks *d);
 void		 cfg_disks_add(struct cfg_disks *, const char *dir,
 		    const char *path, bool readonly);
-/* The same file: by device and inode when both exist, else by path. */
+/* The same file: by device and inode when both exist (a disk device:
+ * the device), else by path. */
 bool		 cfg_disk_same(const struct cfg_disk *, const struct cfg_disk *);
 /* A disk of a that b uses too, one of them for writing; or NULL. */
 const struct cfg_disk *cfg_disks_clash(const struct cfg_disks *a,

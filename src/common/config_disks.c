@@ -12,8 +12,8 @@
  * are relative to its working directory, the VM's directory.
  *
  * A disk is known by its device and inode when it exists -- two paths,
- * a link, a renamed directory name the same file -- else by its absolute
- * path.
+ * a link, a renamed directory name the same file; a disk device by the
+ * device it is -- else by its absolute path.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -160,8 +160,10 @@ cfg_disks_add(struct cfg_disks *d, const char *dir, const char *path,
 		    dir[strlen(dir) - 1] == '/' ? "" : "/", path);
 	if (stat(disk->path, &st) == 0) {
 		disk->exists = true;
-		disk->dev = st.st_dev;
-		disk->ino = st.st_ino;
+		/* A disk device is the same through any of its nodes. */
+		disk->device = S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode);
+		disk->dev = disk->device ? st.st_rdev : st.st_dev;
+		disk->ino = disk->device ? 0 : st.st_ino;
 	}
 	disk->readonly = readonly;
 	/* Named twice (two ports): once, writable if either is. */
@@ -311,7 +313,8 @@ bool
 cfg_disk_same(const struct cfg_disk *a, const struct cfg_disk *b)
 {
 	if (a->exists && b->exists)
-		return a->dev == b->dev && a->ino == b->ino;
+		return a->device == b->device && a->dev == b->dev &&
+		    a->ino == b->ino;
 	return strcmp(a->path, b->path) == 0;
 }
 

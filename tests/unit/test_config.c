@@ -8,6 +8,9 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#endif
 
 #include <errno.h>
 #include <ftw.h>
@@ -1531,6 +1534,18 @@ test_disks_clash_by_file_unless_both_read_only(void **state)
 	cfg_disks_free(&a);
 	cfg_disks_free(&b);
 	cfg_disks_free(&c);
+	/* A disk device is the same through another node of it. */
+	snprintf(link, sizeof(link), "%s/null-node", tmpdir);
+	if (mknod(link, S_IFCHR | 0600, makedev(1, 3)) == 0) {
+		cfg_disks_add(&a, NULL, "/dev/null", false);
+		cfg_disks_add(&b, NULL, link, false);
+		cfg_disks_add(&c, NULL, "/dev/zero", false);
+		assert_non_null(cfg_disks_clash(&a, &b));
+		assert_null(cfg_disks_clash(&a, &c));
+		cfg_disks_free(&a);
+		cfg_disks_free(&b);
+		cfg_disks_free(&c);
+	}
 }
 
 static void
