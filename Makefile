@@ -68,7 +68,7 @@ COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 		src/common/ucl_var.c src/common/ucl_json.c src/common/file.c
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
-		src/common/config_deps.c \
+		src/common/config_deps.c src/common/config_disks.c \
 		src/common/config_daemon.c src/common/trust.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
@@ -85,7 +85,7 @@ DAEMON_SRCS=	src/vmstated/main.c src/vmstated/vm.c src/vmstated/vmproc.c \
 		src/vmstated/console.c src/vmstated/logview.c \
 		src/vmstated/switch.c src/vmstated/relay.c \
 		src/vmstated/metrics.c src/vmstated/events.c \
-		src/common/expfmt.c
+		src/vmstated/disks.c src/common/expfmt.c
 DAEMON_HDRS=	$(COMMON_HDRS) src/common/json_check.h src/common/expfmt.h \
 		src/hv/hv.h src/platform/platform.h \
 		src/vmstated/vmstated.h src/vmstated/vm_machine.h \

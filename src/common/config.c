@@ -670,6 +670,37 @@ cfg_set_free(struct cfg_set *set)
 	free(set);
 }
 
+/*
+ * Warn about two VMs whose configurations name the same disk (one of them
+ * writing it): vmstated never runs both at once (vmstated.conf(5),
+ * DISKS).  Only a warning: a disk may be meant to pass from one VM to
+ * another.
+ */
+static void
+cfg_check_disks(const struct cfg_set *set, FILE *err)
+{
+	struct cfg_disks	*disks;
+	const struct cfg_disk	*shared;
+	size_t			 i, j;
+
+	disks = xcalloc(set->nvms ? set->nvms : 1, sizeof(*disks));
+	for (i = 0; i < set->nvms; i++)
+		(void)cfg_vm_disks(set->vms[i], NULL, &disks[i]);
+	for (i = 0; i < set->nvms; i++)
+		for (j = i + 1; j < set->nvms; j++)
+			if ((shared = cfg_disks_clash(&disks[i],
+			    &disks[j])) != NULL)
+				fprintf(err, "warning: %s (%s) and %s (%s) "
+				    "both use the disk %s: vmstated starts "
+				    "neither while the other runs\n",
+				    set->vms[i]->name, set->vms[i]->dir,
+				    set->vms[j]->name, set->vms[j]->dir,
+				    shared->path);
+	for (i = 0; i < set->nvms; i++)
+		cfg_disks_free(&disks[i]);
+	free(disks);
+}
+
 int
 cfg_check(const char *configdir, FILE *out, FILE *err)
 {
@@ -695,6 +726,7 @@ cfg_check(const char *configdir, FILE *out, FILE *err)
 		    set->vms[i]->dir, cfg_hv_name(set->vms[i]->hypervisor));
 	for (i = 0; i < set->ninvalid; i++)
 		fprintf(err, "%s\n", set->invalid[i].error);
+	cfg_check_disks(set, err);
 	if (set->ninvalid > 0)
 		status = 1;
 	fflush(out);

@@ -199,9 +199,41 @@ const char	*cfg_hv_name(enum hv_kind);
 bool		 cfg_name_ok(const char *);
 const char	*cfg_disk_format_name(enum cfg_disk_format);
 
+/* config_disks.c: the disks a VM's hypervisor opens. */
+struct cfg_disk {
+	char	*path;		/* absolute */
+	bool	 exists;	/* dev and ino are known */
+	bool	 device;	/* a disk device: dev is the device */
+	dev_t	 dev;
+	ino_t	 ino;
+	bool	 readonly;	/* opened read-only (ro, an ahci cd) */
+};
+struct cfg_disks {
+	struct cfg_disk	*v;
+	size_t		 n;
+};
+/*
+ * Append the disks of vm to d: a qemu VM's disk keys; the block devices
+ * (and UEFI variables file) of a bhyve VM's configuration file, read
+ * from configfile (NULL: vm->configfile), relative paths taken from the
+ * VM's directory.  0, or -1 when that file cannot be read.
+ */
+int		 cfg_vm_disks(const struct vm_config *vm, const char *configfile,
+		    struct cfg_disks *d);
+void		 cfg_disks_add(struct cfg_disks *, const char *dir,
+		    const char *path, bool readonly);
+/* The same file: by device and inode when both exist (a disk device:
+ * the device), else by path. */
+bool		 cfg_disk_same(const struct cfg_disk *, const struct cfg_disk *);
+/* A disk of a that b uses too, one of them for writing; or NULL. */
+const struct cfg_disk *cfg_disks_clash(const struct cfg_disks *a,
+		    const struct cfg_disks *b);
+void		 cfg_disks_free(struct cfg_disks *);
+
 /*
  * vmstated -n: print one line per VM ("name<TAB>dir<TAB>hypervisor") on out
- * and every error on err.  Returns 0 when everything is valid, 1 otherwise.
+ * and every error on err; warn on err about two VMs that share a disk.
+ * Returns 0 when everything is valid, 1 otherwise.
  */
 int		 cfg_check(const char *configdir, FILE *out, FILE *err);
 

@@ -71,17 +71,22 @@ file_open(const char *path, int allow, struct stat *st, char *msg,
     size_t msgsize)
 {
 	struct stat	 sb;
-	int		 fd, oflags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	int		 fd, saved;
+	int		 oflags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 
 	if (allow & FILE_NOFOLLOW)
 		oflags |= O_NOFOLLOW;
 	if ((fd = open(path, oflags)) == -1) {
-		file_open_error(errno, allow, msg, msgsize);
+		saved = errno;
+		file_open_error(saved, allow, msg, msgsize);
+		errno = saved;		/* EMFILE is worth trying again */
 		return -1;
 	}
 	if (fstat(fd, &sb) == -1) {
-		snprintf(msg, msgsize, "%s", strerror(errno));
+		saved = errno;
+		snprintf(msg, msgsize, "%s", strerror(saved));
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	if (!file_type_ok(sb.st_mode, allow)) {

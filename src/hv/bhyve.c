@@ -73,9 +73,9 @@ bhyve_prepare(struct hv_vm *hv, struct buf *err)
 
 	bhyve_close_console(bs);
 	buf_init(&orig);
-	if (bhyve_config_read_orig(hv->cfg, &orig, &mode, err) == -1) {
+	if ((rc = bhyve_config_read_orig(hv->cfg, &orig, &mode, err)) < 0) {
 		buf_free(&orig);
-		return -1;
+		return rc;
 	}
 	bs->owner = bhyve_config_console_owner(hv->cfg, orig.data, orig.len);
 	if (bs->owner == NULL) {
@@ -90,7 +90,7 @@ bhyve_prepare(struct hv_vm *hv, struct buf *err)
 	rc = bhyve_config_write_from(hv->cfg, orig.data, orig.len, mode,
 	    console, err);
 	buf_free(&orig);
-	if (rc == -1)
+	if (rc < 0)
 		bhyve_close_console(bs);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,11 +208,14 @@ bhyve_config_read(const char *path, struct buf *content, mode_t *mode,
     struct buf *err)
 {
 	char	 msg[256];
+	int	 saved;
 
 	if (file_read(path, FILE_REGULAR, BHYVE_CONFIG_MAX, content, mode,
 	    msg, sizeof(msg)) == -1) {
+		saved = errno;
 		buf_printf(err, "cannot read the bhyve configuration file %s: "
 		    "%s", path, msg);
+		errno = saved;
 		return -1;
 	}
 	*mode &= 0666;
@@ -252,8 +256,10 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 	 * planted at that name makes it pick another, never follows it. */
 	xasprintf(&tmp, "%s.XXXXXX", path);
 	if ((fd = mkstemp(tmp)) == -1) {
-		buf_printf(err, "cannot write %s: %s", path, strerror(errno));
+		saved = errno;
+		buf_printf(err, "cannot write %s: %s", path, strerror(saved));
 		free(tmp);
+		errno = saved;
 		return -1;
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -273,10 +279,22 @@ fail:
 	(void)unlink(tmp);
 	buf_printf(err, "cannot write %s: %s", path, strerror(saved));
 	free(tmp);
+	errno = saved;
 	return -1;
 }
 
-/* Read the configfile into orig (its mode into *mode); 0 or -1. */
+/* Did a system call fail for lack of resources, for a while? */
+static bool
+transient(int error)
+{
+	return error == EMFILE || error == ENFILE || error == ENOMEM ||
+	    error == EAGAIN;
+}
+
+/*
+ * Read the configfile into orig (its mode into *mode); 0, or -1 with a
+ * sentence in *err, -2 when that failed for lack of resources.
+ */
 int
 bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
     mode_t *mode, struct buf *err)
@@ -288,7 +306,9 @@ bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
 		return -1;
 	}
 	*mode = 0644;
-	return bhyve_config_read(vm->configfile, orig, mode, err);
+	if (bhyve_config_read(vm->configfile, orig, mode, err) == -1)
+		return transient(errno) ? -2 : -1;
+	return 0;
 }
 
 int
@@ -303,6 +323,8 @@ bhyve_config_write_from(const struct vm_config *vm, const char *orig,
 	bhyve_config_render_console(vm, orig, len, console, &out);
 	path = bhyve_config_generated_path(vm);
 	rc = replace_file(path, out.data, out.len, mode, err);
+	if (rc == -1 && transient(errno))
+		rc = -2;
 	free(path);
 	buf_free(&out);
 	return rc;
@@ -316,9 +338,9 @@ bhyve_config_write(const struct vm_config *vm, struct buf *err)
 	int		 rc;
 
 	buf_init(&orig);
-	if (bhyve_config_read_orig(vm, &orig, &mode, err) == -1) {
+	if ((rc = bhyve_config_read_orig(vm, &orig, &mode, err)) < 0) {
 		buf_free(&orig);
-		return -1;
+		return rc;
 	}
 	rc = bhyve_config_write_from(vm, orig.data, orig.len, mode, NULL,
 	    err);

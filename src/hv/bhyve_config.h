@@ -49,11 +49,12 @@ char	*bhyve_config_last_value(const char *text, size_t len,
  * sentence in err. */
 int	 bhyve_config_read(const char *path, struct buf *content,
 	    mode_t *mode, struct buf *err);
-/* The VM's configfile, as above. */
+/* The VM's configfile, as above; -2 when it failed for lack of resources. */
 int	 bhyve_config_read_orig(const struct vm_config *, struct buf *orig,
 	    mode_t *mode, struct buf *err);
 /* Render orig (with console, may be NULL) and replace the generated file
- * atomically with mode.  0, or -1 with a sentence in err. */
+ * atomically with mode.  0, or -1 with a sentence in err (-2: for lack
+ * of resources, worth trying again). */
 int	 bhyve_config_write_from(const struct vm_config *, const char *orig,
 	    size_t len, mode_t mode, const char *console, struct buf *err);
 /* configfile + ".generated", malloc'd. */
@@ -61,8 +62,9 @@ char	*bhyve_config_generated_path(const struct vm_config *);
 /*
  * Read configfile (a regular file of at most BHYVE_CONFIG_MAX bytes),
  * render, write <configfile>.generated atomically
- * (temporary file in the same directory + fsync + rename; no half file
- * ever).  0, or -1 with a sentence naming the file in err.
+ * (temporary file in the same directory + rename; no half file ever).
+ * 0, or -1 with a sentence naming the file in err; -2 when it failed for
+ * lack of resources (descriptors, memory), worth trying again.
  */
 int	 bhyve_config_write(const struct vm_config *, struct buf *err);
 

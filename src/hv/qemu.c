@@ -316,6 +316,14 @@ qemu_argv(struct hv_vm *hv)
 
 /* ---- Before the start: files and the QMP socket. ---- */
 
+/* Did a system call fail for lack of resources, for a while? */
+static bool
+qemu_transient(int error)
+{
+	return error == EMFILE || error == ENFILE || error == ENOMEM ||
+	    error == EAGAIN;
+}
+
 /*
  * Check that a file the command line names is there and of a kind qemu
  * can use without hanging (a regular file; a device for a disk): the file
@@ -327,17 +335,19 @@ qemu_check_file(const struct vm_config *cfg, const char *key,
     const char *path, int allow, struct buf *err)
 {
 	char	 msg[256];
+	int	 saved;
 
 	if (file_check(path, allow, msg, sizeof(msg)) == 0)
 		return 0;
+	saved = errno;
 	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path, msg);
-	return -1;
+	return qemu_transient(saved) ? -2 : -1;
 }
 
 /*
  * Create the listening QMP socket <rundir>/<name>.qmp, replacing a stale
  * one, readable by its owner only.  Returns the descriptor, or -1 with a
- * sentence in *err.
+ * sentence in *err (-2: no descriptor to be had, for now).
  */
 static int
 qemu_listen(const char *path, const char *what, struct buf *err)
@@ -345,7 +355,7 @@ qemu_listen(const char *path, const char *what, struct buf *err)
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	mode_t			 old_umask;
-	int			 fd, rc;
+	int			 fd, rc, saved;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -370,9 +380,10 @@ qemu_listen(const char *path, const char *what, struct buf *err)
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		saved = errno;
 		buf_printf(err, "cannot create %s socket: %s", what,
-		    strerror(errno));
-		return -1;
+		    strerror(saved));
+		return qemu_transient(saved) ? -2 : -1;
 	}
 	/* The daemon has no threads: the umask can change for one call. */
 	old_umask = umask(077);
@@ -401,7 +412,8 @@ qemu_close_listeners(struct qemu_state *qs)
 
 /*
  * Before each start: check the files the command line names and create
- * the QMP and console sockets.  Returns 0, or -1 with a sentence in *err.
+ * the QMP and console sockets.  Returns 0, or -1 with a sentence in *err;
+ * -2 when that failed for lack of resources (descriptors, memory).
  */
 static int
 qemu_prepare(struct hv_vm *hv, struct buf *err)
@@ -409,38 +421,44 @@ qemu_prepare(struct hv_vm *hv, struct buf *err)
 	const struct vm_config	*cfg = hv->cfg;
 	struct qemu_state	*qs = qemu_state(hv);
 	size_t			 i;
+	int			 r;
 
 	qmp_close(hv, qs);
 	qemu_close_listeners(qs);
 	qs->negotiated = qs->powerdown_pending = qs->panicked = false;
 	qs->reason[0] = '\0';
 
-	if (cfg->kernel != NULL && qemu_check_file(cfg, "kernel",
-	    cfg->kernel, FILE_REGULAR, err) == -1)
-		return -1;
-	if (cfg->initrd != NULL && qemu_check_file(cfg, "initrd",
-	    cfg->initrd, FILE_REGULAR, err) == -1)
-		return -1;
-	if (cfg->bootrom != NULL && qemu_check_file(cfg, "bootrom",
-	    cfg->bootrom, FILE_REGULAR, err) == -1)
-		return -1;
+	if (cfg->kernel != NULL && (r = qemu_check_file(cfg, "kernel",
+	    cfg->kernel, FILE_REGULAR, err)) != 0)
+		return r;
+	if (cfg->initrd != NULL && (r = qemu_check_file(cfg, "initrd",
+	    cfg->initrd, FILE_REGULAR, err)) != 0)
+		return r;
+	if (cfg->bootrom != NULL && (r = qemu_check_file(cfg, "bootrom",
+	    cfg->bootrom, FILE_REGULAR, err)) != 0)
+		return r;
 	for (i = 0; i < cfg->ndisks; i++)
-		if (qemu_check_file(cfg, "disk", cfg->disks[i], FILE_REGULAR |
-		    FILE_DEVICE, err) == -1)
-			return -1;
+		if ((r = qemu_check_file(cfg, "disk", cfg->disks[i],
+		    FILE_REGULAR | FILE_DEVICE, err)) != 0)
+			return r;
 
 	free(qs->sock_path);
 	qs->sock_path = NULL;
 	free(qs->console_path);
 	qs->console_path = NULL;
 	if ((qs->listen_fd = qemu_listen(qemu_sock_path(hv, qs), "QMP",
-	    err)) == -1)
-		return -1;
+	    err)) < 0) {
+		r = qs->listen_fd;
+		qs->listen_fd = -1;
+		return r;
+	}
 	if (!qemu_own_serial(cfg) && (qs->console_listen_fd = qemu_listen(
-	    qemu_console_path(hv, qs), "console", err)) == -1) {
+	    qemu_console_path(hv, qs), "console", err)) < 0) {
+		r = qs->console_listen_fd;
+		qs->console_listen_fd = -1;
 		qemu_close_listeners(qs);
 		unlink(qs->sock_path);
-		return -1;
+		return r;
 	}
 	return 0;
 }

@@ -83,7 +83,8 @@ fx_persist(struct vm *vm)
 
 /*
  * Before a start: its state can be recorded, no hypervisor of it runs
- * already (one the state file lost track of).
+ * already (one the state file lost track of), no other VM that is not at
+ * rest uses one of its disks.
  */
 static int
 fx_start_check(struct vm *vm, struct buf *why)
@@ -99,7 +100,7 @@ fx_start_check(struct vm *vm, struct buf *why)
 		    (long)pid);
 		return -1;
 	}
-	return 0;
+	return disks_start_check(vm, why);
 }
 
 static void

@@ -355,6 +355,7 @@ main(int argc, char *argv[])
 	order_free();
 	sv_free();
 	events_free();
+	disks_free();
 	proc_shutdown();
 	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);

@@ -149,8 +149,10 @@ persist_prepare(struct vm *vm, struct buf *why)
 	return 0;
 failed:
 	saved = errno;
-	buf_printf(why, "cannot record its state in %s: %s; free space "
-	    "in the run directory", path, strerror(saved));
+	buf_printf(why, "cannot record its state in %s: %s; %s", path,
+	    strerror(saved), saved == EMFILE || saved == ENFILE ?
+	    "the daemon is out of file descriptors, try again later" :
+	    "free space in the run directory");
 	if (fd != -1)
 		close(fd);
 	free(path);

@@ -8,6 +8,13 @@
  * daemon killed at any instant leaves nothing it does not know of: the
  * next daemon ends such a task (task_reclaim) before the VM goes on.
  *
+ * A task that cannot be started for lack of resources (no descriptor,
+ * process or memory: EMFILE, ENFILE, EAGAIN, ENOMEM) has not failed: it
+ * is started again after 1 second, then 2, 4 and so on up to 30, within
+ * its time limit, and only fails when that has passed.  Meanwhile the
+ * machine sees it run; ending it (kill, the shutdown's deadline) ends it
+ * as a failure.
+ *
  * The machine (vm.c) learns of the end as EV_HOOK_OK/EV_HOOK_FAILED or
  * EV_HELPER_OK/EV_HELPER_FAILED.
  */
@@ -32,6 +39,19 @@
 
 /* Helpers are bounded even when hooks are not (hooktimeout 0). */
 #define TASK_HELPER_DEFAULT_LIMIT	60
+
+/* A task to start again (vm->task_retry). */
+struct task_retry {
+	char		**argv;
+	char		**env;		/* NULL for a helper */
+	struct event	*timer;
+	double		 delay;		/* before the next attempt */
+	double		 deadline;	/* monotonic; 0: none */
+	double		 limit;		/* seconds, for the message */
+	bool		 ended;		/* ended meanwhile: report it */
+};
+
+static int	task_spawn(struct vm *, char **, char **);
 
 static const char *
 task_hook_dir(const struct vm *vm)
@@ -64,8 +84,16 @@ task_arm_timer(struct vm *vm, double seconds, event_callback_fn cb)
 void
 task_signal(struct vm *vm, int sig)
 {
+	struct timeval	 now = { 0, 0 };
+
 	if (vm->task_pid != -1)
 		kill(-vm->task_pid, sig);
+	else if (vm->task_retry != NULL && !vm->task_retry->ended) {
+		/* Not started yet: it ends here, reported from the loop
+		 * (never before an effect returns). */
+		vm->task_retry->ended = true;
+		evtimer_add(vm->task_retry->timer, &now);
+	}
 }
 
 static double
@@ -178,8 +206,121 @@ task_env(const char *name, const char *value)
 	return s;
 }
 
-/* Start a task; 1, or -1 (logged).  vm->task_path and task_is_helper
- * are set by the caller. */
+static char **
+task_strv_dup(char **v)
+{
+	char	**copy;
+	size_t	  i, n;
+
+	if (v == NULL)
+		return NULL;
+	for (n = 0; v[n] != NULL; n++)
+		;
+	copy = xcalloc(n + 1, sizeof(*copy));
+	for (i = 0; i < n; i++)
+		copy[i] = xstrdup(v[i]);
+	return copy;
+}
+
+static void
+task_strv_free(char **v)
+{
+	size_t	 i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+task_retry_free(struct vm *vm)
+{
+	struct task_retry	*r = vm->task_retry;
+
+	if (r == NULL)
+		return;
+	event_free(r->timer);
+	task_strv_free(r->argv);
+	task_strv_free(r->env);
+	free(r);
+	vm->task_retry = NULL;
+}
+
+/* A task that was never started ends as a failure. */
+static void
+task_retry_failed(struct vm *vm, const char *why)
+{
+	bool	 helper = vm->task_is_helper;
+
+	vmlog(vm, "%s %s failed: %s", task_what(vm), vm->task_path, why);
+	log_warnx("%s: %s %s failed: %s", vm->name, task_what(vm),
+	    vm->task_path, why);
+	task_retry_free(vm);
+	vm_event(vm, helper ? EV_HELPER_FAILED : EV_HOOK_FAILED);
+}
+
+static void
+task_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm		*vm = arg;
+	struct task_retry	*r = vm->task_retry;
+
+	if (r->ended) {
+		task_retry_failed(vm, "ended before it could be started");
+		return;
+	}
+	if (task_spawn(vm, r->argv, r->env) == -1)
+		task_retry_failed(vm, "cannot be started");
+}
+
+/*
+ * The start of a task failed for lack of resources (why): try again
+ * later, within its time limit.  1 while it will be tried again; -1 when
+ * its time is up.
+ */
+static int
+task_retry_later(struct vm *vm, char **argv, char **env, double limit,
+    const char *why)
+{
+	struct task_retry	*r = vm->task_retry;
+	struct timeval		 tv;
+	double			 now = vm_clock_mono(), wait;
+
+	if (r == NULL) {
+		r = vm->task_retry = xcalloc(1, sizeof(*r));
+		r->argv = task_strv_dup(argv);
+		r->env = task_strv_dup(env);
+		r->timer = evtimer_new(vmstated_base(), task_retry_timer, vm);
+		r->delay = VM_RETRY_FIRST;
+		r->limit = limit;
+		r->deadline = limit > 0 ? now + limit : 0;
+	}
+	if (r->deadline > 0 && now >= r->deadline) {
+		vmlog(vm, "%s %s: %s; not started within %g s", task_what(vm),
+		    vm->task_path, why, r->limit);
+		return -1;
+	}
+	wait = r->delay;
+	if (r->deadline > 0 && now + wait > r->deadline)
+		wait = r->deadline - now;
+	vmlog(vm, "%s %s: %s; trying again in %g s", task_what(vm),
+	    vm->task_path, why, wait);
+	log_warnx("%s: %s %s: %s; trying again in %g s", vm->name,
+	    task_what(vm), vm->task_path, why, wait);
+	r->delay = r->delay * 2 > VM_RETRY_MAX ? VM_RETRY_MAX : r->delay * 2;
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	evtimer_add(r->timer, &tv);
+	return 1;
+}
+
+/*
+ * Start a task; 1 (started, or to be tried again for lack of resources),
+ * or -1 (logged).  vm->task_path and task_is_helper are set by the
+ * caller.
+ */
 static int
 task_spawn(struct vm *vm, char **argv, char **env)
 {
@@ -189,7 +330,7 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	pid_t			 pid;
 	double			 limit;
 	off_t			 offset = 0;
-	int			 out_fd;
+	int			 out_fd, saved;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.path = argv[0];
@@ -225,7 +366,10 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	}
 	vm->task_timed_out = vm->task_term_sent = false;
 	vm->task_reclaimed = false;
+	/* After the shutdown's deadline, never past its end. */
+	limit = order_task_limit(task_limit(vm));
 	pid = proc_spawn(&spec, task_exited, vm, why, sizeof(why));
+	saved = errno;
 	free(status_path);
 	free(tag);
 	if (out_fd != -1)
@@ -233,14 +377,24 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	if (pid == -1) {
 		vm->task_pid = -1;
 		vm->task_start = 0;
+		if (proc_transient(saved))
+			return task_retry_later(vm, argv, env, limit, why);
 		vmlog(vm, "%s %s: %s", task_what(vm), vm->task_path, why);
 		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);
 		return -1;
 	}
 	if (!vm->task_is_helper)
 		metrics_hook_began(vm);
-	/* After the shutdown's deadline, never past its end. */
-	if ((limit = order_task_limit(task_limit(vm))) > 0)
+	/* What is left of the time limit, from the first attempt. */
+	if (vm->task_retry != NULL) {
+		vmlog(vm, "%s %s started", task_what(vm), vm->task_path);
+		if (vm->task_retry->deadline > 0)
+			limit = vm->task_retry->deadline - vm_clock_mono();
+		if (limit <= 0)
+			limit = 0.1;
+		task_retry_free(vm);
+	}
+	if (limit > 0)
 		task_arm_timer(vm, limit, task_timeout);
 	return 1;
 }
@@ -372,6 +526,7 @@ task_reclaim(struct vm *vm, pid_t pid, uint64_t start)
 void
 task_release(struct vm *vm)
 {
+	task_retry_free(vm);
 	if (vm->task_pid != -1 && !vm->task_reclaimed)
 		proc_forget(vm->task_pid);
 	task_cancel_timer(vm);

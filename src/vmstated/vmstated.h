@@ -137,6 +137,7 @@ enum vm_timer {
 #define VM_RETRY_MAX		30.0
 
 struct vm;
+struct task_retry;
 
 /*
  * What the machine asks of the world.  vm.c decides; these act, and what
@@ -303,6 +304,9 @@ struct vm {
 	int			 task_watch_fd;
 	bool			 task_term_sent;
 	bool			 task_timed_out;
+	struct task_retry	*task_retry;	/* could not be started for
+						   lack of resources: tried
+						   again (task.c) */
 
 	struct event		*timers[VM_NTIMERS];
 
@@ -381,6 +385,10 @@ void		 vm_restore(struct vm *, const struct vm_record *);
 void		 vm_print_table(FILE *);
 /* Consistency of the table itself; 0, or -1 with a message on stderr. */
 int		 vm_check_table(void);
+
+/* disks.c: one disk, one running VM */
+int		 disks_start_check(struct vm *, struct buf *why);
+void		 disks_free(void);
 
 /* vmrecord.c: the state file's contents */
 void		 vmrecord_encode(const struct vm *, double mono_now,

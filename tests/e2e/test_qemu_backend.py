@@ -293,3 +293,25 @@ def test_a_watchdog_while_the_vm_stops_is_only_logged(fake_vmstated):
     d.ctl("kill", "vm1", check=0)
     d.wait_hook("vm1", "stopped")
     assert "restarting" not in d.hook_states("vm1")
+
+
+def test_a_disk_in_use_by_another_running_vm_refuses_the_start(
+        fake_vmstated, tmp_path):
+    # One disk, one running VM: the second VM naming it (here through a
+    # relative path from its directory) is refused, naming the first.
+    d = fake_vmstated
+    disk = tmp_path / "shared.img"
+    disk.write_bytes(b"\0" * 512)
+    d.add_fake("vm1", disk=str(disk))
+    d.add_fake("vm2", disk="../../shared.img")
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    d.wait_state("vm1", "running")
+    rc, out, err = d.ctl("start", "vm2")
+    assert rc == 1, (out, err)
+    assert ("the disk %s of vm2 is in use by vm1 (state running); stop "
+            "vm1 first" % (d.vm_dir("vm2") / "../../shared.img")) in err, err
+    assert d.fake_record("vm2") == []
+    d.ctl("-w", "stop", "vm1", check=0)
+    d.ctl("start", "vm2", check=0)
+    d.wait_state("vm2", "running")

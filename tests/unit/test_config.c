@@ -8,6 +8,9 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#endif
 
 #include <errno.h>
 #include <ftw.h>
@@ -1438,6 +1441,140 @@ test_check(void **state)
 	free(err);
 }
 
+/* ---- The disks of a VM (config_disks.c). ---- */
+
+/* The disks of a bhyve VM named vm in tmpdir/vm whose configfile holds
+ * text, as "path[ ro]" lines. */
+static char *
+bhyve_disks(const char *text)
+{
+	struct vm_config	 vm;
+	struct cfg_disks	 d;
+	struct buf		 b;
+	char			 dir[256], file[PATH_MAX];
+	size_t			 i;
+
+	write_file("vm/bhyve_config", text);
+	snprintf(dir, sizeof(dir), "%s/vm", tmpdir);
+	snprintf(file, sizeof(file), "%s/bhyve_config", dir);
+	memset(&vm, 0, sizeof(vm));
+	vm.name = "vm";
+	vm.dir = dir;
+	vm.hypervisor = HV_BHYVE;
+	vm.configfile = file;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(cfg_vm_disks(&vm, NULL, &d), 0);
+	buf_init(&b);
+	buf_puts(&b, "");
+	for (i = 0; i < d.n; i++)
+		buf_printf(&b, "%s%s\n", d.v[i].path + (strncmp(d.v[i].path,
+		    tmpdir, strlen(tmpdir)) == 0 ? strlen(tmpdir) : 0),
+		    d.v[i].readonly ? " ro" : "");
+	cfg_disks_free(&d);
+	return buf_steal(&b);
+}
+
+static void
+test_disks_of_a_bhyve_configuration(void **state)
+{
+	char	*s;
+
+	(void)state;
+	/* Each block device bhyve opens, relative to the VM's directory. */
+	s = bhyve_disks("name=x\n"
+	    "pci.0.4.0.device=virtio-blk\npci.0.4.0.path=/vm/a.img\n"
+	    "pci.0.5.0.device=nvme\npci.0.5.0.path=b.img\n"
+	    "pci.0.6.0.device=nvme\npci.0.6.0.ram=1024\n"
+	    "pci.0.7.0.device=ahci\npci.0.7.0.port.0.type=cd\n"
+	    "pci.0.7.0.port.0.path=/iso/install.iso\n"
+	    "pci.0.7.0.port.2.type=hd\npci.0.7.0.port.2.path=c.img\n"
+	    "pci.0.7.0.port.3.path=no-type.img\n"
+	    "pci.1.0.0.device=virtio-net\npci.1.0.0.path=/not/a/disk\n"
+	    "lpc.bootvars=vars.fd\n");
+	assert_string_equal(s, "/vm/a.img\n/vm/b.img\n/iso/install.iso ro\n"
+	    "/vm/c.img\n/vm/vars.fd\n");
+	free(s);
+	/* The last value of a key wins; ro; %(key) and \\c as bhyve reads
+	 * them, name being the VM's (vmstated appends it); comments. */
+	s = bhyve_disks("#pci.0.3.0.device=virtio-blk\n"
+	    "pci.0.3.0.path=/commented.img\n"
+	    "pci.0.4.0.device=virtio-blk\npci.0.4.0.path=/old.img\n"
+	    "pci.0.4.0.path=/new.img\npci.0.4.0.ro=on\n"
+	    "pci.0.5.0.device=virtio-blk\n"
+	    "pci.0.5.0.path=/d/%(name)-%(base).img\nbase=disk\\%x\n"
+	    "name=not-this\n"
+	    "pci.0.6.0.device=nvme\npci.0.6.0.device=virtio-rnd\n"
+	    "pci.0.6.0.path=/gone.img\n");
+	assert_string_equal(s, "/new.img ro\n/d/vm-disk%x.img\n");
+	free(s);
+}
+
+static void
+test_disks_clash_by_file_unless_both_read_only(void **state)
+{
+	struct cfg_disks	 a, b, c;
+	char			 img[PATH_MAX], link[PATH_MAX];
+
+	(void)state;
+	write_file("one.img", "x");
+	snprintf(img, sizeof(img), "%s/one.img", tmpdir);
+	snprintf(link, sizeof(link), "%s/link.img", tmpdir);
+	assert_int_equal(symlink(img, link), 0);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	cfg_disks_add(&a, tmpdir, "one.img", false);
+	cfg_disks_add(&b, "/elsewhere", link, true);
+	cfg_disks_add(&c, tmpdir, "one.img", true);
+	cfg_disks_add(&c, NULL, "/missing.img", false);
+	/* A link is the same file; read-only on both sides is no clash. */
+	assert_non_null(cfg_disks_clash(&a, &b));
+	assert_string_equal(cfg_disks_clash(&a, &b)->path, img);
+	assert_null(cfg_disks_clash(&b, &c));
+	cfg_disks_free(&b);
+	cfg_disks_add(&b, "/", "missing.img", true);
+	/* A file that does not exist is known by its path. */
+	assert_non_null(cfg_disks_clash(&b, &c));
+	cfg_disks_free(&a);
+	cfg_disks_free(&b);
+	cfg_disks_free(&c);
+	/* A disk device is the same through another node of it. */
+	snprintf(link, sizeof(link), "%s/null-node", tmpdir);
+	if (mknod(link, S_IFCHR | 0600, makedev(1, 3)) == 0) {
+		cfg_disks_add(&a, NULL, "/dev/null", false);
+		cfg_disks_add(&b, NULL, link, false);
+		cfg_disks_add(&c, NULL, "/dev/zero", false);
+		assert_non_null(cfg_disks_clash(&a, &b));
+		assert_null(cfg_disks_clash(&a, &c));
+		cfg_disks_free(&a);
+		cfg_disks_free(&b);
+		cfg_disks_free(&c);
+	}
+}
+
+static void
+test_check_warns_about_a_shared_disk(void **state)
+{
+	char	*out, *err, *want;
+
+	(void)state;
+	write_file("shared.img", "x");
+	write_vm("a", "configfile = bhyve_config;\n");
+	write_file("a/bhyve_config", "pci.0.4.0.device=virtio-blk\n"
+	    "pci.0.4.0.path=../shared.img\n");
+	write_vm("b", "configfile = bhyve_config;\n");
+	write_file("b/bhyve_config", "pci.0.4.0.device=nvme\n"
+	    "pci.0.4.0.path=../shared.img\n");
+	assert_int_equal(run_check(tmpdir, &out, &err), 0);
+	xasprintf(&want, "warning: a (%s/a) and b (%s/b) both use the disk "
+	    "%s/a/../shared.img: vmstated starts neither while the other "
+	    "runs\n", tmpdir, tmpdir, tmpdir);
+	assert_string_equal(err, want);
+	free(want);
+	free(out);
+	free(err);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -1484,6 +1621,9 @@ main(void)
 		T(test_daemon_errors),
 		T(test_vm_dup_and_equal),
 		T(test_check),
+		T(test_disks_of_a_bhyve_configuration),
+		T(test_disks_clash_by_file_unless_both_read_only),
+		T(test_check_warns_about_a_shared_disk),
 	};
 
 	/* Config files must be trusted (trust.h): never group-writable,
