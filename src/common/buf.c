@@ -134,6 +134,16 @@ buf_putc(struct buf *b, char c)
 	buf_append(b, &c, 1);
 }
 
+/* Append n copies of c. */
+void
+buf_fill(struct buf *b, char c, size_t n)
+{
+	buf_reserve(b, n);
+	memset(b->data + b->len, c, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
 void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

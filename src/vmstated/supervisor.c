@@ -169,10 +169,10 @@ sv_take_back_ghost(const char *name)
 	struct vm_config	*cfg;
 	struct vm		*vm;
 	char			*path;
-	size_t			 size;
+	size_t			 size, used;
 
 	xasprintf(&path, "%s/%s.state", vmstated_config()->rundir, name);
-	if (persist_read(path, &rec, &size) == -1) {
+	if (persist_read(path, &rec, &size, &used) == -1) {
 		free(path);
 		return;
 	}

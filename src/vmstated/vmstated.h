@@ -303,6 +303,10 @@ struct vm {
 	/* State file (rundir/<name>.state). */
 	int			 state_fd;
 	size_t			 state_size;
+	size_t			 state_used;	/* the record and its newline
+						   begin the file; then
+						   padding (persist.c) */
+	bool			 state_used_known;
 	bool			 state_error_reported;
 };
 
@@ -533,7 +537,7 @@ int		 persist_save(struct vm *);
 void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
 int		 persist_read(const char *path, struct vm_record *,
-		    size_t *size);
+		    size_t *size, size_t *used);
 void		 persist_close(struct vm *);
 
 /* daemon.c */
