@@ -27,6 +27,7 @@ void	 buf_fill(struct buf *, char, size_t n);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_vprintf(struct buf *, const char *, va_list);
+void	 buf_put_int(struct buf *, long long);
 /*
  * Append s (len bytes) as a quoted, escaped JSON string.  The result is
  * always valid UTF-8: a byte that is not part of a valid UTF-8 sequence
