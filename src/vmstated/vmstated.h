@@ -224,7 +224,8 @@ struct vm {
 	struct vm_config	*pending;	/* changed config, for next start */
 	char			*reload_error;	/* new config refused by reload */
 	const struct hv_ops	*hv;
-	struct hv_vm		 hvc;		/* what the back end sees:
+	struct hv_vm		*hvc;		/* what the back end sees,
+						   once it is asked anything:
 						   vmproc_hv() */
 	const struct vm_effects	*fx;
 
