@@ -95,7 +95,7 @@ buf_reset(struct buf *b)
 }
 
 /* Make room for `more` bytes plus the terminating NUL. */
-static void
+void
 buf_reserve(struct buf *b, size_t more)
 {
 	size_t	 want;

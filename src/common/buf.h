@@ -21,6 +21,8 @@ void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
 void	 buf_reset(struct buf *);
 void	 buf_append(struct buf *, const void *, size_t);
+/* Make room for `more` bytes at once (a reply whose size is known). */
+void	 buf_reserve(struct buf *, size_t more);
 void	 buf_puts(struct buf *, const char *);
 void	 buf_putc(struct buf *, char);
 void	 buf_fill(struct buf *, char, size_t n);
