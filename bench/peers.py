@@ -24,7 +24,9 @@ libvirtd runs privately: as `nobody`, in session mode, with its
 configuration, sockets, cache and domains in a temporary directory.
 Everything started here is stopped by its pid; every file written is in
 that directory, removed at the end.  The results go to docs/bench.md and
-docs/bench.svg (gnuplot).
+docs/bench.svg (gnuplot); bench/profiles.md (vmstated's own targets, and
+where the time goes for those not met, written by hand from profiles) is
+appended to docs/bench.md as it is.
 """
 
 import argparse
@@ -619,6 +621,9 @@ def main():
             "- wakeups: voluntary and involuntary context switches over "
             "the idle seconds, summed over every thread.",
         ]
+        profiles = HERE / "profiles.md"
+        if profiles.exists():
+            notes += ["", profiles.read_text().rstrip("\n")]
         os.makedirs(args.out, exist_ok=True)
         run_floor = statistics.median([floor[0]] + [r[4] for r in rows
                                                     if r[4]])

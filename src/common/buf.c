@@ -95,7 +95,7 @@ buf_reset(struct buf *b)
 }
 
 /* Make room for `more` bytes plus the terminating NUL. */
-static void
+void
 buf_reserve(struct buf *b, size_t more)
 {
 	size_t	 want;
@@ -134,20 +134,51 @@ buf_putc(struct buf *b, char c)
 	buf_append(b, &c, 1);
 }
 
+/* Append n copies of c. */
+void
+buf_fill(struct buf *b, char c, size_t n)
+{
+	buf_reserve(b, n);
+	memset(b->data + b->len, c, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/* Format into the room there is; only what does not fit is formatted
+ * twice. */
 void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list	 ap2;
+	size_t	 room = b->cap > b->len ? b->cap - b->len : 0;
 	int	 n;
 
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		fatalx("vsnprintf failed on \"%s\"", fmt);
-	buf_reserve(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= room) {
+		buf_reserve(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
+}
+
+/* Append the decimal digits of v. */
+void
+buf_put_int(struct buf *b, long long v)
+{
+	char			 digits[24], *p = digits + sizeof(digits);
+	unsigned long long	 u;
+
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void
@@ -217,6 +248,16 @@ buf_json_string(struct buf *b, const char *s, size_t len)
 
 	buf_putc(b, '"');
 	for (i = 0; i < len; i++) {
+		/* Most of a string needs no escape: copy it in runs. */
+		for (n = i; n < len && (unsigned char)s[n] >= 0x20 &&
+		    (unsigned char)s[n] < 0x7f && s[n] != '"' &&
+		    s[n] != '\\'; n++)
+			;
+		if (n > i) {
+			buf_append(b, s + i, n - i);
+			if ((i = n) == len)
+				break;
+		}
 		c = (unsigned char)s[i];
 		if (c >= 0x80) {
 			if ((n = utf8_char_len(s + i, len - i)) == 0)
@@ -275,7 +316,9 @@ buf_json_member_strings(struct buf *b, const char *key, char **list, size_t n)
 {
 	size_t	 i;
 
-	buf_printf(b, ",\"%s\":[", key);
+	buf_append(b, ",\"", 2);
+	buf_puts(b, key);
+	buf_append(b, "\":[", 3);
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_putc(b, ',');

@@ -21,11 +21,15 @@ void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
 void	 buf_reset(struct buf *);
 void	 buf_append(struct buf *, const void *, size_t);
+/* Make room for `more` bytes at once (a reply whose size is known). */
+void	 buf_reserve(struct buf *, size_t more);
 void	 buf_puts(struct buf *, const char *);
 void	 buf_putc(struct buf *, char);
+void	 buf_fill(struct buf *, char, size_t n);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_vprintf(struct buf *, const char *, va_list);
+void	 buf_put_int(struct buf *, long long);
 /*
  * Append s (len bytes) as a quoted, escaped JSON string.  The result is
  * always valid UTF-8: a byte that is not part of a valid UTF-8 sequence

@@ -622,12 +622,14 @@ cfg_load_all(const char *configdir, const struct daemon_config *dc)
 	if ((names = list_vm_dirs(configdir, &n)) == NULL)
 		return NULL;
 	loads = xcalloc(n ? n : 1, sizeof(*loads));
+	trust_cache_begin();
 	for (i = 0; i < n; i++) {
 		xasprintf(&path, "%s/%s", configdir, names[i]);
 		load_vm(path, dc, &loads[i]);
 		free(path);
 		free(names[i]);
 	}
+	trust_cache_end();
 	free(names);
 	cfg_refuse_duplicates(loads, n);
 	cfg_check_depends(loads, n);

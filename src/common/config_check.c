@@ -169,35 +169,32 @@ static const char *const topology_keys[4] = {
 static int
 read_file_topology(const char *path, struct file_topology *t)
 {
-	struct stat	 st;
-	char		 line[256], *end, *eq;
+	struct buf	 text;
+	char		 msg[256], line[256], *end, *eq;
+	const char	*p, *nl, *stop;
 	long long	 v;
-	size_t		 total = 0;
-	bool		 partial = false;
-	FILE		*f;
-	int		 fd, lineno = 0, i, rc = 0;
+	size_t		 len;
+	int		 lineno = 0, i, rc = 0;
 
 	memset(t, 0, sizeof(*t));
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (f = fdopen(fd, "r")) == NULL) {
-		close(fd);
+	buf_init(&text);
+	if (file_read(path, FILE_REGULAR, 1024 * 1024, &text, NULL, msg,
+	    sizeof(msg)) == -1) {
+		buf_free(&text);
 		return -1;
 	}
-	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+	stop = text.data + text.len;
+	for (p = text.data; rc == 0 && p != NULL && p < stop; p = nl) {
+		lineno++;
+		if ((nl = memchr(p, '\n', (size_t)(stop - p))) == NULL)
+			break;	/* no newline: as fgets, never taken whole */
+		len = (size_t)(nl++ - p);
 		/* A long line is skipped whole: no topology key is long. */
-		bool continued = partial;
-
-		total += strlen(line);
-		partial = strchr(line, '\n') == NULL;
-		if (!continued)
-			lineno++;
-		if (total > 1024 * 1024)
-			rc = -1;
-		if (continued || partial || line[0] == '#')
+		if (len + 1 >= sizeof(line) || *p == '#' ||
+		    memchr(p, '\0', len) != NULL)
 			continue;
-		line[strcspn(line, "\n")] = '\0';
+		memcpy(line, p, len);
+		line[len] = '\0';
 		if ((eq = strchr(line, '=')) == NULL)
 			continue;
 		*eq = '\0';
@@ -213,9 +210,7 @@ read_file_topology(const char *path, struct file_topology *t)
 			t->line[i] = lineno;
 		}
 	}
-	if (ferror(f))
-		rc = -1;
-	fclose(f);
+	buf_free(&text);
 	return rc;
 }
 

@@ -37,6 +37,14 @@ int	 trust_path(const char *path, char *err, size_t errlen);
  */
 int	 trust_socket_dir(const char *dir, char *err, size_t errlen);
 
+/*
+ * Between these, the directories above the last file found trusted are
+ * not looked at again (trust.c): for a load of many files in the same
+ * directories, during which only root could change them.
+ */
+void	 trust_cache_begin(void);
+void	 trust_cache_end(void);
+
 /* A size for err that holds the longest sentence with long paths. */
 #define TRUST_ERR_MAX	4096
 

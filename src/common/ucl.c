@@ -498,7 +498,7 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 	struct ucl_vars		 vars;
 	struct ucl_node		*root, *c, *next;
 	const char		*slash;
-	char			*full, *data, *real, msg[256];
+	char			*full, *data, *real, *c_name, msg[256];
 	size_t			 len;
 	int			 i, ret = -1;
 
@@ -521,6 +521,12 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 	}
 	real = ucl_canonical(full);
 	for (i = 0; i < P->chain->count; i++) {
+		if (!P->chain->canonical[i]) {
+			c_name = P->chain->paths[i];
+			P->chain->paths[i] = ucl_canonical(c_name);
+			P->chain->canonical[i] = true;
+			free(c_name);
+		}
 		if (strcmp(P->chain->paths[i], real) == 0) {
 			ucl_error_at(P, at, "cannot include \"%s\": it is "
 			    "already being read (an .include cycle)", full);
@@ -528,6 +534,7 @@ ucl_include(struct ucl_parser *P, struct ucl_node *obj,
 			goto out;
 		}
 	}
+	P->chain->canonical[P->chain->count] = true;
 	P->chain->paths[P->chain->count++] = real;
 
 	memset(&S, 0, sizeof(S));
@@ -628,8 +635,10 @@ ucl_parse_named(const char *text, size_t len, const char *name,
 
 	memset(err, 0, sizeof(*err));
 	memset(&P, 0, sizeof(P));
-	if (includes)	/* only files can include: no lookup for buffers */
-		chain->paths[chain->count++] = ucl_canonical(name);
+	if (includes) {	/* made canonical at its first .include */
+		chain->canonical[chain->count] = false;
+		chain->paths[chain->count++] = xstrdup(name);
+	}
 	P.fname = ucl_fname_new(name);
 	P.includes = includes;
 	P.chain = chain;

@@ -30,14 +30,18 @@ struct ucl_pos {
  * the bytes read so far, to bound a file with all it includes.
  */
 struct ucl_chain {
-	char	*paths[32];
+	char	*paths[32];	/* canonical names, the outermost made so
+				   only when it includes a file */
+	bool	 canonical[32];
 	int	 count;
 	size_t	 total;
 };
 
-/* The values of $FILENAME and $CURDIR for the file being parsed. */
+/* The values of $FILENAME and $CURDIR for the file being parsed, found
+ * when a string first holds a "$" (most files have none). */
 struct ucl_vars {
-	char	*filename;	/* real path of the file */
+	char	*path;		/* as given */
+	char	*filename;	/* real path of the file, or NULL */
 	char	*curdir;	/* its directory */
 };
 
@@ -49,7 +53,7 @@ struct ucl_parser {
 	int			 line;
 	int			 depth;		/* open sections and arrays */
 	bool			 includes;	/* .include allowed */
-	const struct ucl_vars	*vars;		/* NULL: no variables */
+	struct ucl_vars		*vars;		/* NULL: no variables */
 	struct ucl_fname	*fname;
 	struct ucl_chain	*chain;
 	struct ucl_error	*err;

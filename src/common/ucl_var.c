@@ -24,14 +24,24 @@
 #include "ucl.h"
 #include "ucl_lex.h"
 
-/* Set the variables for the file at path (made real when it exists). */
+/* The variables of the file at path, found when first used. */
 void
 ucl_vars_init(struct ucl_vars *v, const char *path)
 {
+	v->path = xstrdup(path);
+	v->filename = v->curdir = NULL;
+}
+
+/* Find them: the file's real path when it exists, and its directory. */
+static void
+ucl_vars_resolve(struct ucl_vars *v)
+{
 	char	*copy;
 
-	if ((v->filename = realpath(path, NULL)) == NULL)
-		v->filename = xstrdup(path);
+	if (v->filename != NULL)
+		return;
+	if ((v->filename = realpath(v->path, NULL)) == NULL)
+		v->filename = xstrdup(v->path);
 	copy = xstrdup(v->filename);
 	v->curdir = xstrdup(dirname(copy));
 	free(copy);
@@ -40,9 +50,10 @@ ucl_vars_init(struct ucl_vars *v, const char *path)
 void
 ucl_vars_free(struct ucl_vars *v)
 {
+	free(v->path);
 	free(v->filename);
 	free(v->curdir);
-	v->filename = v->curdir = NULL;
+	v->path = v->filename = v->curdir = NULL;
 }
 
 /*
@@ -50,7 +61,7 @@ ucl_vars_free(struct ucl_vars *v)
  * `whole`, else a prefix of it.  Sets *len to the name's length.
  */
 static const char *
-ucl_var_lookup(const struct ucl_vars *v, const char *p, const char *end,
+ucl_var_lookup(struct ucl_vars *v, const char *p, const char *end,
     bool whole, size_t *len)
 {
 	static const char *const names[] = { "FILENAME", "CURDIR" };
@@ -63,6 +74,7 @@ ucl_var_lookup(const struct ucl_vars *v, const char *p, const char *end,
 		if (whole && (size_t)(end - p) != n)
 			continue;
 		*len = n;
+		ucl_vars_resolve(v);
 		return i == 0 ? v->filename : v->curdir;
 	}
 	return NULL;

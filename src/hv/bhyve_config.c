@@ -3,8 +3,9 @@
  *
  * bhyve keeps the last value of a key it reads with -k, so the VM's
  * settings are appended after the administrator's file and win.  The file
- * is replaced atomically before each start: a crash, a full disk or a
- * second start never leaves bhyve half a configuration to read.
+ * is replaced atomically before each start, unless it holds what it
+ * would be replaced with: a crash, a full disk or a second start never
+ * leaves bhyve half a configuration to read.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -311,6 +312,38 @@ bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
 	return 0;
 }
 
+/*
+ * Does path hold exactly data already, in a file of ours of this mode
+ * with no other name?  Then it stays: a replacement costs a rename and,
+ * on ext4, a write to the disk (a file renamed over another is flushed),
+ * on the way from a crash to the restart.
+ */
+static bool
+file_unchanged(const char *path, const char *data, size_t len, mode_t mode)
+{
+	struct stat	 sb;
+	char		*cur;
+	ssize_t		 n;
+	bool		 same = false;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1)
+		return false;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_uid == geteuid() && sb.st_nlink == 1 &&
+	    (sb.st_mode & 07777) == mode && (size_t)sb.st_size == len) {
+		cur = xmalloc(len + 1);
+		do
+			n = pread(fd, cur, len + 1, 0);
+		while (n == -1 && errno == EINTR);
+		same = n == (ssize_t)len && memcmp(cur, data, len) == 0;
+		free(cur);
+	}
+	close(fd);
+	return same;
+}
+
 int
 bhyve_config_write_from(const struct vm_config *vm, const char *orig,
     size_t len, mode_t mode, const char *console, struct buf *err)
@@ -322,7 +355,8 @@ bhyve_config_write_from(const struct vm_config *vm, const char *orig,
 	buf_init(&out);
 	bhyve_config_render_console(vm, orig, len, console, &out);
 	path = bhyve_config_generated_path(vm);
-	rc = replace_file(path, out.data, out.len, mode, err);
+	rc = file_unchanged(path, out.data, out.len, mode) ? 0 :
+	    replace_file(path, out.data, out.len, mode, err);
 	if (rc == -1 && transient(errno))
 		rc = -2;
 	free(path);

@@ -8,7 +8,8 @@
  * on a full disk, while VMs run -- so it is never replaced: it is created
  * once, before the VM's first start, at a fixed size with room for the
  * whole restart history, and then overwritten in place with one pwrite(2)
- * of a record padded with spaces.  Overwriting blocks a file already has
+ * of a record, its newline and the spaces that blank out the previous
+ * one.  Overwriting blocks a file already has
  * needs no new space on UFS, ext4, XFS or tmpfs; a copy-on-write file
  * system (ZFS, btrfs) may still refuse on a full pool (vmstated(8)).  A
  * VM whose file cannot be created is not started.  A single write(2) of a
@@ -142,6 +143,15 @@ persist_prepare(struct vm *vm, struct buf *why)
 	if ((size_t)sb.st_size < need &&
 	    persist_fill(fd, (size_t)sb.st_size, need) == -1)
 		goto failed;
+	/* What the next save must blank out (persist_pad()): nothing in a
+	 * new file; in a grown one, also its old tail. */
+	if (sb.st_size == 0) {
+		vm->state_used = 0;
+		vm->state_used_known = true;
+	} else if ((size_t)sb.st_size != vm->state_size)
+		vm->state_used_known = false;
+	else if ((size_t)sb.st_size < need)
+		vm->state_used = (size_t)sb.st_size;
 	vm->state_size = (size_t)sb.st_size < need ? need :
 	    (size_t)sb.st_size;
 	close(fd);
@@ -169,6 +179,26 @@ persist_report(struct vm *vm, const char *path, const char *what)
 	vm->state_error_reported = true;
 }
 
+/*
+ * End the record with its newline, then spaces over what the previous
+ * record covered: the reader stops at the first newline, and the rest
+ * of the file is padding already.  Rewriting only that keeps each save a
+ * page or so, even where a large maxrestart made the file a megabyte.
+ * Not knowing what the file holds (a file this daemon has not read or
+ * written yet), the whole record area is overwritten, once.
+ */
+static void
+persist_pad(const struct vm *vm, struct buf *b)
+{
+	size_t	 end = vm->state_size - PERSIST_TAIL;
+
+	buf_putc(b, '\n');
+	if (vm->state_used_known && vm->state_used < end)
+		end = vm->state_used;
+	if (end > b->len)
+		buf_fill(b, ' ', end - b->len);
+}
+
 /* Record the VM's state.  0, or -1 (reported once until it works). */
 int
 persist_save(struct vm *vm)
@@ -176,6 +206,7 @@ persist_save(struct vm *vm)
 	struct stat	 sb;
 	struct buf	 b;
 	char		*path = persist_path(vm);
+	size_t		 record_len;
 	ssize_t		 n;
 	int		 fd, r = -1;
 
@@ -198,6 +229,8 @@ persist_save(struct vm *vm)
 		persist_report(vm, path, "not a regular file");
 		goto done;
 	}
+	if ((size_t)sb.st_size != vm->state_size)
+		vm->state_used_known = false;	/* not the file we wrote */
 	vm->state_size = (size_t)sb.st_size;
 	if (b.len + 1 + PERSIST_TAIL > vm->state_size) {
 		/* A longer record (a reload raised maxrestart): grow. */
@@ -206,11 +239,12 @@ persist_save(struct vm *vm)
 			persist_report(vm, path, strerror(errno));
 			goto done;
 		}
+		/* The old tail (a hook's end) is in the record area now. */
+		vm->state_used = vm->state_size;
 		vm->state_size = need;
 	}
-	while (b.len + 1 + PERSIST_TAIL < vm->state_size)
-		buf_putc(&b, ' ');
-	buf_putc(&b, '\n');
+	record_len = b.len + 1;
+	persist_pad(vm, &b);
 	do
 		n = pwrite(fd, b.data, b.len, 0);
 	while (n == -1 && errno == EINTR);
@@ -219,6 +253,8 @@ persist_save(struct vm *vm)
 		    "short write");
 		goto done;
 	}
+	vm->state_used = record_len;
+	vm->state_used_known = true;
 	if (vm->state_error_reported) {
 		log_info("%s: writing its state file works again", vm->name);
 		vm->state_error_reported = false;
@@ -293,10 +329,11 @@ persist_close(struct vm *vm)
  * -1 when there is none (errno ENOENT) or it cannot be read (logged).
  */
 int
-persist_read(const char *path, struct vm_record *rec, size_t *size)
+persist_read(const char *path, struct vm_record *rec, size_t *size,
+    size_t *used)
 {
 	struct stat	 sb;
-	char		 err[256], *text;
+	char		 err[256], *text, *nl;
 	ssize_t		 n;
 	int		 fd;
 
@@ -315,6 +352,10 @@ persist_read(const char *path, struct vm_record *rec, size_t *size)
 	n = pread(fd, text, (size_t)sb.st_size, 0);
 	close(fd);
 	*size = (size_t)sb.st_size;
+	if (n > 0 && (nl = memchr(text, '\n', (size_t)n)) != NULL)
+		*used = (size_t)(nl - text) + 1;
+	else
+		*used = *size;
 	if (n < 0 || vmrecord_decode(text, (size_t)n, rec, vm_clock_mono(),
 	    vm_clock_wall(), err, sizeof(err)) == -1) {
 		log_warnx("ignoring unreadable state file %s: %s", path,
@@ -340,10 +381,12 @@ persist_restore(struct vm *vm)
 	pid_t			 pid;
 	int			 status;
 
-	if (persist_read(path, &rec, &vm->state_size) == -1) {
+	if (persist_read(path, &rec, &vm->state_size,
+	    &vm->state_used) == -1) {
 		free(path);
 		return;
 	}
+	vm->state_used_known = true;
 	free(path);
 	if (rec.task_pid != -1 &&
 	    task_reclaim(vm, rec.task_pid, rec.task_start) == 0)

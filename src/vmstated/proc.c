@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,39 +109,86 @@ proc_child_fail(int errpipe, char what)
 }
 
 /*
- * The runner (proc_spec.status_path): the program runs as our child; its
- * end is written where the next daemon looks, and we end as it did.  Only
- * the program returns from here.  We ignore the signals its process group
- * gets at the time limit, so that the record says how the program ended;
- * SIGKILL ends us too, and then there is no record.
+ * Start the runner's program with posix_spawn(3), a vfork underneath: the
+ * runner is a copy of the whole daemon, not worth copying again, and the
+ * program runs at once where the runner waits.  Its stdout and stderr go
+ * to out[1] (when there is one); the signals the runner ignores are
+ * default again.  A script without "#!" is run by /bin/sh, as
+ * proc_exec_child() does.  0 with *pid, or an errno.
  */
-static void
+static int
+proc_spawn_program(const struct proc_spec *spec, const int out[2],
+    pid_t *pid)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 attr;
+	sigset_t			 dflt;
+	char				*shargv[3];
+	int				 r;
+
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		return r;
+	if ((r = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return r;
+	}
+	if (out[1] != -1 &&
+	    ((r = posix_spawn_file_actions_adddup2(&fa, out[1], 1)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, out[1], 2)) != 0 ||
+	    (r = posix_spawn_file_actions_addclose(&fa, out[0])) != 0 ||
+	    (r = posix_spawn_file_actions_addclose(&fa, out[1])) != 0))
+		goto done;
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGHUP);
+	if ((r = posix_spawnattr_setsigdefault(&attr, &dflt)) != 0 ||
+	    (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF)) != 0)
+		goto done;
+	if (strchr(spec->path, '/') != NULL)
+		r = posix_spawn(pid, spec->path, &fa, &attr, spec->argv,
+		    environ);
+	else
+		r = posix_spawnp(pid, spec->path, &fa, &attr, spec->argv,
+		    environ);
+	if (r == ENOEXEC) {
+		shargv[0] = "sh";
+		shargv[1] = (char *)spec->path;
+		shargv[2] = NULL;
+		if (posix_spawn(pid, "/bin/sh", &fa, &attr, shargv,
+		    environ) == 0)
+			r = 0;
+	}
+done:
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return r;
+}
+
+/*
+ * The runner (proc_spec.status_path): the program runs as our child; its
+ * end is written where the next daemon looks, and we end as it did.  We
+ * ignore the signals its process group gets at the time limit, so that
+ * the record says how the program ended; SIGKILL ends us too, and then
+ * there is no record.  Never returns.
+ */
+static void __attribute__((noreturn))
 proc_run_and_record(const struct proc_spec *spec, int errpipe)
 {
 	char	 line[64];
 	pid_t	 pid;
-	int	 status, fd, n, sig, out[2] = { -1, -1 };
+	int	 status, fd, n, sig, r, out[2] = { -1, -1 };
 
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	if (spec->out_tag != NULL && pipe(out) == -1)
 		proc_child_fail(errpipe, 'e');
-	if ((pid = fork()) == -1)
+	if ((r = proc_spawn_program(spec, out, &pid)) != 0) {
+		errno = r;
 		proc_child_fail(errpipe, 'e');
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		if (out[1] != -1) {
-			dup2(out[1], 1);
-			dup2(out[1], 2);
-			close(out[0]);
-			close(out[1]);
-		}
-		return;
 	}
-	close(errpipe);			/* the program reports exec errors */
+	close(errpipe);			/* it runs: the daemon goes on */
 	if (out[0] != -1) {
 		close(out[1]);
 		status = relay_run(out[0], 1, spec->out_tag, pid);

@@ -201,26 +201,42 @@ refuse(struct request *r, const char *vmname, struct buf *msg)
 	    cmd->may_not, vmname);
 }
 
+/*
+ * ,"key": then the value.  A status reply of 10,000 VMs is some 2 MB of
+ * these: they are copied, not formatted (no printf).
+ */
+static void
+json_key(struct buf *b, const char *key)
+{
+	buf_append(b, ",\"", 2);
+	buf_puts(b, key);
+	buf_append(b, "\":", 2);
+}
+
 static void
 json_kv_str(struct buf *b, const char *key, const char *value)
 {
-	buf_printf(b, ",\"%s\":", key);
+	json_key(b, key);
 	buf_json_cstr(b, value);
 }
 
 static void
 json_kv_int(struct buf *b, const char *key, long long value)
 {
-	buf_printf(b, ",\"%s\":%lld", key, value);
+	json_key(b, key);
+	buf_put_int(b, value);
 }
 
 static void
 json_kv_bool(struct buf *b, const char *key, bool value)
 {
-	buf_printf(b, ",\"%s\":%s", key, value ? "true" : "false");
+	json_key(b, key);
+	buf_puts(b, value ? "true" : "false");
 }
 
-/* One VM's status object. */
+/* One VM's status object; STATUS_VM_BYTES is about its size. */
+#define STATUS_VM_BYTES		288
+
 void
 request_status_json(struct vm *vm, struct buf *b)
 {
@@ -321,6 +337,10 @@ handle_status(struct request *r)
 		}
 	buf_puts(reply, "{\"ok\":true,\"vms\":[");
 	if (r->vms == NULL || r->vms->count == 0) {
+		/* About what a VM takes, at once: 10,000 VMs are 2.5 MB,
+		 * which doubling would reach through a dozen copies. */
+		buf_reserve(reply, (sv_count() + sv_invalid_count()) *
+		    STATUS_VM_BYTES);
 		for (i = 0; i < sv_count(); i++) {
 			buf_puts(reply, first ? "" : ",");
 			request_status_json(sv_vm(i), reply);

@@ -18,7 +18,7 @@
 #include "vmstated.h"
 
 static struct vm		**vms;
-static size_t			  nvms;
+static size_t			  nvms, capvms;
 static struct invalid_vm	 *invalids;
 static size_t			  ninvalids;
 /* Configurations whose name comes back while the VM of that name is
@@ -86,24 +86,34 @@ sv_any_owner(void)
 	return false;
 }
 
-static int
-sv_compare_dirname(const void *a, const void *b)
-{
-	const struct vm	*va = *(struct vm *const *)a;
-	const struct vm	*vb = *(struct vm *const *)b;
-
-	return strcmp(va->cfg->dirname, vb->cfg->dirname);
-}
-
+/*
+ * Add a VM in its place, the VMs being kept in the order of their
+ * directories' names (status lists them so), after those of the same
+ * name.  Configurations come sorted (cfg_set): a load appends.
+ */
 static struct vm *
 sv_add(struct vm_config *cfg)
 {
 	struct vm	*vm = vm_new(cfg, &vm_daemon_effects);
+	size_t		 lo = 0, hi = nvms, mid;
 
 	metrics_vm_new(vm);
-	vms = xrealloc(vms, (nvms + 1) * sizeof(*vms));
-	vms[nvms++] = vm;
-	qsort(vms, nvms, sizeof(*vms), sv_compare_dirname);
+	if (nvms > 0 && strcmp(vms[nvms - 1]->cfg->dirname, cfg->dirname) <= 0)
+		lo = nvms;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(vms[mid]->cfg->dirname, cfg->dirname) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (nvms == capvms) {
+		capvms = capvms == 0 ? 16 : capvms * 2;
+		vms = xrealloc(vms, capvms * sizeof(*vms));
+	}
+	memmove(&vms[lo + 1], &vms[lo], (nvms - lo) * sizeof(*vms));
+	vms[lo] = vm;
+	nvms++;
 	return vm;
 }
 
@@ -170,10 +180,10 @@ sv_take_back_ghost(const char *name)
 	struct vm_config	*cfg;
 	struct vm		*vm;
 	char			*path;
-	size_t			 size;
+	size_t			 size, used;
 
 	xasprintf(&path, "%s/%s.state", vmstated_config()->rundir, name);
-	if (persist_read(path, &rec, &size) == -1) {
+	if (persist_read(path, &rec, &size, &used) == -1) {
 		free(path);
 		return;
 	}
@@ -548,6 +558,7 @@ sv_free(void)
 	}
 	free(vms);
 	vms = NULL;
+	capvms = 0;
 	sv_invalid_clear();
 	sv_waiting_clear();
 	if (idle_event != NULL)

@@ -57,12 +57,17 @@ vmproc_hv_watchdog(struct hv_vm *hv)
 
 /*
  * What the back end sees of the VM (hv.h), brought up to date: the
- * configuration in force and the pid change over the VM's life.
+ * configuration in force and the pid change over the VM's life.  Made
+ * when first needed: most of 10,000 VMs never are.
  */
 struct hv_vm *
 vmproc_hv(struct vm *vm)
 {
-	struct hv_vm	*hv = &vm->hvc;
+	struct hv_vm	*hv;
+
+	if (vm->hvc == NULL)
+		vm->hvc = xcalloc(1, sizeof(*vm->hvc));
+	hv = vm->hvc;
 
 	hv->name = vm->name;
 	hv->cfg = vm->cfg;
@@ -351,6 +356,8 @@ vmproc_release(struct vm *vm)
 		close(vm->watch_fd);
 	vm->watch_fd = -1;
 	console_release(vm);
-	if (vm->hv->release != NULL)
+	if (vm->hvc != NULL && vm->hv->release != NULL)
 		vm->hv->release(vmproc_hv(vm));
+	free(vm->hvc);
+	vm->hvc = NULL;
 }

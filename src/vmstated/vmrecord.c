@@ -19,6 +19,61 @@
 
 #define VMRECORD_VERSION	2
 
+/* ,"key":"value" (a name of ours: nothing to escape). */
+static void
+record_str(struct buf *b, const char *key, const char *value)
+{
+	buf_puts(b, ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":\"");
+	buf_puts(b, value);
+	buf_putc(b, '"');
+}
+
+static void
+record_int(struct buf *b, const char *key, long long value)
+{
+	buf_puts(b, ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":");
+	buf_put_int(b, value);
+}
+
+/* A start time (platform.h) is unsigned and may use all 64 bits. */
+static void
+record_uint(struct buf *b, const char *key, unsigned long long value)
+{
+	char	 digits[24], *p = digits + sizeof(digits);
+
+	buf_puts(b, ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":");
+	do
+		*--p = (char)('0' + value % 10);
+	while ((value /= 10) != 0);
+	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/* A wall-clock time to the millisecond, as "%.3f" writes it. */
+static void
+record_millis(struct buf *b, double seconds)
+{
+	long long	 ms;
+	char		 frac[4];
+
+	ms = (long long)(seconds * 1000.0 + (seconds < 0 ? -0.5 : 0.5));
+	if (ms < 0) {
+		buf_putc(b, '-');
+		ms = -ms;
+	}
+	buf_put_int(b, ms / 1000);
+	frac[0] = '.';
+	frac[1] = (char)('0' + ms / 100 % 10);
+	frac[2] = (char)('0' + ms / 10 % 10);
+	frac[3] = (char)('0' + ms % 10);
+	buf_append(b, frac, sizeof(frac));
+}
+
 void
 vmrecord_encode(const struct vm *vm, double mono_now, double wall_now,
     struct buf *b)
@@ -33,19 +88,27 @@ vmrecord_encode(const struct vm *vm, double mono_now, double wall_now,
 	enum vm_intent	 intent = vm->pos == P_RECOVER_TASK ?
 	    vm->recover_intent : vm->intent;
 
-	buf_printf(b, "{\"version\":%d,\"name\":", VMRECORD_VERSION);
+	/* Written four times between a crash and the restart: copied and
+	 * converted by hand, not formatted by printf. */
+	buf_puts(b, "{\"version\":");
+	buf_put_int(b, VMRECORD_VERSION);
+	buf_puts(b, ",\"name\":");
 	buf_json_cstr(b, vm->name);
-	buf_printf(b, ",\"position\":\"%s\",\"state\":\"%s\","
-	    "\"intent\":\"%s\",\"phases\":%d,\"pid\":%ld,\"pid_start\":%llu,"
-	    "\"task_pid\":%ld,\"task_start\":%llu,\"started_at\":%lld,"
-	    "\"restarts\":[", vm_pos_name(pos),
-	    vm_state_name(vm->state), vm_intent_name(intent), vm->phases,
-	    (long)vm->pid, (unsigned long long)vm->pid_start,
-	    (long)vm->task_pid, (unsigned long long)vm->task_start,
-	    (long long)vm->started_at);
-	for (i = 0; i < vm->nrestarts; i++)
-		buf_printf(b, "%s%.3f", i ? "," : "",
-		    vm->restarts[i] - mono_now + wall_now);
+	record_str(b, "position", vm_pos_name(pos));
+	record_str(b, "state", vm_state_name(vm->state));
+	record_str(b, "intent", vm_intent_name(intent));
+	record_int(b, "phases", vm->phases);
+	record_int(b, "pid", vm->pid);
+	record_uint(b, "pid_start", vm->pid_start);
+	record_int(b, "task_pid", vm->task_pid);
+	record_uint(b, "task_start", vm->task_start);
+	record_int(b, "started_at", (long long)vm->started_at);
+	buf_puts(b, ",\"restarts\":[");
+	for (i = 0; i < vm->nrestarts; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		record_millis(b, vm->restarts[i] - mono_now + wall_now);
+	}
 	buf_puts(b, "],\"fail_reason\":");
 	buf_json_cstr(b, vm->fail_reason);
 	buf_puts(b, ",\"last_exit\":");

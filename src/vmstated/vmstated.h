@@ -255,7 +255,8 @@ struct vm {
 	struct vm_config	*pending;	/* changed config, for next start */
 	char			*reload_error;	/* new config refused by reload */
 	const struct hv_ops	*hv;
-	struct hv_vm		 hvc;		/* what the back end sees:
+	struct hv_vm		*hvc;		/* what the back end sees,
+						   once it is asked anything:
 						   vmproc_hv() */
 	const struct vm_effects	*fx;
 
@@ -339,6 +340,10 @@ struct vm {
 	/* State file (rundir/<name>.state). */
 	int			 state_fd;
 	size_t			 state_size;
+	size_t			 state_used;	/* the record and its newline
+						   begin the file; then
+						   padding (persist.c) */
+	bool			 state_used_known;
 	bool			 state_error_reported;
 
 	struct vm_stats		 stats;		/* metrics.c */
@@ -598,7 +603,7 @@ int		 persist_save(struct vm *);
 void		 persist_remove(struct vm *);
 void		 persist_restore(struct vm *);
 int		 persist_read(const char *path, struct vm_record *,
-		    size_t *size);
+		    size_t *size, size_t *used);
 void		 persist_close(struct vm *);
 
 /* daemon.c */

@@ -147,6 +147,45 @@ def test_a_hypervisor_whose_state_file_is_gone_is_not_started_twice(
     assert d.hook_states(vm) == START_HOOKS
 
 
+def assert_state_file(d, vm, state):
+    """vm's state file: its record as the first line, then nothing but
+    blanks up to the last 64 bytes (the running hook's end)."""
+    data = (d.rundir / ("%s.state" % vm)).read_bytes()
+    first, _, rest = data.partition(b"\n")
+    assert json.loads(first)["state"] == state
+    blanks = rest[:len(rest) - 64]
+    assert blanks.strip(b" \n") == b"", blanks.strip(b" \n")[:200]
+    return data
+
+
+def test_a_state_file_rewritten_in_place_holds_only_its_last_record(
+        vmstated):
+    # A large maxrestart makes the file a megabyte (room for the restart
+    # history); each save rewrites the start of it in place, and a
+    # shorter record must leave nothing of a longer one behind.
+    d = vmstated
+    d.add_vm("vm1", config={"maxrestart": 50000})
+    d.start()
+    start_running(d, "vm1")
+    d.ctl("-w", "stop", "vm1", check=0)
+    data = assert_state_file(d, "vm1", "stopped")
+    assert len(data) == 1024 * 1024
+    # The layout of earlier daemons, the record padded up to the tail,
+    # is read and then rewritten as well.
+    d.kill()
+    first = data.partition(b"\n")[0]
+    old = first.ljust(len(data) - 65) + b"\n" + b" " * 63 + b"\n"
+    (d.rundir / "vm1.state").write_bytes(old)
+    d.start()
+    assert d.state("vm1") == "stopped"
+    start_running(d, "vm1")
+    assert_state_file(d, "vm1", "running")
+    d.ctl("-w", "stop", "vm1", check=0)
+    assert_state_file(d, "vm1", "stopped")
+    restart_daemon(d)
+    assert d.state("vm1") == "stopped"
+
+
 def fill(path):
     """Write zeros to path until the file system is full."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT)

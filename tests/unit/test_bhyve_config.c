@@ -439,6 +439,74 @@ test_write_replaces_atomically(void **state)
 	vm_clear(&vm);
 }
 
+/*
+ * A file that already holds what would be written stays (no rename, no
+ * write on the way to a restart); any difference -- its bytes, its mode,
+ * a second name -- and it is replaced.
+ */
+static void
+test_write_keeps_a_file_that_holds_it(void **state)
+{
+	struct vm_config	 vm;
+	struct buf		 err, got;
+	struct stat		 st, again;
+	char			*generated, *other;
+	FILE			*f;
+
+	(void)state;
+	vm_init(&vm, "bsdvm");
+	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
+	copy_file(FIXTURES "/bsdvm.bhyve_config", vm.configfile, 0640);
+	generated = bhyve_config_generated_path(&vm);
+	buf_init(&err);
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	assert_int_equal(stat(generated, &st), 0);
+
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	assert_int_equal(stat(generated, &again), 0);
+	assert_true(again.st_ino == st.st_ino);
+
+	/* Its bytes changed: replaced, with the right ones. */
+	assert_non_null(f = fopen(generated, "a"));
+	fputs("memory.size=1G\n", f);
+	fclose(f);
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	assert_int_equal(stat(generated, &again), 0);
+	assert_true(again.st_ino != st.st_ino);
+	buf_init(&got);
+	read_file(generated, &got);
+	assert_same_as(&got, FIXTURES "/bsdvm.expected");
+	buf_free(&got);
+
+	/* Its mode changed: replaced. */
+	st = again;
+	assert_int_equal(chmod(generated, 0600), 0);
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	assert_int_equal(stat(generated, &again), 0);
+	assert_true(again.st_ino != st.st_ino);
+	assert_int_equal(again.st_mode & 0777, 0640);
+
+	/* A second name: replaced, the other name left as it was. */
+	st = again;
+	xasprintf(&other, "%s/other", tmpdir);
+	assert_int_equal(link(generated, other), 0);
+	if (bhyve_config_write(&vm, &err) != 0)
+		fail_msg("%s", err.data);
+	assert_int_equal(stat(generated, &again), 0);
+	assert_true(again.st_ino != st.st_ino);
+	assert_int_equal(again.st_nlink, 1);
+	assert_int_equal(stat(other, &again), 0);
+	assert_true(again.st_ino == st.st_ino);
+	free(other);
+	free(generated);
+	buf_free(&err);
+	vm_clear(&vm);
+}
+
 static void
 test_write_failures_name_the_file(void **state)
 {
@@ -568,6 +636,7 @@ main(void)
 		cmocka_unit_test(test_loaded_compat_config),
 		cmocka_unit_test(test_generated_path),
 		T(test_write_replaces_atomically),
+		T(test_write_keeps_a_file_that_holds_it),
 		T(test_write_failures_name_the_file),
 		T(test_configfile_that_cannot_end_is_refused),
 	};

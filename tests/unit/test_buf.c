@@ -2,6 +2,7 @@
  * test_buf.c: growable buffers, the JSON string writer and the allocation
  * helpers of src/common/buf.c.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +64,48 @@ test_printf_long_output(void **state)
 	assert_int_equal(b.len, sizeof(big) + 1);
 	assert_int_equal(b.data[0], '<');
 	assert_int_equal(b.data[b.len - 1], '>');
+	buf_free(&b);
+}
+
+/* Output that fits the room left, exactly or all but a byte, or not. */
+static void
+test_printf_at_the_edge_of_the_room(void **state)
+{
+	struct buf	 b;
+	size_t		 room, len;
+	int		 extra;
+
+	for (extra = -2; extra <= 2; extra++) {
+		buf_init(&b);
+		buf_puts(&b, "0123456789");	/* capacity 64 */
+		room = b.cap - b.len;
+		len = (size_t)((int)room + extra);
+		buf_printf(&b, "%0*d|", (int)len - 1, 7);
+		assert_int_equal(b.len, 10 + len);
+		assert_int_equal(strlen(b.data), b.len);
+		assert_memory_equal(b.data, "0123456789000", 13);
+		assert_string_equal(b.data + b.len - 2, "7|");
+		buf_free(&b);
+	}
+}
+
+static void
+test_put_int(void **state)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_put_int(&b, 0);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, -42);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, 1234567890123LL);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, LLONG_MIN);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, LLONG_MAX);
+	assert_string_equal(b.data, "0 -42 1234567890123 "
+	    "-9223372036854775808 9223372036854775807");
 	buf_free(&b);
 }
 
@@ -135,6 +178,13 @@ test_json_string(void **state)
 	buf_json_string(&b, "caf\xc3\xa9", 5);
 	assert_string_equal(b.data, "\"caf\xc3\xa9\"");
 	buf_reset(&b);
+	/* Runs of plain characters between escapes, at either end. */
+	buf_json_string(&b, "\"plain run\"\\two\\", 16);
+	assert_string_equal(b.data, "\"\\\"plain run\\\"\\\\two\\\\\"");
+	buf_reset(&b);
+	buf_json_string(&b, "", 0);
+	assert_string_equal(b.data, "\"\"");
+	buf_reset(&b);
 	buf_json_cstr(&b, NULL);
 	buf_putc(&b, ' ');
 	buf_json_cstr(&b, "x");
@@ -190,6 +240,8 @@ main(void)
 		cmocka_unit_test(test_append_grows_and_terminates),
 		cmocka_unit_test(test_puts_printf_append),
 		cmocka_unit_test(test_printf_long_output),
+		cmocka_unit_test(test_printf_at_the_edge_of_the_room),
+		cmocka_unit_test(test_put_int),
 		cmocka_unit_test(test_reset_consume_steal),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_json_string_is_always_utf8),

@@ -287,6 +287,42 @@ test_dot_and_dotdot_are_resolved(void **state)
 	assert_int_equal(trust_path(at("a/b/dot"), err, sizeof(err)), -1);
 }
 
+/*
+ * While a configuration loads, the directories above the last trusted
+ * file are not looked at again: everything else still is -- a sibling
+ * directory, the file itself, a directory checked as the end.
+ */
+static void
+test_a_load_still_checks_what_it_does_not_share(void **state)
+{
+	make_dir("conf", 0755);
+	make_dir("conf/a", 0755);
+	make_dir("conf/b", 0775);
+	make_file("conf/a/config", 0644);
+	make_file("conf/a/loose", 0666);
+	make_file("conf/b/config", 0644);
+	make_dir("conf/a/tmp", 01777);
+	make_file("conf/a/tmp/config", 0644);
+	trust_cache_begin();
+	assert_int_equal(trust_path(at("conf/a/config"), err, sizeof(err)), 0);
+	assert_int_equal(trust_path(at("conf/b/config"), err, sizeof(err)),
+	    -1);
+	assert_contains(err, "above it is writable by group");
+	assert_int_equal(trust_path(at("conf/a/loose"), err, sizeof(err)),
+	    -1);
+	assert_contains(err, "it is writable by group and others");
+	assert_int_equal(trust_path(at("conf/a/tmp/config"), err,
+	    sizeof(err)), 0);
+	/* The sticky directory passed above a file, not as the end. */
+	assert_int_equal(trust_path(at("conf/a/tmp"), err, sizeof(err)), -1);
+	assert_int_equal(trust_path(at("conf/a/tmp/."), err, sizeof(err)),
+	    -1);
+	assert_int_equal(trust_path(at("conf/a/config"), err, sizeof(err)), 0);
+	trust_cache_end();
+	assert_int_equal(trust_path(at("conf/b/config"), err, sizeof(err)),
+	    -1);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -294,6 +330,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_a_root_owned_0755_chain_is_trusted),
+		T(test_a_load_still_checks_what_it_does_not_share),
 		T(test_a_file_of_another_user_is_refused_naming_owner_mode_and_fix),
 		T(test_a_group_writable_file_is_refused),
 		T(test_a_file_writable_by_others_is_refused),

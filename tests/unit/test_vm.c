@@ -710,6 +710,53 @@ test_the_record_reads_back(void **state)
 	buf_free(&b);
 }
 
+/* The record is written as printf("%d", "%llu", "%.3f") would write it. */
+static void
+test_the_record_is_what_printf_would_write(void **state)
+{
+	static const double	 wall[] = { 1700000001.25, 1700000002.1234,
+	    1700000003.9999, 1700000004.0004 };
+	struct buf		 b, want;
+	char			 err[256];
+	struct vm_record	 rec;
+	size_t			 i;
+
+	setup(0);
+	request(EV_START);
+	crash_every(1, 0);
+	run(2);
+	W.vm->pid_start = 9000000000000000001ULL;
+	W.vm->task_pid = -1;
+	W.vm->started_at = 1700000000;
+	W.vm->restarts = realloc(W.vm->restarts, 4 * sizeof(double));
+	for (i = 0; i < 4; i++)
+		W.vm->restarts[i] = wall[i] - 1e9 + W.mono;
+	W.vm->nrestarts = W.vm->caprestarts = 4;
+	buf_init(&b);
+	vmrecord_encode(W.vm, W.mono, 1e9, &b);
+	buf_init(&want);
+	buf_printf(&want, "{\"version\":2,\"name\":\"vm1\",\"position\":"
+	    "\"%s\",\"state\":\"%s\",\"intent\":\"%s\",\"phases\":%d,"
+	    "\"pid\":%ld,\"pid_start\":%llu,\"task_pid\":%ld,"
+	    "\"task_start\":%llu,\"started_at\":%lld,\"restarts\":[",
+	    vm_pos_name(W.vm->pos), vm_state_name(W.vm->state),
+	    vm_intent_name(W.vm->intent), W.vm->phases, (long)W.vm->pid,
+	    (unsigned long long)W.vm->pid_start, (long)W.vm->task_pid,
+	    (unsigned long long)W.vm->task_start,
+	    (long long)W.vm->started_at);
+	for (i = 0; i < 4; i++)
+		buf_printf(&want, "%s%.3f", i ? "," : "",
+		    W.vm->restarts[i] - W.mono + 1e9);
+	assert_true(b.len > want.len);
+	assert_memory_equal(b.data, want.data, want.len);
+	assert_int_equal(vmrecord_decode(b.data, b.len, &rec, W.mono, 1e9,
+	    err, sizeof(err)), 0);
+	assert_int_equal(rec.nrestarts, 4);
+	vmrecord_free(&rec);
+	buf_free(&want);
+	buf_free(&b);
+}
+
 static void
 test_a_record_of_version_1_reads_back(void **state)
 {
@@ -768,6 +815,7 @@ main(void)
 		T(test_a_spawn_without_resources_fails_only_through_the_window),
 		T(test_a_stop_during_a_spawn_retry_tears_down_at_once),
 		T(test_the_record_reads_back),
+		T(test_the_record_is_what_printf_would_write),
 		T(test_a_record_of_version_1_reads_back),
 #undef T
 	};
