@@ -82,7 +82,15 @@ bhyve_prepare(struct hv_vm *hv, struct buf *err)
 		if (platform_console_pair(hv->name, path, sizeof(path),
 		    &bs->console_fd, &bs->keep_fd) == 0)
 			console = path;
-		else
+		else if (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOMEM || errno == EAGAIN) {
+			/* For lack of resources: the start waits for them,
+			 * rather than run the VM without a console. */
+			buf_printf(err, "cannot make its console pair: %s",
+			    strerror(errno));
+			buf_free(&orig);
+			return -2;
+		} else
 			hv->log(hv, "no console: cannot make its console pair "
 			    "(nmdm(4): is the nmdm module loaded?): %s",
 			    strerror(errno));
