@@ -12,7 +12,11 @@ in temporary directories (tests/lib/vmstated_harness.py sets them up):
                 both CLOCK_REALTIME); when a `bhyvectl --destroy` runs in
                 between, the split at its main() is shown
   crash->exec   a stand-in dies of SIGSEGV (its exit record is written
-                just before); time until the replacement's main()
+                just before); time until the replacement's main(); a
+                `bhyvectl --destroy` runs between (on FreeBSD the daemon
+                destroys the instance itself, with hw.vmm.destroy)
+  reboot->exec  the same for a guest reboot (exit status 0): bhyve reuses
+                the instance, nothing runs between
   start-up      from the spawn of `vmstated -f` to the end of its first
                 reply to status (bench-request -c, tries every 0.5 ms):
                 first start (it creates each VM's log), then a restart
@@ -223,10 +227,11 @@ def bench_start_to_exec(d, vm, rounds, floor=None):
     return rounds_out
 
 
-def bench_crash_to_exec(d, vm, rounds, floor=None):
-    """Per restart, (seconds from a stand-in's crash to its replacement's
-    main(), bhyvectl runs in between); floor (FloorSamples) is sampled
-    while the restarts go on."""
+def bench_crash_to_exec(d, vm, rounds, floor=None,
+                        ended=lambda r: r.get("signal") == "SEGV"):
+    """Per restart, (seconds from a stand-in's crash (or the end that
+    ended(record) accepts) to its replacement's main(), bhyvectl runs in
+    between); floor (FloorSamples) is sampled while the restarts go on."""
     assert d.request({"command": "start", "vms": [vm]}).get("ok")
 
     def enough():
@@ -241,12 +246,13 @@ def bench_crash_to_exec(d, vm, rounds, floor=None):
     ctl = [c["time"] for c in d.bhyvectl_calls(vm)]
     out = []
     for i, r in enumerate(records):
-        if r["event"] != "exit" or r.get("signal") != "SEGV":
+        if r["event"] != "exit" or not ended(r):
             continue
         nxt = [s for s in records[i + 1:] if s["event"] == "start"]
         if nxt:
             between = [t for t in ctl if r["time"] <= t <= nxt[0]["exec_time"]]
-            out.append((nxt[0]["exec_time"] - r["time"], len(between)))
+            out.append((nxt[0]["exec_time"] - r["time"], len(between),
+                        between[0] - r["time"] if between else None))
     return out[:rounds]
 
 
@@ -402,7 +408,29 @@ def main():
         runs_between = sorted(c[1] for c in crashes)
         if runs_between and runs_between[-1] > 0:
             table.value("  bhyvectl runs between crash and exec",
-                        "%d" % statistics.median(runs_between))
+                        "%d" % statistics.median(runs_between),
+                        "FreeBSD: none (hw.vmm.destroy)")
+            split = [c for c in crashes if c[2] is not None]
+            table.time("  crash -> bhyvectl --destroy main()",
+                       summary_us([c[2] for c in split]), "", fs.median())
+            table.time("  bhyvectl main() -> bhyve exec",
+                       summary_us([c[0] - c[2] for c in split]), "",
+                       fs.median())
+
+        # A guest reboot (exit status 0) from a bootrom: bhyve reuses the
+        # instance, nothing runs in between.
+        dr = make_daemon(root, "reboot", 0)
+        daemons.append(dr)
+        dr.add_vm("vm00000", config={"maxrestart": 1000000,
+                                     "maxrestarttime": 1},
+                  standin={"exit": "0", "delay": "0.05"})
+        start_daemon(dr)
+        fs = FloorSamples()
+        reboots = bench_crash_to_exec(dr, "vm00000", args.rounds, fs,
+                                      lambda r: r.get("status") == 0)
+        table.time("bhyve reboot -> replacement exec (%d)" % args.rounds,
+                   summary_us([c[0] for c in reboots]), "<= 2.5x",
+                   fs.median())
 
         d, startup, fds_stopped = figures[1000]
         table.value("daemon start with 1000 VMs (to first reply)",

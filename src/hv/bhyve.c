@@ -30,6 +30,7 @@ struct bhyve_state {
 	int		 console_fd;	/* the daemon's side, until taken */
 	int		 keep_fd;	/* for the child (Linux), or -1 */
 	const char	*owner;		/* where the config puts com1, or NULL */
+	bool		 romboot;	/* its last start booted from a bootrom */
 };
 
 static struct bhyve_state *
@@ -78,6 +79,7 @@ bhyve_prepare(struct hv_vm *hv, struct buf *err)
 		return rc;
 	}
 	bs->owner = bhyve_config_console_owner(hv->cfg, orig.data, orig.len);
+	bs->romboot = bhyve_config_has_bootrom(hv->cfg, orig.data, orig.len);
 	if (bs->owner == NULL) {
 		if (platform_console_pair(hv->name, path, sizeof(path),
 		    &bs->console_fd, &bs->keep_fd) == 0)
@@ -220,6 +222,20 @@ bhyve_find(struct hv_vm *hv, bool anywhere)
 	return pid > 0 ? pid : -1;
 }
 
+/*
+ * do_open() in bhyverun.c: an instance that exists (vm_create() fails
+ * with EEXIST) is reinitialised and reused when bhyve boots from a
+ * bootrom; vm_reinit() succeeds when every vCPU is suspended, as a reset
+ * by the guest leaves them.  Known only for a bhyve this daemon started.
+ */
+static bool
+bhyve_reuses_instance(struct hv_vm *hv)
+{
+	struct bhyve_state	*bs = bhyve_state(hv);
+
+	return bs->romboot && bhyve_instance_exists(hv);
+}
+
 static char **
 bhyve_destroy_argv(struct hv_vm *hv)
 {
@@ -285,6 +301,7 @@ const struct hv_ops hv_bhyve_ops = {
 	.argv = bhyve_argv,
 	.instance_exists = bhyve_instance_exists,
 	.destroy_argv = bhyve_destroy_argv,
+	.reuses_instance = bhyve_reuses_instance,
 	.child_fds = bhyve_child_fds,
 	.spawned = bhyve_spawned,
 	.console = bhyve_console,

@@ -161,6 +161,23 @@ bhyve_config_console_owner(const struct vm_config *vm, const char *orig,
 	return NULL;
 }
 
+bool
+bhyve_config_has_bootrom(const struct vm_config *vm, const char *orig,
+    size_t len)
+{
+	char	*rom;
+	bool	 has;
+
+	if (vm->bootrom != NULL)
+		return true;
+	if (orig == NULL)
+		return false;
+	rom = bhyve_config_last_value(orig, len, "lpc.bootrom");
+	has = rom != NULL && *rom != '\0';
+	free(rom);
+	return has;
+}
+
 /*
  * The value of the last line "key=value" of text (a generated file), in
  * a malloc'd string, or NULL.

@@ -57,6 +57,10 @@ int	 bhyve_config_read_orig(const struct vm_config *, struct buf *orig,
  * of resources, worth trying again). */
 int	 bhyve_config_write_from(const struct vm_config *, const char *orig,
 	    size_t len, mode_t mode, const char *console, struct buf *err);
+/* Does the VM boot from a bootrom (its config's bootrom, or lpc.bootrom
+ * in its configfile, orig)? */
+bool	 bhyve_config_has_bootrom(const struct vm_config *, const char *orig,
+	    size_t len);
 /* configfile + ".generated", malloc'd. */
 char	*bhyve_config_generated_path(const struct vm_config *);
 /*

@@ -78,6 +78,11 @@ struct hv_ops {
 	/* The command that destroys the instance (bhyvectl --destroy), for
 	 * systems where the daemon cannot do it itself. */
 	char		**(*destroy_argv)(struct hv_vm *);
+	/* After the guest reset the VM (its vCPUs suspended), would the
+	 * hypervisor started again with the files of its last start
+	 * reinitialise and reuse the instance, so that it need not be
+	 * destroyed?  NULL: no. */
+	bool		 (*reuses_instance)(struct hv_vm *);
 	/* Descriptors the child must inherit as 3, 4, ... (qemu's QMP and
 	 * console listening sockets): fills fds, returns how many (at most
 	 * HV_MAX_FDS).  All other descriptors above 2 are closed. */

@@ -161,6 +161,7 @@ fx_config_changed(struct vm *vm, struct vm_config *old)
 const struct vm_effects vm_daemon_effects = {
 	.hook_start = task_hook_start,
 	.destroy_start = vmproc_destroy_start,
+	.instance_reusable = vmproc_instance_reusable,
 	.task_signal = task_signal,
 	.spawn = vmproc_spawn,
 	.ask_stop = vmproc_ask_stop,

@@ -813,6 +813,16 @@ act_destroy(struct vm *vm, struct vm_ctx *ctx)
 	switch (vm->pos) {
 	case P_RESTART_HOOK:
 	case P_RESTART_WAIT:
+		/* The guest rebooted and nothing was asked: what the
+		 * hypervisor reuses stays, as bhyve's vmrun.sh leaves it. */
+		if (vm->intent == INTENT_UP &&
+		    vm->exit_kind == HV_EXIT_REBOOT &&
+		    vm->fx->instance_reusable(vm)) {
+			vm_logf(vm, "the instance stays for the reboot: the "
+			    "hypervisor reuses it");
+			vm_emit(vm, EV_HELPER_OK);
+			return P_RESTART_DESTROY;
+		}
 		return vm_destroy_then(vm, P_RESTART_DESTROY);
 	case P_FAILING_WAIT:
 		return vm_destroy_then(vm, P_FAILING_DESTROY);

@@ -246,6 +246,14 @@ vmproc_destroy_start(struct vm *vm)
 	return r;
 }
 
+/* After a reset by its guest: does the back end reuse the instance? */
+bool
+vmproc_instance_reusable(struct vm *vm)
+{
+	return vm->hv->reuses_instance != NULL &&
+	    vm->hv->reuses_instance(vmproc_hv(vm));
+}
+
 /*
  * A live hypervisor of this VM: the recorded one if the same process
  * still runs, else one the back end finds (qemu's pidfile lock, bhyve's

@@ -152,6 +152,9 @@ struct vm_effects {
 	/* Destroy the VM's instance if one exists: 1 a helper was started,
 	 * 0 nothing to do (or done at once), -1 failed (logged). */
 	int	(*destroy_start)(struct vm *);
+	/* After a reset by its guest: will a hypervisor started again reuse
+	 * the instance, so that it need not be destroyed? */
+	bool	(*instance_reusable)(struct vm *);
 	/* Signal the running hook or helper's process group. */
 	void	(*task_signal)(struct vm *, int sig);
 	/* Write generated files and execute the hypervisor: 0 (vm->pid
@@ -457,6 +460,7 @@ int		 vmproc_spawn(struct vm *, struct buf *why);
 int		 vmproc_ask_stop(struct vm *);
 void		 vmproc_signal(struct vm *, int sig);
 int		 vmproc_destroy_start(struct vm *);
+bool		 vmproc_instance_reusable(struct vm *);
 pid_t		 vmproc_find(struct vm *, pid_t pid, uint64_t start,
 		    const char *legacy_cmdline);
 int		 vmproc_adopt(struct vm *, pid_t);

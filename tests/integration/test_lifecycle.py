@@ -340,8 +340,10 @@ def test_a_stale_instance_is_destroyed_before_the_start(vmstated):
 
 def test_a_restart_destroys_the_instance_once_between_exit_and_respawn(
         vmstated):
+    # A crash (exit status 4): the vCPUs were not suspended, so the
+    # instance cannot be reused.  (A reboot reuses it: test_restarts.py.)
     d = vmstated
-    d.add_vm("vm1", standin={"exits": "0,run", "delay": 0.2,
+    d.add_vm("vm1", standin={"exits": "4,run", "delay": 0.2,
                              "stdout": UP})
     d.start()
     start_up(d, "vm1")

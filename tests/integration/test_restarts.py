@@ -45,6 +45,26 @@ def test_guest_reboot_restarts_through_restarting_and_restarted(vmstated):
     assert status["restarts"] == 1
 
 
+def test_a_reboot_reuses_the_instance_and_a_crash_destroys_it(vmstated):
+    # bhyve booting from a bootrom reinitialises the instance its guest
+    # reset (bhyverun.c do_open: vm_create EEXIST, vm_reinit): no
+    # bhyvectl --destroy between.  After a crash its vCPUs are not
+    # suspended and vm_reinit would fail: the instance is destroyed.
+    d = vmstated
+    d.add_vm("vm1", standin={"exits": "0,SEGV,run", "delay": DELAY})
+    d.start()
+    start(d, "vm1")
+    d.wait_standin_starts("vm1", 3)
+    d.wait_state("vm1", "running")
+    actions = [r["action"] for r in d.standin_records("vm1")
+               if r["event"] == "instance"]
+    assert actions == ["created", "reinit", "created"], actions
+    assert len([c for c in d.bhyvectl_calls("vm1")
+                if "--destroy" in c.get("argv", [])]) == 1, \
+        d.bhyvectl_calls("vm1")
+    assert "the instance stays for the reboot" in d.log("vm1")
+
+
 def test_restarting_hook_gets_the_exit_status_of_the_reboot(vmstated):
     d = vmstated
     d.add_vm("vm1", record_hooks=True,

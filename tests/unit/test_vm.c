@@ -613,6 +613,29 @@ test_reboots_before_the_probe_passes_count_by_time(void **state)
 	assert_int_equal(W.hvs_spawned, 7);
 }
 
+/* A guest's reset leaves an instance bhyve reinitialises from its
+ * bootrom: the reboot reuses it; after a crash it is destroyed first. */
+static void
+test_a_reboot_reuses_the_instance_and_a_crash_destroys_it(void **state)
+{
+	setup(0);
+	W.reuse_pct = 100;
+	request(EV_START);
+	assert_pos(P_RUNNING);
+	W.hv_exit_at = W.mono + 1;
+	W.hv_exit_kind = HV_EXIT_REBOOT;
+	run(5);
+	assert_pos(P_RUNNING);
+	assert_int_equal(W.hvs_spawned, 2);
+	assert_int_equal(W.reuses, 1);
+	W.hv_exit_at = W.mono + 1;
+	W.hv_exit_kind = HV_EXIT_CRASH;
+	run(10);
+	assert_pos(P_RUNNING);
+	assert_int_equal(W.hvs_spawned, 3);
+	assert_int_equal(W.reuses, 1);
+}
+
 static void
 test_a_start_during_exit_cleanup_names_the_state(void **state)
 {
@@ -809,6 +832,7 @@ main(void)
 		T(test_a_guest_whose_probe_never_passes_fails_however_slow),
 		T(test_a_guest_whose_probe_passes_between_hangs_restarts_on),
 		T(test_reboots_before_the_probe_passes_count_by_time),
+		T(test_a_reboot_reuses_the_instance_and_a_crash_destroys_it),
 		T(test_a_start_during_exit_cleanup_names_the_state),
 		T(test_a_requested_restart_is_not_counted),
 		T(test_a_spawn_without_resources_is_retried_and_counted),

@@ -78,6 +78,7 @@ model_setup(uint64_t seed)
 	W.hook_fail_pct = (int)world_rand(15);
 	W.hook_hang_pct = world_rand(3) ? 0 : 5;
 	W.crash_pct = (int)world_rand(50);
+	W.reuse_pct = world_rand(2) ? 0 : 70;
 	W.maxrestart = world_rand(5);
 	W.maxrestarttime = 30;
 	W.hooktimeout = 10;
@@ -198,7 +199,7 @@ test_random_sequences_keep_every_rule(void **state)
 	struct timespec	 t0, t1;
 	const char	*env;
 	uint64_t	 seed;
-	unsigned long	 n = MODEL_SEQUENCES, i;
+	unsigned long	 n = MODEL_SEQUENCES, i, reuses = 0;
 
 	if ((env = getenv("VMSTATED_MODEL_SEQUENCES")) != NULL)
 		n = strtoul(env, NULL, 10);
@@ -224,12 +225,15 @@ test_random_sequences_keep_every_rule(void **state)
 			fail_msg("seed %llu: %s", (unsigned long long)seed,
 			    W.violation);
 		}
+		reuses += (unsigned long)W.reuses;
 		world_free();
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("model: %lu sequences, %lu steps, %.1f s\n", n, model_steps,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (n >= 1000 && reuses == 0)
+		fail_msg("no reboot reused its instance");
 	/* The sequences must have reached every position and event, or
 	 * the rules above were checked on part of the machine only. */
 	for (i = 0; i < VM_NPOS; i++)

@@ -190,6 +190,19 @@ fx_destroy_start(struct vm *vm)
 	return 1;
 }
 
+static bool
+fx_instance_reusable(struct vm *vm)
+{
+	(void)vm;
+	if (!W.instance_reset || W.hv_alive)
+		return false;
+	/* Manual worlds: 100 always, else never. */
+	if (W.manual ? W.reuse_pct < 100 : !world_chance(W.reuse_pct))
+		return false;
+	W.reuses++;
+	return true;
+}
+
 static void
 fx_task_signal(struct vm *vm, int sig)
 {
@@ -234,7 +247,11 @@ fx_spawn(struct vm *vm, struct buf *why)
 	W.hv_pid = ++W.next_pid;
 	W.hv_start = (uint64_t)W.hv_pid * 1000 + 3;
 	W.hvs_spawned++;
+	if (W.instance && !W.instance_reset)
+		world_violate("a hypervisor starts on an instance its guest "
+		    "did not reset and nobody destroyed");
 	W.instance = true;
+	W.instance_reset = false;
 	W.hv_exit_at = -1;
 	if (world_chance(W.crash_pct)) {
 		W.hv_exit_at = W.mono + world_randf(5.0);
@@ -414,6 +431,7 @@ fx_moved(struct vm *vm)
 const struct vm_effects world_effects = {
 	.hook_start = fx_hook_start,
 	.destroy_start = fx_destroy_start,
+	.instance_reusable = fx_instance_reusable,
 	.task_signal = fx_task_signal,
 	.spawn = fx_spawn,
 	.ask_stop = fx_ask_stop,
@@ -592,6 +610,7 @@ world_deliver(double t)
 		W.hv_exit_at = -1;
 		vm->pid = -1;
 		vm->pid_start = 0;
+		W.instance_reset = kind == HV_EXIT_REBOOT;
 		world_tracef("hypervisor ends: %s", hv_exit_name(kind));
 		world_events_seen |= UINT32_C(1) << (kind == HV_EXIT_REBOOT ?
 		    EV_EXIT_REBOOT : kind == HV_EXIT_CRASH ? EV_EXIT_CRASH :
@@ -733,12 +752,12 @@ world_daemon_restart(void)
 	}
 	if (W.hv_alive && !W.hv_dying && !W.manual && world_rand(4) == 0) {
 		world_tracef("hypervisor ends while no daemon runs");
-		W.hv_alive = false;
+		W.hv_alive = W.instance_reset = false;
 		W.hv_exit_at = -1;
 	}
 	if (W.hv_alive && W.hv_dying) {
 		/* Killed before the daemon died; its end is never seen. */
-		W.hv_alive = W.hv_dying = false;
+		W.hv_alive = W.hv_dying = W.instance_reset = false;
 		W.hv_exit_at = -1;
 	}
 	vm_free(W.vm);

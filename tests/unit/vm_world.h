@@ -60,6 +60,9 @@ struct world {
 	enum hv_exit	 hv_exit_kind;
 	int		 hvs_spawned;
 	bool		 instance;
+	bool		 instance_reset; /* by its guest: reusable */
+	int		 reuse_pct;	/* the back end reuses a reset one */
+	int		 reuses;	/* reboots without a destroy */
 
 	/* The one hook or helper. */
 	bool		 task_alive;
