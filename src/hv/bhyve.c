@@ -232,8 +232,20 @@ static bool
 bhyve_reuses_instance(struct hv_vm *hv)
 {
 	struct bhyve_state	*bs = bhyve_state(hv);
+	struct buf		 orig, err;
+	mode_t			 mode;
+	bool			 romboot;
 
-	return bs->romboot && bhyve_instance_exists(hv);
+	if (!bs->romboot || !bhyve_instance_exists(hv))
+		return false;
+	/* And the next one will too: its configfile may have changed. */
+	buf_init(&orig);
+	buf_init(&err);
+	romboot = bhyve_config_read_orig(hv->cfg, &orig, &mode, &err) == 0 &&
+	    bhyve_config_has_bootrom(hv->cfg, orig.data, orig.len);
+	buf_free(&orig);
+	buf_free(&err);
+	return romboot;
 }
 
 static char **

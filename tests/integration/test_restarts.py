@@ -6,6 +6,9 @@ The bhyve stand-in plays the guest: standin.exits lists what each run
 does (an exit status, a signal, or `run` to keep running).
 """
 
+import os
+import signal
+
 import pytest
 
 from vmstated_harness import pid_alive
@@ -63,6 +66,28 @@ def test_a_reboot_reuses_the_instance_and_a_crash_destroys_it(vmstated):
                 if "--destroy" in c.get("argv", [])]) == 1, \
         d.bhyvectl_calls("vm1")
     assert "the instance stays for the reboot" in d.log("vm1")
+
+
+def test_a_reboot_whose_configfile_lost_its_bootrom_destroys_the_instance(
+        vmstated):
+    # The next bhyve would take the instance as bhyveload left it: the
+    # configfile is read again at the reboot, and the instance goes.
+    d = vmstated
+    d.add_vm("vm1", standin={"stdout": UP, "sigterm": "reboot"})
+    d.start()
+    start(d, "vm1")
+    d.wait_log("vm1", UP)
+    conf = d.vm_dir("vm1") / "bhyve_config"
+    conf.write_text("".join(line for line in
+                            conf.read_text().splitlines(keepends=True)
+                            if not line.startswith("lpc.bootrom=")))
+    os.kill(d.status("vm1")["pid"], signal.SIGTERM)  # the guest reboots
+    d.wait_log("vm1", "virtual machine cannot be booted")
+    assert "the instance stays" not in d.log("vm1")
+    assert len(d.bhyvectl_calls("vm1")) >= 1, d.log("vm1")
+    actions = [r["action"] for r in d.standin_records("vm1")
+               if r["event"] == "instance"]
+    assert "reused" not in actions and "reinit" not in actions, actions
 
 
 def test_restarting_hook_gets_the_exit_status_of_the_reboot(vmstated):
