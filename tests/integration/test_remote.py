@@ -250,6 +250,41 @@ def test_events_follow_through_ssh_until_interrupted(remote):
 
 # ---- who the remote user is ---------------------------------------------------
 
+def test_console_and_log_through_ssh(remote):
+    # The connection switches from JSON lines to the console's bytes (or
+    # the log's) at the far end: the relay carries both alike.
+    from vmstated_harness import ConsoleClient
+    d = remote
+    d.add_vm("vm1", standin={"console": "booted, says the guest",
+                             "console_echo": "yes"},
+             bhyve_config="pci.0.31.0.device=lpc\n")
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    d.wait_log("vm1", "booted, says the guest")
+    text = d.log("vm1")
+    rc, out, err = ctl_h(d, "vmhost", "log", "vm1")
+    assert (rc, err) == (0, ""), err
+    assert out == text
+    rc, out, err = ctl_h(d, "vmhost", "log", "-n", "1", "vm1")
+    assert rc == 0 and out == text.splitlines(True)[-1], (out, err)
+    c = ConsoleClient(d, "vm1", options=("-H", "vmhost"), env=d.remote_env)
+    try:
+        c.wait_output("read-write")
+        c.wait_output("booted, says the guest")
+        c.type("through ssh\r")
+        c.wait_output("standin: got through ssh")
+        c.type("~.")
+        assert c.wait_exit() == 0
+        assert b"[detached]" in c.out
+    finally:
+        c.close()
+    assert [r["input"] for r in d.standin_records("vm1")
+            if r["event"] == "console"] == ["through ssh"]
+    assert d.state("vm1") == "running"
+    wait_for(lambda: not relays_left(d), what="the relays to end",
+             details=lambda: repr(relays_left(d)))
+
+
 def test_the_remote_user_is_authorized_as_on_that_host(remote, users):
     d = remote
     d.add_vm("mine", {"owner": users["owner"]})

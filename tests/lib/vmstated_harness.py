@@ -860,11 +860,12 @@ class ConsoleClient:
     runs it: what it prints accumulates in .out (bytes), type() is the
     keyboard.  prefix: a command that runs it (setpriv ... as a user)."""
 
-    def __init__(self, d, vm, *args, prefix=()):
+    def __init__(self, d, vm, *args, prefix=(), options=(), env=None):
         import pty
-        argv = list(prefix) + [str(d.build / "vmstatedctl"), "-s",
-                               str(d.sock), "console"] + list(args) + [vm]
-        env = dict(d.env)
+        argv = list(prefix) + [str(d.build / "vmstatedctl")] + \
+            list(options) + ["-s", str(d.sock), "console"] + list(args) + \
+            [vm]
+        env = dict(d.env, **(env or {}))
         pid, fd = pty.fork()
         if pid == 0:
             try:
