@@ -282,6 +282,7 @@ sv_forget(size_t i)
 		if (vm->timers[i] != NULL)
 			event_free(vm->timers[i]);
 	vmlog_close(vm);
+	metrics_vm_free(vm);
 	vm_free(vm);
 }
 
@@ -553,6 +554,7 @@ sv_free(void)
 			if (vms[i]->timers[t] != NULL)
 				event_free(vms[i]->timers[t]);
 		vmlog_close(vms[i]);
+		metrics_vm_free(vms[i]);
 		vm_free(vms[i]);
 		nvms--;
 	}
