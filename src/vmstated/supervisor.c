@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "platform.h"
 #include "vmstated.h"
 
 static struct vm		**vms;
@@ -535,6 +536,7 @@ sv_reload(struct buf *reply)
 	free(refused);
 	cfg_set_free(set);
 	free(conf_error);
+	platform_memory_trim();
 	control_set_mode(vmstated_config(), sv_any_owner());
 	vmlog_reopen_all();
 	return 0;
