@@ -484,6 +484,8 @@ settle_name(struct vm_load *l, const struct ucl_node *root,
 	l->name = xstrdup(vm->name);
 }
 
+static void	 borrow(struct vm_load *);
+
 /* Load dir into *l: l->vm when valid, else l->errs tells why. */
 static void
 load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
@@ -536,17 +538,54 @@ load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
 	if (l->errs.count > 0) {
 		cfg_vm_free(l->vm);
 		l->vm = NULL;
+		return;
 	}
+	borrow(l);
+}
+
+/*
+ * A valid VM's strings are the same as the load's: the load borrows
+ * them and frees its own now.  Kept until every VM is loaded (the
+ * checks across VMs need them), its copies left a hole of some 150
+ * bytes per VM between the configurations that stay, which the
+ * allocator could never give back: 1.5 MB with 10,000 VMs.
+ */
+static void
+borrow(struct vm_load *l)
+{
+	free(l->name);
+	free(l->dir);
+	free(l->dirname);
+	free(l->config_path);
+	l->name = l->vm->name;
+	l->dir = l->vm->dir;
+	l->dirname = l->vm->dirname;
+	l->config_path = l->vm->config_path;
+	l->borrowed = true;
+}
+
+void
+cfg_load_unborrow(struct vm_load *l)
+{
+	if (!l->borrowed)
+		return;
+	l->name = xstrdup(l->name);
+	l->dir = xstrdup(l->dir);
+	l->dirname = xstrdup(l->dirname);
+	l->config_path = xstrdup(l->config_path);
+	l->borrowed = false;
 }
 
 static void
 load_free(struct vm_load *l)
 {
 	cfg_vm_free(l->vm);
-	free(l->name);
-	free(l->dir);
-	free(l->dirname);
-	free(l->config_path);
+	if (!l->borrowed) {
+		free(l->name);
+		free(l->dir);
+		free(l->dirname);
+		free(l->config_path);
+	}
 	cfg_errors_free(&l->errs);
 }
 

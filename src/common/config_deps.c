@@ -66,6 +66,7 @@ by_name_find(const struct by_name *bn, const char *name)
 static void
 refuse(struct vm_load *l)
 {
+	cfg_load_unborrow(l);
 	cfg_vm_free(l->vm);
 	l->vm = NULL;
 }

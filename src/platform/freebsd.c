@@ -363,3 +363,14 @@ platform_console_reattach(const char *name, const char *hv_path,
 	}
 	return nmdm_open_b(name);
 }
+
+/* jemalloc(3) gives back unused pages by itself. */
+void
+platform_memory_init(void)
+{
+}
+
+void
+platform_memory_trim(void)
+{
+}

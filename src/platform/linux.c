@@ -10,6 +10,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,5 +361,30 @@ platform_console_reattach(const char *name, const char *hv_path,
 	(void)watch_fd;
 	errno = ENOSYS;
 	return -1;
+#endif
+}
+
+/*
+ * glibc: a block of at least 128 KiB is mmap'd and unmapped when freed;
+ * setting the thresholds fixes them there (mallopt(3): the dynamic
+ * adjustment stops), and the top of the heap is given back once 128 KiB
+ * of it are free.  Other C libraries: nothing (musl returns large blocks
+ * itself).
+ */
+void
+platform_memory_init(void)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+#endif
+}
+
+/* malloc_trim(3) also gives back the free pages inside the heap. */
+void
+platform_memory_trim(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
 #endif
 }

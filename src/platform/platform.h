@@ -135,4 +135,16 @@ int	 platform_console_pair(const char *name, char *hv_path, size_t len,
 int	 platform_console_reattach(const char *name, const char *hv_path,
 	    int watch_fd);
 
+/*
+ * The daemon's memory.  platform_memory_init(), once at start: freed
+ * blocks as large as a status reply of thousands of VMs go back to the
+ * system (glibc raises its mmap and trim thresholds to the largest block
+ * freed, and then keeps megabytes a reply used until the daemon exits).
+ * platform_memory_trim(), after a (re)load: what loading the
+ * configurations used and freed goes back to the system.  Nothing to do
+ * where the allocator does this itself (FreeBSD's jemalloc).
+ */
+void	 platform_memory_init(void);
+void	 platform_memory_trim(void);
+
 #endif

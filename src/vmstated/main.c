@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "platform.h"
 #include "proc.h"
 #include "vmstated.h"
 
@@ -228,6 +229,7 @@ main(int argc, char *argv[])
 	const int	 signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 
 	daemon_sanitize_fds();
+	platform_memory_init();
 	configdir = xstrdup(CONFIGDIR);
 	logdir = xstrdup(LOGDIR);
 	while ((ch = getopt(argc, argv, "c:fhl:np:s:Tv")) != -1) {
@@ -333,6 +335,7 @@ main(int argc, char *argv[])
 	metrics_init();
 	sv_load(set);
 	cfg_set_free(set);
+	platform_memory_trim();
 	log_info("started: %zu VMs, %zu invalid, socket %s", sv_count(),
 	    sv_invalid_count(), abs_sock);
 	daemon_report(1, NULL);

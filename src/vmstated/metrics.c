@@ -39,30 +39,54 @@ metrics_init(void)
 
 /* ---- Measuring. ---- */
 
-/* A VM seen for the first time: its clocks start now. */
+/*
+ * What was measured of a VM, made when it first moves: until then it has
+ * been in the state it was loaded in since it was loaded, and nothing
+ * else (idle_stats).  Restarts a previous daemon counted are its own:
+ * only those after the load count.
+ */
 static struct vm_stats *
 stats_of(struct vm *vm)
 {
-	struct vm_stats	*st = &vm->stats;
-	int		 i;
+	struct vm_stats	*st;
 
-	if (st->loaded != 0)
-		return st;
-	st->loaded = st->entered = vm_clock_mono();
-	st->pos = vm->pos;
+	if (vm->stats != NULL)
+		return vm->stats;
+	st = vm->stats = xcalloc(1, sizeof(*st));
+	st->entered = st->restart_seen = vm->loaded;
 	st->last_boot = st->last_stop = -1;
-	/* Restarts a previous daemon counted are its own. */
-	st->restart_seen = st->loaded;
-	for (i = 0; i < vm->nrestarts; i++)
-		if (vm->restarts[i] > st->restart_seen)
-			st->restart_seen = vm->restarts[i];
 	return st;
+}
+
+/* The figures of a VM that never moved, for writing. */
+static const struct vm_stats idle_stats = {
+	.last_boot = -1,
+	.last_stop = -1,
+};
+
+static const struct vm_stats *
+stats_peek(const struct vm *vm)
+{
+	return vm->stats != NULL ? vm->stats : &idle_stats;
+}
+
+static double
+entered_at(const struct vm *vm)
+{
+	return vm->stats != NULL ? vm->stats->entered : vm->loaded;
 }
 
 void
 metrics_vm_new(struct vm *vm)
 {
-	(void)stats_of(vm);
+	vm->loaded = vm_clock_mono();
+}
+
+void
+metrics_vm_free(struct vm *vm)
+{
+	free(vm->stats);
+	vm->stats = NULL;
 }
 
 /*
@@ -162,7 +186,6 @@ metrics_moved(struct vm *vm)
 	struct vm_stats	*st = stats_of(vm);
 	double		 now = vm_clock_mono();
 
-	st->pos = vm->pos;
 	count_restarts(vm, st);
 	if (vm_at_rest(vm) || is_recovering(vm->pos)) {
 		st->boot_began = st->stop_began = 0;
@@ -337,12 +360,12 @@ write_states(struct metrics_ctx *m)
 	    "seconds", "Seconds the VM has spent in each state since the "
 	    "daemon loaded it.");
 	for (i = 0; i < m->nvms; i++) {
-		struct vm_stats *st = &m->vms[i]->stats;
+		const struct vm_stats *st = stats_peek(m->vms[i]);
 		for (s = 0; s < VM_NSTATES; s++)
 			vm_sample2(m, m->vms[i]->name, "state",
 			    state_label(s), NULL, st->in_state[s] +
 			    (s == (int)m->vms[i]->state ?
-			    m->now - st->entered : 0));
+			    m->now - entered_at(m->vms[i]) : 0));
 	}
 }
 
@@ -356,7 +379,7 @@ write_restarts(struct metrics_ctx *m)
 	    "loaded the VM.");
 	for (i = 0; i < m->nvms; i++)
 		vm_sample(m, m->vms[i]->name, NULL,
-		    (double)m->vms[i]->stats.restarts);
+		    (double)stats_peek(m->vms[i])->restarts);
 	expfmt_family(&m->w, "vmstated_vm_restarts_in_window", EXPFMT_GAUGE,
 	    NULL, "Automatic restarts within the last maxrestarttime "
 	    "seconds; one more than maxrestart makes the VM fail.");
@@ -385,16 +408,16 @@ write_durations(struct metrics_ctx *m)
 	    "request (or the beginning of its last restart) until it was "
 	    "running.");
 	for (i = 0; i < m->nvms; i++)
-		if (m->vms[i]->stats.last_boot >= 0)
+		if (stats_peek(m->vms[i])->last_boot >= 0)
 			vm_sample(m, m->vms[i]->name, NULL,
-			    m->vms[i]->stats.last_boot);
+			    stats_peek(m->vms[i])->last_boot);
 	expfmt_family(&m->w, "vmstated_vm_last_stop_duration_seconds",
 	    EXPFMT_GAUGE, "seconds", "Seconds from the VM's last stop (a "
 	    "request, or the guest powering off) until it was stopped.");
 	for (i = 0; i < m->nvms; i++)
-		if (m->vms[i]->stats.last_stop >= 0)
+		if (stats_peek(m->vms[i])->last_stop >= 0)
 			vm_sample(m, m->vms[i]->name, NULL,
-			    m->vms[i]->stats.last_stop);
+			    stats_peek(m->vms[i])->last_stop);
 }
 
 static void
@@ -405,28 +428,28 @@ write_probes(struct metrics_ctx *m)
 	expfmt_family(&m->w, "vmstated_vm_probe_success", EXPFMT_GAUGE, NULL,
 	    "1 when the VM's last probe passed, 0 when it failed.");
 	for (i = 0; i < m->nvms; i++)
-		if (m->vms[i]->stats.probes > 0)
+		if (stats_peek(m->vms[i])->probes > 0)
 			vm_sample(m, m->vms[i]->name, NULL,
 			    m->vms[i]->probe_ok ? 1 : 0);
 	expfmt_family(&m->w, "vmstated_vm_probe_consecutive_failures",
 	    EXPFMT_GAUGE, NULL, "Probes of the VM that failed in a row, "
 	    "up to now.");
 	for (i = 0; i < m->nvms; i++)
-		if (m->vms[i]->stats.probes > 0)
+		if (stats_peek(m->vms[i])->probes > 0)
 			vm_sample(m, m->vms[i]->name, NULL,
 			    m->vms[i]->probe_failed_in_row);
 	expfmt_family(&m->w, "vmstated_vm_probes", EXPFMT_COUNTER, NULL,
 	    "Probes of the VM that ran.");
 	for (i = 0; i < m->nvms; i++)
-		if (m->vms[i]->stats.probes > 0)
+		if (stats_peek(m->vms[i])->probes > 0)
 			vm_sample(m, m->vms[i]->name, NULL,
-			    (double)m->vms[i]->stats.probes);
+			    (double)stats_peek(m->vms[i])->probes);
 	expfmt_family(&m->w, "vmstated_vm_probe_failures", EXPFMT_COUNTER,
 	    NULL, "Probes of the VM that failed.");
 	for (i = 0; i < m->nvms; i++)
-		if (m->vms[i]->stats.probes > 0)
+		if (stats_peek(m->vms[i])->probes > 0)
 			vm_sample(m, m->vms[i]->name, NULL,
-			    (double)m->vms[i]->stats.probe_failures);
+			    (double)stats_peek(m->vms[i])->probe_failures);
 }
 
 static void
@@ -441,7 +464,7 @@ write_hooks(struct metrics_ctx *m)
 	    "hook.");
 	for (i = 0; i < m->nvms; i++)
 		for (s = 0; s < VM_NSTATES; s++) {
-			h = &m->vms[i]->stats.hooks[s];
+			h = &stats_peek(m->vms[i])->hooks[s];
 			if (h->runs == 0)
 				continue;
 			vm_sample2(m, m->vms[i]->name, "hook", state_label(s),
@@ -454,14 +477,14 @@ write_hooks(struct metrics_ctx *m)
 	    "VM's hooks took.");
 	for (i = 0; i < m->nvms; i++)
 		for (s = 0; s < VM_NSTATES; s++)
-			if ((h = &m->vms[i]->stats.hooks[s])->runs > 0)
+			if ((h = &stats_peek(m->vms[i])->hooks[s])->runs > 0)
 				vm_sample2(m, m->vms[i]->name, "hook",
 				    state_label(s), NULL, h->last);
 	expfmt_family(&m->w, "vmstated_vm_hook_failures", EXPFMT_COUNTER,
 	    NULL, "Runs of each of the VM's hooks that failed.");
 	for (i = 0; i < m->nvms; i++)
 		for (s = 0; s < VM_NSTATES; s++)
-			if ((h = &m->vms[i]->stats.hooks[s])->runs > 0)
+			if ((h = &stats_peek(m->vms[i])->hooks[s])->runs > 0)
 				vm_sample2(m, m->vms[i]->name, "hook",
 				    state_label(s), NULL,
 				    (double)h->failures);
@@ -482,6 +505,19 @@ name_taken(const struct metrics_ctx *m, const char *name)
 	return false;
 }
 
+/* A restart is a move, which made the VM's figures; in case one were
+ * recorded without a move, it still counts. */
+static bool
+restarted_since_load(const struct vm *vm)
+{
+	int	 i;
+
+	for (i = 0; i < vm->nrestarts; i++)
+		if (vm->restarts[i] > vm->loaded)
+			return true;
+	return false;
+}
+
 /* The VMs this client may see, brought up to date. */
 static void
 collect(struct metrics_ctx *m)
@@ -495,8 +531,8 @@ collect(struct metrics_ctx *m)
 		vm = sv_vm(i);
 		if (!request_may_operate(m->peer, vm))
 			continue;
-		(void)stats_of(vm);
-		count_restarts(vm, &vm->stats);
+		if (vm->stats != NULL || restarted_since_load(vm))
+			count_restarts(vm, stats_of(vm));
 		m->vms[m->nvms++] = vm;
 	}
 	m->invalid = xcalloc(sv_invalid_count(), sizeof(*m->invalid));

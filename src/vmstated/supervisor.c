@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "platform.h"
 #include "vmstated.h"
 
 static struct vm		**vms;
@@ -282,6 +283,7 @@ sv_forget(size_t i)
 		if (vm->timers[i] != NULL)
 			event_free(vm->timers[i]);
 	vmlog_close(vm);
+	metrics_vm_free(vm);
 	vm_free(vm);
 }
 
@@ -534,6 +536,7 @@ sv_reload(struct buf *reply)
 	free(refused);
 	cfg_set_free(set);
 	free(conf_error);
+	platform_memory_trim();
 	control_set_mode(vmstated_config(), sv_any_owner());
 	vmlog_reopen_all();
 	return 0;
@@ -553,6 +556,7 @@ sv_free(void)
 			if (vms[i]->timers[t] != NULL)
 				event_free(vms[i]->timers[t]);
 		vmlog_close(vms[i]);
+		metrics_vm_free(vms[i]);
 		vm_free(vms[i]);
 		nvms--;
 	}
