@@ -53,9 +53,15 @@ arena_alloc(struct reply *r, size_t n)
 	return b->data + b->used - n;
 }
 
-static const char *
+/*
+ * The daemon writes no white space between tokens: test for none first,
+ * with one comparison, since this runs before and after every token.
+ */
+static inline const char *
 skip_space(const char *p)
 {
+	if ((unsigned char)*p > ' ')
+		return p;
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	return p;
@@ -304,14 +310,19 @@ check_number(struct reply *r, const char *p)
 }
 
 /*
- * Check a literal word; returns what follows it.  strncmp, not memcmp:
- * it stops at the line's end ("{\"a\":t" must not be read past).
+ * Check a literal word; returns what follows it.  Byte by byte, not
+ * memcmp: the first byte that differs, the line's NUL included, stops
+ * it ("{\"a\":t" must not be read past); and not strncmp, whose call
+ * cost more than the comparison for a status row's many nulls.
  */
 static const char *
 check_word(struct reply *r, const char *p, const char *word, size_t len)
 {
-	if (strncmp(p, word, len) != 0)
-		return fail(r, p, "not a JSON value");
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != word[i])
+			return fail(r, p, "not a JSON value");
 	return p + len;
 }
 
@@ -641,20 +652,24 @@ reply_next(struct reply_cursor *c, const char **key, struct reply_value *v)
 	if (*p == '}' || *p == ']')
 		return cursor_done(c, p);
 	if (c->object) {
-		len = 0;
-		for (k = p + 1; k[len] != '"' && k[len] != '\\' &&
-		    len < sizeof(c->key) - 1; len++)
+		/* The stop table: one look-up per byte of the key. */
+		for (k = p + 1, len = 0; !string_stop[(unsigned char)k[len]];
+		    len++)
 			;
-		if (k[len] == '"') {
-			/* The usual short key without escapes. */
-			memcpy(c->key, k, len);
-			c->key[len] = '\0';
+		if (k[len] == '"' && (key == NULL || len < sizeof(c->key))) {
+			/* The usual short key without escapes; copied only
+			 * for a caller that wants it as a C string. */
+			c->key_at = k;
 			c->key_len = len;
 			p = k + len + 1;
-			if (key != NULL)
+			if (key != NULL) {
+				memcpy(c->key, k, len);
+				c->key[len] = '\0';
 				*key = c->key;
+			}
 		} else {
 			k = read_string(c->reply, p, &len);
+			c->key_at = k;
 			c->key_len = len;
 			p = skip_string(p);
 			if (key != NULL)
@@ -704,6 +719,27 @@ reply_append_string(const struct reply_value *v, struct buf *b)
 	b->len = start + decode_in_place(b->data + start, raw);
 	b->data[b->len] = '\0';
 	return b->len - start;
+}
+
+/*
+ * The text of the string value v as it stands in the line, when it has
+ * no escape to decode (most strings): *len bytes, not NUL-terminated,
+ * and no NUL among them.  NULL when it must be decoded (reply_string(),
+ * reply_append_string()) or v is not a string.
+ */
+const char *
+reply_plain(const struct reply_value *v, size_t *len)
+{
+	const char	*p;
+
+	if (v->type != REPLY_STRING)
+		return NULL;
+	for (p = v->at + 1; !string_stop[(unsigned char)*p]; p++)
+		;
+	if (*p != '"')
+		return NULL;
+	*len = (size_t)(p - v->at) - 1;
+	return v->at + 1;
 }
 
 /*

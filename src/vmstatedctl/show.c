@@ -281,31 +281,54 @@ struct status_table {
 };
 
 /*
+ * Append n bytes to the table's text, the room tested inline: a table of
+ * a thousand rows is some ten thousand pieces, and a call to
+ * buf_append() for each cost more than the copying.  The text is
+ * NUL-terminated by end_cell(), not by each piece.
+ */
+static inline void
+put(struct buf *b, const char *s, size_t n)
+{
+	if (b->cap - b->len <= n)
+		buf_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
+
+/*
  * End the cell begun at offset start as column col of the last row:
- * sanitize it, note its width, terminate it.
+ * sanitize it, note its width, terminate it.  Its text holds no NUL
+ * (scalar_text() and put_cstring() stop at one).
  */
 static void
 end_cell(struct status_table *t, int col, size_t start)
 {
-	unsigned char	*p;
+	unsigned char	*p, *end;
 
-	for (p = (unsigned char *)t->text.data + start; *p != '\0'; p++)
+	end = (unsigned char *)t->text.data + t->text.len;
+	for (p = (unsigned char *)t->text.data + start; p < end; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	t->rows[t->nrows - 1].width[col] =
-	    (unsigned int)((char *)p - t->text.data - start);
-	buf_append(&t->text, "", 1);
+	t->rows[t->nrows - 1].width[col] = (unsigned int)(t->text.len - start);
+	put(&t->text, "", 1);
 }
 
-/* The cell of a member shown as it is ("-" when absent). */
+/*
+ * The cell of a member shown as it is ("-" when absent).  The usual
+ * values, null and strings without escapes, are copied straight from the
+ * line; the others go through scalar_text().
+ */
 static void
 value_cell(struct reply *r, struct status_table *t, int col,
     const struct reply_value *v)
 {
-	size_t	 start = t->text.len;
+	const char	*s;
+	size_t		 start = t->text.len, len;
 
-	if (v == NULL)
-		buf_append(&t->text, "-", 1);
+	if (v == NULL || v->type == REPLY_NULL)
+		put(&t->text, "-", 1);
+	else if ((s = reply_plain(v, &len)) != NULL)
+		put(&t->text, len == 0 ? "-" : s, len == 0 ? 1 : len);
 	else
 		scalar_text(r, v, &t->text, NULL);
 	end_cell(t, col, start);
@@ -339,15 +362,14 @@ status_row(struct reply *r, struct reply_value *vm, struct reply_cursor *vms,
 	struct reply_cursor	 c;
 	struct buf		*text = &t->text;
 	bool			 seen[SK_COUNT] = { false };
-	const char		*key;
 	enum status_key		 k;
 	int64_t			 n, max;
 	size_t			 start;
 
 	/* One pass over the members; the first of a repeated key counts. */
 	reply_enter(r, vm, &c, vms);
-	while (reply_next(&c, &key, &v))
-		if ((k = status_key(key, c.key_len)) != SK_OTHER &&
+	while (reply_next(&c, NULL, &v))
+		if ((k = status_key(c.key_at, c.key_len)) != SK_OTHER &&
 		    !seen[k]) {
 			seen[k] = true;
 			m[k] = v;
