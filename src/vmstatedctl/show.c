@@ -226,34 +226,36 @@ enum status_key {
 
 /*
  * Which of them the key k (len bytes) is: by length first, since a row
- * has a dozen members and a thousand rows are common.
+ * has a dozen members and a thousand rows are common.  Tests in a row,
+ * in the order the daemon writes the members, not a switch on the first
+ * letter: its indirect jump was mispredicted at nearly every member, a
+ * third of the rows' own time (perf annotate); these branches repeat
+ * from one row to the next.
  */
 static enum status_key
 status_key(const char *k, size_t len)
 {
 #define IS(s)	(len == sizeof(s) - 1 && memcmp(k, s, sizeof(s) - 1) == 0)
-	switch (k[0]) {
-	case 'n':
-		return IS("name") ? SK_NAME : SK_OTHER;
-	case 's':
-		return IS("state") ? SK_STATE : SK_OTHER;
-	case 'p':
-		return IS("pid") ? SK_PID : SK_OTHER;
-	case 'u':
-		return IS("uptime") ? SK_UPTIME : SK_OTHER;
-	case 'r':
-		return IS("restarts") ? SK_RESTARTS : SK_OTHER;
-	case 'm':
-		return IS("maxrestart") ? SK_MAXRESTART : SK_OTHER;
-	case 'o':
-		return IS("owner") ? SK_OWNER : SK_OTHER;
-	case 'g':
-		return IS("group") ? SK_GROUP : SK_OTHER;
-	case 'd':
-		return IS("description") ? SK_DESCRIPTION : SK_OTHER;
-	case 'e':
-		return IS("error") ? SK_ERROR : SK_OTHER;
-	}
+	if (IS("name"))
+		return SK_NAME;
+	if (IS("state"))
+		return SK_STATE;
+	if (IS("pid"))
+		return SK_PID;
+	if (IS("uptime"))
+		return SK_UPTIME;
+	if (IS("restarts"))
+		return SK_RESTARTS;
+	if (IS("maxrestart"))
+		return SK_MAXRESTART;
+	if (IS("owner"))
+		return SK_OWNER;
+	if (IS("group"))
+		return SK_GROUP;
+	if (IS("description"))
+		return SK_DESCRIPTION;
+	if (IS("error"))
+		return SK_ERROR;
 	return SK_OTHER;
 #undef IS
 }
