@@ -419,9 +419,16 @@ status_row(struct reply *r, struct reply_value *vm, struct reply_cursor *vms,
 	value_cell(r, t, 6, seen[SK_DESCRIPTION] ? &m[SK_DESCRIPTION] : NULL);
 }
 
+/* Cells and padding up to this long are copied in fixed-size moves. */
+#define SHORT_CELL	16
+
 /*
  * Print the rows aligned, the last column free, as one write: a table
- * of a thousand rows is a thousand lines.
+ * of a thousand rows is a thousand lines.  A short cell and its padding
+ * are copied as SHORT_CELL bytes each, which the compiler does in a move
+ * or two, then the pointer advances by what counts: a call to memcpy and
+ * memset per cell was most of the time of printing.  The text and the
+ * output have SHORT_CELL bytes to spare for that (show_status()).
  */
 static void
 print_table(const struct status_table *t)
@@ -430,7 +437,7 @@ print_table(const struct status_table *t)
 	unsigned int		 width[STATUS_COLUMNS] = { 0 };
 	const char		*cell;
 	char			*out, *o;
-	size_t			 c, total = 0;
+	size_t			 c, pad, total = 0;
 
 	for (row = t->rows; row < t->rows + t->nrows; row++) {
 		for (c = 0; c < STATUS_COLUMNS; c++)
@@ -440,18 +447,25 @@ print_table(const struct status_table *t)
 	}
 	for (c = 0; c < STATUS_COLUMNS - 1; c++)
 		total += (width[c] + 2) * t->nrows;
-	o = out = xmalloc(total);
+	o = out = xmalloc(total + SHORT_CELL);
 	for (row = t->rows; row < t->rows + t->nrows; row++) {
 		cell = t->text.data + row->offset;
 		for (c = 0; c < STATUS_COLUMNS; c++) {
-			memcpy(o, cell, row->width[c]);
+			if (row->width[c] <= SHORT_CELL)
+				memcpy(o, cell, SHORT_CELL);
+			else
+				memcpy(o, cell, row->width[c]);
 			o += row->width[c];
 			cell += row->width[c] + 1;
 			if (c == STATUS_COLUMNS - 1)
 				break;
 			/* printf("%-*s  "), without its cost. */
-			memset(o, ' ', width[c] + 2 - row->width[c]);
-			o += width[c] + 2 - row->width[c];
+			pad = width[c] + 2 - row->width[c];
+			if (pad <= SHORT_CELL)
+				memset(o, ' ', SHORT_CELL);
+			else
+				memset(o, ' ', pad);
+			o += pad;
 		}
 		*o++ = '\n';
 	}
@@ -516,6 +530,7 @@ show_status(struct reply *r)
 	while (reply_next(&c, NULL, &vm))
 		if (vm.type == REPLY_OBJECT)
 			status_row(r, &vm, &c, &t);
+	buf_reserve(&t.text, SHORT_CELL);	/* for print_table() */
 	if (c.count == 0)
 		printf("vmstated has no VMs configured\n");
 	else {
