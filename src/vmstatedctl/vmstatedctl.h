@@ -112,6 +112,7 @@ struct reply_cursor {
 	bool			 object;
 	bool			 done;
 	char			 key[64];	/* the last key, when short */
+	const char		*key_at;	/* its key_len bytes, no NUL */
 	size_t			 key_len;	/* of the last key; NULs count */
 };
 
@@ -130,6 +131,7 @@ bool	 reply_lookup(struct reply *, const struct reply_value *obj,
 	    const char *key, struct reply_value *);
 const char *reply_string(struct reply *, struct reply_value *);
 size_t	 reply_append_string(const struct reply_value *, struct buf *);
+const char *reply_plain(const struct reply_value *, size_t *len);
 const char *reply_str(struct reply *, const struct reply_value *obj,
 	    const char *key);
 bool	 reply_true(struct reply *, const struct reply_value *obj,

@@ -402,6 +402,72 @@ test_strings_keep_their_nuls(void **state)
 	reply_free(&r);
 }
 
+/*
+ * The reader scans strings a word at a time: put an escape, a byte that
+ * must be refused, or a multibyte character at every offset of keys and
+ * values of every length up to a few words, and at the line's end.
+ */
+static void
+test_every_offset_in_long_strings(void **state)
+{
+	static const char *specials[] = { "\\\"", "\\\\", "\\u0000",
+	    "\\n", "\xc3\xa9", "\x7f", "~", " " };
+	static const char *refused[] = { "\x01", "\t", "\x1f", "\"" };
+	struct buf		 b;
+	struct reply		 r;
+	struct reply_cursor	 c;
+	struct reply_value	 v, top = { .type = REPLY_OBJECT };
+	const char		*plain;
+	size_t			 len, at, i, got;
+
+	buf_init(&b);
+	for (len = 0; len <= 40; len++)
+		for (at = 0; at <= len; at++) {
+			for (i = 0; i < sizeof(specials) / sizeof(*specials);
+			    i++) {
+				buf_reset(&b);
+				buf_puts(&b, "{\"k");
+				buf_fill(&b, 'k', at);
+				buf_puts(&b, specials[i]);
+				buf_fill(&b, 'k', len - at);
+				buf_puts(&b, "\":\"");
+				buf_fill(&b, 'v', at);
+				buf_puts(&b, specials[i]);
+				buf_fill(&b, 'v', len - at);
+				buf_puts(&b, "\"}");
+				compare_line(b.data);
+				/* Plain when there is no escape to decode. */
+				assert_int_equal(reply_parse(&r, b.data,
+				    b.len), 0);
+				top.at = b.data;
+				reply_enter(&r, &top, &c, NULL);
+				assert_true(reply_next(&c, NULL, &v));
+				plain = reply_plain(&v, &got);
+				if (specials[i][0] == '\\')
+					assert_null(plain);
+				else {
+					assert_non_null(plain);
+					assert_int_equal(got,
+					    len + strlen(specials[i]));
+				}
+				reply_free(&r);
+			}
+			for (i = 0; i < sizeof(refused) / sizeof(*refused);
+			    i++) {
+				buf_reset(&b);
+				buf_puts(&b, "{\"k\":\"");
+				buf_fill(&b, 'v', at);
+				buf_puts(&b, refused[i]);
+				buf_fill(&b, 'v', len - at);
+				buf_puts(&b, "\"}");
+				assert_int_equal(reply_parse(&r, b.data,
+				    b.len), -1);
+				reply_free(&r);
+			}
+		}
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -411,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_refuses_what_is_not_json),
 		cmocka_unit_test(test_cursor_passes_over_what_it_does_not_enter),
 		cmocka_unit_test(test_strings_keep_their_nuls),
+		cmocka_unit_test(test_every_offset_in_long_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
