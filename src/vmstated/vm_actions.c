@@ -303,17 +303,35 @@ vm_teardown_next(struct vm *vm, bool failing)
 	return failing ? P_FAILED_HOOK : P_STOPPED_HOOK;
 }
 
-/* Something failed with no hypervisor left: tear down, then failed. */
-static enum vm_pos
-vm_fail_teardown(struct vm *vm, const char *reason)
+/* Giving up: the VM is to end in failed, for reason. */
+static void
+vm_give_up(struct vm *vm, const char *reason)
 {
-	vm_want(vm, INTENT_STOP, NULL);		/* giving up */
+	vm_want(vm, INTENT_STOP, NULL);
 	log_warnx("%s: failing (%s)", vm->name, reason);
 	free(vm->fail_reason);
 	vm->fail_reason = xstrdup(reason);
 	vm->reason = vm->fail_reason;
 	vm->by_uid = -1;
+}
+
+/* Something failed with no hypervisor left: tear down, then failed. */
+static enum vm_pos
+vm_fail_teardown(struct vm *vm, const char *reason)
+{
+	vm_give_up(vm, reason);
 	return vm_teardown_next(vm, true);
+}
+
+/*
+ * The same after a hypervisor may have left its instance (kept for a
+ * reboot, see act_destroy): destroy it first, if it is there.
+ */
+static enum vm_pos
+vm_fail_destroy(struct vm *vm, const char *reason)
+{
+	vm_give_up(vm, reason);
+	return vm_destroy_then(vm, P_FAILING_DESTROY);
 }
 
 enum vm_pos
@@ -368,7 +386,7 @@ vm_spawn(struct vm *vm, enum vm_pos ok, enum vm_pos retry)
 			vm->retry_delay = VM_RETRY_MAX;
 		return retry;
 	}
-	return vm_fail_teardown(vm, "start-failed");
+	return vm_fail_destroy(vm, "start-failed");
 }
 
 enum vm_pos
@@ -851,7 +869,7 @@ enum vm_pos
 act_respawn(struct vm *vm, struct vm_ctx *ctx)
 {
 	if (!vm_count_restart(vm))
-		return vm_fail_teardown(vm, "restart-limit");
+		return vm_fail_destroy(vm, "restart-limit");
 	return vm_spawn(vm, P_RESTARTED_HOOK, P_RESTART_RETRY);
 }
 

@@ -68,6 +68,19 @@ def test_a_reboot_reuses_the_instance_and_a_crash_destroys_it(vmstated):
     assert "the instance stays for the reboot" in d.log("vm1")
 
 
+def test_a_reboot_past_the_restart_limit_leaves_no_instance(vmstated):
+    # The instance kept for a reboot must not outlive a VM that fails.
+    d = vmstated
+    d.add_vm("vm1", {"maxrestart": 0},
+             standin={"exits": "0", "delay": DELAY})
+    d.start()
+    start(d, "vm1")
+    d.wait_state("vm1", "failed")
+    assert not (d.vmm / "vm1").exists()
+    assert len(d.bhyvectl_calls("vm1")) == 1, d.log("vm1")
+    assert len(d.standin_starts("vm1")) == 1
+
+
 def test_a_reboot_whose_configfile_lost_its_bootrom_destroys_the_instance(
         vmstated):
     # The next bhyve would take the instance as bhyveload left it: the

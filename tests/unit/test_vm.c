@@ -636,6 +636,27 @@ test_a_reboot_reuses_the_instance_and_a_crash_destroys_it(void **state)
 	assert_int_equal(W.reuses, 1);
 }
 
+/* ... unless the reboot is one too many: failed, the instance gone. */
+static void
+test_a_reboot_past_the_restart_limit_destroys_the_kept_instance(
+    void **state)
+{
+	world_init(1);
+	W.manual = true;
+	W.maxrestart = 0;
+	W.reuse_pct = 100;
+	world_start();
+	request(EV_START);
+	assert_pos(P_RUNNING);
+	W.hv_exit_at = W.mono + 1;
+	W.hv_exit_kind = HV_EXIT_REBOOT;
+	run(10);
+	assert_pos(P_FAILED);
+	assert_string_equal(W.vm->fail_reason, "restart-limit");
+	assert_false(W.instance);
+	assert_int_equal(W.hvs_spawned, 1);
+}
+
 static void
 test_a_start_during_exit_cleanup_names_the_state(void **state)
 {
@@ -833,6 +854,7 @@ main(void)
 		T(test_a_guest_whose_probe_passes_between_hangs_restarts_on),
 		T(test_reboots_before_the_probe_passes_count_by_time),
 		T(test_a_reboot_reuses_the_instance_and_a_crash_destroys_it),
+		T(test_a_reboot_past_the_restart_limit_destroys_the_kept_instance),
 		T(test_a_start_during_exit_cleanup_names_the_state),
 		T(test_a_requested_restart_is_not_counted),
 		T(test_a_spawn_without_resources_is_retried_and_counted),

@@ -177,6 +177,7 @@ fx_hook_start(struct vm *vm)
 static int
 fx_destroy_start(struct vm *vm)
 {
+	W.instance_left = false;
 	if (!W.instance)
 		return 0;
 	if (W.hv_alive)
@@ -250,7 +251,7 @@ fx_spawn(struct vm *vm, struct buf *why)
 	if (W.instance && !W.instance_reset)
 		world_violate("a hypervisor starts on an instance its guest "
 		    "did not reset and nobody destroyed");
-	W.instance = true;
+	W.instance = W.instance_left = true;
 	W.instance_reset = false;
 	W.hv_exit_at = -1;
 	if (world_chance(W.crash_pct)) {
@@ -825,6 +826,9 @@ world_check(void)
 		world_violate("at rest with phases begun %d/%d, torn down "
 		    "%d/%d", W.net_begun, W.storage_begun, W.net_torn,
 		    W.storage_torn);
+	if (vm_at_rest(vm) && W.instance && W.instance_left)
+		world_violate("at rest in %s with the instance its hypervisor "
+		    "left, never destroyed", vm_pos_name(vm->pos));
 	if (W.shutdown && !vm_at_rest(vm) &&
 	    W.mono > W.shutdown_at + world_shutdown_bound())
 		world_violate("still %s %.0f s after the shutdown began",

@@ -61,6 +61,7 @@ struct world {
 	int		 hvs_spawned;
 	bool		 instance;
 	bool		 instance_reset; /* by its guest: reusable */
+	bool		 instance_left;	/* by a hypervisor, no destroy tried */
 	int		 reuse_pct;	/* the back end reuses a reset one */
 	int		 reuses;	/* reboots without a destroy */
 
