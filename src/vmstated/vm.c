@@ -202,8 +202,7 @@ static const struct vm_row vm_table[] = {
 	ROW(P(P_RESTART_DESTROY), HELPERS, DOWNWARD,
 	    P(P_STOPPING_HOOK), act_stopping_gone),
 	ROW(P(P_RESTART_RETRY), E(EV_RETRY_TIMER), UPWARD,
-	    P(P_RESTARTED_HOOK) | P(P_RESTART_RETRY) | P(P_FAILING_DESTROY),
-	    act_respawn_retry),
+	    P(P_RESTART_DESTROY), act_respawn_retry),
 	ROW(P(P_RESTARTED_HOOK), E(EV_HOOK_OK), UPWARD,
 	    P(P_RUNNING_HOOK), act_enter_running),
 

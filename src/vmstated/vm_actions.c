@@ -831,6 +831,7 @@ act_destroy(struct vm *vm, struct vm_ctx *ctx)
 	switch (vm->pos) {
 	case P_RESTART_HOOK:
 	case P_RESTART_WAIT:
+	case P_RESTART_RETRY:
 		/* The guest rebooted and nothing was asked: what the
 		 * hypervisor reuses stays, as bhyve's vmrun.sh leaves it. */
 		if (vm->intent == INTENT_UP &&
@@ -883,10 +884,16 @@ act_respawn_asked(struct vm *vm, struct vm_ctx *ctx)
 	return vm_spawn(vm, P_RESTARTED_HOOK, P_RESTART_RETRY);
 }
 
+/*
+ * The respawn's next try: an instance kept for the reboot is judged
+ * again, since the configfile may have lost its bootrom meanwhile (the
+ * next bhyve would take the instance as bhyveload left it); act_respawn
+ * follows.
+ */
 enum vm_pos
 act_respawn_retry(struct vm *vm, struct vm_ctx *ctx)
 {
-	return act_respawn(vm, ctx);
+	return act_destroy(vm, ctx);
 }
 
 enum vm_pos

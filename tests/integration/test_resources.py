@@ -162,6 +162,37 @@ def test_a_crash_without_processes_restarts_once_they_are_back(
     assert "failed" not in [t[1] for t in d.transitions("vm1")]
 
 
+def test_a_reboot_waiting_for_processes_reuses_no_instance_lost_its_bootrom(
+        vmstated, pids):
+    # The instance kept for a reboot waits with the respawn; if the
+    # configfile no longer boots from a bootrom when processes come back,
+    # the next bhyve would take it as bhyveload left it: destroyed first.
+    d = vmstated
+    d.add_vm("vm1", {"maxrestart": 10},
+             standin={"stdout": UP, "sigterm": "reboot"})
+    d.start()
+    d.ctl("-w", "start", "vm1", check=0)
+    d.wait_log("vm1", UP)
+    without_processes(d, pids)
+    os.kill(d.status("vm1")["pid"], signal.SIGTERM)  # the guest reboots
+    d.wait_log("vm1", "trying again in 1 s")
+    assert "the instance stays for the reboot" in d.log("vm1")
+    conf = d.vm_dir("vm1") / "bhyve_config"
+    conf.write_text("".join(line for line in
+                            conf.read_text().splitlines(keepends=True)
+                            if not line.startswith("lpc.bootrom=")))
+    pids.limit("max")
+
+    def instance_actions():
+        return [r["action"] for r in d.standin_records("vm1")
+                if r["event"] == "instance"]
+    wait_for(lambda: "virtual machine cannot be booted" in d.log("vm1") or
+             len(instance_actions()) > 1, what="the next bhyve's start",
+             details=lambda: d.log("vm1"))
+    assert instance_actions() == ["created"], instance_actions()
+    assert len(d.bhyvectl_calls("vm1")) >= 1, d.log("vm1")
+
+
 def test_a_hook_without_processes_is_tried_again(vmstated, pids):
     d = vmstated
     d.add_vm("vm1", record_hooks=True)
