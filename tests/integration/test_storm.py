@@ -41,7 +41,6 @@ import os
 import pwd
 import random
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -50,8 +49,8 @@ import uuid
 
 import pytest
 
-from vmstated_harness import pid_alive, tail, ucl_document, wait_for, \
-    write_file
+from vmstated_harness import connect_unix, pid_alive, tail, ucl_document, \
+    wait_for, write_file
 
 SECONDS = float(os.environ.get("VMSTATED_STORM_SECONDS", "20"))
 CLIENTS = int(os.environ.get("VMSTATED_STORM_CLIENTS", "50"))
@@ -273,9 +272,7 @@ class Storm:
                                         rng.choice((1, 1, 1, 2, 3)))
             try:
                 if sock is None:
-                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    sock.settimeout(60)
-                    sock.connect(str(self.d.sock))
+                    sock = connect_unix(self.d.sock, 60)
                     f = sock.makefile("rb")
                 reply = self.request(sock, f, req)
             except (OSError, ValueError) as e:

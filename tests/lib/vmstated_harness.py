@@ -155,13 +155,33 @@ def hook_script(body, record_line=None):
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def connect_unix(path, timeout=TIMEOUT):
+    """A connected AF_UNIX stream socket with timeout set.  Python's
+    timeouts make the socket non-blocking, and Linux then answers a
+    connect() to a full listen queue with EAGAIN at once, where a
+    blocking client (vmstatedctl) would wait: wait the same way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+        except BaseException:
+            s.close()
+            raise
+
+
 class Events:
     """A connection subscribed to the daemon's state events."""
 
     def __init__(self, sock_path, timeout=TIMEOUT):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(str(sock_path))
+        self.sock = connect_unix(sock_path, timeout)
         self.file = self.sock.makefile("rb")
         self.sock.sendall(b'{"command": "events"}\n')
         reply = json.loads(self.file.readline())
@@ -468,9 +488,7 @@ class Daemon:
     def request(self, obj, timeout=TIMEOUT):
         """Send one protocol request (a dict) on the socket; return the
         decoded reply.  OSError when the daemon cannot be reached."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(str(self.sock))
+        with connect_unix(self.sock, timeout) as s:
             s.sendall(json.dumps(obj).encode() + b"\n")
             with s.makefile("rb") as f:
                 line = f.readline()
