@@ -199,3 +199,10 @@ fail:
 		b->data[b->len] = '\0';
 	return -1;
 }
+
+bool
+file_transient(int error)
+{
+	return error == EMFILE || error == ENFILE || error == EAGAIN ||
+	    error == ENOMEM;
+}

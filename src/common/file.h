@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -55,6 +56,10 @@ int	 file_check(const char *path, int allow, char *msg, size_t msgsize);
  */
 int	 file_read(const char *path, int flags, size_t max, struct buf *b,
 	    mode_t *mode, char *msg, size_t msgsize);
+
+/* True for an errno that says "not now" rather than "never": the system
+ * ran out of descriptors, processes or memory (open, socket, fork...). */
+bool	 file_transient(int error);
 
 /* "a FIFO (named pipe)", "a directory", ... for a st_mode. */
 const char *file_type_name(mode_t);

@@ -22,6 +22,7 @@
 
 #include "bhyve_config.h"
 #include "config.h"
+#include "file.h"
 #include "hv.h"
 #include "log.h"
 #include "platform.h"
@@ -84,8 +85,7 @@ bhyve_prepare(struct hv_vm *hv, struct buf *err)
 		if (platform_console_pair(hv->name, path, sizeof(path),
 		    &bs->console_fd, &bs->keep_fd) == 0)
 			console = path;
-		else if (errno == EMFILE || errno == ENFILE ||
-		    errno == ENOMEM || errno == EAGAIN) {
+		else if (file_transient(errno)) {
 			/* For lack of resources: the start waits for them,
 			 * rather than run the VM without a console. */
 			buf_printf(err, "cannot make its console pair: %s",

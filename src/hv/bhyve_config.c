@@ -301,14 +301,6 @@ fail:
 	return -1;
 }
 
-/* Did a system call fail for lack of resources, for a while? */
-static bool
-transient(int error)
-{
-	return error == EMFILE || error == ENFILE || error == ENOMEM ||
-	    error == EAGAIN;
-}
-
 /*
  * Read the configfile into orig (its mode into *mode); 0, or -1 with a
  * sentence in *err, -2 when that failed for lack of resources.
@@ -325,7 +317,7 @@ bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
 	}
 	*mode = 0644;
 	if (bhyve_config_read(vm->configfile, orig, mode, err) == -1)
-		return transient(errno) ? -2 : -1;
+		return file_transient(errno) ? -2 : -1;
 	return 0;
 }
 
@@ -374,7 +366,7 @@ bhyve_config_write_from(const struct vm_config *vm, const char *orig,
 	path = bhyve_config_generated_path(vm);
 	rc = file_unchanged(path, out.data, out.len, mode) ? 0 :
 	    replace_file(path, out.data, out.len, mode, err);
-	if (rc == -1 && transient(errno))
+	if (rc == -1 && file_transient(errno))
 		rc = -2;
 	free(path);
 	buf_free(&out);

@@ -316,14 +316,6 @@ qemu_argv(struct hv_vm *hv)
 
 /* ---- Before the start: files and the QMP socket. ---- */
 
-/* Did a system call fail for lack of resources, for a while? */
-static bool
-qemu_transient(int error)
-{
-	return error == EMFILE || error == ENFILE || error == ENOMEM ||
-	    error == EAGAIN;
-}
-
 /*
  * Check that a file the command line names is there and of a kind qemu
  * can use without hanging (a regular file; a device for a disk): the file
@@ -341,7 +333,7 @@ qemu_check_file(const struct vm_config *cfg, const char *key,
 		return 0;
 	saved = errno;
 	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path, msg);
-	return qemu_transient(saved) ? -2 : -1;
+	return file_transient(saved) ? -2 : -1;
 }
 
 /*
@@ -383,7 +375,7 @@ qemu_listen(const char *path, const char *what, struct buf *err)
 		saved = errno;
 		buf_printf(err, "cannot create %s socket: %s", what,
 		    strerror(saved));
-		return qemu_transient(saved) ? -2 : -1;
+		return file_transient(saved) ? -2 : -1;
 	}
 	/* The daemon has no threads: the umask can change for one call. */
 	old_umask = umask(077);

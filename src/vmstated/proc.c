@@ -389,13 +389,6 @@ proc_spawn(const struct proc_spec *spec, proc_exit_cb cb, void *arg,
 	return pid;
 }
 
-bool
-proc_transient(int err)
-{
-	return err == EMFILE || err == ENFILE || err == EAGAIN ||
-	    err == ENOMEM;
-}
-
 void
 proc_describe_status(int status, char *buf, size_t len)
 {

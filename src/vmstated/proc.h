@@ -61,9 +61,6 @@ pid_t	 proc_spawn(const struct proc_spec *, proc_exit_cb, void *arg,
 	    char *err, size_t errlen);
 /* Stop reporting this child's exit (it is still reaped). */
 void	 proc_forget(pid_t);
-/* True for an errno that says "not now" rather than "never": the system
- * ran out of descriptors, processes or memory. */
-bool	 proc_transient(int err);
 /* Describe a wait status: "exit status 3", "killed by signal 9 (SIGKILL)". */
 void	 proc_describe_status(int wait_status, char *buf, size_t len);
 

@@ -31,6 +31,7 @@
 
 #include <event2/event.h>
 
+#include "file.h"
 #include "log.h"
 #include "platform.h"
 #include "proc.h"
@@ -377,7 +378,7 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	if (pid == -1) {
 		vm->task_pid = -1;
 		vm->task_start = 0;
-		if (proc_transient(saved))
+		if (file_transient(saved))
 			return task_retry_later(vm, argv, env, limit, why);
 		vmlog(vm, "%s %s: %s", task_what(vm), vm->task_path, why);
 		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);

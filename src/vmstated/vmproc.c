@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "file.h"
 #include "log.h"
 #include "platform.h"
 #include "proc.h"
@@ -188,7 +189,7 @@ vmproc_spawn(struct vm *vm, struct buf *why)
 		buf_puts(why, err);
 		if (vm->hv->cleanup != NULL)
 			vm->hv->cleanup(vmproc_hv(vm));
-		return proc_transient(saved) ? -2 : -1;
+		return file_transient(saved) ? -2 : -1;
 	}
 	if (vm->hv->spawned != NULL)
 		vm->hv->spawned(vmproc_hv(vm));
