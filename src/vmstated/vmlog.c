@@ -270,17 +270,14 @@ vmlog_source(struct vm *vm, const char *source, const char *text,
 /* A line of the daemon's; a message of several lines is several lines,
  * each with the prefix. */
 void
-vmlog(struct vm *vm, const char *fmt, ...)
+vmlogv(struct vm *vm, const char *fmt, va_list ap)
 {
 	struct buf	 msg, line;
 	const char	*p, *nl;
-	va_list		 ap;
 
 	buf_init(&msg);
 	buf_puts(&msg, "");
-	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
 	buf_init(&line);
 	for (p = msg.data; ; p = nl + 1) {
 		nl = strchr(p, '\n');
@@ -294,4 +291,14 @@ vmlog(struct vm *vm, const char *fmt, ...)
 		log_info("%s: %s", vm->name, msg.data);
 	buf_free(&line);
 	buf_free(&msg);
+}
+
+void
+vmlog(struct vm *vm, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vmlogv(vm, fmt, ap);
+	va_end(ap);
 }

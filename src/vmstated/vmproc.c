@@ -35,15 +35,11 @@
 static void
 vmproc_hv_log(struct hv_vm *hv, const char *fmt, ...)
 {
-	struct buf	 b;
-	va_list		 ap;
+	va_list	 ap;
 
-	buf_init(&b);
 	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
+	vmlogv(hv->daemon, fmt, ap);
 	va_end(ap);
-	vmlog(hv->daemon, "%s", b.data);
-	buf_free(&b);
 }
 
 /* The guest's watchdog fired (qemu's QMP WATCHDOG event): the machine

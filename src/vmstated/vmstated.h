@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -602,6 +603,8 @@ void		 vmlog_source(struct vm *, const char *source,
 		    const char *text, size_t len);
 void		 vmlog(struct vm *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		 vmlogv(struct vm *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
 
 /* persist.c */
 int		 persist_prepare(struct vm *, struct buf *why);
