@@ -466,49 +466,65 @@ cfg_get_seconds(struct key_ctx *k, int64_t min, int64_t max, int64_t *out)
 }
 
 /*
- * A memory size as bhyve -m reads it: megabytes without a suffix, binary
- * units with one (4G is 4096 megabytes; 4GB and 4GiB too).  Works on the
- * token as written, since UCL reads 4G as 4 * 1000^3.  Returns the number
- * of megabytes, 0 for an empty text, -1 for a malformed one, -2 for one
- * that is not a whole number of megabytes, -3 on overflow.
+ * A whole number with an optional binary suffix K/M/G/T and a "B" after
+ * it; lenient (as bhyve -m reads a size) also takes "iB" and blanks
+ * around the parts.  *v gets the number, *shift the suffix's power of two
+ * (nosuffix without one).  0; -1 for a malformed text; -3 on overflow.
  */
-static int64_t
-parse_memory(const char *s)
+static int
+parse_suffixed(const char *s, bool lenient, int nosuffix, int64_t *v,
+    int *shift)
 {
-	int64_t	 v = 0;
-	int	 shift = 20;	/* no suffix: megabytes */
 	int	 d;
 
-	while (isspace((unsigned char)*s))
+	*v = 0;
+	*shift = nosuffix;
+	while (lenient && isspace((unsigned char)*s))
 		s++;
 	if (!isdigit((unsigned char)*s))
 		return -1;
 	for (; isdigit((unsigned char)*s); s++) {
 		d = *s - '0';
-		if (v > (INT64_MAX - d) / 10)
+		if (*v > (INT64_MAX - d) / 10)
 			return -3;
-		v = v * 10 + d;
+		*v = *v * 10 + d;
 	}
-	while (isspace((unsigned char)*s))
+	while (lenient && isspace((unsigned char)*s))
 		s++;
-	if (*s != '\0') {
-		switch (toupper((unsigned char)*s)) {
-		case 'K': shift = 10; break;
-		case 'M': shift = 20; break;
-		case 'G': shift = 30; break;
-		case 'T': shift = 40; break;
-		default: return -1;
-		}
-		s++;
-		if (*s == 'i' && toupper((unsigned char)s[1]) == 'B')
-			s += 2;
-		else if (toupper((unsigned char)*s) == 'B')
-			s++;
-		while (isspace((unsigned char)*s))
-			s++;
-		if (*s != '\0')
-			return -1;
+	if (*s == '\0')
+		return 0;
+	switch (toupper((unsigned char)*s)) {
+	case 'K': *shift = 10; break;
+	case 'M': *shift = 20; break;
+	case 'G': *shift = 30; break;
+	case 'T': *shift = 40; break;
+	default: return -1;
 	}
+	s++;
+	if (lenient && *s == 'i' && toupper((unsigned char)s[1]) == 'B')
+		s += 2;
+	else if (toupper((unsigned char)*s) == 'B')
+		s++;
+	while (lenient && isspace((unsigned char)*s))
+		s++;
+	return *s == '\0' ? 0 : -1;
+}
+
+/*
+ * A memory size as bhyve -m reads it: megabytes without a suffix, binary
+ * units with one (4G is 4096 megabytes; 4GB and 4GiB too).  Works on the
+ * token as written, since UCL reads 4G as 4 * 1000^3.  Returns the number
+ * of megabytes, -1 for a malformed text, -2 for one that is not a whole
+ * number of megabytes, -3 on overflow.
+ */
+static int64_t
+parse_memory(const char *s)
+{
+	int64_t	 v;
+	int	 shift, r;
+
+	if ((r = parse_suffixed(s, true, 20, &v, &shift)) != 0)
+		return r;
 	if (shift < 20) {
 		if (v % (1 << (20 - shift)) != 0)
 			return -2;
@@ -565,34 +581,15 @@ cfg_get_size(struct key_ctx *k, int64_t min, int64_t max, int64_t *out)
 {
 	const struct ucl_node	*n = k->node;
 	const char		*s = NULL;
-	int64_t			 v = 0;
-	int			 shift = 0;
+	int64_t			 v;
+	int			 shift, r;
 
 	if (n->type == UCL_INT || n->type == UCL_FLOAT ||
 	    n->type == UCL_STRING)
 		s = cfg_scalar_text(n, k->tmp, sizeof(k->tmp));
-	if (s == NULL || !isdigit((unsigned char)*s))
+	if (s == NULL || (r = parse_suffixed(s, false, 0, &v, &shift)) == -1)
 		goto bad;
-	for (; isdigit((unsigned char)*s); s++) {
-		if (v > (INT64_MAX - 9) / 10)
-			goto range;
-		v = v * 10 + (*s - '0');
-	}
-	if (*s != '\0') {
-		switch (toupper((unsigned char)*s)) {
-		case 'K': shift = 10; break;
-		case 'M': shift = 20; break;
-		case 'G': shift = 30; break;
-		case 'T': shift = 40; break;
-		default: goto bad;
-		}
-		s++;
-		if (toupper((unsigned char)*s) == 'B')
-			s++;
-		if (*s != '\0')
-			goto bad;
-	}
-	if (v > (INT64_MAX >> shift))
+	if (r == -3 || v > (INT64_MAX >> shift))
 		goto range;
 	v <<= shift;
 	if (v < min || v > max)
