@@ -31,7 +31,6 @@ struct bhyve_state {
 	int		 console_fd;	/* the daemon's side, until taken */
 	int		 keep_fd;	/* for the child (Linux), or -1 */
 	const char	*owner;		/* where the config puts com1, or NULL */
-	bool		 romboot;	/* its last start booted from a bootrom */
 };
 
 static struct bhyve_state *
@@ -80,7 +79,6 @@ bhyve_prepare(struct hv_vm *hv, struct buf *err)
 		return rc;
 	}
 	bs->owner = bhyve_config_console_owner(hv->cfg, orig.data, orig.len);
-	bs->romboot = bhyve_config_has_bootrom(hv->cfg, orig.data, orig.len);
 	if (bs->owner == NULL) {
 		if (platform_console_pair(hv->name, path, sizeof(path),
 		    &bs->console_fd, &bs->keep_fd) == 0)
@@ -225,20 +223,19 @@ bhyve_find(struct hv_vm *hv, bool anywhere)
 /*
  * do_open() in bhyverun.c: an instance that exists (vm_create() fails
  * with EEXIST) is reinitialised and reused when bhyve boots from a
- * bootrom; vm_reinit() succeeds when every vCPU is suspended, as a reset
- * by the guest leaves them.  Known only for a bhyve this daemon started.
+ * bootrom; vm_reinit() succeeds when every vCPU is suspended, as the
+ * guest's reset the caller saw (exit status 0) leaves them.  What the
+ * next bhyve boots from is what its configfile says now.
  */
 static bool
 bhyve_reuses_instance(struct hv_vm *hv)
 {
-	struct bhyve_state	*bs = bhyve_state(hv);
-	struct buf		 orig, err;
-	mode_t			 mode;
-	bool			 romboot;
+	struct buf	 orig, err;
+	mode_t		 mode;
+	bool		 romboot;
 
-	if (!bs->romboot || !bhyve_instance_exists(hv))
+	if (!bhyve_instance_exists(hv))
 		return false;
-	/* And the next one will too: its configfile may have changed. */
 	buf_init(&orig);
 	buf_init(&err);
 	romboot = bhyve_config_read_orig(hv->cfg, &orig, &mode, &err) == 0 &&
