@@ -256,6 +256,17 @@ def bench_crash_to_exec(d, vm, rounds, floor=None,
     return out[:rounds]
 
 
+def restart_loop(root, name, daemons, **standin):
+    """A started daemon of one VM, vm00000, whose stand-in ends 50 ms
+    after each start as standin says, and is restarted without limit."""
+    d = make_daemon(root, name, 0)
+    daemons.append(d)
+    d.add_vm("vm00000", config={"maxrestart": 1000000, "maxrestarttime": 1},
+             standin=dict(standin, delay="0.05"))
+    start_daemon(d)
+    return d
+
+
 def idle_wakeups(pid, seconds):
     def switches():
         s = proc_status(pid)
@@ -394,14 +405,10 @@ def main():
                        summary_us([r[0] - r[1] for r in rounds
                                    if r[1] is not None]), "", fs.median())
 
-        dc = make_daemon(root, "crash", 0)
-        daemons.append(dc)
-        dc.add_vm("vm00000", config={"maxrestart": 1000000,
-                                     "maxrestarttime": 1},
-                  standin={"signal": "SEGV", "delay": "0.05"})
-        start_daemon(dc)
         fs = FloorSamples()
-        crashes = bench_crash_to_exec(dc, "vm00000", args.rounds, fs)
+        crashes = bench_crash_to_exec(
+            restart_loop(root, "crash", daemons, signal="SEGV"),
+            "vm00000", args.rounds, fs)
         table.time("bhyve crash -> replacement exec (%d)" % args.rounds,
                    summary_us([c[0] for c in crashes]), "<= 2.5x",
                    fs.median())
@@ -419,15 +426,10 @@ def main():
 
         # A guest reboot (exit status 0) from a bootrom: bhyve reuses the
         # instance, nothing runs in between.
-        dr = make_daemon(root, "reboot", 0)
-        daemons.append(dr)
-        dr.add_vm("vm00000", config={"maxrestart": 1000000,
-                                     "maxrestarttime": 1},
-                  standin={"exit": "0", "delay": "0.05"})
-        start_daemon(dr)
         fs = FloorSamples()
-        reboots = bench_crash_to_exec(dr, "vm00000", args.rounds, fs,
-                                      lambda r: r.get("status") == 0)
+        reboots = bench_crash_to_exec(
+            restart_loop(root, "reboot", daemons, exit="0"),
+            "vm00000", args.rounds, fs, lambda r: r.get("status") == 0)
         table.time("bhyve reboot -> replacement exec (%d)" % args.rounds,
                    summary_us([c[0] for c in reboots]), "<= 2.5x",
                    fs.median())
