@@ -292,10 +292,12 @@ platform_find_title(const char *title, const char *cwd)
 	return cwd != NULL ? found : first;
 }
 
-/* What libvmmapi's vm_destroy() does on FreeBSD 13 and 14. */
+/* What libvmmapi's vm_destroy() does on FreeBSD 13 and 14.  The kernel
+ * knows its instances by name; vmmdir (/dev/vmm) only shows them. */
 int
-platform_vmm_destroy(const char *name)
+platform_vmm_destroy(const char *vmmdir, const char *name)
 {
+	(void)vmmdir;
 	return sysctlbyname("hw.vmm.destroy", NULL, NULL, name,
 	    strlen(name));
 }

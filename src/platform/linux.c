@@ -13,6 +13,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,12 +276,41 @@ platform_find_title(const char *title, const char *cwd)
 	return cwd != NULL ? found : first;
 }
 
+/*
+ * Linux has no vmm(4).  The only bhyve here is the test suite's stand-in,
+ * whose kernel keeps each instance as the file vmmdir/NAME
+ * (tests/standin/vmm.c).  Where that kernel is said to have FreeBSD's
+ * hw.vmm.destroy sysctl (VMSTATED_STANDIN_VMM_SYSCTL=1 in the daemon's
+ * environment), this does what the sysctl does (sysctl_vmm_destroy() in
+ * sys/amd64/vmm/vmm_dev.c): the instance goes whether or not a bhyve
+ * still holds it (that bhyve's next call fails with ENXIO), and a name
+ * with no instance is EINVAL.  So FreeBSD's path, with no helper
+ * process, runs in the tests and the benchmark here.  Otherwise ENOSYS,
+ * as where the sysctl is missing, and the back end's bhyvectl runs.
+ */
 int
-platform_vmm_destroy(const char *name)
+platform_vmm_destroy(const char *vmmdir, const char *name)
 {
-	(void)name;
-	errno = ENOSYS;
-	return -1;
+	const char	*sysctl;
+	char		 path[PATH_MAX];
+
+	sysctl = getenv("VMSTATED_STANDIN_VMM_SYSCTL");
+	if (sysctl == NULL || strcmp(sysctl, "1") != 0) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (*name == '\0' || strchr(name, '/') != NULL ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", vmmdir, name) >=
+	    sizeof(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (unlink(path) == -1) {
+		if (errno == ENOENT)
+			errno = EINVAL;
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -101,11 +101,13 @@ int	 platform_signal(int fd, pid_t pid, int sig);
 pid_t	 platform_find_title(const char *title, const char *cwd);
 
 /*
- * Destroy bhyve's kernel instance of VM name without a helper process
- * (FreeBSD: the hw.vmm.destroy sysctl, what libvmmapi's vm_destroy() does).
- * 0, or -1 with errno (ENOSYS where the system has no such thing).
+ * Destroy bhyve's kernel instance of VM name, shown as vmmdir/name, without
+ * a helper process (FreeBSD: the hw.vmm.destroy sysctl, what libvmmapi's
+ * vm_destroy() does; Linux: the same done to the bhyve stand-in's
+ * instances, where its kernel is said to have the sysctl).  0, or -1 with
+ * errno (ENOSYS where the system has no such thing).
  */
-int	 platform_vmm_destroy(const char *name);
+int	 platform_vmm_destroy(const char *vmmdir, const char *name);
 
 /*
  * The serial console of a bhyve VM: a pair of terminals joined like a null

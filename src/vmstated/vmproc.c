@@ -231,10 +231,13 @@ vmproc_destroy_start(struct vm *vm)
 	if (vm->hv->instance_exists == NULL ||
 	    !vm->hv->instance_exists(vmproc_hv(vm)))
 		return 0;
-	if (platform_vmm_destroy(vm->name) == 0) {
+	if (platform_vmm_destroy(vmstated_config()->vmmdir, vm->name) == 0) {
 		vmlog(vm, "destroyed VM instance %s", vm->name);
 		return 0;
 	}
+	if (errno != ENOSYS && errno != ENOENT)	/* ENOENT: no such sysctl */
+		vmlog(vm, "could not destroy VM instance %s itself: %s; "
+		    "running the back end's helper", vm->name, strerror(errno));
 	if (vm->hv->destroy_argv == NULL ||
 	    (argv = vm->hv->destroy_argv(vmproc_hv(vm))) == NULL)
 		return 0;
