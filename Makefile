@@ -117,7 +117,7 @@ UNIT_TESTS=	$(O)/test_ucl $(O)/test_config $(O)/test_bhyve_config \
 		$(O)/test_buf $(O)/test_file $(O)/test_json_check \
 		$(O)/test_platform $(O)/test_reply $(O)/test_trust \
 		$(O)/test_vm $(O)/test_vm_model $(O)/test_reload $(O)/test_hv \
-		$(O)/test_expfmt
+		$(O)/test_expfmt $(O)/test_conn
 
 all: $(PROGRAMS)
 
@@ -201,6 +201,13 @@ $(O)/test_reply: tests/unit/test_reply.c src/vmstatedctl/reply.c \
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
 	    tests/unit/test_reply.c src/vmstatedctl/reply.c $(COMMON_SRCS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
+
+$(O)/test_conn: tests/unit/test_conn.c src/vmstatedctl/conn.c \
+    src/vmstatedctl/vmstatedctl.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Isrc/vmstatedctl -o $@ \
+	    tests/unit/test_conn.c src/vmstatedctl/conn.c $(COMMON_SRCS) \
 	    $(LDFLAGS) $(CMOCKA_LIBS) $(LIBM)
 
 $(O)/test_config: tests/unit/test_config.c $(CONFIG_SRCS) $(COMMON_SRCS) \

@@ -143,6 +143,7 @@ ctl_connect(struct ctl_conn *c, const char *path, double deadline)
 	c->eof = false;
 	c->remote = false;
 	buf_init(&c->in);
+	c->in_off = 0;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -255,22 +256,48 @@ ctl_send(struct ctl_conn *c, const char *line, size_t len, double deadline)
 	return 0;
 }
 
-/* Move the first line of c->in (without its newline) to *line. */
+/*
+ * Take the first line of c->in past in_off (without its newline) as
+ * *line.  Lines are taken by moving in_off, not the bytes behind it: a
+ * burst of events read in one chunk would otherwise be moved down once
+ * per line, a cost quadratic in the chunk.
+ */
 static int
 take_line(struct ctl_conn *c, const char *nl, char **line, size_t *len)
 {
-	*len = (size_t)(nl - c->in.data);
-	if (*len + 1 == c->in.len && *len >= 4096) {
+	const char	*start = c->in.data + c->in_off;
+
+	*len = (size_t)(nl - start);
+	if (c->in_off + *len + 1 == c->in.len && *len >= 4096) {
 		/* A long reply is all there is: hand it over, not a copy.
 		 * (Short lines, events, are copied: the buffer stays.) */
+		if (c->in_off > 0)
+			memmove(c->in.data, start, *len);
 		c->in.data[*len] = '\0';
 		*line = c->in.data;
 		buf_init(&c->in);
+		c->in_off = 0;
 		return CTL_LINE_OK;
 	}
-	*line = xstrndup(c->in.data, *len);
-	buf_consume(&c->in, *len + 1);
+	*line = xstrndup(start, *len);
+	c->in_off += *len + 1;
+	if (c->in_off == c->in.len)
+		ctl_pending_done(c);
 	return CTL_LINE_OK;
+}
+
+const char *
+ctl_pending(struct ctl_conn *c, size_t *len)
+{
+	*len = c->in.len - c->in_off;
+	return c->in.data + c->in_off;
+}
+
+void
+ctl_pending_done(struct ctl_conn *c)
+{
+	buf_reset(&c->in);
+	c->in_off = 0;
 }
 
 /*
@@ -302,7 +329,7 @@ ctl_read_line(struct ctl_conn *c, char **line, size_t *len, double deadline)
 {
 	struct pollfd	 pfd[2];
 	const char	*nl;
-	size_t		 scanned = 0;
+	size_t		 scanned = c->in_off;
 	ssize_t		 n;
 	int		 ready;
 
@@ -321,7 +348,7 @@ ctl_read_line(struct ctl_conn *c, char **line, size_t *len, double deadline)
 			    "%d bytes; giving up", c->path, CTL_MAX_REPLY);
 			return CTL_LINE_ERROR;
 		}
-		if (c->eof && c->in.len > 0) {
+		if (c->eof && c->in.len > c->in_off) {
 			/* A last line without its newline is still a line. */
 			buf_putc(&c->in, '\n');
 			continue;
@@ -344,6 +371,13 @@ ctl_read_line(struct ctl_conn *c, char **line, size_t *len, double deadline)
 		if (got_signal)
 			return CTL_LINE_INTERRUPTED;
 
+		if (c->in_off > 0) {
+			/* What is left is part of one line: move it down
+			 * once, before the next chunk. */
+			buf_consume(&c->in, c->in_off);
+			scanned -= c->in_off;
+			c->in_off = 0;
+		}
 		make_room(c);
 		n = read(c->fd, c->in.data + c->in.len,
 		    c->in.cap - c->in.len - 1);

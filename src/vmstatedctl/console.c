@@ -154,8 +154,9 @@ console_session(struct ctl_conn *c, const struct ctl_opts *o,
 	struct escape	 e = { true, false };
 	struct pollfd	 pfd[3];
 	struct buf	 out;
-	const char	*mode, *vm;
+	const char	*mode, *vm, *pending;
 	char		 buf[16384], note[256];
+	size_t		 npending;
 	bool		 writer, input = true;
 	ssize_t		 n;
 	int		 status = CTL_EXIT_FAILED;
@@ -181,9 +182,10 @@ console_session(struct ctl_conn *c, const struct ctl_opts *o,
 		}
 	}
 	/* What came with the reply: the scrollback's start. */
-	if (console_show(c->in.data, c->in.len) == -1)
+	pending = ctl_pending(c, &npending);
+	if (console_show(pending, npending) == -1)
 		return CTL_EXIT_FAILED;
-	buf_reset(&c->in);
+	ctl_pending_done(c);
 	buf_init(&out);
 	for (;;) {
 		pfd[0].fd = c->fd;
@@ -247,14 +249,16 @@ int
 log_session(struct ctl_conn *c, const struct ctl_opts *o)
 {
 	struct pollfd	 pfd[2];
+	const char	*pending;
 	char		 buf[65536];
+	size_t		 npending;
 	ssize_t		 n;
 
 	(void)o;
-	if (c->in.len > 0 && write_all(STDOUT_FILENO, c->in.data,
-	    c->in.len) == -1)
+	pending = ctl_pending(c, &npending);
+	if (npending > 0 && write_all(STDOUT_FILENO, pending, npending) == -1)
 		return CTL_EXIT_FAILED;
-	buf_reset(&c->in);
+	ctl_pending_done(c);
 	pfd[0].fd = c->fd;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = ctl_signal_fd();

@@ -51,7 +51,9 @@ struct ctl_opts {
 struct ctl_conn {
 	int		 fd;
 	const char	*path;
-	struct buf	 in;		/* bytes read, not yet a line */
+	struct buf	 in;		/* bytes read, from in_off not yet a
+					   line */
+	size_t		 in_off;	/* lines taken before it */
 	bool		 eof;
 	bool		 remote;	/* through ssh (remote.c) */
 };
@@ -143,6 +145,10 @@ double	 ctl_now(void);
 int	 ctl_connect(struct ctl_conn *, const char *path, double deadline);
 int	 ctl_send(struct ctl_conn *, const char *line, size_t len,
 	    double deadline);
+/* What was read past the last line taken (console and log sessions),
+ * and forget it. */
+const char	*ctl_pending(struct ctl_conn *, size_t *len);
+void		 ctl_pending_done(struct ctl_conn *);
 int	 ctl_read_line(struct ctl_conn *, char **line, size_t *len,
 	    double deadline);
 void	 ctl_close(struct ctl_conn *);
