@@ -63,6 +63,11 @@ struct cfg_console {
 	char	*backend;		/* e.g. "/dev/nmdm0A", "stdio" */
 };
 
+/*
+ * One VM's configuration.  The daemon keeps one or two per VM, 10,000 VMs
+ * and more, so it is small: numbers as narrow as their bounds in
+ * config_keys.c allow, and the fields ordered by size, without holes.
+ */
 struct vm_config {
 	/* Where it came from. */
 	char		*name;
@@ -76,31 +81,12 @@ struct vm_config {
 	char		*os;
 	char		*osversion;
 	char		*owner;
-	uid_t		 owner_uid;	/* valid when owner != NULL */
 	char		*group;
-	gid_t		 group_gid;	/* valid when group != NULL */
 	char		*description;
-	int64_t		 maxrestart;	/* default 3 */
-	int64_t		 maxrestarttime; /* seconds, default 30 */
 	char		*bootrom;
-	enum cfg_flag	 generate_acpi_tables;
-	enum cfg_flag	 vmexit_on_halt;
-	int64_t		 memory_mb;	/* 0: not given */
-	int64_t		 cpus;		/* 0: not given */
-	int64_t		 sockets;	/* 0: not given */
-	int64_t		 cores;		/* 0: not given */
-	int64_t		 threads;	/* 0: not given */
-
-	/* Keys this project adds. */
-	enum hv_kind	 hypervisor;	/* default bhyve */
-	bool		 autostart;	/* default no */
-	int64_t		 stoptimeout;	/* seconds, default 30 */
-	int64_t		 hooktimeout;	/* seconds, default 60; 0: no limit */
 
 	/* Compatibility keys of the original implementation. */
 	char		*hostbridge;	/* NULL: not given */
-	enum cfg_flag	 wire_memory;
-	struct cfg_console consoles[CFG_MAX_CONSOLES];
 
 	/* qemu back end. */
 	char		*kernel;
@@ -108,20 +94,41 @@ struct vm_config {
 	char		*append;
 	char		**disks;	/* ndisks paths */
 	enum cfg_disk_format *disk_formats; /* ndisks formats */
-	size_t		 ndisks;
 	char		**qemu_args;	/* nqemu_args extra arguments */
-	size_t		 nqemu_args;
 	char		*qemu_binary;	/* NULL: daemon's qemu_path */
-	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
 
-	/* Start order and health (vmstated.conf(5), issue 13). */
+	/* Start order (vmstated.conf(5), issue 13). */
 	char		**depends;	/* names of the VMs it needs */
-	size_t		 ndepends;
+
+	struct cfg_console consoles[CFG_MAX_CONSOLES];
+
+	/* Numbers, each within the bounds config_keys.c enforces. */
+	uid_t		 owner_uid;	/* valid when owner != NULL */
+	gid_t		 group_gid;	/* valid when group != NULL */
+	int32_t		 maxrestart;	/* default 3 */
+	int32_t		 maxrestarttime; /* seconds, default 30 */
+	int32_t		 memory_mb;	/* 0: not given */
+	int32_t		 stoptimeout;	/* seconds, default 30 */
+	int32_t		 hooktimeout;	/* seconds, default 60; 0: no limit */
+	int32_t		 autostart_delay; /* seconds; 0: none */
+	int32_t		 probe_interval; /* seconds between two probes */
+	int32_t		 probe_timeout;	/* seconds a probe may take */
 	int		 depends_line;	/* where depends was given */
-	int64_t		 autostart_delay; /* seconds; 0: none */
-	int64_t		 probe_interval; /* seconds between two probes */
-	int64_t		 probe_timeout;	/* seconds a probe may take */
-	int64_t		 probe_failures; /* in a row, then a crash */
+	int16_t		 cpus;		/* 0: not given */
+	int16_t		 sockets;	/* 0: not given */
+	int16_t		 cores;		/* 0: not given */
+	int16_t		 threads;	/* 0: not given */
+	int16_t		 probe_failures; /* in a row, then a crash */
+	uint16_t	 ndisks;
+	uint16_t	 nqemu_args;
+	uint16_t	 ndepends;
+
+	int8_t		 generate_acpi_tables;	/* enum cfg_flag */
+	int8_t		 vmexit_on_halt;	/* enum cfg_flag */
+	int8_t		 wire_memory;		/* enum cfg_flag */
+	uint8_t		 hypervisor;	/* enum hv_kind; default bhyve */
+	bool		 autostart;	/* default no */
+	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
 };
 
 /* A VM directory that could not be loaded. */

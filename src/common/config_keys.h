@@ -17,6 +17,16 @@
 
 #define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
+/*
+ * Fails to compile unless field f of struct vm_config (a signed or
+ * unsigned integer) holds max: the parser's bound for f is what lets
+ * the field be narrow.
+ */
+#define CFG_FITS(f, max)						\
+	_Static_assert((uint64_t)(max) <= (UINT64_C(1) << (8 *		\
+	    sizeof(((struct vm_config *)NULL)->f) - 1)) - 1,		\
+	    #f " is too narrow for " #max)
+
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
 	K_NAME,

@@ -103,7 +103,7 @@ bhyve_config_render_console(const struct vm_config *vm, const char *orig,
 		buf_putc(out, '\n');
 	put_line(out, "name", vm->name);
 	if (vm->memory_mb > 0) {
-		snprintf(size, sizeof(size), "%" PRId64 "M", vm->memory_mb);
+		snprintf(size, sizeof(size), "%" PRId32 "M", vm->memory_mb);
 		put_line(out, "memory.size", size);
 	}
 	if (vm->cpus > 0)

@@ -1575,6 +1575,54 @@ test_check_warns_about_a_shared_disk(void **state)
 	free(err);
 }
 
+/*
+ * Each number at the top of its range comes back whole: struct vm_config
+ * keeps them in 32 or 16 bits, which their bounds allow (config_keys.c
+ * asserts it at compile time; this checks what the parser stores).
+ */
+static void
+test_numbers_at_their_bounds(void **state)
+{
+	struct vm_config	*vm;
+
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "memory = 16T;\nmaxrestart = 1000000;\n"
+	    "maxrestarttime = 31536000;\nstoptimeout = 31536000;\n"
+	    "hooktimeout = 31536000;\nautostart_delay = 31536000;\n"
+	    "probe_interval = 31536000;\nprobe_timeout = 31536000;\n"
+	    "probe_failures = 1000;\ncpus = 256;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->memory_mb, 16 * 1024 * 1024);
+	assert_int_equal(vm->maxrestart, 1000000);
+	assert_int_equal(vm->maxrestarttime, 31536000);
+	assert_int_equal(vm->stoptimeout, 31536000);
+	assert_int_equal(vm->hooktimeout, 31536000);
+	assert_int_equal(vm->autostart_delay, 31536000);
+	assert_int_equal(vm->probe_interval, 31536000);
+	assert_int_equal(vm->probe_timeout, 31536000);
+	assert_int_equal(vm->probe_failures, 1000);
+	assert_int_equal(vm->cpus, 256);
+	cfg_vm_free(vm);
+
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "sockets = 1;\ncores = 256;\nthreads = 1;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->cores, 256);
+	assert_int_equal(vm->cpus, 256);
+	cfg_vm_free(vm);
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "sockets = 256;\ncores = 1;\nthreads = 1;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->sockets, 256);
+	cfg_vm_free(vm);
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "sockets = 1;\ncores = 1;\nthreads = 256;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->threads, 256);
+	cfg_vm_free(vm);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -1620,6 +1668,7 @@ main(void)
 		T(test_daemon_keys_and_defaults),
 		T(test_daemon_errors),
 		T(test_vm_dup_and_equal),
+		T(test_numbers_at_their_bounds),
 		T(test_check),
 		T(test_disks_of_a_bhyve_configuration),
 		T(test_disks_clash_by_file_unless_both_read_only),
