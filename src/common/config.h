@@ -66,7 +66,15 @@ struct cfg_console {
 /*
  * One VM's configuration.  The daemon keeps one or two per VM, 10,000 VMs
  * and more, so it is small: numbers as narrow as their bounds in
- * config_keys.c allow, and the fields ordered by size, without holes.
+ * config_keys.c allow, the consoles (for few VMs) behind a pointer, and
+ * the fields ordered by size, without holes.
+ *
+ * A configuration the parser returns is packed (cfg_vm_pack): its
+ * consoles, lists and strings follow the structure in its one allocation,
+ * dirname, scriptpath (when it is dir) and a name that ends dir share
+ * dir's bytes, and none of them may be changed or freed alone.  One being
+ * built (the parser's, defaults{}, cfg_vm_dup's copy) is loose: each
+ * string and list is allocated on its own.  cfg_vm_free frees either.
  */
 struct vm_config {
 	/* Where it came from. */
@@ -87,6 +95,7 @@ struct vm_config {
 
 	/* Compatibility keys of the original implementation. */
 	char		*hostbridge;	/* NULL: not given */
+	struct cfg_console *consoles;	/* NULL (none) or CFG_MAX_CONSOLES */
 
 	/* qemu back end. */
 	char		*kernel;
@@ -99,8 +108,6 @@ struct vm_config {
 
 	/* Start order (vmstated.conf(5), issue 13). */
 	char		**depends;	/* names of the VMs it needs */
-
-	struct cfg_console consoles[CFG_MAX_CONSOLES];
 
 	/* Numbers, each within the bounds config_keys.c enforces. */
 	uid_t		 owner_uid;	/* valid when owner != NULL */
@@ -129,6 +136,7 @@ struct vm_config {
 	uint8_t		 hypervisor;	/* enum hv_kind; default bhyve */
 	bool		 autostart;	/* default no */
 	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
+	bool		 packed;	/* one allocation (cfg_vm_pack) */
 };
 
 /* A VM directory that could not be loaded. */
@@ -193,10 +201,15 @@ struct cfg_set	*cfg_load_all(const char *configdir,
 		    const struct daemon_config *dc);
 void		 cfg_set_free(struct cfg_set *);
 
-/* Load one VM directory.  NULL with *error set on failure. */
+/* Load one VM directory (packed).  NULL with *error set on failure. */
 struct vm_config *cfg_load_vm(const char *dir, const struct daemon_config *dc,
 		    char **error);
+/* A loose copy: the caller may change its fields and free them alone. */
 struct vm_config *cfg_vm_dup(const struct vm_config *);
+/* A packed copy (one allocation), to keep: nothing in it may change. */
+struct vm_config *cfg_vm_pack(const struct vm_config *);
+/* Port i (0: com1) of vm: an empty one when vm gives no consoles. */
+const struct cfg_console *cfg_console(const struct vm_config *, int i);
 void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);

@@ -841,6 +841,9 @@ apply_consoles(struct key_ctx *k)
 		    "backend = \"/dev/nmdm0A\"; enabled = yes; } }");
 		return;
 	}
+	if (!cfg_consoles_given(k->vm))
+		k->vm->consoles = xcalloc(CFG_MAX_CONSOLES,
+		    sizeof(*k->vm->consoles));
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
 		free(k->vm->consoles[i].backend);
 		memset(&k->vm->consoles[i], 0, sizeof(k->vm->consoles[i]));
@@ -951,8 +954,6 @@ cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
 void
 cfg_vm_set_builtin_defaults(struct vm_config *vm)
 {
-	int	 i;
-
 	vm->maxrestart = 3;
 	vm->maxrestarttime = 30;
 	vm->generate_acpi_tables = CFG_UNSET;
@@ -965,6 +966,4 @@ cfg_vm_set_builtin_defaults(struct vm_config *vm)
 	vm->probe_interval = 10;
 	vm->probe_timeout = 5;
 	vm->probe_failures = 3;
-	for (i = 0; i < CFG_MAX_CONSOLES; i++)
-		vm->consoles[i].enabled = false;
 }

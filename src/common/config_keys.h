@@ -126,8 +126,11 @@ char	*cfg_absolute_dir(const char *dir);
  */
 int	 cfg_parse_file(const char *path, struct ucl_node **root,
 	    bool *missing, struct cfg_errors *);
-/* Free what a vm_config points to, not the structure itself. */
+/* Free what a loose vm_config points to, not the structure itself. */
 void	 cfg_vm_clear(struct vm_config *);
+
+/* config_pack.c: true when vm->consoles are its own (given, not shared). */
+bool	 cfg_consoles_given(const struct vm_config *);
 
 /* One VM directory being loaded (config.c, config_deps.c). */
 struct vm_load {
