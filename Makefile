@@ -74,7 +74,8 @@ COMMON_SRCS=	src/common/buf.c src/common/log.c src/common/ucl.c \
 CONFIG_SRCS=	src/common/config.c src/common/config_keys.c \
 		src/common/config_values.c src/common/config_check.c \
 		src/common/config_deps.c src/common/config_disks.c \
-		src/common/config_daemon.c src/common/trust.c
+		src/common/config_daemon.c src/common/config_pack.c \
+		src/common/trust.c
 PLATFORM_SRCS=	src/platform/$(OS).c
 HV_SRCS=	src/hv/hv.c src/hv/bhyve.c src/hv/bhyve_config.c \
 		src/hv/qemu.c

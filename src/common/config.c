@@ -105,6 +105,7 @@ cfg_name_ok(const char *s)
 	return true;
 }
 
+/* Free what a loose vm_config points to (config_pack.c: not a packed one). */
 void
 cfg_vm_clear(struct vm_config *vm)
 {
@@ -123,8 +124,11 @@ cfg_vm_clear(struct vm_config *vm)
 	free(vm->description);
 	free(vm->bootrom);
 	free(vm->hostbridge);
-	for (i = 0; i < CFG_MAX_CONSOLES; i++)
-		free(vm->consoles[i].backend);
+	if (cfg_consoles_given(vm)) {
+		for (i = 0; i < CFG_MAX_CONSOLES; i++)
+			free(vm->consoles[i].backend);
+		free(vm->consoles);
+	}
 	free(vm->kernel);
 	free(vm->initrd);
 	free(vm->append);
@@ -182,9 +186,16 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->description = dup_or_null(src->description);
 	dst->bootrom = dup_or_null(src->bootrom);
 	dst->hostbridge = dup_or_null(src->hostbridge);
-	for (i = 0; i < CFG_MAX_CONSOLES; i++)
-		dst->consoles[i].backend =
-		    dup_or_null(src->consoles[i].backend);
+	dst->consoles = NULL;
+	if (cfg_consoles_given(src)) {
+		dst->consoles = xcalloc(CFG_MAX_CONSOLES,
+		    sizeof(*dst->consoles));
+		for (i = 0; i < CFG_MAX_CONSOLES; i++) {
+			dst->consoles[i] = src->consoles[i];
+			dst->consoles[i].backend =
+			    dup_or_null(src->consoles[i].backend);
+		}
+	}
 	dst->kernel = dup_or_null(src->kernel);
 	dst->initrd = dup_or_null(src->initrd);
 	dst->append = dup_or_null(src->append);
@@ -199,6 +210,7 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
 	dst->qemu_binary = dup_or_null(src->qemu_binary);
 	dst->depends = dup_list(src->depends, src->ndepends);
+	dst->packed = false;
 }
 
 struct vm_config *
@@ -216,7 +228,8 @@ cfg_vm_free(struct vm_config *vm)
 {
 	if (vm == NULL)
 		return;
-	cfg_vm_clear(vm);
+	if (!vm->packed)
+		cfg_vm_clear(vm);
 	free(vm);
 }
 
@@ -248,12 +261,14 @@ list_equal(char *const *a, size_t na, char *const *b, size_t nb)
 bool
 cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 {
-	int	 i;
+	const struct cfg_console	*ca, *cb;
+	int				 i;
 
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
-		if (a->consoles[i].present != b->consoles[i].present ||
-		    a->consoles[i].enabled != b->consoles[i].enabled ||
-		    !str_equal(a->consoles[i].backend, b->consoles[i].backend))
+		ca = cfg_console(a, i);
+		cb = cfg_console(b, i);
+		if (ca->present != cb->present || ca->enabled != cb->enabled ||
+		    !str_equal(ca->backend, cb->backend))
 			return false;
 	}
 	return str_equal(a->name, b->name) && str_equal(a->dir, b->dir) &&
@@ -540,6 +555,9 @@ load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
 		l->vm = NULL;
 		return;
 	}
+	/* Kept for as long as the VM is: in one allocation. */
+	l->vm = cfg_vm_pack(vm);
+	cfg_vm_free(vm);
 	borrow(l);
 }
 

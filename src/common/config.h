@@ -63,6 +63,19 @@ struct cfg_console {
 	char	*backend;		/* e.g. "/dev/nmdm0A", "stdio" */
 };
 
+/*
+ * One VM's configuration.  The daemon keeps one or two per VM, 10,000 VMs
+ * and more, so it is small: numbers as narrow as their bounds in
+ * config_keys.c allow, the consoles (for few VMs) behind a pointer, and
+ * the fields ordered by size, without holes.
+ *
+ * A configuration the parser returns is packed (cfg_vm_pack): its
+ * consoles, lists and strings follow the structure in its one allocation,
+ * dirname, scriptpath (when it is dir) and a name that ends dir share
+ * dir's bytes, and none of them may be changed or freed alone.  One being
+ * built (the parser's, defaults{}, cfg_vm_dup's copy) is loose: each
+ * string and list is allocated on its own.  cfg_vm_free frees either.
+ */
 struct vm_config {
 	/* Where it came from. */
 	char		*name;
@@ -76,31 +89,13 @@ struct vm_config {
 	char		*os;
 	char		*osversion;
 	char		*owner;
-	uid_t		 owner_uid;	/* valid when owner != NULL */
 	char		*group;
-	gid_t		 group_gid;	/* valid when group != NULL */
 	char		*description;
-	int64_t		 maxrestart;	/* default 3 */
-	int64_t		 maxrestarttime; /* seconds, default 30 */
 	char		*bootrom;
-	enum cfg_flag	 generate_acpi_tables;
-	enum cfg_flag	 vmexit_on_halt;
-	int64_t		 memory_mb;	/* 0: not given */
-	int64_t		 cpus;		/* 0: not given */
-	int64_t		 sockets;	/* 0: not given */
-	int64_t		 cores;		/* 0: not given */
-	int64_t		 threads;	/* 0: not given */
-
-	/* Keys this project adds. */
-	enum hv_kind	 hypervisor;	/* default bhyve */
-	bool		 autostart;	/* default no */
-	int64_t		 stoptimeout;	/* seconds, default 30 */
-	int64_t		 hooktimeout;	/* seconds, default 60; 0: no limit */
 
 	/* Compatibility keys of the original implementation. */
 	char		*hostbridge;	/* NULL: not given */
-	enum cfg_flag	 wire_memory;
-	struct cfg_console consoles[CFG_MAX_CONSOLES];
+	struct cfg_console *consoles;	/* NULL (none) or CFG_MAX_CONSOLES */
 
 	/* qemu back end. */
 	char		*kernel;
@@ -108,20 +103,40 @@ struct vm_config {
 	char		*append;
 	char		**disks;	/* ndisks paths */
 	enum cfg_disk_format *disk_formats; /* ndisks formats */
-	size_t		 ndisks;
 	char		**qemu_args;	/* nqemu_args extra arguments */
-	size_t		 nqemu_args;
 	char		*qemu_binary;	/* NULL: daemon's qemu_path */
-	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
 
-	/* Start order and health (vmstated.conf(5), issue 13). */
+	/* Start order (vmstated.conf(5), issue 13). */
 	char		**depends;	/* names of the VMs it needs */
-	size_t		 ndepends;
+
+	/* Numbers, each within the bounds config_keys.c enforces. */
+	uid_t		 owner_uid;	/* valid when owner != NULL */
+	gid_t		 group_gid;	/* valid when group != NULL */
+	int32_t		 maxrestart;	/* default 3 */
+	int32_t		 maxrestarttime; /* seconds, default 30 */
+	int32_t		 memory_mb;	/* 0: not given */
+	int32_t		 stoptimeout;	/* seconds, default 30 */
+	int32_t		 hooktimeout;	/* seconds, default 60; 0: no limit */
+	int32_t		 autostart_delay; /* seconds; 0: none */
+	int32_t		 probe_interval; /* seconds between two probes */
+	int32_t		 probe_timeout;	/* seconds a probe may take */
 	int		 depends_line;	/* where depends was given */
-	int64_t		 autostart_delay; /* seconds; 0: none */
-	int64_t		 probe_interval; /* seconds between two probes */
-	int64_t		 probe_timeout;	/* seconds a probe may take */
-	int64_t		 probe_failures; /* in a row, then a crash */
+	int16_t		 cpus;		/* 0: not given */
+	int16_t		 sockets;	/* 0: not given */
+	int16_t		 cores;		/* 0: not given */
+	int16_t		 threads;	/* 0: not given */
+	int16_t		 probe_failures; /* in a row, then a crash */
+	uint16_t	 ndisks;
+	uint16_t	 nqemu_args;
+	uint16_t	 ndepends;
+
+	int8_t		 generate_acpi_tables;	/* enum cfg_flag */
+	int8_t		 vmexit_on_halt;	/* enum cfg_flag */
+	int8_t		 wire_memory;		/* enum cfg_flag */
+	uint8_t		 hypervisor;	/* enum hv_kind; default bhyve */
+	bool		 autostart;	/* default no */
+	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
+	bool		 packed;	/* one allocation (cfg_vm_pack) */
 };
 
 /* A VM directory that could not be loaded. */
@@ -186,10 +201,15 @@ struct cfg_set	*cfg_load_all(const char *configdir,
 		    const struct daemon_config *dc);
 void		 cfg_set_free(struct cfg_set *);
 
-/* Load one VM directory.  NULL with *error set on failure. */
+/* Load one VM directory (packed).  NULL with *error set on failure. */
 struct vm_config *cfg_load_vm(const char *dir, const struct daemon_config *dc,
 		    char **error);
+/* A loose copy: the caller may change its fields and free them alone. */
 struct vm_config *cfg_vm_dup(const struct vm_config *);
+/* A packed copy (one allocation), to keep: nothing in it may change. */
+struct vm_config *cfg_vm_pack(const struct vm_config *);
+/* Port i (0: com1) of vm: an empty one when vm gives no consoles. */
+const struct cfg_console *cfg_console(const struct vm_config *, int i);
 void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);

@@ -120,7 +120,8 @@ check_topology(const struct check_ctx *c)
 		check_error(c, cpu_key, "%" PRId64 " virtual CPUs cannot be "
 		    "split into sockets of %" PRId64 " cores x %" PRId64
 		    " threads; make it a multiple of %" PRId64 ", or give "
-		    "sockets", vm->cpus, cores, threads, cores * threads);
+		    "sockets", (int64_t)vm->cpus, cores, threads,
+		    cores * threads);
 		return;
 	} else
 		sockets = vm->cpus / (cores * threads);
@@ -138,14 +139,16 @@ check_topology(const struct check_ctx *c)
 		check_error(c, cpu_key, "%" PRId64 " does not match sockets (%"
 		    PRId64 ") x cores (%" PRId64 ") x threads (%" PRId64
 		    ") = %" PRId64 "; bhyve refuses such a topology: correct "
-		    "one of them, or leave %s out", vm->cpus, sockets, cores,
+		    "one of them, or leave %s out", (int64_t)vm->cpus, sockets,
+		    cores,
 		    threads, product, cfg_key_name(cpu_key));
 		return;
 	}
-	vm->cpus = product;
-	vm->sockets = sockets;
-	vm->cores = cores;
-	vm->threads = threads;
+	/* Each at most CFG_MAX_CPUS: the product is. */
+	vm->cpus = (int16_t)product;
+	vm->sockets = (int16_t)sockets;
+	vm->cores = (int16_t)cores;
+	vm->threads = (int16_t)threads;
 }
 
 /* The topology keys of a bhyve configuration file; 0: not in it. */

@@ -31,6 +31,28 @@
 
 #define MAX_RESTARTS		1000000
 #define MAX_SECONDS		(365LL * 24 * 3600)
+#define MAX_PROBE_FAILURES	1000
+
+/*
+ * struct vm_config keeps each number in as few bytes as its bound here
+ * allows (10,000 VMs and more): a bound raised past its field's type
+ * must widen the field.
+ */
+CFG_FITS(maxrestart, MAX_RESTARTS);
+CFG_FITS(maxrestarttime, MAX_SECONDS);
+CFG_FITS(stoptimeout, MAX_SECONDS);
+CFG_FITS(hooktimeout, MAX_SECONDS);
+CFG_FITS(autostart_delay, MAX_SECONDS);
+CFG_FITS(probe_interval, MAX_SECONDS);
+CFG_FITS(probe_timeout, MAX_SECONDS);
+CFG_FITS(probe_failures, MAX_PROBE_FAILURES);
+CFG_FITS(cpus, CFG_MAX_CPUS);
+CFG_FITS(sockets, CFG_MAX_CPUS);
+CFG_FITS(cores, CFG_MAX_CPUS);
+CFG_FITS(threads, CFG_MAX_CPUS);
+CFG_FITS(ndisks, CFG_MAX_DISKS);
+CFG_FITS(nqemu_args, CFG_MAX_QEMU_ARGS);
+CFG_FITS(ndepends, CFG_MAX_DEPENDS);
 
 #define KEY_REPEATABLE		0x1	/* given several times: all count */
 #define KEY_NOT_DEFAULT		0x2	/* no default in vmstated.conf */
@@ -77,7 +99,7 @@ static void	apply_append(struct key_ctx *);
 static void	apply_disk(struct key_ctx *);
 static void	apply_qemu_args(struct key_ctx *);
 static void	apply_qemu_binary(struct key_ctx *);
-static void	list_add(char ***, size_t *, char *);
+static void	list_add(char ***, uint16_t *, char *);
 static bool	list_room(struct key_ctx *, size_t, size_t, const char *);
 static void	apply_watchdog(struct key_ctx *);
 static void	apply_depends(struct key_ctx *);
@@ -314,7 +336,7 @@ apply_maxrestart(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_int(k, "a number of restarts", 0, MAX_RESTARTS, &v) == 0)
-		k->vm->maxrestart = v;
+		k->vm->maxrestart = (int32_t)v;
 }
 
 static void
@@ -323,7 +345,7 @@ apply_maxrestarttime(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
-		k->vm->maxrestarttime = v;
+		k->vm->maxrestarttime = (int32_t)v;
 }
 
 static void
@@ -332,7 +354,7 @@ apply_stoptimeout(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
-		k->vm->stoptimeout = v;
+		k->vm->stoptimeout = (int32_t)v;
 }
 
 static void
@@ -341,11 +363,11 @@ apply_hooktimeout(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_seconds(k, 0, MAX_SECONDS, &v) == 0)
-		k->vm->hooktimeout = v;
+		k->vm->hooktimeout = (int32_t)v;
 }
 
 static void
-apply_flag(struct key_ctx *k, enum cfg_flag *field)
+apply_flag(struct key_ctx *k, int8_t *field)
 {
 	bool	 b;
 
@@ -395,7 +417,7 @@ apply_autostart_delay(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_seconds(k, 0, MAX_SECONDS, &v) == 0)
-		k->vm->autostart_delay = v;
+		k->vm->autostart_delay = (int32_t)v;
 }
 
 static void
@@ -404,7 +426,7 @@ apply_probe_interval(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
-		k->vm->probe_interval = v;
+		k->vm->probe_interval = (int32_t)v;
 }
 
 static void
@@ -413,7 +435,7 @@ apply_probe_timeout(struct key_ctx *k)
 	int64_t	 v;
 
 	if (cfg_get_seconds(k, 1, MAX_SECONDS, &v) == 0)
-		k->vm->probe_timeout = v;
+		k->vm->probe_timeout = (int32_t)v;
 }
 
 static void
@@ -421,9 +443,9 @@ apply_probe_failures(struct key_ctx *k)
 {
 	int64_t	 v;
 
-	if (cfg_get_int(k, "a number of failed probes in a row", 1, 1000,
-	    &v) == 0)
-		k->vm->probe_failures = v;
+	if (cfg_get_int(k, "a number of failed probes in a row", 1,
+	    MAX_PROBE_FAILURES, &v) == 0)
+		k->vm->probe_failures = (int16_t)v;
 }
 
 /* depends: a VM name or a list of them (config_deps.c checks them
@@ -459,7 +481,7 @@ apply_memory(struct key_ctx *k)
 	int64_t	 mb;
 
 	if (cfg_get_memory(k, &mb) == 0)
-		k->vm->memory_mb = mb;
+		k->vm->memory_mb = (int32_t)mb;	/* at most 16T: 2^24 */
 }
 
 /* cpus, and numcpus, its name in the original implementation. */
@@ -470,7 +492,7 @@ apply_cpus(struct key_ctx *k)
 
 	if (cfg_get_int(k, "a number of virtual CPUs", 1, CFG_MAX_CPUS,
 	    &v) == 0)
-		k->vm->cpus = v;
+		k->vm->cpus = (int16_t)v;
 }
 
 static void
@@ -480,7 +502,7 @@ apply_sockets(struct key_ctx *k)
 
 	if (cfg_get_int(k, "a number of CPU sockets", 1, CFG_MAX_CPUS,
 	    &v) == 0)
-		k->vm->sockets = v;
+		k->vm->sockets = (int16_t)v;
 }
 
 static void
@@ -490,7 +512,7 @@ apply_cores(struct key_ctx *k)
 
 	if (cfg_get_int(k, "a number of cores per socket", 1, CFG_MAX_CPUS,
 	    &v) == 0)
-		k->vm->cores = v;
+		k->vm->cores = (int16_t)v;
 }
 
 static void
@@ -500,7 +522,7 @@ apply_threads(struct key_ctx *k)
 
 	if (cfg_get_int(k, "a number of threads per core", 1, CFG_MAX_CPUS,
 	    &v) == 0)
-		k->vm->threads = v;
+		k->vm->threads = (int16_t)v;
 }
 
 static void
@@ -555,14 +577,14 @@ apply_hostbridge(struct key_ctx *k)
 
 /* Append one string to a NULL-terminated-free array with a count. */
 static void
-list_add(char ***list, size_t *n, char *s)
+list_add(char ***list, uint16_t *n, char *s)
 {
 	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
 	(*list)[(*n)++] = s;
 }
 
 static void
-list_clear(char ***list, size_t *n)
+list_clear(char ***list, uint16_t *n)
 {
 	size_t	 i;
 
@@ -819,6 +841,9 @@ apply_consoles(struct key_ctx *k)
 		    "backend = \"/dev/nmdm0A\"; enabled = yes; } }");
 		return;
 	}
+	if (!cfg_consoles_given(k->vm))
+		k->vm->consoles = xcalloc(CFG_MAX_CONSOLES,
+		    sizeof(*k->vm->consoles));
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
 		free(k->vm->consoles[i].backend);
 		memset(&k->vm->consoles[i], 0, sizeof(k->vm->consoles[i]));
@@ -929,8 +954,6 @@ cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
 void
 cfg_vm_set_builtin_defaults(struct vm_config *vm)
 {
-	int	 i;
-
 	vm->maxrestart = 3;
 	vm->maxrestarttime = 30;
 	vm->generate_acpi_tables = CFG_UNSET;
@@ -943,6 +966,4 @@ cfg_vm_set_builtin_defaults(struct vm_config *vm)
 	vm->probe_interval = 10;
 	vm->probe_timeout = 5;
 	vm->probe_failures = 3;
-	for (i = 0; i < CFG_MAX_CONSOLES; i++)
-		vm->consoles[i].enabled = false;
 }

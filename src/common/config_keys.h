@@ -17,6 +17,16 @@
 
 #define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
+/*
+ * Fails to compile unless field f of struct vm_config (a signed or
+ * unsigned integer) holds max: the parser's bound for f is what lets
+ * the field be narrow.
+ */
+#define CFG_FITS(f, max)						\
+	_Static_assert((uint64_t)(max) <= (UINT64_C(1) << (8 *		\
+	    sizeof(((struct vm_config *)NULL)->f) - 1)) - 1,		\
+	    #f " is too narrow for " #max)
+
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
 	K_NAME,
@@ -116,8 +126,11 @@ char	*cfg_absolute_dir(const char *dir);
  */
 int	 cfg_parse_file(const char *path, struct ucl_node **root,
 	    bool *missing, struct cfg_errors *);
-/* Free what a vm_config points to, not the structure itself. */
+/* Free what a loose vm_config points to, not the structure itself. */
 void	 cfg_vm_clear(struct vm_config *);
+
+/* config_pack.c: true when vm->consoles are its own (given, not shared). */
+bool	 cfg_consoles_given(const struct vm_config *);
 
 /* One VM directory being loaded (config.c, config_deps.c). */
 struct vm_load {

@@ -23,6 +23,7 @@
 #include "ucl.h"
 
 #define MAX_MEMORY_MB		(16LL * 1024 * 1024)	/* 16T */
+CFG_FITS(memory_mb, MAX_MEMORY_MB);	/* kept in megabytes */
 
 void
 cfg_errors_init(struct cfg_errors *e)

@@ -94,8 +94,9 @@ void
 bhyve_config_render_console(const struct vm_config *vm, const char *orig,
     size_t len, const char *console, struct buf *out)
 {
-	char	 key[32], size[32];
-	int	 i;
+	const struct cfg_console *con;
+	char			 key[32], size[32];
+	int			 i;
 
 	if (len > 0)
 		buf_append(out, orig, len);
@@ -103,7 +104,7 @@ bhyve_config_render_console(const struct vm_config *vm, const char *orig,
 		buf_putc(out, '\n');
 	put_line(out, "name", vm->name);
 	if (vm->memory_mb > 0) {
-		snprintf(size, sizeof(size), "%" PRId64 "M", vm->memory_mb);
+		snprintf(size, sizeof(size), "%" PRId32 "M", vm->memory_mb);
 		put_line(out, "memory.size", size);
 	}
 	if (vm->cpus > 0)
@@ -121,12 +122,12 @@ bhyve_config_render_console(const struct vm_config *vm, const char *orig,
 	put_flag(out, "memory.wired", vm->wire_memory);
 	put_hostbridge(out, vm->hostbridge);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
+		con = cfg_console(vm, i);
 		/* A disabled port leaves the file's own setting alone. */
-		if (!vm->consoles[i].present || !vm->consoles[i].enabled ||
-		    vm->consoles[i].backend == NULL)
+		if (!con->present || !con->enabled || con->backend == NULL)
 			continue;
 		snprintf(key, sizeof(key), "lpc.com%d.path", i + 1);
-		put_line(out, key, vm->consoles[i].backend);
+		put_line(out, key, con->backend);
 	}
 	/* The daemon's own console comes last: it wins. */
 	if (console != NULL)
@@ -143,10 +144,10 @@ bhyve_config_console_owner(const struct vm_config *vm, const char *orig,
     size_t len)
 {
 	static const char	 key[] = "lpc.com1.path=";
+	const struct cfg_console *con = cfg_console(vm, 0);
 	const char		*p, *end;
 
-	if (vm->consoles[0].present && vm->consoles[0].enabled &&
-	    vm->consoles[0].backend != NULL)
+	if (con->present && con->enabled && con->backend != NULL)
 		return "consoles { com1 } of its config";
 	if (orig == NULL)
 		return NULL;

@@ -383,14 +383,14 @@ sv_apply(const struct reload_action *a, struct vm **cur,
 		cfg_vm_free(vm->pending);
 		vm->pending = NULL;
 		old = vm->cfg;
-		vm->cfg = cfg_vm_dup(set->vms[a->cfg]);
+		vm->cfg = cfg_vm_pack(set->vms[a->cfg]);
 		vm->fx->config_changed(vm, old);
 		cfg_vm_free(old);
 		vmlog(vm, "configuration reloaded");
 		break;
 	case RL_SET_PENDING:
 		cfg_vm_free(vm->pending);
-		vm->pending = cfg_vm_dup(set->vms[a->cfg]);
+		vm->pending = cfg_vm_pack(set->vms[a->cfg]);
 		vmlog(vm, "configuration changed; it takes effect at the next "
 		    "start");
 		break;
@@ -413,7 +413,7 @@ sv_apply(const struct reload_action *a, struct vm **cur,
 		break;
 	case RL_WAIT_REMOVED:
 		waiting = xrealloc(waiting, (nwaiting + 1) * sizeof(*waiting));
-		waiting[nwaiting++] = cfg_vm_dup(set->vms[a->cfg]);
+		waiting[nwaiting++] = cfg_vm_pack(set->vms[a->cfg]);
 		break;
 	}
 }

@@ -102,12 +102,14 @@ assert_same_as(const struct buf *got, const char *expected)
 	buf_free(&want);
 }
 
-/* A VM with nothing set but its name, as the loader leaves it. */
+/* A VM with nothing set but its name, as the loader leaves it; its
+ * consoles, all absent, for a test to set. */
 static void
 vm_init(struct vm_config *vm, const char *name)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->name = xstrdup(name);
+	vm->consoles = xcalloc(CFG_MAX_CONSOLES, sizeof(*vm->consoles));
 	vm->generate_acpi_tables = CFG_UNSET;
 	vm->vmexit_on_halt = CFG_UNSET;
 	vm->wire_memory = CFG_UNSET;
@@ -124,6 +126,7 @@ vm_clear(struct vm_config *vm)
 	free(vm->hostbridge);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++)
 		free(vm->consoles[i].backend);
+	free(vm->consoles);
 }
 
 /* Render vm over the fixture orig and compare with the fixture expected. */

@@ -1575,6 +1575,114 @@ test_check_warns_about_a_shared_disk(void **state)
 	free(err);
 }
 
+/*
+ * Each number at the top of its range comes back whole: struct vm_config
+ * keeps them in 32 or 16 bits, which their bounds allow (config_keys.c
+ * asserts it at compile time; this checks what the parser stores).
+ */
+static void
+test_numbers_at_their_bounds(void **state)
+{
+	struct vm_config	*vm;
+
+	(void)state;
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "memory = 16T;\nmaxrestart = 1000000;\n"
+	    "maxrestarttime = 31536000;\nstoptimeout = 31536000;\n"
+	    "hooktimeout = 31536000;\nautostart_delay = 31536000;\n"
+	    "probe_interval = 31536000;\nprobe_timeout = 31536000;\n"
+	    "probe_failures = 1000;\ncpus = 256;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->memory_mb, 16 * 1024 * 1024);
+	assert_int_equal(vm->maxrestart, 1000000);
+	assert_int_equal(vm->maxrestarttime, 31536000);
+	assert_int_equal(vm->stoptimeout, 31536000);
+	assert_int_equal(vm->hooktimeout, 31536000);
+	assert_int_equal(vm->autostart_delay, 31536000);
+	assert_int_equal(vm->probe_interval, 31536000);
+	assert_int_equal(vm->probe_timeout, 31536000);
+	assert_int_equal(vm->probe_failures, 1000);
+	assert_int_equal(vm->cpus, 256);
+	cfg_vm_free(vm);
+
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "sockets = 1;\ncores = 256;\nthreads = 1;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->cores, 256);
+	assert_int_equal(vm->cpus, 256);
+	cfg_vm_free(vm);
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "sockets = 256;\ncores = 1;\nthreads = 1;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->sockets, 256);
+	cfg_vm_free(vm);
+	write_vm("vm", "configfile = bhyve_config;\n"
+	    "sockets = 1;\ncores = 1;\nthreads = 256;\n");
+	vm = load_ok("vm", NULL);
+	assert_int_equal(vm->threads, 256);
+	cfg_vm_free(vm);
+}
+
+/*
+ * A loaded configuration is one allocation (config_pack.c) that holds
+ * every string and list; dirname, scriptpath and a name that ends the
+ * directory share dir's bytes; a packed copy of a loose one owes it
+ * nothing.
+ */
+static void
+test_packed_configuration_holds_everything(void **state)
+{
+	struct vm_config	*vm, *loose, *packed;
+	char			*error;
+	size_t			 len;
+	int			 i;
+
+	(void)state;
+	write_file("q/a.img", "");
+	write_file("q/b.qcow2", "QFI\xfb");
+	write_file("q/k", "");
+	write_file("q/config", "q {\nhypervisor = qemu;\nos = Linux;\n"
+	    "osversion = 6.1;\nowner = root;\ngroup = 0;\n"
+	    "description = \"a qemu VM\";\nkernel = k;\ninitrd = k;\n"
+	    "append = \"console=ttyS0\";\ndisk = a.img;\n"
+	    "disk { path = b.qcow2; format = qcow2; }\n"
+	    "qemu_args = [ \"-nodefaults\", \"-vga\", \"none\" ];\n"
+	    "qemu_binary = qemu-system-x86_64;\ndepends = [ a, b ];\n"
+	    "scriptpath = /usr/share;\n}\n");
+	vm = load_ok("q", NULL);
+	assert_string_equal(vm->name, "q");
+	assert_string_equal(vm->scriptpath, "/usr/share");
+	assert_int_equal(vm->ndisks, 2);
+	assert_int_equal(vm->disk_formats[1], CFG_DISK_QCOW2);
+	assert_string_equal(vm->qemu_args[2], "none");
+	assert_string_equal(vm->depends[1], "b");
+	assert_string_equal(vm->append, "console=ttyS0");
+	len = strlen(vm->dir);
+	assert_ptr_equal(vm->dirname, vm->dir + len - 1);
+	assert_ptr_equal(vm->name, vm->dirname);
+	loose = cfg_vm_dup(vm);
+	assert_true(cfg_vm_equal(vm, loose));
+	packed = cfg_vm_pack(loose);
+	cfg_vm_free(loose);
+	assert_true(cfg_vm_equal(vm, packed));
+	assert_true(packed->disks[0] != vm->disks[0]);
+	cfg_vm_free(packed);
+	cfg_vm_free(vm);
+
+	vm = cfg_load_vm(GOOD "/compat", NULL, &error);
+	assert_non_null(vm);
+	assert_ptr_equal(vm->scriptpath, vm->dir);
+	loose = cfg_vm_dup(vm);
+	packed = cfg_vm_pack(loose);
+	cfg_vm_free(loose);
+	assert_true(cfg_vm_equal(vm, packed));
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		assert_int_equal(packed->consoles[i].present, i < 2);
+	assert_string_equal(packed->consoles[1].backend, "/dev/nmdm1A");
+	cfg_vm_free(packed);
+	cfg_vm_free(vm);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -1620,6 +1728,8 @@ main(void)
 		T(test_daemon_keys_and_defaults),
 		T(test_daemon_errors),
 		T(test_vm_dup_and_equal),
+		T(test_numbers_at_their_bounds),
+		T(test_packed_configuration_holds_everything),
 		T(test_check),
 		T(test_disks_of_a_bhyve_configuration),
 		T(test_disks_clash_by_file_unless_both_read_only),

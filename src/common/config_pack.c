@@ -1,0 +1,177 @@
+/*
+ * config_pack.c: a configuration in one allocation.
+ *
+ * The daemon keeps every VM's configuration for as long as it runs:
+ * with 10,000 VMs, the structure and its half-dozen strings, each in an
+ * allocation of its own with malloc's header and rounding, were 700
+ * bytes a VM.  Packed, the structure is followed by its consoles (only
+ * when one is given), its lists and its strings, in one allocation; a
+ * string that ends another (dirname, and usually the name, end dir;
+ * scriptpath is dir unless given) shares its bytes.  The parser builds
+ * the loose form (config.c, config_keys.c), which it can change key by
+ * key, and packs it once it is valid.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "config_keys.h"
+
+/* The ports of every VM that gives none; never written. */
+static const struct cfg_console no_consoles[CFG_MAX_CONSOLES];
+
+const struct cfg_console *
+cfg_console(const struct vm_config *vm, int i)
+{
+	return vm->consoles != NULL ? &vm->consoles[i] : &no_consoles[i];
+}
+
+bool
+cfg_consoles_given(const struct vm_config *vm)
+{
+	return vm->consoles != NULL && vm->consoles != no_consoles;
+}
+
+/*
+ * Where the next bytes go: at + size, or nowhere while measuring (at is
+ * NULL).  The same code measures and copies, so that the two agree.
+ */
+struct packer {
+	char	*at;
+	size_t	 size;
+};
+
+static void *
+pack_bytes(struct packer *p, const void *src, size_t len)
+{
+	char	*dst = NULL;
+
+	if (p->at != NULL) {
+		dst = p->at + p->size;
+		memcpy(dst, src, len);
+	}
+	p->size += len;
+	return dst;
+}
+
+static char *
+pack_str(struct packer *p, const char *s)
+{
+	return s != NULL ? pack_bytes(p, s, strlen(s) + 1) : NULL;
+}
+
+/*
+ * s, or the tail of the packed copy of within (src: its loose original)
+ * when s is the end of within.
+ */
+static char *
+pack_tail(struct packer *p, const char *s, const char *src,
+    char *within)
+{
+	size_t	 len, srclen;
+
+	if (s == NULL || src == NULL)
+		return pack_str(p, s);
+	len = strlen(s);
+	srclen = strlen(src);
+	if (len > srclen || strcmp(src + srclen - len, s) != 0)
+		return pack_str(p, s);
+	return within != NULL ? within + srclen - len : NULL;
+}
+
+/* The strings of a list of n into dst (NULL while measuring). */
+static void
+pack_strs(struct packer *p, char **dst, char *const *src, size_t n)
+{
+	char	*s;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		s = pack_str(p, src[i]);
+		if (dst != NULL)
+			dst[i] = s;
+	}
+}
+
+static bool
+consoles_present(const struct vm_config *vm)
+{
+	int	 i;
+
+	for (i = 0; i < CFG_MAX_CONSOLES; i++)
+		if (cfg_console(vm, i)->present)
+			return true;
+	return false;
+}
+
+/*
+ * Lay src out after *dst (p->at; NULL: only measure).  What needs
+ * alignment comes first: the consoles and the lists' pointers (8 bytes),
+ * the disks' formats (an enum); the strings, bytes, last.
+ */
+static void
+pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
+{
+	struct cfg_console	*con = NULL;
+	int			 i;
+	bool			 consoles = consoles_present(src);
+
+	*dst = *src;
+	dst->packed = true;
+	dst->consoles = (struct cfg_console *)no_consoles;
+	if (consoles)
+		dst->consoles = con = pack_bytes(p, src->consoles,
+		    CFG_MAX_CONSOLES * sizeof(*src->consoles));
+	dst->disks = src->ndisks == 0 ? NULL : pack_bytes(p, src->disks,
+	    src->ndisks * sizeof(*src->disks));
+	dst->qemu_args = src->nqemu_args == 0 ? NULL : pack_bytes(p,
+	    src->qemu_args, src->nqemu_args * sizeof(*src->qemu_args));
+	dst->depends = src->ndepends == 0 ? NULL : pack_bytes(p,
+	    src->depends, src->ndepends * sizeof(*src->depends));
+	dst->disk_formats = src->ndisks == 0 ? NULL : pack_bytes(p,
+	    src->disk_formats, src->ndisks * sizeof(*src->disk_formats));
+
+	for (i = 0; consoles && i < CFG_MAX_CONSOLES; i++) {
+		if (con != NULL)
+			con[i].backend = pack_str(p, src->consoles[i].backend);
+		else
+			(void)pack_str(p, src->consoles[i].backend);
+	}
+	pack_strs(p, dst->disks, src->disks, src->ndisks);
+	pack_strs(p, dst->qemu_args, src->qemu_args, src->nqemu_args);
+	pack_strs(p, dst->depends, src->depends, src->ndepends);
+	dst->dir = pack_str(p, src->dir);
+	dst->dirname = pack_tail(p, src->dirname, src->dir, dst->dir);
+	dst->name = pack_tail(p, src->name, src->dir, dst->dir);
+	dst->scriptpath = pack_tail(p, src->scriptpath, src->dir, dst->dir);
+	dst->config_path = pack_str(p, src->config_path);
+	dst->configfile = pack_str(p, src->configfile);
+	dst->os = pack_str(p, src->os);
+	dst->osversion = pack_str(p, src->osversion);
+	dst->owner = pack_str(p, src->owner);
+	dst->group = pack_str(p, src->group);
+	dst->description = pack_str(p, src->description);
+	dst->bootrom = pack_str(p, src->bootrom);
+	dst->hostbridge = pack_str(p, src->hostbridge);
+	dst->kernel = pack_str(p, src->kernel);
+	dst->initrd = pack_str(p, src->initrd);
+	dst->append = pack_str(p, src->append);
+	dst->qemu_binary = pack_str(p, src->qemu_binary);
+}
+
+struct vm_config *
+cfg_vm_pack(const struct vm_config *src)
+{
+	struct vm_config	 scratch, *vm;
+	struct packer		 p;
+
+	p.at = NULL;
+	p.size = sizeof(*vm);
+	pack(&p, &scratch, src);
+	vm = xmalloc(p.size);
+	p.at = (char *)vm;
+	p.size = sizeof(*vm);
+	pack(&p, vm, src);
+	return vm;
+}
