@@ -848,6 +848,15 @@ world_check(void)
 	if (W.task_alive && vm_run_peek(vm)->task_pid != W.task_pid)
 		world_violate("a task (pid %ld) runs that the VM does not know",
 		    (long)W.task_pid);
+	/* At rest with nothing running, a VM costs only its at-rest part
+	 * (vmstated.h: struct vm_run). */
+	if (vm_at_rest(vm) && !W.hv_alive && !W.task_alive &&
+	    vm->run != NULL)
+		world_violate("at rest in %s with its run part still "
+		    "allocated", vm_pos_name(vm->pos));
+	if (W.hv_alive && vm->pos != P_RECOVER_TASK && vm->run == NULL)
+		world_violate("a hypervisor runs and the VM has no run part "
+		    "(%s)", vm_pos_name(vm->pos));
 	if (vm_at_rest(vm) && (W.net_begun != W.net_torn ||
 	    W.storage_begun != W.storage_torn))
 		world_violate("at rest with phases begun %d/%d, torn down "
