@@ -415,7 +415,6 @@ vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 	vm->reason = "initial";
 	vm->by_uid = -1;
 	vm->log_fd = -1;
-	vm->state_fd = -1;
 	vm->state_since = time(NULL);
 	return vm;
 }

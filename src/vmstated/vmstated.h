@@ -339,9 +339,6 @@ struct vm {
 	double			*restarts;	/* monotonic, in the window;
 						   a power of 2 of them, at
 						   least 4, allocated */
-	int			 nrestarts;
-	int			 exit_status;	/* wait(2) status of the last
-						   exit */
 	char			*last_exit;	/* "crash (exit status 4)" */
 
 	/* The result of its probe, from its last time in running
@@ -350,22 +347,25 @@ struct vm {
 	time_t			 probe_last;	/* wall clock */
 	double			 probe_passed_at; /* monotonic: last pass, or
 						   the last requested start */
-	int			 probe_failed_in_row;
 
 	/* Log file (logdir/<name>.log), open only while written. */
-	int			 log_fd;
 	time_t			 log_retry_at;	/* monotonic; vmlog.c */
-	/* State file (rundir/<name>.state). */
-	int			 state_fd;
-	size_t			 state_size;
-	size_t			 state_used;	/* the record and its newline
-						   begin the file; then
-						   padding (persist.c) */
 
 	/* metrics.c: when this daemon loaded it (monotonic); what was
 	 * measured since, NULL until it first moves. */
 	double			 loaded;
 	struct vm_stats		*stats;
+
+	int			 nrestarts;
+	int			 exit_status;	/* wait(2) status of the last
+						   exit */
+	int			 probe_failed_in_row;
+	int			 log_fd;
+	/* State file (rundir/<name>.state), at most PERSIST_MAX bytes. */
+	uint32_t		 state_size;
+	uint32_t		 state_used;	/* the record and its newline
+						   begin the file; then
+						   padding (persist.c) */
 
 	uint8_t			 pos;		/* enum vm_pos */
 	uint8_t			 state;		/* enum vm_state: the last
