@@ -59,8 +59,8 @@ probe_arm(struct vm *vm, struct event **ev, event_callback_fn cb,
 static void
 probe_result(struct vm *vm, bool ok, const char *how)
 {
-	bool	 changed = vm->probe_ok != ok || vm->probe_runs == 0;
 	struct vm_run	*run = vm_run(vm);
+	bool		 changed = vm->probe_ok != ok || vm->probe_runs == 0;
 
 	metrics_probe(vm, ok);
 	vm->probe_runs++;
@@ -138,7 +138,7 @@ probe_run(evutil_socket_t fd, short what, void *arg)
 	struct proc_spec	 spec;
 	char			*path, *argv[2], *env[3], pidbuf[64];
 	char			 trust[TRUST_ERR_MAX], why[TRUST_ERR_MAX + 1024];
-	struct vm_run	*run = vm_run(vm);
+	struct vm_run		*run = vm_run(vm);
 
 	if (vm->pos != P_RUNNING || run->probe_pid != -1)
 		return;

@@ -88,8 +88,8 @@ task_arm_timer(struct vm *vm, double seconds, event_callback_fn cb)
 void
 task_signal(struct vm *vm, int sig)
 {
-	struct timeval	 now = { 0, 0 };
 	const struct vm_run	*run = vm_run_peek(vm);
+	struct timeval		 now = { 0, 0 };
 
 	if (run->task_pid != -1)
 		kill(-run->task_pid, sig);
@@ -345,7 +345,7 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	double			 limit;
 	off_t			 offset = 0;
 	int			 out_fd, saved;
-	struct vm_run	*run = vm_run(vm);
+	struct vm_run		*run = vm_run(vm);
 
 	memset(&spec, 0, sizeof(spec));
 	spec.path = argv[0];

@@ -60,8 +60,8 @@ vmproc_hv_watchdog(struct hv_vm *hv)
 struct hv_vm *
 vmproc_hv(struct vm *vm)
 {
-	struct hv_vm	*hv;
 	const struct vm_run	*run = vm_run_peek(vm);
+	struct hv_vm		*hv;
 
 	if (vm->hvc == NULL)
 		vm->hvc = xcalloc(1, sizeof(*vm->hvc));
