@@ -262,9 +262,10 @@ struct vm_stats {
  * its console, the escalation of a stop.  Allocated when the VM first
  * needs it (vm_run()), freed once it is at rest again and nothing of it is
  * in use (vm_run_trim(), deferred by the supervisor): most of 10,000
- * defined VMs never run, and these 200 bytes each were a third of the
- * daemon's memory.  Readers that may see a VM at rest use vm_run_peek(),
- * which shows the values of a VM with nothing running.
+ * defined VMs never run, and these 160 bytes each, kept in every VM, were
+ * a tenth of the daemon's memory (bench/profiles.md).  Readers that may
+ * see a VM at rest use vm_run_peek(), which shows the values of a VM with
+ * nothing running.
  */
 struct vm_run {
 	/* The hypervisor process (vmproc.c). */
