@@ -80,7 +80,7 @@ static void	console_client_free(struct console_client *);
 static struct console *
 console_get(struct vm *vm)
 {
-	struct console	*con = vm->console;
+	struct console	*con = vm_run(vm)->console;
 
 	if (con == NULL) {
 		con = xcalloc(1, sizeof(*con));
@@ -88,7 +88,7 @@ console_get(struct vm *vm)
 		con->fd = -1;
 		buf_init(&con->line);
 		buf_init(&con->input);
-		vm->console = con;
+		vm->run->console = con;
 	}
 	return con;
 }
@@ -328,7 +328,7 @@ console_none(struct vm *vm, const char *why)
 void
 console_drain(struct vm *vm)
 {
-	struct console	*con = vm->console;
+	struct console	*con = vm_run_peek(vm)->console;
 	char		 buf[CONSOLE_READ];
 	ssize_t		 n;
 	int		 i;
@@ -350,7 +350,7 @@ console_drain(struct vm *vm)
 void
 console_detach(struct vm *vm)
 {
-	struct console	*con = vm->console;
+	struct console	*con = vm_run_peek(vm)->console;
 
 	if (con == NULL)
 		return;
@@ -378,6 +378,9 @@ console_client_free(struct console_client *c)
 		con->writer = NULL;
 	bufferevent_free(c->bev);
 	free(c);
+	/* The last reader of a VM at rest: its run part may go now. */
+	if (con->clients == NULL && vm_at_rest(con->vm))
+		sv_vm_idle(con->vm);
 }
 
 /* What a client typed: the writer's goes to the guest, others' away. */
@@ -437,11 +440,11 @@ int
 console_check(struct vm *vm, bool want_write, bool *writer,
     long *writer_uid, struct buf *why)
 {
-	struct console	*con = vm->console;
+	struct console	*con = vm_run_peek(vm)->console;
 
 	*writer = false;
 	*writer_uid = -1;
-	if (vm->pid == -1 || vm_at_rest(vm)) {
+	if (!vm_is_up(vm) || vm_at_rest(vm)) {
 		buf_printf(why, "%s is not running (state %s); its console "
 		    "exists while its hypervisor runs: 'vmstatedctl start %s'",
 		    vm->name, vm_state_name(vm->state), vm->name);
@@ -548,7 +551,7 @@ console_free_parts(struct console *con)
 void
 console_end(struct vm *vm, const char *why)
 {
-	struct console		*con = vm->console;
+	struct console		*con = vm_run_peek(vm)->console;
 	struct console_client	*c, *next;
 
 	if (con == NULL)
@@ -564,7 +567,7 @@ console_end(struct vm *vm, const char *why)
 	buf_init(&con->input);
 	if (con->clients == NULL) {
 		free(con);
-		vm->console = NULL;
+		vm->run->console = NULL;
 	}
 }
 
@@ -572,7 +575,7 @@ console_end(struct vm *vm, const char *why)
 void
 console_release(struct vm *vm)
 {
-	struct console	*con = vm->console;
+	struct console	*con = vm_run_peek(vm)->console;
 
 	if (con == NULL)
 		return;
@@ -580,5 +583,14 @@ console_release(struct vm *vm)
 		console_client_free(con->clients);
 	console_free_parts(con);
 	free(con);
-	vm->console = NULL;
+	vm->run->console = NULL;
+}
+
+/* Does a client still read what the console said? */
+bool
+console_busy(const struct vm *vm)
+{
+	const struct console	*con = vm_run_peek(vm)->console;
+
+	return con != NULL && con->clients != NULL;
 }

@@ -971,8 +971,8 @@ control_broadcast_state(struct vm *vm, enum vm_state from, enum vm_state to)
 	buf_json_cstr(&b, vm->reason);
 	buf_printf(&b, ",\"time\":%lld.%03ld", (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000000);
-	if (vm->pid != -1)
-		buf_printf(&b, ",\"pid\":%ld", (long)vm->pid);
+	if (vm_is_up(vm))
+		buf_printf(&b, ",\"pid\":%ld", (long)vm->run->pid);
 	else
 		buf_puts(&b, ",\"pid\":null");
 	events_publish(vm, &b);		/* numbered and kept, even unsent */

@@ -31,7 +31,7 @@ vm_clock_mono(void)
 long long
 vm_uptime(const struct vm *vm)
 {
-	double	 up = vm_clock_mono() - vm->started_mono;
+	double	 up = vm_clock_mono() - vm_run_peek(vm)->started_mono;
 
 	return up > 0 ? (long long)up : 0;
 }
@@ -60,19 +60,21 @@ fx_retry_timer(evutil_socket_t fd, short what, void *arg)
 static void
 fx_timer(struct vm *vm, enum vm_timer t, double seconds)
 {
+	struct event	**ev;
 	struct timeval	 tv;
 
 	if (seconds < 0) {
-		if (vm->timers[t] != NULL)
-			evtimer_del(vm->timers[t]);
+		if (vm->run != NULL && vm->run->timers[t] != NULL)
+			evtimer_del(vm->run->timers[t]);
 		return;
 	}
-	if (vm->timers[t] == NULL)
-		vm->timers[t] = evtimer_new(vmstated_base(),
+	ev = &vm_run(vm)->timers[t];
+	if (*ev == NULL)
+		*ev = evtimer_new(vmstated_base(),
 		    t == VM_TIMER_STOP ? fx_stop_timer : fx_retry_timer, vm);
 	tv.tv_sec = (time_t)seconds;
 	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(vm->timers[t], &tv);
+	evtimer_add(*ev, &tv);
 }
 
 static int
@@ -136,12 +138,40 @@ fx_log(struct vm *vm, const char *msg)
 	vmlog(vm, "%s", msg);
 }
 
-/* At rest: no log descriptor kept for it (vmlog.c), then the supervisor. */
+/* At rest: no log descriptor kept for it (vmlog.c), then the supervisor
+ * (which frees its run part, from the loop). */
 static void
 fx_idle(struct vm *vm)
 {
 	vmlog_close(vm);
 	sv_vm_idle(vm);
+}
+
+/*
+ * Its run part goes: the events kept in it for the next use, and a
+ * console nobody reads any more.  Not while a client still reads it.
+ */
+static bool
+fx_release(struct vm *vm)
+{
+	struct vm_run	*run = vm->run;
+	int		 t;
+
+	if (console_busy(vm))
+		return false;
+	console_release(vm);
+	task_release(vm);
+	probe_release(vm);
+	for (t = 0; t < VM_NTIMERS; t++)
+		if (run->timers[t] != NULL) {
+			event_free(run->timers[t]);
+			run->timers[t] = NULL;
+		}
+	if (run->watch_event != NULL) {
+		event_free(run->watch_event);
+		run->watch_event = NULL;
+	}
+	return true;
 }
 
 /* A configuration taken from reload is in force: its back end too. */
@@ -173,6 +203,7 @@ const struct vm_effects vm_daemon_effects = {
 	.log = fx_log,
 	.now = vm_clock_mono,
 	.idle = fx_idle,
+	.release = fx_release,
 	.config_changed = fx_config_changed,
 	.deps_ready = order_deps_ready,
 	.dependents_up = order_dependents_up,

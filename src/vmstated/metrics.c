@@ -312,8 +312,10 @@ write_daemon(struct metrics_ctx *m)
 static double
 hypervisor_age(const struct vm *vm, double now)
 {
-	return vm->pid == -1 || now < vm->started_mono ? 0 :
-	    now - vm->started_mono;
+	const struct vm_run	*run = vm_run_peek(vm);
+
+	return run->pid == -1 || now < run->started_mono ? 0 :
+	    now - run->started_mono;
 }
 
 static void

@@ -136,7 +136,7 @@ persist_prepare(struct vm *vm, struct buf *why)
 	buf_free(&rec);
 	if ((fd = persist_open(path, true)) == -1 || fstat(fd, &sb) == -1)
 		goto failed;
-	if (!S_ISREG(sb.st_mode)) {
+	if (!S_ISREG(sb.st_mode) || sb.st_size > PERSIST_MAX) {
 		errno = EINVAL;
 		goto failed;
 	}
@@ -151,9 +151,9 @@ persist_prepare(struct vm *vm, struct buf *why)
 	} else if ((size_t)sb.st_size != vm->state_size)
 		vm->state_used_known = false;
 	else if ((size_t)sb.st_size < need)
-		vm->state_used = (size_t)sb.st_size;
-	vm->state_size = (size_t)sb.st_size < need ? need :
-	    (size_t)sb.st_size;
+		vm->state_used = (uint32_t)sb.st_size;
+	vm->state_size = (uint32_t)((size_t)sb.st_size < need ? need :
+	    (size_t)sb.st_size);
 	close(fd);
 	free(path);
 	return 0;
@@ -229,9 +229,15 @@ persist_save(struct vm *vm)
 		persist_report(vm, path, "not a regular file");
 		goto done;
 	}
+	/* Never written by a daemon (persist_read refuses it too), and
+	 * larger than struct vm counts. */
+	if (sb.st_size > PERSIST_MAX) {
+		persist_report(vm, path, "larger than any state file");
+		goto done;
+	}
 	if ((size_t)sb.st_size != vm->state_size)
 		vm->state_used_known = false;	/* not the file we wrote */
-	vm->state_size = (size_t)sb.st_size;
+	vm->state_size = (uint32_t)sb.st_size;
 	if (b.len + 1 + PERSIST_TAIL > vm->state_size) {
 		/* A longer record (a reload raised maxrestart): grow. */
 		size_t need = persist_size_for(vm, b.len);
@@ -241,7 +247,7 @@ persist_save(struct vm *vm)
 		}
 		/* The old tail (a hook's end) is in the record area now. */
 		vm->state_used = vm->state_size;
-		vm->state_size = need;
+		vm->state_size = (uint32_t)need;	/* <= PERSIST_MAX */
 	}
 	record_len = b.len + 1;
 	persist_pad(vm, &b);
@@ -253,7 +259,7 @@ persist_save(struct vm *vm)
 		    "short write");
 		goto done;
 	}
-	vm->state_used = record_len;
+	vm->state_used = (uint32_t)record_len;
 	vm->state_used_known = true;
 	if (vm->state_error_reported) {
 		log_info("%s: writing its state file works again", vm->name);
@@ -378,14 +384,16 @@ persist_restore(struct vm *vm)
 {
 	struct vm_record	 rec;
 	char			*path = persist_path(vm);
+	size_t			 size, used;
 	pid_t			 pid;
 	int			 status;
 
-	if (persist_read(path, &rec, &vm->state_size,
-	    &vm->state_used) == -1) {
+	if (persist_read(path, &rec, &size, &used) == -1) {
 		free(path);
 		return;
 	}
+	vm->state_size = (uint32_t)size;	/* <= PERSIST_MAX */
+	vm->state_used = (uint32_t)used;
 	vm->state_used_known = true;
 	free(path);
 	if (rec.task_pid != -1 &&

@@ -59,7 +59,8 @@ probe_arm(struct vm *vm, struct event **ev, event_callback_fn cb,
 static void
 probe_result(struct vm *vm, bool ok, const char *how)
 {
-	bool	 changed = vm->probe_ok != ok || vm->probe_runs == 0;
+	struct vm_run	*run = vm_run(vm);
+	bool		 changed = vm->probe_ok != ok || vm->probe_runs == 0;
 
 	metrics_probe(vm, ok);
 	vm->probe_runs++;
@@ -68,8 +69,8 @@ probe_result(struct vm *vm, bool ok, const char *how)
 	if (ok) {
 		vm->probe_failed_in_row = 0;
 		vm->probe_passed_at = vm_clock_mono();	/* vm.c: window */
-		if (!vm->probe_passed) {
-			vm->probe_passed = true;
+		if (!run->probe_passed) {
+			run->probe_passed = true;
 			vm->fx->moved(vm);	/* it may be ready now */
 		}
 	} else
@@ -89,7 +90,7 @@ probe_result(struct vm *vm, bool ok, const char *how)
 		return;
 	}
 	if (vm->pos == P_RUNNING)
-		probe_arm(vm, &vm->probe_timer, probe_run,
+		probe_arm(vm, &run->probe_timer, probe_run,
 		    (double)vm->cfg->probe_interval);
 }
 
@@ -98,14 +99,15 @@ probe_exited(pid_t pid, int status, void *arg)
 {
 	struct vm	*vm = arg;
 	char		 desc[128];
+	struct vm_run	*run = vm_run(vm);
 
 	/* A probe is a check, not a service: what it left running in its
 	 * process group would pile up, one more every probe_interval. */
 	kill(-pid, SIGKILL);
-	vm->probe_pid = -1;
-	if (vm->probe_deadline != NULL)
-		evtimer_del(vm->probe_deadline);
-	if (vm->probe_timed_out) {
+	run->probe_pid = -1;
+	if (run->probe_deadline != NULL)
+		evtimer_del(run->probe_deadline);
+	if (run->probe_timed_out) {
 		snprintf(desc, sizeof(desc), "did not end within %lld s",
 		    (long long)vm->cfg->probe_timeout);
 		probe_result(vm, false, desc);
@@ -120,11 +122,12 @@ static void
 probe_too_long(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm	*vm = arg;
+	struct vm_run	*run = vm_run(vm);
 
-	if (vm->probe_pid == -1)
+	if (run->probe_pid == -1)
 		return;
-	vm->probe_timed_out = true;
-	kill(-vm->probe_pid, SIGKILL);
+	run->probe_timed_out = true;
+	kill(-run->probe_pid, SIGKILL);
 }
 
 /* Run the probe once; its end comes to probe_exited(). */
@@ -135,8 +138,9 @@ probe_run(evutil_socket_t fd, short what, void *arg)
 	struct proc_spec	 spec;
 	char			*path, *argv[2], *env[3], pidbuf[64];
 	char			 trust[TRUST_ERR_MAX], why[TRUST_ERR_MAX + 1024];
+	struct vm_run		*run = vm_run(vm);
 
-	if (vm->pos != P_RUNNING || vm->probe_pid != -1)
+	if (vm->pos != P_RUNNING || run->probe_pid != -1)
 		return;
 	xasprintf(&path, "%s/probe", probe_dir(vm));
 	/* Removed while the VM runs: the administrator no longer wants it
@@ -157,7 +161,7 @@ probe_run(evutil_socket_t fd, short what, void *arg)
 		probe_result(vm, false, why);
 		return;
 	}
-	snprintf(pidbuf, sizeof(pidbuf), "VMSTATED_PID=%ld", (long)vm->pid);
+	snprintf(pidbuf, sizeof(pidbuf), "VMSTATED_PID=%ld", (long)run->pid);
 	xasprintf(&env[0], "VMSTATED_VM=%s", vm->name);
 	env[1] = pidbuf;
 	env[2] = NULL;
@@ -174,17 +178,17 @@ probe_run(evutil_socket_t fd, short what, void *arg)
 	spec.out_tag = "probe";
 	spec.npass = 0;
 	spec.new_pgrp = true;
-	vm->probe_timed_out = false;
-	vm->probe_pid = proc_spawn(&spec, probe_exited, vm, why, sizeof(why));
+	run->probe_timed_out = false;
+	run->probe_pid = proc_spawn(&spec, probe_exited, vm, why, sizeof(why));
 	if (spec.out_fd != -1)
 		close(spec.out_fd);
 	free(env[0]);
 	free(path);
-	if (vm->probe_pid == -1) {
+	if (run->probe_pid == -1) {
 		probe_result(vm, false, why);
 		return;
 	}
-	probe_arm(vm, &vm->probe_deadline, probe_too_long,
+	probe_arm(vm, &run->probe_deadline, probe_too_long,
 	    (double)vm->cfg->probe_timeout);
 }
 
@@ -207,41 +211,50 @@ probe_configured(const struct vm *vm)
 bool
 probe_ready(const struct vm *vm)
 {
-	return vm->pos == P_RUNNING && (vm->probe_passed || !vm->has_probe);
+	const struct vm_run	*run = vm_run_peek(vm);
+
+	return vm->pos == P_RUNNING && (run->probe_passed || !vm->has_probe);
 }
 
 /* The machine: the VM entered (on) or left (off) running at rest. */
 void
 probe_set(struct vm *vm, bool on)
 {
+	struct vm_run	*run = vm_run(vm);
+
 	if (on) {
 		vm->has_probe = probe_configured(vm);
-		vm->probe_passed = false;
+		run->probe_passed = false;
 		vm->probe_failed_in_row = 0;
 		vm->probe_runs = 0;
 		if (vm->has_probe)
-			probe_arm(vm, &vm->probe_timer, probe_run, 0);
+			probe_arm(vm, &run->probe_timer, probe_run, 0);
 		return;
 	}
-	if (vm->probe_timer != NULL)
-		evtimer_del(vm->probe_timer);
-	if (vm->probe_deadline != NULL)
-		evtimer_del(vm->probe_deadline);
-	if (vm->probe_pid != -1) {
-		kill(-vm->probe_pid, SIGKILL);
-		proc_forget(vm->probe_pid);
-		vm->probe_pid = -1;
+	if (run->probe_timer != NULL)
+		evtimer_del(run->probe_timer);
+	if (run->probe_deadline != NULL)
+		evtimer_del(run->probe_deadline);
+	if (run->probe_pid != -1) {
+		kill(-run->probe_pid, SIGKILL);
+		proc_forget(run->probe_pid);
+		run->probe_pid = -1;
 	}
-	vm->probe_passed = false;
+	run->probe_passed = false;
 }
 
+/* The VM, or its run part, is being freed. */
 void
 probe_release(struct vm *vm)
 {
+	struct vm_run	*run = vm->run;
+
+	if (run == NULL)
+		return;
 	probe_set(vm, false);
-	if (vm->probe_timer != NULL)
-		event_free(vm->probe_timer);
-	if (vm->probe_deadline != NULL)
-		event_free(vm->probe_deadline);
-	vm->probe_timer = vm->probe_deadline = NULL;
+	if (run->probe_timer != NULL)
+		event_free(run->probe_timer);
+	if (run->probe_deadline != NULL)
+		event_free(run->probe_deadline);
+	run->probe_timer = run->probe_deadline = NULL;
 }

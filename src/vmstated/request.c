@@ -243,8 +243,8 @@ request_status_json(struct vm *vm, struct buf *b)
 	buf_puts(b, "{\"name\":");
 	buf_json_cstr(b, vm->name);
 	json_kv_str(b, "state", vm_state_name(vm->state));
-	if (vm->pid != -1) {
-		json_kv_int(b, "pid", vm->pid);
+	if (vm_is_up(vm)) {
+		json_kv_int(b, "pid", vm->run->pid);
 		json_kv_int(b, "uptime", vm_uptime(vm));
 	} else
 		buf_puts(b, ",\"pid\":null,\"uptime\":null");

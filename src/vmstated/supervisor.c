@@ -267,6 +267,23 @@ sv_all_at_rest(void)
 	return true;
 }
 
+/* Let go of everything the daemon holds for a VM, and free it. */
+static void
+sv_vm_free(struct vm *vm)
+{
+	int	 t;
+
+	task_release(vm);
+	probe_release(vm);
+	vmproc_release(vm);
+	for (t = 0; vm->run != NULL && t < VM_NTIMERS; t++)
+		if (vm->run->timers[t] != NULL)
+			event_free(vm->run->timers[t]);
+	vmlog_close(vm);
+	metrics_vm_free(vm);
+	vm_free(vm);
+}
+
 static void
 sv_forget(size_t i)
 {
@@ -276,15 +293,7 @@ sv_forget(size_t i)
 	nvms--;
 	log_info("%s: removed from supervision", vm->name);
 	persist_remove(vm);
-	task_release(vm);
-	probe_release(vm);
-	vmproc_release(vm);
-	for (i = 0; i < VM_NTIMERS; i++)
-		if (vm->timers[i] != NULL)
-			event_free(vm->timers[i]);
-	vmlog_close(vm);
-	metrics_vm_free(vm);
-	vm_free(vm);
+	sv_vm_free(vm);
 }
 
 /* A removed VM is gone: a configuration that waited for its name comes. */
@@ -305,7 +314,13 @@ sv_add_waiting(const char *name)
 		}
 }
 
-/* Deferred from sv_vm_idle: never free a VM while its code runs. */
+/*
+ * Deferred from sv_vm_idle: never free a VM, or its run part, while its
+ * code runs (the callback that brought it to rest is still on the stack,
+ * with its events and its pointers).  Removed VMs go; the others at rest
+ * lose their run part.  One pass over the VMs for all that came to rest
+ * in one turn of the loop.
+ */
 static void
 sv_idle_later(evutil_socket_t fd, short what, void *arg)
 {
@@ -319,18 +334,18 @@ sv_idle_later(evutil_socket_t fd, short what, void *arg)
 			sv_add_waiting(name);
 			free(name);
 			i--;
-		}
+		} else if (vms[i]->run != NULL)
+			(void)vm_run_trim(vms[i]);
 	vmstated_check_shutdown();
 }
 
-/* A VM has come to rest (stopped or failed, nothing running). */
+/* A VM has come to rest (stopped or failed, nothing running), or the
+ * last reader of its console has gone. */
 void
 sv_vm_idle(struct vm *vm)
 {
 	struct timeval	 now = { 0, 0 };
 
-	if (vm->intent != INTENT_REMOVE && !vmstated_shutting_down())
-		return;
 	if (idle_event == NULL)
 		idle_event = evtimer_new(vmstated_base(), sv_idle_later, NULL);
 	evtimer_add(idle_event, &now);
@@ -545,21 +560,8 @@ sv_reload(struct buf *reply)
 void
 sv_free(void)
 {
-	size_t	 i;
-
-	while (nvms > 0) {
-		i = nvms - 1;
-		task_release(vms[i]);
-		probe_release(vms[i]);
-		vmproc_release(vms[i]);
-		for (size_t t = 0; t < VM_NTIMERS; t++)
-			if (vms[i]->timers[t] != NULL)
-				event_free(vms[i]->timers[t]);
-		vmlog_close(vms[i]);
-		metrics_vm_free(vms[i]);
-		vm_free(vms[i]);
-		nvms--;
-	}
+	while (nvms > 0)
+		sv_vm_free(vms[--nvms]);
 	free(vms);
 	vms = NULL;
 	capvms = 0;

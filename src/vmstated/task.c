@@ -41,7 +41,7 @@
 /* Helpers are bounded even when hooks are not (hooktimeout 0). */
 #define TASK_HELPER_DEFAULT_LIMIT	60
 
-/* A task to start again (vm->task_retry). */
+/* A task to start again (vm->run->task_retry). */
 struct task_retry {
 	char		**argv;
 	char		**env;		/* NULL for a helper */
@@ -64,9 +64,11 @@ task_hook_dir(const struct vm *vm)
 static void
 task_cancel_timer(struct vm *vm)
 {
-	if (vm->task_timer != NULL) {
-		event_free(vm->task_timer);
-		vm->task_timer = NULL;
+	struct vm_run	*run = vm_run(vm);
+
+	if (run->task_timer != NULL) {
+		event_free(run->task_timer);
+		run->task_timer = NULL;
 	}
 }
 
@@ -74,41 +76,47 @@ static void
 task_arm_timer(struct vm *vm, double seconds, event_callback_fn cb)
 {
 	struct timeval	 tv;
+	struct vm_run	*run = vm_run(vm);
 
 	tv.tv_sec = (time_t)seconds;
 	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	if (vm->task_timer == NULL)
-		vm->task_timer = evtimer_new(vmstated_base(), cb, vm);
-	evtimer_add(vm->task_timer, &tv);
+	if (run->task_timer == NULL)
+		run->task_timer = evtimer_new(vmstated_base(), cb, vm);
+	evtimer_add(run->task_timer, &tv);
 }
 
 void
 task_signal(struct vm *vm, int sig)
 {
-	struct timeval	 now = { 0, 0 };
+	const struct vm_run	*run = vm_run_peek(vm);
+	struct timeval		 now = { 0, 0 };
 
-	if (vm->task_pid != -1)
-		kill(-vm->task_pid, sig);
-	else if (vm->task_retry != NULL && !vm->task_retry->ended) {
+	if (run->task_pid != -1)
+		kill(-run->task_pid, sig);
+	else if (run->task_retry != NULL && !run->task_retry->ended) {
 		/* Not started yet: it ends here, reported from the loop
 		 * (never before an effect returns). */
-		vm->task_retry->ended = true;
-		evtimer_add(vm->task_retry->timer, &now);
+		run->task_retry->ended = true;
+		evtimer_add(run->task_retry->timer, &now);
 	}
 }
 
 static double
 task_limit(const struct vm *vm)
 {
+	const struct vm_run	*run = vm_run_peek(vm);
+
 	if (vm->cfg->hooktimeout > 0)
 		return (double)vm->cfg->hooktimeout;
-	return vm->task_is_helper ? TASK_HELPER_DEFAULT_LIMIT : 0;
+	return run->task_is_helper ? TASK_HELPER_DEFAULT_LIMIT : 0;
 }
 
 static const char *
 task_what(const struct vm *vm)
 {
-	return vm->task_is_helper ? "helper" : "hook";
+	const struct vm_run	*run = vm_run_peek(vm);
+
+	return run->task_is_helper ? "helper" : "hook";
 }
 
 /* The time limit: SIGTERM to the group, then SIGKILL. */
@@ -116,25 +124,26 @@ static void
 task_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm	*vm = arg;
+	struct vm_run	*run = vm_run(vm);
 
-	if (vm->task_pid == -1)
+	if (run->task_pid == -1)
 		return;
-	if (!vm->task_term_sent) {
-		if (vm->task_reclaimed)
+	if (!run->task_term_sent) {
+		if (run->task_reclaimed)
 			vmlog(vm, "%s %s left by the previous daemon: sending "
 			    "SIGTERM to its process group", task_what(vm),
-			    vm->task_path);
+			    run->task_path);
 		else
 			vmlog(vm, "%s %s did not finish within %g s; sending "
 			    "SIGTERM to its process group", task_what(vm),
-			    vm->task_path, task_limit(vm));
-		vm->task_term_sent = true;
-		vm->task_timed_out = true;
+			    run->task_path, task_limit(vm));
+		run->task_term_sent = true;
+		run->task_timed_out = true;
 		task_signal(vm, SIGTERM);
 		task_arm_timer(vm, VM_KILL_GRACE, task_timeout);
 	} else {
 		vmlog(vm, "%s %s still running %d s after SIGTERM; sending "
-		    "SIGKILL", task_what(vm), vm->task_path, VM_KILL_GRACE);
+		    "SIGKILL", task_what(vm), run->task_path, VM_KILL_GRACE);
 		task_signal(vm, SIGKILL);
 	}
 }
@@ -143,34 +152,34 @@ task_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 task_ended(struct vm *vm, int status, bool known)
 {
-	char	 desc[128];
-	bool	 helper = vm->task_is_helper, ok;
+	struct vm_run	*run = vm_run(vm);
+	char		 desc[128];
+	bool		 helper = run->task_is_helper, ok;
+	pid_t		 pid = run->task_pid;
+	int		 recorded;
 
-	pid_t	 pid = vm->task_pid;
-	int	 recorded;
-
-	vm->task_pid = -1;
-	vm->task_start = 0;
+	run->task_pid = -1;
+	run->task_start = 0;
 	task_cancel_timer(vm);
-	if (vm->task_reclaimed) {
+	if (run->task_reclaimed) {
 		/* Ran to its end (its runner says so), or was ended. */
-		vm->task_reclaimed = false;
+		run->task_reclaimed = false;
 		ok = persist_task_done(vm, pid, &recorded) == 1;
 		vmlog(vm, "the previous daemon's %s %s has %s", task_what(vm),
-		    vm->task_path, ok ? "run to its end" : "been ended");
+		    run->task_path, ok ? "run to its end" : "been ended");
 		vm_event(vm, ok ? EV_HOOK_OK : EV_HOOK_FAILED);
 		return;
 	}
 	/* A helper's exit status says little (bhyvectl --destroy exits 1
 	 * when there is nothing to destroy); its time limit is what counts. */
-	ok = !vm->task_timed_out && (helper || (known &&
+	ok = !run->task_timed_out && (helper || (known &&
 	    WIFEXITED(status) && WEXITSTATUS(status) == 0));
 	if (!ok) {
 		proc_describe_status(status, desc, sizeof(desc));
-		vmlog(vm, "%s %s failed: %s", task_what(vm), vm->task_path,
-		    vm->task_timed_out ? "timed out" : desc);
+		vmlog(vm, "%s %s failed: %s", task_what(vm), run->task_path,
+		    run->task_timed_out ? "timed out" : desc);
 		log_warnx("%s: %s %s failed: %s", vm->name, task_what(vm),
-		    vm->task_path, vm->task_timed_out ? "timed out" : desc);
+		    run->task_path, run->task_timed_out ? "timed out" : desc);
 	}
 	if (helper)
 		vm_event(vm, ok ? EV_HELPER_OK : EV_HELPER_FAILED);
@@ -191,10 +200,11 @@ static void
 task_recorded(pid_t pid, void *arg)
 {
 	struct vm	*vm = arg;
+	struct vm_run	*run = vm_run(vm);
 
-	vm->task_pid = pid;
-	if (platform_proc_start(pid, &vm->task_start) == -1)
-		vm->task_start = 0;
+	run->task_pid = pid;
+	if (platform_proc_start(pid, &run->task_start) == -1)
+		run->task_start = 0;
 	persist_save(vm);
 }
 
@@ -238,7 +248,8 @@ task_strv_free(char **v)
 static void
 task_retry_free(struct vm *vm)
 {
-	struct task_retry	*r = vm->task_retry;
+	struct vm_run		*run = vm_run(vm);
+	struct task_retry	*r = run->task_retry;
 
 	if (r == NULL)
 		return;
@@ -246,18 +257,19 @@ task_retry_free(struct vm *vm)
 	task_strv_free(r->argv);
 	task_strv_free(r->env);
 	free(r);
-	vm->task_retry = NULL;
+	run->task_retry = NULL;
 }
 
 /* A task that was never started ends as a failure. */
 static void
 task_retry_failed(struct vm *vm, const char *why)
 {
-	bool	 helper = vm->task_is_helper;
+	struct vm_run	*run = vm_run(vm);
+	bool		 helper = run->task_is_helper;
 
-	vmlog(vm, "%s %s failed: %s", task_what(vm), vm->task_path, why);
+	vmlog(vm, "%s %s failed: %s", task_what(vm), run->task_path, why);
 	log_warnx("%s: %s %s failed: %s", vm->name, task_what(vm),
-	    vm->task_path, why);
+	    run->task_path, why);
 	task_retry_free(vm);
 	vm_event(vm, helper ? EV_HELPER_FAILED : EV_HOOK_FAILED);
 }
@@ -266,7 +278,7 @@ static void
 task_retry_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm		*vm = arg;
-	struct task_retry	*r = vm->task_retry;
+	struct task_retry	*r = vm_run(vm)->task_retry;
 
 	if (r->ended) {
 		task_retry_failed(vm, "ended before it could be started");
@@ -285,12 +297,13 @@ static int
 task_retry_later(struct vm *vm, char **argv, char **env, double limit,
     const char *why)
 {
-	struct task_retry	*r = vm->task_retry;
+	struct vm_run		*run = vm_run(vm);
+	struct task_retry	*r = run->task_retry;
 	struct timeval		 tv;
 	double			 now = vm_clock_mono(), wait;
 
 	if (r == NULL) {
-		r = vm->task_retry = xcalloc(1, sizeof(*r));
+		r = run->task_retry = xcalloc(1, sizeof(*r));
 		r->argv = task_strv_dup(argv);
 		r->env = task_strv_dup(env);
 		r->timer = evtimer_new(vmstated_base(), task_retry_timer, vm);
@@ -300,16 +313,16 @@ task_retry_later(struct vm *vm, char **argv, char **env, double limit,
 	}
 	if (r->deadline > 0 && now >= r->deadline) {
 		vmlog(vm, "%s %s: %s; not started within %g s", task_what(vm),
-		    vm->task_path, why, r->limit);
+		    run->task_path, why, r->limit);
 		return -1;
 	}
 	wait = r->delay;
 	if (r->deadline > 0 && now + wait > r->deadline)
 		wait = r->deadline - now;
 	vmlog(vm, "%s %s: %s; trying again in %g s", task_what(vm),
-	    vm->task_path, why, wait);
+	    run->task_path, why, wait);
 	log_warnx("%s: %s %s: %s; trying again in %g s", vm->name,
-	    task_what(vm), vm->task_path, why, wait);
+	    task_what(vm), run->task_path, why, wait);
 	r->delay = r->delay * 2 > VM_RETRY_MAX ? VM_RETRY_MAX : r->delay * 2;
 	tv.tv_sec = (time_t)wait;
 	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
@@ -319,7 +332,7 @@ task_retry_later(struct vm *vm, char **argv, char **env, double limit,
 
 /*
  * Start a task; 1 (started, or to be tried again for lack of resources),
- * or -1 (logged).  vm->task_path and task_is_helper are set by the
+ * or -1 (logged).  run->task_path and task_is_helper are set by the
  * caller.
  */
 static int
@@ -332,6 +345,7 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	double			 limit;
 	off_t			 offset = 0;
 	int			 out_fd, saved;
+	struct vm_run		*run = vm_run(vm);
 
 	memset(&spec, 0, sizeof(spec));
 	spec.path = argv[0];
@@ -349,7 +363,7 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	/* Its output reaches the log as whole lines of its own ("hook
 	 * STATE: ..."), through a file description of its own. */
 	out_fd = vmlog_child_fd(vm);
-	if (vm->task_is_helper) {
+	if (run->task_is_helper) {
 		base = strrchr(argv[0], '/');
 		xasprintf(&tag, "helper %s", base != NULL ? base + 1 : argv[0]);
 	} else
@@ -360,13 +374,13 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	spec.new_pgrp = true;
 	spec.before_exec = task_recorded;
 	/* A hook's end is recorded even if the daemon dies meanwhile. */
-	if (!vm->task_is_helper &&
+	if (!run->task_is_helper &&
 	    (status_path = persist_task_status_path(vm, &offset)) != NULL) {
 		spec.status_path = status_path;
 		spec.status_offset = offset;
 	}
-	vm->task_timed_out = vm->task_term_sent = false;
-	vm->task_reclaimed = false;
+	run->task_timed_out = run->task_term_sent = false;
+	run->task_reclaimed = false;
 	/* After the shutdown's deadline, never past its end. */
 	limit = order_task_limit(task_limit(vm));
 	pid = proc_spawn(&spec, task_exited, vm, why, sizeof(why));
@@ -376,21 +390,21 @@ task_spawn(struct vm *vm, char **argv, char **env)
 	if (out_fd != -1)
 		close(out_fd);
 	if (pid == -1) {
-		vm->task_pid = -1;
-		vm->task_start = 0;
+		run->task_pid = -1;
+		run->task_start = 0;
 		if (file_transient(saved))
 			return task_retry_later(vm, argv, env, limit, why);
-		vmlog(vm, "%s %s: %s", task_what(vm), vm->task_path, why);
+		vmlog(vm, "%s %s: %s", task_what(vm), run->task_path, why);
 		log_warnx("%s: %s: %s", vm->name, task_what(vm), why);
 		return -1;
 	}
-	if (!vm->task_is_helper)
+	if (!run->task_is_helper)
 		metrics_hook_began(vm);
 	/* What is left of the time limit, from the first attempt. */
-	if (vm->task_retry != NULL) {
-		vmlog(vm, "%s %s started", task_what(vm), vm->task_path);
-		if (vm->task_retry->deadline > 0)
-			limit = vm->task_retry->deadline - vm_clock_mono();
+	if (run->task_retry != NULL) {
+		vmlog(vm, "%s %s started", task_what(vm), run->task_path);
+		if (run->task_retry->deadline > 0)
+			limit = run->task_retry->deadline - vm_clock_mono();
 		if (limit <= 0)
 			limit = 0.1;
 		task_retry_free(vm);
@@ -412,44 +426,45 @@ task_hook_start(struct vm *vm)
 	char		 why[TRUST_ERR_MAX];
 	const char	*state = vm_state_name(vm->state);
 	int		 i, n = 0, r;
+	struct vm_run	*run = vm_run(vm);
 
-	free(vm->task_path);
-	xasprintf(&vm->task_path, "%s/%s", task_hook_dir(vm), state);
-	vm->task_is_helper = false;
-	if (stat(vm->task_path, &sb) == -1) {
+	free(run->task_path);
+	xasprintf(&run->task_path, "%s/%s", task_hook_dir(vm), state);
+	run->task_is_helper = false;
+	if (stat(run->task_path, &sb) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		vmlog(vm, "hook %s: cannot stat: %s", vm->task_path,
+		vmlog(vm, "hook %s: cannot stat: %s", run->task_path,
 		    strerror(errno));
 		return -1;
 	}
 	/* Run as root: only what root controls (trust.c). */
-	if (trust_path(vm->task_path, why, sizeof(why)) == -1) {
-		vmlog(vm, "hook %s not run: %s", vm->task_path, why);
-		log_warnx("%s: hook %s not run: %s", vm->name, vm->task_path,
+	if (trust_path(run->task_path, why, sizeof(why)) == -1) {
+		vmlog(vm, "hook %s not run: %s", run->task_path, why);
+		log_warnx("%s: hook %s not run: %s", vm->name, run->task_path,
 		    why);
 		return -1;
 	}
-	if (!S_ISREG(sb.st_mode) || access(vm->task_path, X_OK) == -1) {
+	if (!S_ISREG(sb.st_mode) || access(run->task_path, X_OK) == -1) {
 		vmlog(vm, "hook %s exists but is not an executable file; "
-		    "chmod +x it or remove it", vm->task_path);
+		    "chmod +x it or remove it", run->task_path);
 		log_warnx("%s: hook %s exists but is not executable",
-		    vm->name, vm->task_path);
+		    vm->name, run->task_path);
 		return -1;
 	}
 
-	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)vm->pid);
+	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)run->pid);
 	env[n++] = task_env("VMSTATED_VM", vm->name);
 	env[n++] = task_env("VMSTATED_STATE", state);
 	env[n++] = task_env("VMSTATED_PREVIOUS_STATE",
 	    vm_state_name(vm->previous));
 	env[n++] = task_env("VMSTATED_CONFIGDIR", vm->cfg->dir);
 	env[n++] = task_env("VMSTATED_REASON", vm->reason);
-	env[n++] = task_env("VMSTATED_PID", vm->pid != -1 ? pidbuf : "");
-	if (vm->exit_known && vm->pid == -1 && WIFEXITED(vm->exit_status))
+	env[n++] = task_env("VMSTATED_PID", run->pid != -1 ? pidbuf : "");
+	if (vm->exit_known && run->pid == -1 && WIFEXITED(vm->exit_status))
 		snprintf(statbuf, sizeof(statbuf), "%d",
 		    WEXITSTATUS(vm->exit_status));
-	else if (vm->exit_known && vm->pid == -1 &&
+	else if (vm->exit_known && run->pid == -1 &&
 	    WIFSIGNALED(vm->exit_status))
 		snprintf(statbuf, sizeof(statbuf), "signal %d",
 		    WTERMSIG(vm->exit_status));
@@ -457,7 +472,7 @@ task_hook_start(struct vm *vm)
 		statbuf[0] = '\0';
 	env[n++] = task_env("VMSTATED_EXIT_STATUS", statbuf);
 	env[n] = NULL;
-	argv[0] = vm->task_path;
+	argv[0] = run->task_path;
 	argv[1] = NULL;
 	r = task_spawn(vm, argv, env);
 	for (i = 0; i < n; i++)
@@ -469,9 +484,11 @@ task_hook_start(struct vm *vm)
 int
 task_helper_start(struct vm *vm, char **argv)
 {
-	free(vm->task_path);
-	vm->task_path = xstrdup(argv[0]);
-	vm->task_is_helper = true;
+	struct vm_run	*run = vm_run(vm);
+
+	free(run->task_path);
+	run->task_path = xstrdup(argv[0]);
+	run->task_is_helper = true;
 	return task_spawn(vm, argv, NULL);
 }
 
@@ -479,11 +496,12 @@ static void
 task_reclaimed_exit(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm	*vm = arg;
+	struct vm_run	*run = vm_run(vm);
 
-	event_free(vm->task_watch);
-	vm->task_watch = NULL;
-	close(vm->task_watch_fd);
-	vm->task_watch_fd = -1;
+	event_free(run->task_watch);
+	run->task_watch = NULL;
+	close(run->task_watch_fd);
+	run->task_watch_fd = -1;
 	task_ended(vm, 0, false);
 }
 
@@ -495,6 +513,7 @@ task_reclaimed_exit(evutil_socket_t fd, short what, void *arg)
 int
 task_reclaim(struct vm *vm, pid_t pid, uint64_t start)
 {
+	struct vm_run	*run;
 	uint64_t	 now_start;
 	int		 fd;
 
@@ -508,33 +527,38 @@ task_reclaim(struct vm *vm, pid_t pid, uint64_t start)
 		kill(-pid, SIGKILL);
 		return 0;
 	}
-	vm->task_pid = pid;
-	vm->task_start = now_start;
-	vm->task_is_helper = false;
-	vm->task_reclaimed = true;
-	vm->task_term_sent = false;
-	free(vm->task_path);
-	xasprintf(&vm->task_path, "pid %ld", (long)pid);
-	vm->task_watch_fd = fd;
-	vm->task_watch = event_new(vmstated_base(), fd, EV_READ,
+	run = vm_run(vm);
+	run->task_pid = pid;
+	run->task_start = now_start;
+	run->task_is_helper = false;
+	run->task_reclaimed = true;
+	run->task_term_sent = false;
+	free(run->task_path);
+	xasprintf(&run->task_path, "pid %ld", (long)pid);
+	run->task_watch_fd = fd;
+	run->task_watch = event_new(vmstated_base(), fd, EV_READ,
 	    task_reclaimed_exit, vm);
-	event_add(vm->task_watch, NULL);
+	event_add(run->task_watch, NULL);
 	task_timeout(-1, 0, vm);
 	return 1;
 }
 
-/* The VM is being freed: stop caring about its task. */
+/* The VM, or its run part, is being freed: stop caring about its task. */
 void
 task_release(struct vm *vm)
 {
+	struct vm_run	*run = vm->run;
+
+	if (run == NULL)
+		return;
 	task_retry_free(vm);
-	if (vm->task_pid != -1 && !vm->task_reclaimed)
-		proc_forget(vm->task_pid);
+	if (run->task_pid != -1 && !run->task_reclaimed)
+		proc_forget(run->task_pid);
 	task_cancel_timer(vm);
-	if (vm->task_watch != NULL)
-		event_free(vm->task_watch);
-	vm->task_watch = NULL;
-	if (vm->task_watch_fd != -1)
-		close(vm->task_watch_fd);
-	vm->task_watch_fd = -1;
+	if (run->task_watch != NULL)
+		event_free(run->task_watch);
+	run->task_watch = NULL;
+	if (run->task_watch_fd != -1)
+		close(run->task_watch_fd);
+	run->task_watch_fd = -1;
 }

@@ -400,9 +400,10 @@ struct vm *
 vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 {
 	struct vm	*vm;
+	size_t		 namelen = strlen(cfg->name) + 1;
 
-	vm = xcalloc(1, sizeof(*vm));
-	vm->name = xstrdup(cfg->name);
+	vm = xcalloc(1, sizeof(*vm) + namelen);
+	memcpy(vm->name, cfg->name, namelen);
 	vm->cfg = cfg;
 	vm->hv = hv_ops_for(cfg->hypervisor);
 	vm->fx = fx;
@@ -413,13 +414,69 @@ vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 	vm->intent_uid = -1;
 	vm->reason = "initial";
 	vm->by_uid = -1;
-	vm->pid = vm->task_pid = vm->probe_pid = -1;
-	vm->watch_fd = vm->task_watch_fd = -1;
 	vm->log_fd = -1;
-	vm->state_fd = -1;
 	vm->state_since = time(NULL);
-	vm->retry_delay = VM_RETRY_FIRST;
 	return vm;
+}
+
+/* What vm_run_peek() shows of a VM that has no run part: nothing runs. */
+static const struct vm_run vm_run_none = {
+	.pid = -1,
+	.watch_fd = -1,
+	.task_pid = -1,
+	.task_watch_fd = -1,
+	.probe_pid = -1,
+	.retry_delay = VM_RETRY_FIRST,
+};
+
+/* The VM's run part, allocated when it first needs one. */
+struct vm_run *
+vm_run(struct vm *vm)
+{
+	if (vm->run == NULL) {
+		vm->run = xmalloc(sizeof(*vm->run));
+		*vm->run = vm_run_none;
+	}
+	return vm->run;
+}
+
+/* Its run part to read: one with nothing running if it has none. */
+const struct vm_run *
+vm_run_peek(const struct vm *vm)
+{
+	return vm->run != NULL ? vm->run : &vm_run_none;
+}
+
+static void
+vm_run_free(struct vm *vm)
+{
+	if (vm->run == NULL)
+		return;
+	free(vm->run->task_path);
+	free(vm->run);
+	vm->run = NULL;
+}
+
+/*
+ * The run part goes once the VM is at rest and nothing in it runs: no
+ * hypervisor, hook, helper or probe, no hook waiting to be tried again.
+ * The world lets go of its events first, and keeps the part while a
+ * console's client still reads.  Never called from within the VM's own
+ * code (the supervisor defers it): callers up the stack may hold it.
+ */
+bool
+vm_run_trim(struct vm *vm)
+{
+	const struct vm_run	*run = vm->run;
+
+	if (run == NULL || !vm_at_rest(vm) || run->pid != -1 ||
+	    run->task_pid != -1 || run->task_retry != NULL ||
+	    run->probe_pid != -1)
+		return false;
+	if (!vm->fx->release(vm))
+		return false;
+	vm_run_free(vm);
+	return true;
 }
 
 /* Free what vm.c owns; the caller released processes and descriptors. */
@@ -434,8 +491,7 @@ vm_free(struct vm *vm)
 	free(vm->reload_error);
 	free(vm->last_exit);
 	free(vm->fail_reason);
-	free(vm->task_path);
-	free(vm->name);
+	vm_run_free(vm);
 	free(vm);
 }
 
@@ -448,7 +504,7 @@ vm_at_rest(const struct vm *vm)
 bool
 vm_is_up(const struct vm *vm)
 {
-	return vm->pid != -1;
+	return vm_run_peek(vm)->pid != -1;
 }
 
 void
@@ -519,14 +575,19 @@ vm_restarts_in_window(struct vm *vm)
 	return vm_restarts_since(vm, cutoff);
 }
 
+/*
+ * The window holds a power of 2 of restarts, at least 4: full when the
+ * count is one of those (the window may have shrunk since the array grew:
+ * it is then reallocated no smaller than what it holds).
+ */
 static void
 vm_record_restart(struct vm *vm, double when)
 {
-	if (vm->nrestarts == vm->caprestarts) {
-		vm->caprestarts = vm->caprestarts ? vm->caprestarts * 2 : 4;
-		vm->restarts = xrealloc(vm->restarts, (size_t)vm->caprestarts *
+	int	 n = vm->nrestarts;
+
+	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0))
+		vm->restarts = xrealloc(vm->restarts, (size_t)(n ? n * 2 : 4) *
 		    sizeof(*vm->restarts));
-	}
 	vm->restarts[vm->nrestarts++] = when;
 }
 
@@ -801,12 +862,12 @@ vm_exit_event(enum hv_exit kind)
 	return EV_EXIT_CRASH;
 }
 
-/* The hypervisor has ended (vm->pid is -1 already). */
+/* The hypervisor has ended (vm->run->pid is -1 already). */
 void
 vm_exited(struct vm *vm, enum hv_exit kind, int status, bool known,
     const char *description)
 {
-	vm->exit_kind = kind;
+	vm->exit_kind = (uint8_t)kind;
 	vm->exit_status = status;
 	vm->exit_known = known;
 	free(vm->last_exit);
@@ -817,9 +878,9 @@ vm_exited(struct vm *vm, enum hv_exit kind, int status, bool known,
 /* ---- Taking a VM back from a previous daemon. ---- */
 
 /*
- * Take a VM back from what a previous daemon recorded.  vm->pid is the
+ * Take a VM back from what a previous daemon recorded.  vm->run->pid is the
  * live hypervisor found for it and watched (vmproc_find, vmproc_adopt),
- * or -1; vm->task_pid the previous daemon's hook or helper if it still
+ * or -1; vm->run->task_pid the previous daemon's hook or helper if it still
  * runs (task_reclaim: it is being ended, and its end comes as an event),
  * or -1.
  */
@@ -831,7 +892,8 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 	for (i = 0; i < rec->nrestarts; i++)
 		vm_record_restart(vm, rec->restarts[i]);
 	vm->probe_passed_at = vm->fx->now();	/* no probe seen yet */
-	vm->started_at = rec->started_at;
+	if (rec->started_at != 0)
+		vm_run(vm)->started_at = rec->started_at;
 	free(vm->fail_reason);
 	vm->fail_reason = rec->fail_reason ? xstrdup(rec->fail_reason) : NULL;
 	free(vm->last_exit);
@@ -849,11 +911,11 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 	if (FAILEDPOS & P(rec->pos) && vm->fail_reason == NULL)
 		vm->fail_reason = xstrdup("failed before the daemon restarted");
 	vm->pos = P_RECOVER_TASK;
-	if (vm->task_pid != -1) {
+	if (vm_run_peek(vm)->task_pid != -1) {
 		/* Hooks never overlap: the old one ends first. */
 		vm_logf(vm, "waiting for %s left running by the previous "
-		    "daemon (pid %ld) to end", vm->task_path ? vm->task_path :
-		    "a hook", (long)vm->task_pid);
+		    "daemon (pid %ld) to end", vm->run->task_path ?
+		    vm->run->task_path : "a hook", (long)vm->run->task_pid);
 		vm->fx->persist(vm);
 		vm->fx->moved(vm);
 		return;

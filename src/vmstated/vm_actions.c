@@ -60,7 +60,7 @@ enum vm_pos
 act_refuse_running(struct vm *vm, struct vm_ctx *ctx)
 {
 	return vm_refuse(vm, ctx, "%s is already running (pid %ld); use "
-	    "restart to restart it", vm->name, (long)vm->pid);
+	    "restart to restart it", vm->name, (long)vm_run_peek(vm)->pid);
 }
 
 enum vm_pos
@@ -106,7 +106,7 @@ act_want_down(struct vm *vm, struct vm_ctx *ctx)
 
 	/* A VM that others need stops only after them (stop -r). */
 	buf_init(&names);
-	if (ctx->ev == EV_STOP && vm->pid != -1 &&
+	if (ctx->ev == EV_STOP && vm_is_up(vm) &&
 	    vm->fx->dependents_up(vm, &names)) {
 		vm_refuse(vm, ctx, "%s is needed by %s, which run%s; stop %s "
 		    "first, or use stop -r to stop them with it", vm->name,
@@ -202,7 +202,8 @@ vm_begin_start(struct vm *vm, const char *reason, long uid, struct buf *why)
 	vm->by_uid = uid;
 	free(vm->fail_reason);
 	vm->fail_reason = NULL;
-	vm->retry_delay = VM_RETRY_FIRST;
+	if (vm->run != NULL)
+		vm->run->retry_delay = VM_RETRY_FIRST;
 	vm->probe_passed_at = vm->fx->now();	/* a new start: vm.c */
 	vm_clear_exit(vm);
 	/* What it needs first (depends): started, and waited for. */
@@ -364,6 +365,7 @@ act_fail_teardown(struct vm *vm, struct vm_ctx *ctx)
 static enum vm_pos
 vm_spawn(struct vm *vm, enum vm_pos ok, enum vm_pos retry)
 {
+	struct vm_run	*run;
 	struct buf	 why;
 	int		 r;
 
@@ -372,18 +374,19 @@ vm_spawn(struct vm *vm, enum vm_pos ok, enum vm_pos retry)
 	r = vm->fx->spawn(vm, &why);
 	if (r == 0) {
 		buf_free(&why);
-		vm->retry_delay = VM_RETRY_FIRST;
+		vm_run(vm)->retry_delay = VM_RETRY_FIRST;
 		return ok;
 	}
 	vm_logf(vm, "cannot start: %s", why.data);
 	log_warnx("%s: cannot start: %s", vm->name, why.data);
 	buf_free(&why);
 	if (r == -2) {
-		vm_logf(vm, "trying again in %g s", vm->retry_delay);
-		vm->fx->timer(vm, VM_TIMER_RETRY, vm->retry_delay);
-		vm->retry_delay *= 2;
-		if (vm->retry_delay > VM_RETRY_MAX)
-			vm->retry_delay = VM_RETRY_MAX;
+		run = vm_run(vm);
+		vm_logf(vm, "trying again in %g s", run->retry_delay);
+		vm->fx->timer(vm, VM_TIMER_RETRY, run->retry_delay);
+		run->retry_delay *= 2;
+		if (run->retry_delay > VM_RETRY_MAX)
+			run->retry_delay = VM_RETRY_MAX;
 		return retry;
 	}
 	return vm_fail_destroy(vm, "start-failed");
@@ -558,7 +561,7 @@ act_crash_kill(struct vm *vm, struct vm_ctx *ctx)
 	vm->by_uid = -1;
 	vm_logf(vm, "%s: killing pid %ld; it restarts as after a crash",
 	    ctx->ev == EV_WATCHDOG ? "the guest's watchdog fired" :
-	    "its probe failed too often", (long)vm->pid);
+	    "its probe failed too often", (long)vm_run_peek(vm)->pid);
 	log_warnx("%s: %s: killing it", vm->name, vm->reason);
 	vm->fx->signal(vm, SIGKILL);
 	return P_CRASH_KILL;
@@ -572,7 +575,7 @@ act_watchdog_kill(struct vm *vm, struct vm_ctx *ctx)
 {
 	vm_logf(vm, "the guest's watchdog fired during the %s hook: killing "
 	    "pid %ld; it restarts as after a crash once the hook has ended",
-	    vm_state_name(vm->state), (long)vm->pid);
+	    vm_state_name(vm->state), (long)vm_run_peek(vm)->pid);
 	log_warnx("%s: watchdog: killing it", vm->name);
 	vm->fx->signal(vm, SIGKILL);
 	return vm->pos;
@@ -599,7 +602,7 @@ enum vm_pos
 act_deadline_kill_now(struct vm *vm, struct vm_ctx *ctx)
 {
 	vm_deadline_mark(vm);
-	if (vm->pid != -1)
+	if (vm_is_up(vm))
 		vm->fx->signal(vm, SIGKILL);
 	vm->reason = "daemon-shutdown";
 	vm->by_uid = -1;
@@ -610,7 +613,7 @@ enum vm_pos
 act_deadline_kill(struct vm *vm, struct vm_ctx *ctx)
 {
 	vm_deadline_mark(vm);
-	if (vm->pid != -1)
+	if (vm_is_up(vm))
 		vm->fx->signal(vm, SIGKILL);
 	return vm->pos;
 }
@@ -628,7 +631,7 @@ act_kill_now(struct vm *vm, struct vm_ctx *ctx)
 {
 	if (ctx->ev == EV_KILL)
 		vm_want(vm, INTENT_KILL, ctx);
-	if (vm->pid != -1)
+	if (vm_is_up(vm))
 		vm->fx->signal(vm, SIGKILL);
 	vm->reason = "kill";
 	vm->by_uid = ctx->ev == EV_KILL ? ctx->uid : vm->intent_uid;
@@ -641,9 +644,9 @@ enum vm_pos
 act_kill_hv(struct vm *vm, struct vm_ctx *ctx)
 {
 	vm_want(vm, INTENT_KILL, ctx);
-	if (vm->pid != -1) {
+	if (vm_is_up(vm)) {
 		vm_logf(vm, "kill: sending SIGKILL to pid %ld",
-		    (long)vm->pid);
+		    (long)vm_run_peek(vm)->pid);
 		vm->fx->signal(vm, SIGKILL);
 	}
 	return vm->pos;
@@ -677,7 +680,7 @@ act_fail_kill(struct vm *vm, struct vm_ctx *ctx)
 	free(vm->fail_reason);
 	vm->fail_reason = xstrdup("hook-failed");
 	vm_logf(vm, "failing (hook-failed): killing the hypervisor");
-	if (vm->pid != -1)
+	if (vm_is_up(vm))
 		vm->fx->signal(vm, SIGKILL);
 	return P_FAILING_WAIT;
 }
@@ -754,7 +757,7 @@ act_restart_gone(struct vm *vm, struct vm_ctx *ctx)
 static void
 vm_arm_stop_timer(struct vm *vm, double seconds)
 {
-	vm->stop_wait = seconds;
+	vm_run(vm)->stop_wait = seconds;
 	vm->fx->timer(vm, VM_TIMER_STOP, seconds);
 }
 
@@ -765,9 +768,9 @@ act_ask_stop(struct vm *vm, struct vm_ctx *ctx)
 	enum vm_pos	 next = vm->pos == P_RESTART_HOOK_UP ?
 	    P_RESTART_WAIT : P_STOPPING_WAIT;
 
-	if (vm->pid == -1)		/* cannot happen: the row says up */
+	if (!vm_is_up(vm))		/* cannot happen: the row says up */
 		fatalx("%s: asking a stopped hypervisor to stop", vm->name);
-	vm->stop_stage = vm->fx->ask_stop(vm);
+	vm_run(vm)->stop_stage = vm->fx->ask_stop(vm);
 	vm_arm_stop_timer(vm, (double)vm->cfg->stoptimeout);
 	return next;
 }
@@ -775,9 +778,9 @@ act_ask_stop(struct vm *vm, struct vm_ctx *ctx)
 enum vm_pos
 act_kill_wait(struct vm *vm, struct vm_ctx *ctx)
 {
-	if (vm->pid != -1)
+	if (vm_is_up(vm))
 		vm->fx->signal(vm, SIGKILL);
-	vm->stop_stage = 2;
+	vm_run(vm)->stop_stage = 2;
 	return P_STOPPING_WAIT;
 }
 
@@ -785,18 +788,20 @@ act_kill_wait(struct vm *vm, struct vm_ctx *ctx)
 enum vm_pos
 act_escalate(struct vm *vm, struct vm_ctx *ctx)
 {
-	if (vm->pid == -1)
+	struct vm_run	*run = vm_run(vm);
+
+	if (!vm_is_up(vm))
 		return vm->pos;
-	if (vm->stop_stage == 0) {
+	if (run->stop_stage == 0) {
 		vm_logf(vm, "did not stop within %lld s; sending SIGTERM",
 		    (long long)vm->cfg->stoptimeout);
-		vm->stop_stage = 1;
+		run->stop_stage = 1;
 		vm->fx->signal(vm, SIGTERM);
 		vm_arm_stop_timer(vm, VM_KILL_GRACE);
-	} else if (vm->stop_stage == 1) {
+	} else if (run->stop_stage == 1) {
 		vm_logf(vm, "did not stop within %g s; sending SIGKILL",
-		    vm->stop_wait);
-		vm->stop_stage = 2;
+		    run->stop_wait);
+		run->stop_stage = 2;
 		vm->fx->signal(vm, SIGKILL);
 	}
 	return vm->pos;
@@ -949,11 +954,11 @@ vm_recover_decide(struct vm *vm)
 		vm->state = (FAILEDPOS & P(was)) ? VM_FAILED : VM_STOPPED;
 		return vm->state == VM_FAILED ? P_FAILED : P_STOPPED;
 	}
-	if (vm->pid != -1 && failing) {
+	if (vm_is_up(vm) && failing) {
 		vm->fx->signal(vm, SIGKILL);
 		return P_FAILING_WAIT;
 	}
-	if (vm->pid != -1) {
+	if (vm_is_up(vm)) {
 		vm->previous = vm->state;
 		vm->state = VM_RUNNING;
 		if (vm->intent == INTENT_KILL) {

@@ -60,7 +60,8 @@ vmproc_hv_watchdog(struct hv_vm *hv)
 struct hv_vm *
 vmproc_hv(struct vm *vm)
 {
-	struct hv_vm	*hv;
+	const struct vm_run	*run = vm_run_peek(vm);
+	struct hv_vm		*hv;
 
 	if (vm->hvc == NULL)
 		vm->hvc = xcalloc(1, sizeof(*vm->hvc));
@@ -70,8 +71,8 @@ vmproc_hv(struct vm *vm)
 	hv->cfg = vm->cfg;
 	hv->dc = vmstated_config();
 	hv->base = vmstated_base();
-	hv->pid = vm->pid;
-	hv->watch_fd = vm->adopted ? vm->watch_fd : -1;
+	hv->pid = run->pid;
+	hv->watch_fd = run->adopted ? run->watch_fd : -1;
 	hv->log = vmproc_hv_log;
 	hv->watchdog = vmproc_hv_watchdog;
 	hv->daemon = vm;
@@ -108,9 +109,10 @@ vmproc_exited(pid_t pid, int status, void *arg)
 	struct vm	*vm = arg;
 	char		 desc[128];
 	enum hv_exit	 kind;
+	struct vm_run	*run = vm_run(vm);
 
-	vm->pid = -1;
-	vm->pid_start = 0;
+	run->pid = -1;
+	run->pid_start = 0;
 	kind = vm->hv->classify_exit(vmproc_hv(vm), status, true);
 	console_drain(vm);
 	proc_describe_status(status, desc, sizeof(desc));
@@ -125,20 +127,21 @@ static void
 vmproc_recorded(pid_t pid, void *arg)
 {
 	struct vm	*vm = arg;
+	struct vm_run	*run = vm_run(vm);
 
-	vm->pid = pid;
-	vm->adopted = false;
-	vm->started_at = time(NULL);
-	vm->started_mono = vm_clock_mono();
-	if (platform_proc_start(pid, &vm->pid_start) == -1)
-		vm->pid_start = 0;
+	run->pid = pid;
+	run->adopted = false;
+	run->started_at = time(NULL);
+	run->started_mono = vm_clock_mono();
+	if (platform_proc_start(pid, &run->pid_start) == -1)
+		run->pid_start = 0;
 	persist_save(vm);
 }
 
 /*
  * Write the generated files and execute the hypervisor in the VM's
  * directory (relative paths of its configuration are relative to it).
- * 0 with vm->pid set; -1 with why; -2 for lack of resources.
+ * 0 with vm->run->pid set; -1 with why; -2 for lack of resources.
  */
 int
 vmproc_spawn(struct vm *vm, struct buf *why)
@@ -148,6 +151,7 @@ vmproc_spawn(struct vm *vm, struct buf *why)
 	char			 err[512], **argv;
 	int			 i, r, saved, out_fd;
 	pid_t			 pid;
+	struct vm_run		*run = vm_run(vm);
 
 	if ((r = vm->hv->prepare(vmproc_hv(vm), why)) != 0)
 		return r;
@@ -180,8 +184,8 @@ vmproc_spawn(struct vm *vm, struct buf *why)
 	if (out_fd != -1)
 		close(out_fd);
 	if (pid == -1) {
-		vm->pid = -1;
-		vm->pid_start = 0;
+		run->pid = -1;
+		run->pid_start = 0;
 		buf_puts(why, err);
 		if (vm->hv->cleanup != NULL)
 			vm->hv->cleanup(vmproc_hv(vm));
@@ -196,12 +200,14 @@ vmproc_spawn(struct vm *vm, struct buf *why)
 void
 vmproc_signal(struct vm *vm, int sig)
 {
-	if (vm->pid == -1)
+	const struct vm_run	*run = vm_run_peek(vm);
+
+	if (run->pid == -1)
 		return;
-	if (vm->adopted)
-		(void)platform_signal(vm->watch_fd, vm->pid, sig);
+	if (run->adopted)
+		(void)platform_signal(run->watch_fd, run->pid, sig);
 	else
-		(void)kill(vm->pid, sig);
+		(void)kill(run->pid, sig);
 }
 
 /* Ask the guest to power off: 0 asked through the back end (ACPI), 1
@@ -212,7 +218,7 @@ vmproc_ask_stop(struct vm *vm)
 	if (vm->hv->request_stop != NULL &&
 	    vm->hv->request_stop(vmproc_hv(vm)) == 0)
 		return 0;
-	vmlog(vm, "sending SIGTERM to pid %ld", (long)vm->pid);
+	vmlog(vm, "sending SIGTERM to pid %ld", (long)vm_run_peek(vm)->pid);
 	vmproc_signal(vm, SIGTERM);
 	return 1;
 }
@@ -284,19 +290,20 @@ static void
 vmproc_adopted_exit(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm	*vm = arg;
-	pid_t		 pid = vm->pid;
+	struct vm_run	*run = vm_run(vm);
+	pid_t		 pid = run->pid;
 	enum hv_exit	 kind;
 	char		 desc[160];
 	int		 status = 0;
 	bool		 known;
 
-	known = platform_watch_status(vm->watch_fd, &status) == 0;
-	event_free(vm->watch_event);
-	vm->watch_event = NULL;
-	close(vm->watch_fd);
-	vm->watch_fd = -1;
-	vm->pid = -1;
-	vm->pid_start = 0;
+	known = platform_watch_status(run->watch_fd, &status) == 0;
+	event_free(run->watch_event);
+	run->watch_event = NULL;
+	close(run->watch_fd);
+	run->watch_fd = -1;
+	run->pid = -1;
+	run->pid_start = 0;
 	kind = vm->hv->classify_exit(vmproc_hv(vm), status, known);
 	console_drain(vm);
 	if (known)
@@ -307,7 +314,7 @@ vmproc_adopted_exit(evutil_socket_t fd, short what, void *arg)
 		    "tell the status of a process that is not our child");
 	vmlog(vm, "hypervisor pid %ld ended: %s, %s", (long)pid, desc,
 	    hv_exit_name(kind));
-	vm->adopted = false;
+	run->adopted = false;
 	vmproc_gone(vm);
 	vm_exited(vm, kind, status, known, known ? desc : "exit status "
 	    "unknown");
@@ -320,7 +327,9 @@ vmproc_adopted_exit(evutil_socket_t fd, short what, void *arg)
 int
 vmproc_adopt(struct vm *vm, pid_t pid)
 {
-	if ((vm->watch_fd = platform_watch_pid(pid)) == -1) {
+	struct vm_run	*run = vm_run(vm);
+
+	if ((run->watch_fd = platform_watch_pid(pid)) == -1) {
 		log_warn("%s: cannot watch pid %ld; killing it", vm->name,
 		    (long)pid);
 		vmlog(vm, "cannot watch hypervisor pid %ld left by the "
@@ -328,18 +337,18 @@ vmproc_adopt(struct vm *vm, pid_t pid)
 		kill(pid, SIGKILL);
 		return -1;
 	}
-	vm->pid = pid;
-	if (platform_proc_start(pid, &vm->pid_start) == -1)
-		vm->pid_start = 0;
-	vm->adopted = true;
-	if (vm->started_at == 0 || vm->started_at > time(NULL))
-		vm->started_at = time(NULL);
+	run->pid = pid;
+	if (platform_proc_start(pid, &run->pid_start) == -1)
+		run->pid_start = 0;
+	run->adopted = true;
+	if (run->started_at == 0 || run->started_at > time(NULL))
+		run->started_at = time(NULL);
 	/* Its age from the wall clock, once; from here on monotonic. */
-	vm->started_mono = vm_clock_mono() - (double)(time(NULL) -
-	    vm->started_at);
-	vm->watch_event = event_new(vmstated_base(), vm->watch_fd, EV_READ,
+	run->started_mono = vm_clock_mono() - (double)(time(NULL) -
+	    run->started_at);
+	run->watch_event = event_new(vmstated_base(), run->watch_fd, EV_READ,
 	    vmproc_adopted_exit, vm);
-	event_add(vm->watch_event, NULL);
+	event_add(run->watch_event, NULL);
 	/* qemu: talk QMP again, to learn why it ends. */
 	if (vm->hv->spawned != NULL)
 		vm->hv->spawned(vmproc_hv(vm));
@@ -355,14 +364,18 @@ vmproc_adopt(struct vm *vm, pid_t pid)
 void
 vmproc_release(struct vm *vm)
 {
-	if (vm->pid != -1 && !vm->adopted)
-		proc_forget(vm->pid);
-	if (vm->watch_event != NULL)
-		event_free(vm->watch_event);
-	vm->watch_event = NULL;
-	if (vm->watch_fd != -1)
-		close(vm->watch_fd);
-	vm->watch_fd = -1;
+	struct vm_run	*run = vm->run;
+
+	if (run != NULL) {
+		if (run->pid != -1 && !run->adopted)
+			proc_forget(run->pid);
+		if (run->watch_event != NULL)
+			event_free(run->watch_event);
+		run->watch_event = NULL;
+		if (run->watch_fd != -1)
+			close(run->watch_fd);
+		run->watch_fd = -1;
+	}
 	console_release(vm);
 	if (vm->hvc != NULL && vm->hv->release != NULL)
 		vm->hv->release(vmproc_hv(vm));

@@ -78,7 +78,8 @@ void
 vmrecord_encode(const struct vm *vm, double mono_now, double wall_now,
     struct buf *b)
 {
-	int		 i;
+	const struct vm_run	*run = vm_run_peek(vm);
+	int			 i;
 
 	/* While a previous daemon's hook is being ended, the record still
 	 * says where that daemon left the VM: a daemon killed meanwhile
@@ -98,11 +99,11 @@ vmrecord_encode(const struct vm *vm, double mono_now, double wall_now,
 	record_str(b, "state", vm_state_name(vm->state));
 	record_str(b, "intent", vm_intent_name(intent));
 	record_int(b, "phases", vm->phases);
-	record_int(b, "pid", vm->pid);
-	record_uint(b, "pid_start", vm->pid_start);
-	record_int(b, "task_pid", vm->task_pid);
-	record_uint(b, "task_start", vm->task_start);
-	record_int(b, "started_at", (long long)vm->started_at);
+	record_int(b, "pid", run->pid);
+	record_uint(b, "pid_start", run->pid_start);
+	record_int(b, "task_pid", run->task_pid);
+	record_uint(b, "task_start", run->task_start);
+	record_int(b, "started_at", (long long)run->started_at);
 	buf_puts(b, ",\"restarts\":[");
 	for (i = 0; i < vm->nrestarts; i++) {
 		if (i > 0)

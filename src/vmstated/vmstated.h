@@ -158,7 +158,7 @@ struct vm_effects {
 	bool	(*instance_reusable)(struct vm *);
 	/* Signal the running hook or helper's process group. */
 	void	(*task_signal)(struct vm *, int sig);
-	/* Write generated files and execute the hypervisor: 0 (vm->pid
+	/* Write generated files and execute the hypervisor: 0 (run->pid
 	 * set), -1 failed (why says why), -2 failed for lack of resources
 	 * (worth retrying). */
 	int	(*spawn)(struct vm *, struct buf *why);
@@ -181,6 +181,10 @@ struct vm_effects {
 	double	(*now)(void);
 	/* The VM is at rest (stopped or failed, nothing running). */
 	void	(*idle)(struct vm *);
+	/* The run part goes (vm_run_trim): let go of what the world keeps
+	 * in it (events, a console).  False when something still uses it
+	 * (a console's client still reading): it stays. */
+	bool	(*release)(struct vm *);
 	/* The configuration in force changed (pending taken). */
 	void	(*config_changed)(struct vm *, struct vm_config *old);
 	/* Are the VMs it depends on ready?  1 yes; 0 not yet (they are
@@ -253,8 +257,69 @@ struct vm_stats {
 	struct vm_hook_stats hooks[VM_NSTATES];
 };
 
+/*
+ * What only an active VM uses: its processes, their watches and timers,
+ * its console, the escalation of a stop.  Allocated when the VM first
+ * needs it (vm_run()), freed once it is at rest again and nothing of it is
+ * in use (vm_run_trim(), deferred by the supervisor): most of 10,000
+ * defined VMs never run, and these 160 bytes each, kept in every VM, were
+ * a tenth of the daemon's memory (bench/profiles.md).  Readers that may
+ * see a VM at rest use vm_run_peek(), which shows the values of a VM with
+ * nothing running.
+ */
+struct vm_run {
+	/* The hypervisor process (vmproc.c). */
+	pid_t			 pid;		/* -1: none */
+	int			 watch_fd;	/* adopted: exit watch, or -1 */
+	uint64_t		 pid_start;	/* its identity */
+	struct event		*watch_event;
+	time_t			 started_at;	/* wall clock: state file */
+	double			 started_mono;	/* the same: uptime */
+
+	/* The hook or helper running for this VM (task.c). */
+	pid_t			 task_pid;	/* -1: none */
+	int			 task_watch_fd;
+	uint64_t		 task_start;
+	char			*task_path;
+	struct event		*task_timer;
+	struct event		*task_watch;	/* reclaimed: exit watch */
+	struct task_retry	*task_retry;	/* could not be started for
+						   lack of resources: tried
+						   again (task.c) */
+
+	struct event		*timers[VM_NTIMERS];
+
+	/* Its health probe while it runs (probe.c). */
+	struct event		*probe_timer;	/* the next probe */
+	struct event		*probe_deadline; /* probe_timeout */
+	pid_t			 probe_pid;	/* -1: none runs */
+
+	/* The escalation of a stop, and the spawn's retries (vm.c). */
+	int			 stop_stage;	/* 0 asked, 1 SIGTERM, 2 KILL */
+	double			 stop_wait;	/* the stop timer's last wait */
+	double			 retry_delay;	/* next spawn retry, seconds */
+
+	/* The serial console, while the hypervisor runs and while clients
+	 * still flush what it said (console.c). */
+	struct console		*console;
+
+	bool			 adopted;	/* not our child */
+	bool			 task_is_helper;
+	bool			 task_reclaimed; /* a previous daemon's */
+	bool			 task_term_sent;
+	bool			 task_timed_out;
+	bool			 probe_timed_out;
+	bool			 probe_passed;	/* since it entered running */
+};
+
+/*
+ * A VM as it is at rest, and what outlives its runs: the restart window
+ * (only failreset empties it), the last probe's result and the last exit
+ * (status shows them while the VM is stopped or failed).  The enums are
+ * kept in a byte each, the flags in bits and the name at the end, in the
+ * same allocation: 10,000 of these are most of the daemon's memory.
+ */
 struct vm {
-	char			*name;
 	struct vm_config	*cfg;		/* in force */
 	struct vm_config	*pending;	/* changed config, for next start */
 	char			*reload_error;	/* new config refused by reload */
@@ -263,97 +328,69 @@ struct vm {
 						   once it is asked anything:
 						   vmproc_hv() */
 	const struct vm_effects	*fx;
+	struct vm_run		*run;		/* NULL at rest */
 
 	/* The machine (vm.c). */
-	enum vm_pos		 pos;
-	enum vm_state		 state;		/* the last state entered */
-	enum vm_state		 previous;
-	enum vm_intent		 intent;
 	const char		*intent_reason;	/* "request", "kill", ... */
 	long			 intent_uid;	/* who set it; -1 the daemon */
 	const char		*reason;	/* of the last state change */
 	long			 by_uid;	/* for the next log line */
-	int			 phases;	/* VM_PHASE_*: begun, not torn
-						   down */
-	int			 stop_stage;	/* 0 asked, 1 SIGTERM, 2 KILL */
-	double			 stop_wait;	/* the stop timer's last wait */
-	double			 retry_delay;	/* next spawn retry, seconds */
-	enum hv_exit		 exit_kind;	/* of the last exit */
-	enum vm_pos		 recover_pos;	/* as a previous daemon left it */
-	enum vm_intent		 recover_intent;
 	char			*fail_reason;
 	time_t			 state_since;	/* wall clock, for display */
-	bool			 deadline_killed; /* by the shutdown's deadline */
-
-	/* The hypervisor process (vmproc.c). */
-	pid_t			 pid;		/* -1: none */
-	uint64_t		 pid_start;	/* its identity */
-	bool			 adopted;	/* not our child */
-	int			 watch_fd;	/* adopted: exit watch, or -1 */
-	struct event		*watch_event;
-	time_t			 started_at;	/* wall clock: state file */
-	double			 started_mono;	/* the same: uptime */
-	int			 exit_status;	/* wait(2) status */
-	bool			 exit_known;	/* exit_status is real and of
-						   the process that ended */
+	double			*restarts;	/* monotonic, in the window;
+						   a power of 2 of them, at
+						   least 4, allocated */
 	char			*last_exit;	/* "crash (exit status 4)" */
 
-	/* The hook or helper running for this VM (task.c). */
-	pid_t			 task_pid;	/* -1: none */
-	uint64_t		 task_start;
-	bool			 task_is_helper;
-	bool			 task_reclaimed; /* a previous daemon's */
-	char			*task_path;
-	struct event		*task_timer;
-	struct event		*task_watch;	/* reclaimed: exit watch */
-	int			 task_watch_fd;
-	bool			 task_term_sent;
-	bool			 task_timed_out;
-	struct task_retry	*task_retry;	/* could not be started for
-						   lack of resources: tried
-						   again (task.c) */
-
-	struct event		*timers[VM_NTIMERS];
-
-	/* Its health probe (probe.c). */
-	pid_t			 probe_pid;	/* -1: none runs */
-	struct event		*probe_timer;	/* the next probe */
-	struct event		*probe_deadline; /* probe_timeout */
-	bool			 probe_timed_out;
-	bool			 has_probe;	/* a probe file exists */
-	bool			 probe_passed;	/* since it entered running */
-	bool			 probe_ok;	/* the last result */
-	int			 probe_failed_in_row;
+	/* The result of its probe, from its last time in running
+	 * (probe.c). */
 	unsigned long		 probe_runs;
 	time_t			 probe_last;	/* wall clock */
 	double			 probe_passed_at; /* monotonic: last pass, or
 						   the last requested start */
 
-	double			*restarts;	/* monotonic, in the window */
-	int			 nrestarts;
-	int			 caprestarts;
-
-	/* The serial console, while the hypervisor runs (console.c). */
-	struct console		*console;
-
 	/* Log file (logdir/<name>.log), open only while written. */
-	int			 log_fd;
-	bool			 log_error_reported;
-	int			 log_backoff;	/* seconds; 0: the log works */
 	time_t			 log_retry_at;	/* monotonic; vmlog.c */
-	/* State file (rundir/<name>.state). */
-	int			 state_fd;
-	size_t			 state_size;
-	size_t			 state_used;	/* the record and its newline
-						   begin the file; then
-						   padding (persist.c) */
-	bool			 state_used_known;
-	bool			 state_error_reported;
 
 	/* metrics.c: when this daemon loaded it (monotonic); what was
 	 * measured since, NULL until it first moves. */
 	double			 loaded;
 	struct vm_stats		*stats;
+
+	int			 nrestarts;
+	int			 exit_status;	/* wait(2) status of the last
+						   exit */
+	int			 probe_failed_in_row;
+	int			 log_fd;
+	/* State file (rundir/<name>.state), at most PERSIST_MAX bytes. */
+	uint32_t		 state_size;
+	uint32_t		 state_used;	/* the record and its newline
+						   begin the file; then
+						   padding (persist.c) */
+
+	uint8_t			 pos;		/* enum vm_pos */
+	uint8_t			 state;		/* enum vm_state: the last
+						   state entered */
+	uint8_t			 previous;	/* enum vm_state */
+	uint8_t			 intent;	/* enum vm_intent */
+	uint8_t			 recover_pos;	/* enum vm_pos: as a previous
+						   daemon left it */
+	uint8_t			 recover_intent; /* enum vm_intent */
+	uint8_t			 phases;	/* VM_PHASE_*: begun, not torn
+						   down */
+	uint8_t			 exit_kind;	/* enum hv_exit, of the last
+						   exit */
+	uint8_t			 log_backoff;	/* seconds; 0: the log works */
+	bool			 exit_known:1;	/* exit_status is real and of
+						   the process that ended */
+	bool			 deadline_killed:1; /* by the shutdown's
+						   deadline */
+	bool			 has_probe:1;	/* a probe file exists */
+	bool			 probe_ok:1;	/* the last result */
+	bool			 log_error_reported:1;
+	bool			 state_used_known:1;
+	bool			 state_error_reported:1;
+	char			 name[];
 };
 
 /* An entry of configdir that could not be loaded: status shows it. */
@@ -390,6 +427,11 @@ void		 vm_event(struct vm *, enum vm_event);
 void		 vm_exited(struct vm *, enum hv_exit, int status, bool known,
 		    const char *description);
 bool		 vm_at_rest(const struct vm *);	/* stopped or failed */
+struct vm_run	*vm_run(struct vm *);		/* allocated if need be */
+const struct vm_run *vm_run_peek(const struct vm *);
+/* At rest with nothing of its run in use: fx->release lets go of the
+ * world's part of it, then it is freed.  True if it was. */
+bool		 vm_run_trim(struct vm *);
 bool		 vm_is_up(const struct vm *);	/* hypervisor running */
 /* stop -r and the deadline are orders of their own: vm_event(). */
 int		 vm_restarts_in_window(struct vm *);
@@ -583,6 +625,7 @@ void		 console_drain(struct vm *);
 void		 console_detach(struct vm *);
 void		 console_end(struct vm *, const char *why);
 void		 console_release(struct vm *);
+bool		 console_busy(const struct vm *);
 int		 console_check(struct vm *, bool want_write, bool *writer,
 		    long *writer_uid, struct buf *why);
 void		 console_take(struct vm *, struct bufferevent *, uid_t,

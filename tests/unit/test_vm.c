@@ -84,6 +84,7 @@ event(enum vm_event ev)
 	if (ev == EV_REMOVE)
 		W.removed = true;
 	vm_event(W.vm, ev);
+	world_idle_later();
 	check_world();
 }
 
@@ -150,7 +151,7 @@ test_a_start_without_hooks_runs_at_once(void **state)
 	assert_int_equal(request(EV_START), 0);
 	assert_pos(P_RUNNING);
 	assert_true(W.hv_alive);
-	assert_int_equal(W.vm->pid, W.hv_pid);
+	assert_int_equal(vm_run_peek(W.vm)->pid, W.hv_pid);
 	assert_int_equal(W.net_begun, 1);
 	assert_int_equal(W.storage_begun, 1);
 }
@@ -423,7 +424,7 @@ test_a_running_hypervisor_is_taken_back_without_hooks(void **state)
 	world_daemon_restart();
 	assert_pos(P_RUNNING);
 	assert_string_equal(W.vm->reason, "adopted");
-	assert_int_equal(W.vm->pid, W.hv_pid);
+	assert_int_equal(vm_run_peek(W.vm)->pid, W.hv_pid);
 	assert_int_equal(W.hooks_run[VM_STOPPING], 0);
 	request(EV_STOP);
 	run(10);
@@ -769,13 +770,13 @@ test_the_record_is_what_printf_would_write(void **state)
 	request(EV_START);
 	crash_every(1, 0);
 	run(2);
-	W.vm->pid_start = 9000000000000000001ULL;
-	W.vm->task_pid = -1;
-	W.vm->started_at = 1700000000;
+	vm_run(W.vm)->pid_start = 9000000000000000001ULL;
+	vm_run(W.vm)->task_pid = -1;
+	vm_run(W.vm)->started_at = 1700000000;
 	W.vm->restarts = realloc(W.vm->restarts, 4 * sizeof(double));
 	for (i = 0; i < 4; i++)
 		W.vm->restarts[i] = wall[i] - 1e9 + W.mono;
-	W.vm->nrestarts = W.vm->caprestarts = 4;
+	W.vm->nrestarts = 4;
 	buf_init(&b);
 	vmrecord_encode(W.vm, W.mono, 1e9, &b);
 	buf_init(&want);
@@ -784,10 +785,10 @@ test_the_record_is_what_printf_would_write(void **state)
 	    "\"pid\":%ld,\"pid_start\":%llu,\"task_pid\":%ld,"
 	    "\"task_start\":%llu,\"started_at\":%lld,\"restarts\":[",
 	    vm_pos_name(W.vm->pos), vm_state_name(W.vm->state),
-	    vm_intent_name(W.vm->intent), W.vm->phases, (long)W.vm->pid,
-	    (unsigned long long)W.vm->pid_start, (long)W.vm->task_pid,
-	    (unsigned long long)W.vm->task_start,
-	    (long long)W.vm->started_at);
+	    vm_intent_name(W.vm->intent), W.vm->phases, (long)vm_run_peek(W.vm)->pid,
+	    (unsigned long long)vm_run_peek(W.vm)->pid_start, (long)vm_run_peek(W.vm)->task_pid,
+	    (unsigned long long)vm_run_peek(W.vm)->task_start,
+	    (long long)vm_run_peek(W.vm)->started_at);
 	for (i = 0; i < 4; i++)
 		buf_printf(&want, "%s%.3f", i ? "," : "",
 		    W.vm->restarts[i] - W.mono + 1e9);

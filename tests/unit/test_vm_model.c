@@ -117,6 +117,7 @@ model_order(enum vm_event ev)
 	W.removed = true;
 	world_events_seen |= UINT32_C(1) << ev;
 	vm_event(W.vm, ev);
+	world_idle_later();
 }
 
 /* One random step.  False once the VM is gone (removed and at rest). */

@@ -155,8 +155,8 @@ world_task_begin(struct vm *vm, bool helper)
 	if (W.deadline_sent && W.task_end_at > W.shutdown_at +
 	    W.shutdown_timeout)
 		W.task_end_at = W.shutdown_at + W.shutdown_timeout;
-	vm->task_pid = W.task_pid;
-	vm->task_start = W.task_start;
+	vm_run(vm)->task_pid = W.task_pid;
+	vm_run(vm)->task_start = W.task_start;
 	vm->fx->persist(vm);
 	world_tracef("%s %s starts (pid %ld)", helper ? "helper" :
 	    "hook", vm_state_name(vm->state), (long)W.task_pid);
@@ -260,9 +260,9 @@ fx_spawn(struct vm *vm, struct buf *why)
 	}
 	W.watchdog_at = world_chance(W.health_pct) ? W.mono +
 	    world_randf(6.0) : -1;
-	vm->pid = W.hv_pid;
-	vm->pid_start = W.hv_start;
-	vm->started_at = (time_t)W.wall;
+	vm_run(vm)->pid = W.hv_pid;
+	vm_run(vm)->pid_start = W.hv_start;
+	vm_run(vm)->started_at = (time_t)W.wall;
 	vm->fx->persist(vm);		/* before it may exec */
 	world_tracef("hypervisor spawned (pid %ld)", (long)W.hv_pid);
 	return 0;
@@ -280,7 +280,7 @@ world_hv_ends(double when, enum hv_exit kind)
 static void
 fx_signal(struct vm *vm, int sig)
 {
-	if (!W.hv_alive || vm->pid != W.hv_pid)
+	if (!W.hv_alive || vm_run_peek(vm)->pid != W.hv_pid)
 		return;
 	if (sig == SIGKILL) {
 		W.hv_dying = true;
@@ -371,6 +371,28 @@ fx_log(struct vm *vm, const char *msg)
 static void
 fx_idle(struct vm *vm)
 {
+	W.idle_due = true;
+}
+
+/* The fake world keeps nothing in the run part. */
+static bool
+fx_release(struct vm *vm)
+{
+	return true;
+}
+
+/*
+ * What the daemon's loop does once the callback that brought the VM to
+ * rest has returned (supervisor.c: sv_idle_later): its run part goes.
+ */
+void
+world_idle_later(void)
+{
+	if (!W.idle_due)
+		return;
+	W.idle_due = false;
+	if (vm_run_trim(W.vm))
+		world_tracef("run part freed");
 }
 
 static void
@@ -444,6 +466,7 @@ const struct vm_effects world_effects = {
 	.log = fx_log,
 	.now = fx_now,
 	.idle = fx_idle,
+	.release = fx_release,
 	.config_changed = fx_config_changed,
 	.deps_ready = fx_deps_ready,
 	.dependents_up = fx_dependents_up,
@@ -460,6 +483,7 @@ world_event(enum vm_event ev)
 {
 	world_events_seen |= UINT32_C(1) << ev;
 	vm_event(W.vm, ev);
+	world_idle_later();
 }
 
 void
@@ -583,8 +607,8 @@ world_deliver(double t)
 	if (W.task_alive && W.task_end_at <= t) {
 		W.task_alive = false;
 		helper = W.task_helper;
-		vm->task_pid = -1;
-		vm->task_start = 0;
+		vm_run(vm)->task_pid = -1;
+		vm_run(vm)->task_start = 0;
 		world_tracef("%s of %s ends %s", helper ? "helper" : "hook",
 		    vm_state_name(W.task_state), W.task_ok ? "ok" : "failed");
 		if (helper) {
@@ -609,8 +633,8 @@ world_deliver(double t)
 		enum hv_exit kind = W.hv_exit_kind;
 		W.hv_alive = W.hv_dying = false;
 		W.hv_exit_at = -1;
-		vm->pid = -1;
-		vm->pid_start = 0;
+		vm_run(vm)->pid = -1;
+		vm_run(vm)->pid_start = 0;
 		W.instance_reset = kind == HV_EXIT_REBOOT;
 		world_tracef("hypervisor ends: %s", hv_exit_name(kind));
 		world_events_seen |= UINT32_C(1) << (kind == HV_EXIT_REBOOT ?
@@ -618,6 +642,7 @@ world_deliver(double t)
 		    EV_EXIT_OFF);
 		vm_exited(vm, kind, kind == HV_EXIT_REBOOT ? 0 : 1 << 8, true,
 		    "fake");
+		world_idle_later();
 		return;
 	}
 	for (i = 0; i < VM_NTIMERS; i++)
@@ -711,6 +736,7 @@ world_request(enum vm_event ev, struct buf *msg)
 	world_tracef("request %s", vm_event_name(ev));
 	world_events_seen |= UINT32_C(1) << ev;
 	r = vm_request(W.vm, ev, 0, "request", msg);
+	world_idle_later();
 	if (r == 0 && ev == EV_RESTART) {
 		W.restart_asked = true;
 		W.restarts_when_asked = before;
@@ -777,8 +803,8 @@ world_daemon_restart(void)
 	}
 	if (rec.task_pid != -1 && W.task_alive && rec.task_pid == W.task_pid &&
 	    rec.task_start == W.task_start) {
-		W.vm->task_pid = W.task_pid;
-		W.vm->task_start = W.task_start;
+		vm_run(W.vm)->task_pid = W.task_pid;
+		vm_run(W.vm)->task_start = W.task_start;
 		W.task_reclaimed = true;
 		if (W.task_end_at > W.mono + VM_KILL_GRACE)
 			W.task_end_at = W.mono + world_randf(VM_KILL_GRACE);
@@ -790,12 +816,13 @@ world_daemon_restart(void)
 	if (rec.pos != P_STOPPED && rec.pos != P_FAILED && W.hv_alive &&
 	    ((rec.pid == W.hv_pid && rec.pid_start == W.hv_start) ||
 	    W.search_finds)) {
-		W.vm->pid = W.hv_pid;
-		W.vm->pid_start = W.hv_start;
-		W.vm->adopted = true;
+		vm_run(W.vm)->pid = W.hv_pid;
+		vm_run(W.vm)->pid_start = W.hv_start;
+		vm_run(W.vm)->adopted = true;
 	}
 	vm_restore(W.vm, &rec);
 	vmrecord_free(&rec);
+	world_idle_later();
 }
 
 /* Bound on a shutdown: shutdown_timeout, whatever the VM does. */
@@ -815,12 +842,21 @@ world_check(void)
 	if (vm_at_rest(vm) && (W.hv_alive || W.task_alive))
 		world_violate("at rest in %s with a %s still running",
 		    vm_pos_name(vm->pos), W.hv_alive ? "hypervisor" : "task");
-	if (W.hv_alive && vm->pid != W.hv_pid && vm->pos != P_RECOVER_TASK)
+	if (W.hv_alive && vm_run_peek(vm)->pid != W.hv_pid && vm->pos != P_RECOVER_TASK)
 		world_violate("a hypervisor (pid %ld) runs that the VM does "
 		    "not know (%s)", (long)W.hv_pid, vm_pos_name(vm->pos));
-	if (W.task_alive && vm->task_pid != W.task_pid)
+	if (W.task_alive && vm_run_peek(vm)->task_pid != W.task_pid)
 		world_violate("a task (pid %ld) runs that the VM does not know",
 		    (long)W.task_pid);
+	/* At rest with nothing running, a VM costs only its at-rest part
+	 * (vmstated.h: struct vm_run). */
+	if (vm_at_rest(vm) && !W.hv_alive && !W.task_alive &&
+	    vm->run != NULL)
+		world_violate("at rest in %s with its run part still "
+		    "allocated", vm_pos_name(vm->pos));
+	if (W.hv_alive && vm->pos != P_RECOVER_TASK && vm->run == NULL)
+		world_violate("a hypervisor runs and the VM has no run part "
+		    "(%s)", vm_pos_name(vm->pos));
 	if (vm_at_rest(vm) && (W.net_begun != W.net_torn ||
 	    W.storage_begun != W.storage_torn))
 		world_violate("at rest with phases begun %d/%d, torn down "

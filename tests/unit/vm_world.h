@@ -112,6 +112,8 @@ struct world {
 	int		 announces;
 	int		 failed_entries;
 	bool		 unexpected;
+	bool		 idle_due;	/* the VM came to rest: its run part
+					   goes once the event is handled */
 	char		 violation[512];
 	char		 trace[WORLD_TRACE][160];
 	int		 ntrace;
@@ -129,6 +131,8 @@ void	 world_start(void);		/* the VM, its daemon started */
 void	 world_free(void);
 unsigned world_rand(unsigned n);	/* 0 .. n-1 */
 double	 world_randf(double max);
+/* The daemon's loop after a callback: a VM at rest loses its run part. */
+void	 world_idle_later(void);
 void	 world_tracef(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 world_violate(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
