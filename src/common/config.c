@@ -114,7 +114,6 @@ cfg_vm_clear(struct vm_config *vm)
 	free(vm->name);
 	free(vm->dir);
 	free(vm->dirname);
-	free(vm->config_path);
 	free(vm->configfile);
 	free(vm->scriptpath);
 	free(vm->os);
@@ -176,7 +175,6 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->name = dup_or_null(src->name);
 	dst->dir = dup_or_null(src->dir);
 	dst->dirname = dup_or_null(src->dirname);
-	dst->config_path = dup_or_null(src->config_path);
 	dst->configfile = dup_or_null(src->configfile);
 	dst->scriptpath = dup_or_null(src->scriptpath);
 	dst->os = dup_or_null(src->os);
@@ -273,7 +271,6 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	}
 	return str_equal(a->name, b->name) && str_equal(a->dir, b->dir) &&
 	    str_equal(a->dirname, b->dirname) &&
-	    str_equal(a->config_path, b->config_path) &&
 	    str_equal(a->configfile, b->configfile) &&
 	    str_equal(a->scriptpath, b->scriptpath) &&
 	    str_equal(a->os, b->os) && str_equal(a->osversion, b->osversion) &&
@@ -540,7 +537,6 @@ load_vm(const char *dir, const struct daemon_config *dc, struct vm_load *l)
 		cfg_vm_set_builtin_defaults(vm);
 	vm->dir = xstrdup(l->dir);
 	vm->dirname = xstrdup(l->dirname);
-	vm->config_path = xstrdup(l->config_path);
 
 	memset(&seen, 0, sizeof(seen));
 	cfg_apply_keys(vm, body, l->dir, CFG_SCOPE_VM, "", &seen, &l->errs);
@@ -578,7 +574,7 @@ borrow(struct vm_load *l)
 	l->name = l->vm->name;
 	l->dir = l->vm->dir;
 	l->dirname = l->vm->dirname;
-	l->config_path = l->vm->config_path;
+	l->config_path = NULL;		/* cfg_load_path() */
 	l->borrowed = true;
 }
 
@@ -590,8 +586,28 @@ cfg_load_unborrow(struct vm_load *l)
 	l->name = xstrdup(l->name);
 	l->dir = xstrdup(l->dir);
 	l->dirname = xstrdup(l->dirname);
-	l->config_path = xstrdup(l->config_path);
 	l->borrowed = false;
+}
+
+/*
+ * Where l's configuration came from, for an error found after its load
+ * (the checks across VMs): a borrowing load made it again only then.
+ */
+const char *
+cfg_load_path(struct vm_load *l)
+{
+	if (l->config_path == NULL)
+		xasprintf(&l->config_path, "%s/config", l->dir);
+	return l->config_path;
+}
+
+const char *
+cfg_config_path(const struct vm_config *vm, char *buf, size_t len)
+{
+	if (vm->dir == NULL)
+		return "its config";
+	(void)snprintf(buf, len, "%s/config", vm->dir);
+	return buf;
 }
 
 static void
@@ -602,8 +618,8 @@ load_free(struct vm_load *l)
 		free(l->name);
 		free(l->dir);
 		free(l->dirname);
-		free(l->config_path);
 	}
+	free(l->config_path);
 	cfg_errors_free(&l->errs);
 }
 

@@ -81,7 +81,6 @@ struct vm_config {
 	char		*name;
 	char		*dir;		/* absolute path of the VM's directory */
 	char		*dirname;	/* its last component, for ordering */
-	char		*config_path;	/* dir + "/config" */
 
 	/* The man page's keys. */
 	char		*configfile;	/* bhyve config; absolute */
@@ -210,6 +209,10 @@ struct vm_config *cfg_vm_dup(const struct vm_config *);
 struct vm_config *cfg_vm_pack(const struct vm_config *);
 /* Port i (0: com1) of vm: an empty one when vm gives no consoles. */
 const struct cfg_console *cfg_console(const struct vm_config *, int i);
+/* dir + "/config", where its configuration was read (written in buf),
+ * derived rather than kept: 50 bytes of each of 10,000 VMs. */
+const char	*cfg_config_path(const struct vm_config *, char *buf,
+		    size_t len);
 void		 cfg_vm_free(struct vm_config *);
 /* True when both would start the same VM the same way. */
 bool		 cfg_vm_equal(const struct vm_config *, const struct vm_config *);

@@ -95,7 +95,7 @@ cfg_refuse_duplicates(struct vm_load *loads, size_t n)
 				if (a == b)
 					continue;
 				cfg_error(&loads[bn.idx[a]].errs,
-				    loads[bn.idx[a]].config_path,
+				    cfg_load_path(&loads[bn.idx[a]]),
 				    loads[bn.idx[a]].name_line, "name",
 				    "\"%s\" is also the name of the VM in %s; "
 				    "VM names must be unique: rename one of "
@@ -115,8 +115,8 @@ static void
 depends_error(struct vm_load *l, const char *fmt, const char *a,
     const char *b)
 {
-	cfg_error(&l->errs, l->config_path, l->vm->depends_line, "depends",
-	    fmt, a, b);
+	cfg_error(&l->errs, cfg_load_path(l), l->vm->depends_line,
+	    "depends", fmt, a, b);
 }
 
 /*
@@ -196,7 +196,7 @@ report_cycle(struct dfs *s, size_t from, size_t to)
 		if (s->in_cycle[s->path[k]])
 			continue;
 		s->in_cycle[s->path[k]] = true;
-		cfg_error(&l->errs, l->config_path, l->vm->depends_line,
+		cfg_error(&l->errs, cfg_load_path(l), l->vm->depends_line,
 		    "depends", "dependency cycle: %s; no VM could ever start "
 		    "first: remove one of these dependencies", cycle.data);
 	}

@@ -141,11 +141,13 @@ struct vm_load {
 	char			*config_path;
 	int			 name_line;	/* where the name comes from */
 	struct cfg_errors	 errs;
-	bool			 borrowed;	/* name, dir, dirname and
-						   config_path are vm's */
+	bool			 borrowed;	/* name, dir and dirname
+						   are vm's; config_path
+						   freed: cfg_load_path() */
 };
 /* Before vm is freed: l's own copies of the strings it borrowed. */
-void	 cfg_load_unborrow(struct vm_load *);
+void		 cfg_load_unborrow(struct vm_load *);
+const char	*cfg_load_path(struct vm_load *);
 
 /* config_deps.c: checks across the VMs of a configuration. */
 void	 cfg_refuse_duplicates(struct vm_load *, size_t);

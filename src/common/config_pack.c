@@ -145,7 +145,6 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 	dst->dirname = pack_tail(p, src->dirname, src->dir, dst->dir);
 	dst->name = pack_tail(p, src->name, src->dir, dst->dir);
 	dst->scriptpath = pack_tail(p, src->scriptpath, src->dir, dst->dir);
-	dst->config_path = pack_str(p, src->config_path);
 	dst->configfile = pack_str(p, src->configfile);
 	dst->os = pack_str(p, src->os);
 	dst->osversion = pack_str(p, src->osversion);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,10 +311,11 @@ int
 bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
     mode_t *mode, struct buf *err)
 {
+	char	 path[PATH_MAX];
+
 	if (vm->configfile == NULL) {
 		buf_printf(err, "VM %s has no configfile: set configfile in "
-		    "%s", vm->name, vm->config_path != NULL ? vm->config_path :
-		    "its config");
+		    "%s", vm->name, cfg_config_path(vm, path, sizeof(path)));
 		return -1;
 	}
 	*mode = 0644;

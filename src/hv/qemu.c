@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,13 +327,14 @@ static int
 qemu_check_file(const struct vm_config *cfg, const char *key,
     const char *path, int allow, struct buf *err)
 {
-	char	 msg[256];
+	char	 msg[256], config[PATH_MAX];
 	int	 saved;
 
 	if (file_check(path, allow, msg, sizeof(msg)) == 0)
 		return 0;
 	saved = errno;
-	buf_printf(err, "%s: %s %s: %s", cfg->config_path, key, path, msg);
+	buf_printf(err, "%s: %s %s: %s", cfg_config_path(cfg, config,
+	    sizeof(config)), key, path, msg);
 	return file_transient(saved) ? -2 : -1;
 }
 

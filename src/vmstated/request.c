@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,11 +417,12 @@ paths_file(const char *what, const char *path, void *arg)
 static void
 paths_json(struct vm *vm, struct buf *reply)
 {
-	char	*path;
+	char	*path, config[PATH_MAX];
 
 	buf_puts(reply, ",\"paths\":{\"dir\":");
 	buf_json_cstr(reply, vm->cfg->dir);
-	json_kv_str(reply, "config", vm->cfg->config_path);
+	json_kv_str(reply, "config", cfg_config_path(vm->cfg, config,
+	    sizeof(config)));
 	json_kv_str(reply, "scriptpath", vm->cfg->scriptpath ?
 	    vm->cfg->scriptpath : vm->cfg->dir);
 	path = vmlog_path(vm->name);

@@ -204,7 +204,6 @@ sv_take_back_ghost(const char *name)
 		cfg->name = xstrdup(name);
 		cfg->dir = xstrdup(rec.dir != NULL ? rec.dir : "/nonexistent");
 		cfg->dirname = xstrdup(name);
-		xasprintf(&cfg->config_path, "%s/config", cfg->dir);
 		cfg->hypervisor = rec.hypervisor;
 		cfg->autostart = false;
 		vm = sv_add(cfg);

@@ -223,7 +223,7 @@ static void
 test_builtin_defaults(void **state)
 {
 	struct vm_config	*vm;
-	char			*error, *want;
+	char			*error, *want, path[PATH_MAX];
 	int			 i;
 
 	(void)state;
@@ -250,7 +250,7 @@ test_builtin_defaults(void **state)
 		assert_false(vm->consoles[i].present);
 	assert_string_equal(vm->scriptpath, vm->dir);
 	xasprintf(&want, "%s/config", vm->dir);
-	assert_string_equal(vm->config_path, want);
+	assert_string_equal(cfg_config_path(vm, path, sizeof(path)), want);
 	free(want);
 	cfg_vm_free(vm);
 }

@@ -23,7 +23,6 @@ cfg(const char *name, const char *dir, int64_t memory)
 	c->name = xstrdup(name);
 	c->dir = xstrdup(dir);
 	c->dirname = xstrdup(dir);
-	c->config_path = xstrdup(dir);
 	c->memory_mb = memory;
 	c->maxrestart = 3;
 	c->maxrestarttime = 30;

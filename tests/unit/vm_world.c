@@ -522,7 +522,6 @@ world_config(void)
 	cfg->name = xstrdup(W.name);
 	cfg->dir = xstrdup("/nonexistent/vm1");
 	cfg->dirname = xstrdup("vm1");
-	cfg->config_path = xstrdup("/nonexistent/vm1/config");
 	cfg->maxrestart = W.maxrestart;
 	cfg->maxrestarttime = W.maxrestarttime;
 	cfg->stoptimeout = W.stoptimeout;
