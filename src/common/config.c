@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,13 +170,16 @@ dup_list(char *const *list, size_t n)
 static void
 vm_copy(struct vm_config *dst, const struct vm_config *src)
 {
+	char	 path[PATH_MAX];
 	size_t	 i;
 
 	*dst = *src;
 	dst->name = dup_or_null(src->name);
 	dst->dir = dup_or_null(src->dir);
 	dst->dirname = dup_or_null(src->dirname);
-	dst->configfile = dup_or_null(src->configfile);
+	dst->configfile = dup_or_null(cfg_configfile(src, path,
+	    sizeof(path)));
+	dst->configfile_in_dir = false;
 	dst->scriptpath = dup_or_null(src->scriptpath);
 	dst->os = dup_or_null(src->os);
 	dst->osversion = dup_or_null(src->osversion);
@@ -260,6 +264,7 @@ bool
 cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 {
 	const struct cfg_console	*ca, *cb;
+	char				 fa[PATH_MAX], fb[PATH_MAX];
 	int				 i;
 
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
@@ -271,7 +276,8 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	}
 	return str_equal(a->name, b->name) && str_equal(a->dir, b->dir) &&
 	    str_equal(a->dirname, b->dirname) &&
-	    str_equal(a->configfile, b->configfile) &&
+	    str_equal(cfg_configfile(a, fa, sizeof(fa)),
+	    cfg_configfile(b, fb, sizeof(fb))) &&
 	    str_equal(a->scriptpath, b->scriptpath) &&
 	    str_equal(a->os, b->os) && str_equal(a->osversion, b->osversion) &&
 	    str_equal(a->owner, b->owner) &&
@@ -599,6 +605,16 @@ cfg_load_path(struct vm_load *l)
 	if (l->config_path == NULL)
 		xasprintf(&l->config_path, "%s/config", l->dir);
 	return l->config_path;
+}
+
+const char *
+cfg_configfile(const struct vm_config *vm, char *buf, size_t len)
+{
+	if (!vm->configfile_in_dir)
+		return vm->configfile;
+	(void)snprintf(buf, len, "%s/%s", vm->dir,
+	    vm->dir + strlen(vm->dir) + 1);
+	return buf;
 }
 
 const char *

@@ -83,7 +83,9 @@ struct vm_config {
 	char		*dirname;	/* its last component, for ordering */
 
 	/* The man page's keys. */
-	char		*configfile;	/* bhyve config; absolute */
+	char		*configfile;	/* bhyve config, absolute; NULL in a
+					   packed configuration whose file is
+					   in dir: read cfg_configfile() */
 	char		*scriptpath;	/* absolute; default: dir */
 	char		*os;
 	char		*osversion;
@@ -136,6 +138,8 @@ struct vm_config {
 	bool		 autostart;	/* default no */
 	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
 	bool		 packed;	/* one allocation (cfg_vm_pack) */
+	bool		 configfile_in_dir; /* packed: its name follows
+					   dir's bytes */
 };
 
 /* A VM directory that could not be loaded. */
@@ -209,6 +213,10 @@ struct vm_config *cfg_vm_dup(const struct vm_config *);
 struct vm_config *cfg_vm_pack(const struct vm_config *);
 /* Port i (0: com1) of vm: an empty one when vm gives no consoles. */
 const struct cfg_console *cfg_console(const struct vm_config *, int i);
+/* The bhyve configuration file (absolute; written in buf when the
+ * configuration keeps it relative to dir), or NULL when none is given. */
+const char	*cfg_configfile(const struct vm_config *, char *buf,
+		    size_t len);
 /* dir + "/config", where its configuration was read (written in buf),
  * derived rather than kept: 50 bytes of each of 10,000 VMs. */
 const char	*cfg_config_path(const struct vm_config *, char *buf,

@@ -238,11 +238,13 @@ check_file_topology(const struct check_ctx *c)
 	const struct vm_config	*vm = c->vm;
 	struct file_topology	 t;
 	int64_t			 cpus, v[4];
-	char			 d[4][48];
+	const char		*file;
+	char			 d[4][48], path[PATH_MAX];
 	int			 i;
 
-	if (vm->sockets != 0 || vm->configfile == NULL ||
-	    read_file_topology(vm->configfile, &t) == -1)
+	file = cfg_configfile(vm, path, sizeof(path));
+	if (vm->sockets != 0 || file == NULL ||
+	    read_file_topology(file, &t) == -1)
 		return;
 	cpus = vm->cpus != 0 ? vm->cpus : t.value[0];
 	if (cpus == 0)
@@ -258,7 +260,7 @@ check_file_topology(const struct check_ctx *c)
 		check_error(c, K_CONFIGFILE, "%s line %d: cpus=%" PRId64 " does "
 		    "not match sockets (%s) x cores (%s) x threads (%s) = %"
 		    PRId64 "; bhyve refuses such a topology: correct that "
-		    "file", vm->configfile, t.line[0], cpus, d[1], d[2], d[3],
+		    "file", file, t.line[0], cpus, d[1], d[2], d[3],
 		    v[1] * v[2] * v[3]);
 	else
 		check_error(c, c->seen->node[K_NUMCPUS] != NULL ? K_NUMCPUS :
@@ -266,7 +268,7 @@ check_file_topology(const struct check_ctx *c)
 		    "sockets (%s) x cores (%s) x threads (%s) = %" PRId64 "; "
 		    "bhyve refuses such a topology: give sockets, cores and "
 		    "threads here as well, or correct that file", cpus,
-		    vm->configfile, d[1], d[2], d[3], v[1] * v[2] * v[3]);
+		    file, d[1], d[2], d[3], v[1] * v[2] * v[3]);
 }
 
 /* A key of the other hypervisor would be silently ignored: refuse it. */
@@ -294,6 +296,7 @@ check_required(const struct check_ctx *c)
 	const struct vm_config	*vm = c->vm;
 
 	if (vm->hypervisor == HV_BHYVE && vm->configfile == NULL &&
+	    !vm->configfile_in_dir &&
 	    !c->seen->bad[K_CONFIGFILE])
 		check_error(c, K_CONFIGFILE, "missing: a bhyve VM needs the "
 		    "bhyve configuration file it starts from; add configfile "
@@ -374,13 +377,15 @@ static void
 check_files(const struct check_ctx *c)
 {
 	const struct vm_config	*vm = c->vm;
+	char			 path[PATH_MAX];
 	size_t			 i;
 
 	check_dir(c, K_SCRIPTPATH, vm->scriptpath);
 	check_file(c, K_BOOTROM, vm->bootrom, FILE_REGULAR);
 	/* Keys of the other hypervisor were refused already. */
 	if (vm->hypervisor == HV_BHYVE && c->scope == CFG_SCOPE_VM) {
-		check_file(c, K_CONFIGFILE, vm->configfile, FILE_REGULAR);
+		check_file(c, K_CONFIGFILE, cfg_configfile(vm, path,
+		    sizeof(path)), FILE_REGULAR);
 		return;
 	}
 	check_file(c, K_KERNEL, vm->kernel, FILE_REGULAR);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -290,6 +291,7 @@ cfg_vm_disks(const struct vm_config *vm, const char *configfile,
     struct cfg_disks *d)
 {
 	struct kv	 kv;
+	char		 path[PATH_MAX];
 	size_t		 i;
 
 	if (vm->hypervisor == HV_QEMU) {
@@ -297,7 +299,8 @@ cfg_vm_disks(const struct vm_config *vm, const char *configfile,
 			cfg_disks_add(d, vm->dir, vm->disks[i], false);
 		return 0;
 	}
-	if (configfile == NULL && (configfile = vm->configfile) == NULL)
+	if (configfile == NULL &&
+	    (configfile = cfg_configfile(vm, path, sizeof(path))) == NULL)
 		return 0;
 	memset(&kv, 0, sizeof(kv));
 	if (kv_read(configfile, &kv) == -1)

@@ -11,6 +11,7 @@
  * the loose form (config.c, config_keys.c), which it can change key by
  * key, and packs it once it is valid.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,25 @@ pack_strs(struct packer *p, char **dst, char *const *src, size_t n)
 	}
 }
 
+/* The name of src's configfile in its directory, or NULL when it is
+ * elsewhere (or none is given). */
+static const char *
+configfile_tail(const struct vm_config *src)
+{
+	const char	*file;
+	size_t		 len;
+
+	if (src->configfile_in_dir)		/* packed already */
+		return src->dir + strlen(src->dir) + 1;
+	if (src->dir == NULL || (file = src->configfile) == NULL)
+		return NULL;
+	len = strlen(src->dir);
+	if (strncmp(file, src->dir, len) != 0 || file[len] != '/' ||
+	    file[len + 1] == '\0' || strchr(file + len + 1, '/') != NULL)
+		return NULL;
+	return file + len + 1;
+}
+
 static bool
 consoles_present(const struct vm_config *vm)
 {
@@ -114,6 +134,7 @@ static void
 pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 {
 	struct cfg_console	*con = NULL;
+	const char		*tail;
 	int			 i;
 	bool			 consoles = consoles_present(src);
 
@@ -142,10 +163,19 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 	pack_strs(p, dst->qemu_args, src->qemu_args, src->nqemu_args);
 	pack_strs(p, dst->depends, src->depends, src->ndepends);
 	dst->dir = pack_str(p, src->dir);
+	if ((tail = configfile_tail(src)) != NULL) {
+		/* Most VMs keep their bhyve configuration in their
+		 * directory: its name alone follows dir's bytes. */
+		(void)pack_str(p, tail);
+		dst->configfile_in_dir = true;
+		dst->configfile = NULL;
+	} else {
+		dst->configfile_in_dir = false;
+		dst->configfile = pack_str(p, src->configfile);
+	}
 	dst->dirname = pack_tail(p, src->dirname, src->dir, dst->dir);
 	dst->name = pack_tail(p, src->name, src->dir, dst->dir);
 	dst->scriptpath = pack_tail(p, src->scriptpath, src->dir, dst->dir);
-	dst->configfile = pack_str(p, src->configfile);
 	dst->os = pack_str(p, src->os);
 	dst->osversion = pack_str(p, src->osversion);
 	dst->owner = pack_str(p, src->owner);

@@ -210,11 +210,12 @@ bhyve_config_last_value(const char *text, size_t len, const char *key)
 char *
 bhyve_config_generated_path(const struct vm_config *vm)
 {
-	char	*path;
+	const char	*file;
+	char		*path, buf[PATH_MAX];
 
-	if (vm->configfile == NULL)
+	if ((file = cfg_configfile(vm, buf, sizeof(buf))) == NULL)
 		return NULL;
-	xasprintf(&path, "%s.generated", vm->configfile);
+	xasprintf(&path, "%s.generated", file);
 	return path;
 }
 
@@ -311,15 +312,16 @@ int
 bhyve_config_read_orig(const struct vm_config *vm, struct buf *orig,
     mode_t *mode, struct buf *err)
 {
-	char	 path[PATH_MAX];
+	const char	*file;
+	char		 path[PATH_MAX], buf[PATH_MAX];
 
-	if (vm->configfile == NULL) {
+	if ((file = cfg_configfile(vm, buf, sizeof(buf))) == NULL) {
 		buf_printf(err, "VM %s has no configfile: set configfile in "
 		    "%s", vm->name, cfg_config_path(vm, path, sizeof(path)));
 		return -1;
 	}
 	*mode = 0644;
-	if (bhyve_config_read(vm->configfile, orig, mode, err) == -1)
+	if (bhyve_config_read(file, orig, mode, err) == -1)
 		return file_transient(errno) ? -2 : -1;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,7 +333,7 @@ test_loaded_compat_config(void **state)
 {
 	struct vm_config	*vm;
 	struct buf		 in, out;
-	char			*error;
+	char			*error, path[PATH_MAX];
 
 	(void)state;
 	vm = cfg_load_vm("../fixtures/config/good/compat", NULL, &error);
@@ -340,7 +341,7 @@ test_loaded_compat_config(void **state)
 		fail_msg("%s", error);
 	buf_init(&in);
 	buf_init(&out);
-	read_file(vm->configfile, &in);
+	read_file(cfg_configfile(vm, path, sizeof(path)), &in);
 	bhyve_config_render(vm, in.data, in.len, &out);
 	assert_same_as(&out, FIXTURES "/compat.expected");
 	buf_free(&in);

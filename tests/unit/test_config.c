@@ -204,7 +204,7 @@ static void
 test_wrapped_section_names_the_vm(void **state)
 {
 	struct vm_config	*vm;
-	char			*error, *want;
+	char			*error, *want, path[PATH_MAX];
 
 	(void)state;
 	vm = cfg_load_vm(GOOD "/json", NULL, &error);
@@ -214,7 +214,9 @@ test_wrapped_section_names_the_vm(void **state)
 	assert_true(vm->autostart);
 	assert_int_equal(vm->stoptimeout, 45);
 	xasprintf(&want, "%s/bhyve_config", vm->dir);
-	assert_string_equal(vm->configfile, want);
+	assert_string_equal(cfg_configfile(vm, path, sizeof(path)), want);
+	/* Kept as its name in dir (config_pack.c). */
+	assert_true(vm->configfile_in_dir);
 	free(want);
 	cfg_vm_free(vm);
 }
@@ -259,14 +261,14 @@ static void
 test_qemu_keys(void **state)
 {
 	struct vm_config	*vm;
-	char			*error, *want;
+	char			*error, *want, path[PATH_MAX];
 
 	(void)state;
 	vm = cfg_load_vm(GOOD "/linux", NULL, &error);
 	if (vm == NULL)
 		fail_msg("%s", error);
 	assert_int_equal(vm->hypervisor, HV_QEMU);
-	assert_null(vm->configfile);
+	assert_null(cfg_configfile(vm, path, sizeof(path)));
 	assert_int_equal(vm->memory_mb, 256);
 	assert_int_equal(vm->cpus, 2);
 	xasprintf(&want, "%s/vmlinuz", vm->dir);
@@ -481,7 +483,7 @@ static void
 test_relative_paths_become_absolute(void **state)
 {
 	struct vm_config	*vm;
-	char			*want;
+	char			*want, path[PATH_MAX];
 
 	(void)state;
 	write_file("vm/scripts/.keep", "");
@@ -490,7 +492,7 @@ test_relative_paths_become_absolute(void **state)
 	    "bootrom = fw/rom.fd;\n");
 	vm = load_ok("vm", NULL);
 	xasprintf(&want, "%s/vm/bhyve_config", tmpdir);
-	assert_string_equal(vm->configfile, want);
+	assert_string_equal(cfg_configfile(vm, path, sizeof(path)), want);
 	free(want);
 	xasprintf(&want, "%s/vm/scripts", tmpdir);
 	assert_string_equal(vm->scriptpath, want);
@@ -1683,6 +1685,49 @@ test_packed_configuration_holds_everything(void **state)
 	cfg_vm_free(vm);
 }
 
+/*
+ * A configfile in the VM's directory is kept as its name after dir's
+ * bytes; one elsewhere as its path.  Copies, loose or packed again (a
+ * reload packs a copy), name the same file.
+ */
+static void
+test_packed_configfile_in_and_out_of_dir(void **state)
+{
+	struct vm_config	*vm, *loose, *packed;
+	char			 path[PATH_MAX], want[PATH_MAX];
+	int			 round;
+
+	(void)state;
+	write_file("in/bhyve_config", "");
+	write_vm("in", "configfile = bhyve_config;\n");
+	write_file("elsewhere.conf", "");
+	write_vm("out", "configfile = ../elsewhere.conf;\n");
+	for (round = 0; round < 2; round++) {
+		vm = load_ok(round == 0 ? "in" : "out", NULL);
+		snprintf(want, sizeof(want), round == 0 ? "%s/in/bhyve_config" :
+		    "%s/out/../elsewhere.conf", tmpdir);
+		assert_string_equal(cfg_configfile(vm, path, sizeof(path)), want);
+		assert_int_equal(vm->configfile_in_dir, round == 0);
+		packed = cfg_vm_pack(vm);	/* packed from packed */
+		assert_string_equal(cfg_configfile(packed, path, sizeof(path)),
+		    want);
+		assert_int_equal(packed->configfile_in_dir, round == 0);
+		assert_true(cfg_vm_equal(vm, packed));
+		loose = cfg_vm_dup(packed);
+		assert_false(loose->configfile_in_dir);
+		assert_string_equal(loose->configfile, want);
+		assert_true(cfg_vm_equal(loose, vm));
+		cfg_vm_free(packed);
+		packed = cfg_vm_pack(loose);
+		assert_string_equal(cfg_configfile(packed, path, sizeof(path)),
+		    want);
+		assert_true(cfg_vm_equal(packed, vm));
+		cfg_vm_free(packed);
+		cfg_vm_free(loose);
+		cfg_vm_free(vm);
+	}
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
 
 int
@@ -1730,6 +1775,7 @@ main(void)
 		T(test_vm_dup_and_equal),
 		T(test_numbers_at_their_bounds),
 		T(test_packed_configuration_holds_everything),
+		T(test_packed_configfile_in_and_out_of_dir),
 		T(test_check),
 		T(test_disks_of_a_bhyve_configuration),
 		T(test_disks_clash_by_file_unless_both_read_only),
