@@ -991,8 +991,9 @@ control_broadcast_probe(struct vm *vm)
 	buf_puts(&b, "{\"event\":\"probe\",\"vm\":");
 	buf_json_cstr(&b, vm->name);
 	buf_printf(&b, ",\"ok\":%s,\"failures\":%d,\"time\":%lld",
-	    vm->probe_ok ? "true" : "false", vm->probe_failed_in_row,
-	    (long long)vm->probe_last);
+	    vm->probe_ok ? "true" : "false",
+	    vm_rare_peek(vm)->probe_failed_in_row,
+	    (long long)vm_rare_peek(vm)->probe_last);
 	events_publish(vm, &b);
 	control_send_event(vm, &b);
 	buf_free(&b);

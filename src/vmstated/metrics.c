@@ -439,7 +439,7 @@ write_probes(struct metrics_ctx *m)
 	for (i = 0; i < m->nvms; i++)
 		if (stats_peek(m->vms[i])->probes > 0)
 			vm_sample(m, m->vms[i]->name, NULL,
-			    m->vms[i]->probe_failed_in_row);
+			    vm_rare_peek(m->vms[i])->probe_failed_in_row);
 	expfmt_family(&m->w, "vmstated_vm_probes", EXPFMT_COUNTER, NULL,
 	    "Probes of the VM that ran.");
 	for (i = 0; i < m->nvms; i++)

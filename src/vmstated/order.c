@@ -334,7 +334,7 @@ autostart_say_held(const char *waiting)
 	for (i = 0; i < nqueue; i++) {
 		if (queue[i].step != AS_LAUNCHED || queue[i].said ||
 		    (vm = sv_find(queue[i].name)) == NULL ||
-		    vm->pos != P_RUNNING || vm->probe_runs == 0 ||
+		    vm->pos != P_RUNNING || vm_rare_peek(vm)->probe_runs == 0 ||
 		    order_vm_ready(vm))
 			continue;
 		queue[i].said = true;

@@ -60,32 +60,33 @@ static void
 probe_result(struct vm *vm, bool ok, const char *how)
 {
 	struct vm_run	*run = vm_run(vm);
-	bool		 changed = vm->probe_ok != ok || vm->probe_runs == 0;
+	struct vm_rare	*rare = vm_rare(vm);
+	bool		 changed = vm->probe_ok != ok || rare->probe_runs == 0;
 
 	metrics_probe(vm, ok);
-	vm->probe_runs++;
+	rare->probe_runs++;
 	vm->probe_ok = ok;
-	vm->probe_last = time(NULL);
+	rare->probe_last = time(NULL);
 	if (ok) {
-		vm->probe_failed_in_row = 0;
+		rare->probe_failed_in_row = 0;
 		vm->probe_passed_at = vm_clock_mono();	/* vm.c: window */
 		if (!run->probe_passed) {
 			run->probe_passed = true;
 			vm->fx->moved(vm);	/* it may be ready now */
 		}
 	} else
-		vm->probe_failed_in_row++;
+		rare->probe_failed_in_row++;
 	if (changed || !ok) {
 		vmlog(vm, "probe %s: %s", ok ? "passed" : "failed", how);
 		control_broadcast_probe(vm);
 	}
 	if (changed && !ok)
 		vm->fx->moved(vm);	/* autostart says why others wait */
-	if (!ok && vm->probe_failed_in_row >= vm->cfg->probe_failures) {
+	if (!ok && rare->probe_failed_in_row >= vm->cfg->probe_failures) {
 		vmlog(vm, "probe failed %d times in a row (probe_failures %lld)",
-		    vm->probe_failed_in_row,
+		    rare->probe_failed_in_row,
 		    (long long)vm->cfg->probe_failures);
-		vm->probe_failed_in_row = 0;
+		rare->probe_failed_in_row = 0;
 		vm_event(vm, EV_PROBE_FAILED);
 		return;
 	}
@@ -225,8 +226,10 @@ probe_set(struct vm *vm, bool on)
 	if (on) {
 		vm->has_probe = probe_configured(vm);
 		run->probe_passed = false;
-		vm->probe_failed_in_row = 0;
-		vm->probe_runs = 0;
+		if (vm->rare != NULL) {
+			vm->rare->probe_failed_in_row = 0;
+			vm->rare->probe_runs = 0;
+		}
 		if (vm->has_probe)
 			probe_arm(vm, &run->probe_timer, probe_run, 0);
 		return;

@@ -138,7 +138,8 @@ reply_error(struct buf *reply, const char *fmt, ...)
 const struct vm_config *
 request_auth_config(const struct vm *vm)
 {
-	return vm->pending != NULL ? vm->pending : vm->cfg;
+	return vm_rare_peek(vm)->pending != NULL ? vm->rare->pending :
+	    vm->cfg;
 }
 
 /* root, or the daemon's own user. */
@@ -258,8 +259,8 @@ request_status_json(struct vm *vm, struct buf *b)
 	json_kv_str(b, "description", vm->cfg->description);
 	json_kv_str(b, "hypervisor", cfg_hv_name(vm->cfg->hypervisor));
 	json_kv_str(b, "reason", vm->reason);
-	json_kv_bool(b, "pending", vm->pending != NULL);
-	json_kv_str(b, "error", vm->reload_error);
+	json_kv_bool(b, "pending", vm_rare_peek(vm)->pending != NULL);
+	json_kv_str(b, "error", vm_rare_peek(vm)->reload_error);
 	json_kv_bool(b, "ready", order_vm_ready(vm));
 	buf_json_member_strings(b, "depends", vm->cfg->depends,
 	    vm->cfg->ndepends);
@@ -444,6 +445,7 @@ handle_info(struct request *r)
 {
 	struct buf		*reply = r->reply, msg;
 	const struct invalid_vm	*inv;
+	const struct vm_rare	*rare;
 	struct vm		*vm;
 	const char		*name;
 	int			 i;
@@ -464,14 +466,15 @@ handle_info(struct request *r)
 		return;
 	}
 	buf_free(&msg);
+	rare = vm_rare_peek(vm);
 	buf_puts(reply, "{\"ok\":true,\"vm\":");
 	request_status_json(vm, reply);
 	reply->len--;			/* reopen the object */
 	buf_puts(reply, ",\"config\":");
 	config_json(vm->cfg, reply);
-	if (vm->pending != NULL) {
+	if (rare->pending != NULL) {
 		buf_puts(reply, ",\"pending_config\":");
-		config_json(vm->pending, reply);
+		config_json(rare->pending, reply);
 	}
 	paths_json(vm, reply);
 	json_kv_str(reply, "previous_state", vm_state_name(vm->previous));
@@ -480,11 +483,11 @@ handle_info(struct request *r)
 	json_kv_str(reply, "fail_reason", vm->fail_reason);
 	json_kv_str(reply, "position", vm_pos_name(vm->pos));
 	json_kv_str(reply, "intent", vm_intent_name(vm->intent));
-	if (vm->has_probe && vm->probe_runs > 0)
+	if (vm->has_probe && rare->probe_runs > 0)
 		buf_printf(reply, ",\"probe\":{\"ok\":%s,\"failures\":%d,"
 		    "\"runs\":%lu,\"time\":%lld}", vm->probe_ok ? "true" :
-		    "false", vm->probe_failed_in_row, vm->probe_runs,
-		    (long long)vm->probe_last);
+		    "false", rare->probe_failed_in_row, rare->probe_runs,
+		    (long long)rare->probe_last);
 	else
 		buf_puts(reply, ",\"probe\":null");
 	/* The history is kept in monotonic time; people read wall-clock. */

@@ -77,13 +77,16 @@ sv_find_invalid(const char *name)
 bool
 sv_any_owner(void)
 {
-	size_t	 i;
+	const struct vm_config	*pending;
+	size_t			 i;
 
-	for (i = 0; i < nvms; i++)
+	for (i = 0; i < nvms; i++) {
+		pending = vm_rare_peek(vms[i])->pending;
 		if (vms[i]->cfg->owner != NULL || vms[i]->cfg->group != NULL ||
-		    (vms[i]->pending != NULL && (vms[i]->pending->owner !=
-		    NULL || vms[i]->pending->group != NULL)))
+		    (pending != NULL && (pending->owner != NULL ||
+		    pending->group != NULL)))
 			return true;
+	}
 	return false;
 }
 
@@ -394,8 +397,10 @@ sv_apply(const struct reload_action *a, struct vm **cur,
 		vm_event(vm, EV_REMOVE);
 		break;
 	case RL_TAKE_NOW:
-		cfg_vm_free(vm->pending);
-		vm->pending = NULL;
+		if (vm->rare != NULL) {
+			cfg_vm_free(vm->rare->pending);
+			vm->rare->pending = NULL;
+		}
 		old = vm->cfg;
 		vm->cfg = cfg_vm_pack(set->vms[a->cfg]);
 		vm->fx->config_changed(vm, old);
@@ -403,27 +408,27 @@ sv_apply(const struct reload_action *a, struct vm **cur,
 		vmlog(vm, "configuration reloaded");
 		break;
 	case RL_SET_PENDING:
-		cfg_vm_free(vm->pending);
-		vm->pending = cfg_vm_pack(set->vms[a->cfg]);
+		cfg_vm_free(vm_rare(vm)->pending);
+		vm->rare->pending = cfg_vm_pack(set->vms[a->cfg]);
 		vmlog(vm, "configuration changed; it takes effect at the next "
 		    "start");
 		break;
 	case RL_DROP_PENDING:
-		cfg_vm_free(vm->pending);
-		vm->pending = NULL;
+		cfg_vm_free(vm_rare(vm)->pending);
+		vm->rare->pending = NULL;
 		vmlog(vm, "configuration back to the one in force; no change "
 		    "pending");
 		break;
 	case RL_KEEP_REFUSED:
 		refused[a->invalid] = true;
-		free(vm->reload_error);
-		vm->reload_error = xstrdup(set->invalid[a->invalid].error);
+		free(vm_rare(vm)->reload_error);
+		vm->rare->reload_error = xstrdup(set->invalid[a->invalid].error);
 		vmlog(vm, "new configuration refused, the old one stays in "
 		    "force: %s", set->invalid[a->invalid].error);
 		break;
 	case RL_CLEAR_ERROR:
-		free(vm->reload_error);
-		vm->reload_error = NULL;
+		free(vm_rare(vm)->reload_error);
+		vm->rare->reload_error = NULL;
 		break;
 	case RL_WAIT_REMOVED:
 		waiting = xrealloc(waiting, (nwaiting + 1) * sizeof(*waiting));
@@ -498,10 +503,10 @@ sv_reload(struct buf *reply)
 		cur[i].name = vms[i]->name;
 		cur[i].dir = vms[i]->cfg->dir;
 		cur[i].cfg = vms[i]->cfg;
-		cur[i].pending = vms[i]->pending;
+		cur[i].pending = vm_rare_peek(vms[i])->pending;
 		cur[i].at_rest = vm_at_rest(vms[i]);
 		cur[i].removing = vms[i]->intent == INTENT_REMOVE;
-		cur[i].has_error = vms[i]->reload_error != NULL;
+		cur[i].has_error = vm_rare_peek(vms[i])->reload_error != NULL;
 	}
 	nplan = reload_plan(cur, ncur, set, &plan);
 	free(cur);

@@ -419,6 +419,22 @@ vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 	return vm;
 }
 
+static const struct vm_rare vm_rare_none;
+
+struct vm_rare *
+vm_rare(struct vm *vm)
+{
+	if (vm->rare == NULL)
+		vm->rare = xcalloc(1, sizeof(*vm->rare));
+	return vm->rare;
+}
+
+const struct vm_rare *
+vm_rare_peek(const struct vm *vm)
+{
+	return vm->rare != NULL ? vm->rare : &vm_rare_none;
+}
+
 /* What vm_run_peek() shows of a VM that has no run part: nothing runs. */
 static const struct vm_run vm_run_none = {
 	.pid = -1,
@@ -486,9 +502,12 @@ vm_free(struct vm *vm)
 	if (vm == NULL)
 		return;
 	cfg_vm_free(vm->cfg);
-	cfg_vm_free(vm->pending);
+	if (vm->rare != NULL) {
+		cfg_vm_free(vm->rare->pending);
+		free(vm->rare->reload_error);
+		free(vm->rare);
+	}
 	free(vm->restarts);
-	free(vm->reload_error);
 	free(vm->last_exit);
 	free(vm->fail_reason);
 	vm_run_free(vm);

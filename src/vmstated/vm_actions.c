@@ -161,11 +161,11 @@ vm_take_pending_config(struct vm *vm)
 {
 	struct vm_config	*old;
 
-	if (vm->pending == NULL)
+	if (vm_rare_peek(vm)->pending == NULL)
 		return;
 	old = vm->cfg;
-	vm->cfg = vm->pending;
-	vm->pending = NULL;
+	vm->cfg = vm->rare->pending;
+	vm->rare->pending = NULL;
 	vm->fx->config_changed(vm, old);
 	cfg_vm_free(old);
 	vm_logf(vm, "configuration changed by reload now in force");

@@ -55,6 +55,8 @@ monotonic_seconds(void)
 static void
 vmlog_failed(struct vm *vm, const char *why)
 {
+	struct vm_rare	*rare;
+
 	if (!vm->log_error_reported)
 		log_warnx("%s: %s; supervision goes on, the daemon's lines for "
 		    "this VM go to syslog meanwhile, and the log is tried "
@@ -62,10 +64,11 @@ vmlog_failed(struct vm *vm, const char *why)
 		    "%d s); not reported again until it works", vm->name, why,
 		    VMLOG_BACKOFF_MAX);
 	vm->log_error_reported = true;
-	vm->log_backoff = vm->log_backoff == 0 ? 1 :
-	    vm->log_backoff * 2 > VMLOG_BACKOFF_MAX ? VMLOG_BACKOFF_MAX :
-	    vm->log_backoff * 2;
-	vm->log_retry_at = monotonic_seconds() + vm->log_backoff;
+	rare = vm_rare(vm);
+	rare->log_backoff = rare->log_backoff == 0 ? 1 :
+	    rare->log_backoff * 2 > VMLOG_BACKOFF_MAX ? VMLOG_BACKOFF_MAX :
+	    rare->log_backoff * 2;
+	rare->log_retry_at = monotonic_seconds() + rare->log_backoff;
 }
 
 static void
@@ -74,7 +77,8 @@ vmlog_works(struct vm *vm)
 	if (vm->log_error_reported)
 		log_info("%s: writing to its log works again", vm->name);
 	vm->log_error_reported = false;
-	vm->log_backoff = 0;
+	if (vm->rare != NULL)
+		vm->rare->log_backoff = 0;
 }
 
 /* logdir/<name>.log, malloc'd. */
@@ -160,7 +164,8 @@ vmlog_reopen_all(void)
 	for (i = 0; i < sv_count(); i++) {
 		vm = sv_vm(i);
 		vmlog_close(vm);
-		vm->log_backoff = 0;
+		if (vm->rare != NULL)
+			vm->rare->log_backoff = 0;
 	}
 }
 
@@ -211,7 +216,8 @@ vmlog_write(struct vm *vm, const struct buf *line)
 	char	 why[256];
 	ssize_t	 n;
 
-	if (vm->log_backoff > 0 && monotonic_seconds() < vm->log_retry_at)
+	if (vm_rare_peek(vm)->log_backoff > 0 &&
+	    monotonic_seconds() < vm->rare->log_retry_at)
 		return -1;
 	if (vmlog_open(vm) == -1)
 		return -1;

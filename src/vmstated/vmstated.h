@@ -313,6 +313,25 @@ struct vm_run {
 };
 
 /*
+ * What few VMs ever have: a configuration waiting for the next start or
+ * refused by a reload, a health probe's results, a log that cannot be
+ * written.  Allocated at its first need (vm_rare()) and kept with the
+ * VM; vm_rare_peek() shows the zeroes of a VM that never needed it.
+ */
+struct vm_rare {
+	struct vm_config	*pending;	/* changed config, for next start */
+	char			*reload_error;	/* new config refused by reload */
+	/* The result of its probe, from its last time in running
+	 * (probe.c). */
+	unsigned long		 probe_runs;
+	time_t			 probe_last;	/* wall clock */
+	int			 probe_failed_in_row;
+	/* Its log, while it cannot be written (vmlog.c). */
+	int			 log_backoff;	/* seconds; 0: the log works */
+	time_t			 log_retry_at;	/* monotonic */
+};
+
+/*
  * A VM as it is at rest, and what outlives its runs: the restart window
  * (only failreset empties it), the last probe's result and the last exit
  * (status shows them while the VM is stopped or failed).  The enums are
@@ -321,8 +340,7 @@ struct vm_run {
  */
 struct vm {
 	struct vm_config	*cfg;		/* in force */
-	struct vm_config	*pending;	/* changed config, for next start */
-	char			*reload_error;	/* new config refused by reload */
+	struct vm_rare		*rare;		/* NULL: none of it ever */
 	const struct hv_ops	*hv;
 	struct hv_vm		*hvc;		/* what the back end sees,
 						   once it is asked anything:
@@ -342,15 +360,8 @@ struct vm {
 						   least 4, allocated */
 	char			*last_exit;	/* "crash (exit status 4)" */
 
-	/* The result of its probe, from its last time in running
-	 * (probe.c). */
-	unsigned long		 probe_runs;
-	time_t			 probe_last;	/* wall clock */
 	double			 probe_passed_at; /* monotonic: last pass, or
 						   the last requested start */
-
-	/* Log file (logdir/<name>.log), open only while written. */
-	time_t			 log_retry_at;	/* monotonic; vmlog.c */
 
 	/* metrics.c: when this daemon loaded it (monotonic); what was
 	 * measured since, NULL until it first moves. */
@@ -360,8 +371,8 @@ struct vm {
 	int			 nrestarts;
 	int			 exit_status;	/* wait(2) status of the last
 						   exit */
-	int			 probe_failed_in_row;
-	int			 log_fd;
+	int			 log_fd;	/* logdir/<name>.log, open
+						   only while written */
 	/* State file (rundir/<name>.state), at most PERSIST_MAX bytes. */
 	uint32_t		 state_size;
 	uint32_t		 state_used;	/* the record and its newline
@@ -380,7 +391,6 @@ struct vm {
 						   down */
 	uint8_t			 exit_kind;	/* enum hv_exit, of the last
 						   exit */
-	uint8_t			 log_backoff;	/* seconds; 0: the log works */
 	bool			 exit_known:1;	/* exit_status is real and of
 						   the process that ended */
 	bool			 deadline_killed:1; /* by the shutdown's
@@ -429,6 +439,8 @@ void		 vm_exited(struct vm *, enum hv_exit, int status, bool known,
 bool		 vm_at_rest(const struct vm *);	/* stopped or failed */
 struct vm_run	*vm_run(struct vm *);		/* allocated if need be */
 const struct vm_run *vm_run_peek(const struct vm *);
+struct vm_rare	*vm_rare(struct vm *);		/* allocated if need be */
+const struct vm_rare *vm_rare_peek(const struct vm *);
 /* At rest with nothing of its run in use: fx->release lets go of the
  * world's part of it, then it is freed.  True if it was. */
 bool		 vm_run_trim(struct vm *);
