@@ -77,12 +77,6 @@ entered_at(const struct vm *vm)
 }
 
 void
-metrics_vm_new(struct vm *vm)
-{
-	vm->loaded = vm_clock_mono();
-}
-
-void
 metrics_vm_free(struct vm *vm)
 {
 	free(vm->stats);

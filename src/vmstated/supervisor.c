@@ -101,7 +101,6 @@ sv_add(struct vm_config *cfg)
 	struct vm	*vm = vm_new(cfg, &vm_daemon_effects);
 	size_t		 lo = 0, hi = nvms, mid;
 
-	metrics_vm_new(vm);
 	if (nvms > 0 && strcmp(vms[nvms - 1]->cfg->dirname, cfg->dirname) <= 0)
 		lo = nvms;
 	while (lo < hi) {

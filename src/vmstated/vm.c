@@ -416,6 +416,7 @@ vm_new(struct vm_config *cfg, const struct vm_effects *fx)
 	vm->by_uid = -1;
 	vm->log_fd = -1;
 	vm->state_since = time(NULL);
+	vm->loaded = fx->now();
 	return vm;
 }
 
@@ -908,8 +909,15 @@ vm_restore(struct vm *vm, const struct vm_record *rec)
 {
 	int	 i;
 
+	/*
+	 * Each came before this load.  The record keeps them in wall-clock
+	 * time: a clock stepped back between the two daemons would put them
+	 * in the future, where this daemon would count them as its own
+	 * (metrics.c) and keep them in the window past maxrestarttime.
+	 */
 	for (i = 0; i < rec->nrestarts; i++)
-		vm_record_restart(vm, rec->restarts[i]);
+		vm_record_restart(vm, rec->restarts[i] < vm->loaded ?
+		    rec->restarts[i] : vm->loaded);
 	vm->probe_passed_at = vm->fx->now();	/* no probe seen yet */
 	if (rec->started_at != 0)
 		vm_run(vm)->started_at = rec->started_at;

@@ -363,8 +363,9 @@ struct vm {
 	double			 probe_passed_at; /* monotonic: last pass, or
 						   the last requested start */
 
-	/* metrics.c: when this daemon loaded it (monotonic); what was
-	 * measured since, NULL until it first moves. */
+	/* When this daemon loaded it (fx->now(), monotonic: vm_new();
+	 * older restarts are a previous daemon's); what metrics.c measured
+	 * since, NULL until it first moves. */
 	double			 loaded;
 	struct vm_stats		*stats;
 
@@ -480,7 +481,6 @@ void		 probe_release(struct vm *);
 /* metrics.c: what vmstatedctl metrics shows */
 struct ctl_peer;
 void		 metrics_init(void);
-void		 metrics_vm_new(struct vm *);
 void		 metrics_vm_free(struct vm *);
 void		 metrics_state(struct vm *, enum vm_state from,
 		    enum vm_state to);

@@ -138,6 +138,29 @@ def test_a_clock_step_alone_fails_nothing(shifted):
     assert d.stop() == 0
 
 
+def test_a_previous_daemons_restarts_stay_its_own_after_a_step_back(shifted):
+    """A restart the previous daemon recorded is in the window (it counts
+    towards maxrestart) but not this daemon's restarts_total, even when
+    the wall clock in which the record keeps it was stepped back between
+    the two daemons (which would put it in this daemon's future)."""
+    d = shifted
+    crashing_vm(d, "4,run", 600)
+    d.start()
+    d.ctl("start", "vm1", check=0)
+    pid = running_run(d, 2)["pid"]
+    d.kill()
+    d.shift_clock(-HOUR)
+    d.start()
+    status = d.wait_state("vm1", "running")
+    assert (status["pid"], status["restarts"]) == (pid, 1), status
+    rc, out, err = d.ctl("metrics", check=0)
+    assert 'vmstated_vm_restarts_total{vm="vm1"} 0\n' in out, out
+    assert 'vmstated_vm_restarts_in_window{vm="vm1"} 1\n' in out, out
+    # Nor is it kept an hour too long: it leaves the window in real time.
+    shown = restart_history(d)
+    assert len(shown) == 1 and shown[0] <= wall(d) + 1, (shown, wall(d))
+
+
 def test_uptime_ignores_a_clock_step(shifted):
     """status's uptime is the hypervisor's age in real seconds: a step
     of the wall clock shows neither a negative nor an hour-long uptime."""
