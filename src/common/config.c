@@ -109,7 +109,8 @@ cfg_name_ok(const char *s)
 void
 cfg_vm_clear(struct vm_config *vm)
 {
-	size_t	 i;
+	struct cfg_qemu	*q;
+	size_t		 i;
 
 	free(vm->name);
 	free(vm->dir);
@@ -128,17 +129,20 @@ cfg_vm_clear(struct vm_config *vm)
 			free(vm->consoles[i].backend);
 		free(vm->consoles);
 	}
-	free(vm->kernel);
-	free(vm->initrd);
-	free(vm->append);
-	for (i = 0; i < vm->ndisks; i++)
-		free(vm->disks[i]);
-	free(vm->disks);
-	free(vm->disk_formats);
-	for (i = 0; i < vm->nqemu_args; i++)
-		free(vm->qemu_args[i]);
-	free(vm->qemu_args);
-	free(vm->qemu_binary);
+	if ((q = vm->qemu) != NULL) {
+		free(q->kernel);
+		free(q->initrd);
+		free(q->append);
+		for (i = 0; i < q->ndisks; i++)
+			free(q->disks[i]);
+		free(q->disks);
+		free(q->disk_formats);
+		for (i = 0; i < q->nqemu_args; i++)
+			free(q->qemu_args[i]);
+		free(q->qemu_args);
+		free(q->qemu_binary);
+		free(q);
+	}
 	for (i = 0; i < vm->ndepends; i++)
 		free(vm->depends[i]);
 	free(vm->depends);
@@ -163,6 +167,29 @@ dup_list(char *const *list, size_t n)
 	for (i = 0; i < n; i++)
 		copy[i] = xstrdup(list[i]);
 	return copy;
+}
+
+static struct cfg_qemu *
+qemu_dup(const struct cfg_qemu *src)
+{
+	struct cfg_qemu	*dst;
+
+	dst = xcalloc(1, sizeof(*dst));
+	*dst = *src;
+	dst->kernel = dup_or_null(src->kernel);
+	dst->initrd = dup_or_null(src->initrd);
+	dst->append = dup_or_null(src->append);
+	dst->disks = dup_list(src->disks, src->ndisks);
+	dst->disk_formats = NULL;
+	if (src->ndisks > 0) {
+		dst->disk_formats = xcalloc(src->ndisks,
+		    sizeof(*dst->disk_formats));
+		memcpy(dst->disk_formats, src->disk_formats, src->ndisks *
+		    sizeof(*dst->disk_formats));
+	}
+	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
+	dst->qemu_binary = dup_or_null(src->qemu_binary);
+	return dst;
 }
 
 /* A deep copy of *src into *dst. */
@@ -194,19 +221,9 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 			    dup_or_null(src->consoles[i].backend);
 		}
 	}
-	dst->kernel = dup_or_null(src->kernel);
-	dst->initrd = dup_or_null(src->initrd);
-	dst->append = dup_or_null(src->append);
-	dst->disks = dup_list(src->disks, src->ndisks);
-	dst->disk_formats = NULL;
-	if (src->ndisks > 0) {
-		dst->disk_formats = xcalloc(src->ndisks,
-		    sizeof(*dst->disk_formats));
-		memcpy(dst->disk_formats, src->disk_formats, src->ndisks *
-		    sizeof(*dst->disk_formats));
-	}
-	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
-	dst->qemu_binary = dup_or_null(src->qemu_binary);
+	dst->qemu = NULL;
+	if (src->qemu != NULL)
+		dst->qemu = qemu_dup(src->qemu);
 	dst->depends = dup_list(src->depends, src->ndepends);
 	dst->packed = false;
 }
@@ -252,6 +269,22 @@ list_equal(char *const *a, size_t na, char *const *b, size_t nb)
 	return true;
 }
 
+/* Field by field: a part left out (none given) equals an empty one. */
+static bool
+qemu_equal(const struct cfg_qemu *a, const struct cfg_qemu *b)
+{
+	return str_equal(a->kernel, b->kernel) &&
+	    str_equal(a->initrd, b->initrd) &&
+	    str_equal(a->append, b->append) &&
+	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
+	    (a->ndisks == 0 || memcmp(a->disk_formats, b->disk_formats,
+	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
+	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
+	    b->nqemu_args) &&
+	    str_equal(a->qemu_binary, b->qemu_binary) &&
+	    a->watchdog == b->watchdog;
+}
+
 /*
  * Every field counts, the descriptive ones too: a reload that changes a
  * description should show it, and comparing less buys nothing.
@@ -292,16 +325,7 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    a->hooktimeout == b->hooktimeout &&
 	    str_equal(a->hostbridge, b->hostbridge) &&
 	    a->wire_memory == b->wire_memory &&
-	    str_equal(a->kernel, b->kernel) &&
-	    str_equal(a->initrd, b->initrd) &&
-	    str_equal(a->append, b->append) &&
-	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
-	    (a->ndisks == 0 || memcmp(a->disk_formats, b->disk_formats,
-	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
-	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
-	    b->nqemu_args) &&
-	    str_equal(a->qemu_binary, b->qemu_binary) &&
-	    a->watchdog == b->watchdog &&
+	    qemu_equal(cfg_qemu(a), cfg_qemu(b)) &&
 	    list_equal(a->depends, a->ndepends, b->depends, b->ndepends) &&
 	    a->autostart_delay == b->autostart_delay &&
 	    a->probe_interval == b->probe_interval &&

@@ -64,10 +64,28 @@ struct cfg_console {
 };
 
 /*
+ * The keys only qemu uses (vmstated.conf(5), QEMU).  A bhyve VM, most of
+ * the 10,000, gives none of them: they are apart, behind one pointer,
+ * rather than seven pointers and three numbers in every configuration.
+ */
+struct cfg_qemu {
+	char		*kernel;
+	char		*initrd;
+	char		*append;
+	char		**disks;	/* ndisks paths */
+	enum cfg_disk_format *disk_formats; /* ndisks formats */
+	char		**qemu_args;	/* nqemu_args extra arguments */
+	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+	uint16_t	 ndisks;
+	uint16_t	 nqemu_args;
+	bool		 watchdog;	/* an i6300esb the guest feeds */
+};
+
+/*
  * One VM's configuration.  The daemon keeps one or two per VM, 10,000 VMs
  * and more, so it is small: numbers as narrow as their bounds in
- * config_keys.c allow, the consoles (for few VMs) behind a pointer, and
- * the fields ordered by size, without holes.
+ * config_keys.c allow, the consoles and the qemu keys (for few VMs)
+ * behind a pointer, and the fields ordered by size, without holes.
  *
  * A configuration the parser returns is packed (cfg_vm_pack): its
  * consoles, lists and strings follow the structure in its one allocation,
@@ -96,14 +114,8 @@ struct vm_config {
 	char		*hostbridge;	/* NULL: not given */
 	struct cfg_console *consoles;	/* NULL (none) or CFG_MAX_CONSOLES */
 
-	/* qemu back end. */
-	char		*kernel;
-	char		*initrd;
-	char		*append;
-	char		**disks;	/* ndisks paths */
-	enum cfg_disk_format *disk_formats; /* ndisks formats */
-	char		**qemu_args;	/* nqemu_args extra arguments */
-	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+	/* The qemu back end's keys: read them with cfg_qemu(). */
+	struct cfg_qemu	*qemu;		/* NULL: none given */
 
 	/* Start order (vmstated.conf(5), issue 13). */
 	char		**depends;	/* names of the VMs it needs */
@@ -125,8 +137,6 @@ struct vm_config {
 	int16_t		 cores;		/* 0: not given */
 	int16_t		 threads;	/* 0: not given */
 	int16_t		 probe_failures; /* in a row, then a crash */
-	uint16_t	 ndisks;
-	uint16_t	 nqemu_args;
 	uint16_t	 ndepends;
 
 	int8_t		 generate_acpi_tables;	/* enum cfg_flag */
@@ -134,7 +144,6 @@ struct vm_config {
 	int8_t		 wire_memory;		/* enum cfg_flag */
 	uint8_t		 hypervisor;	/* enum hv_kind; default bhyve */
 	bool		 autostart;	/* default no */
-	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
 	bool		 packed;	/* one allocation (cfg_vm_pack) */
 };
 
@@ -209,6 +218,8 @@ struct vm_config *cfg_vm_dup(const struct vm_config *);
 struct vm_config *cfg_vm_pack(const struct vm_config *);
 /* Port i (0: com1) of vm: an empty one when vm gives no consoles. */
 const struct cfg_console *cfg_console(const struct vm_config *, int i);
+/* The qemu keys of vm: an empty set when vm gives none. */
+const struct cfg_qemu *cfg_qemu(const struct vm_config *);
 /* dir + "/config", where its configuration was read (written in buf),
  * derived rather than kept: 50 bytes of each of 10,000 VMs. */
 const char	*cfg_config_path(const struct vm_config *, char *buf,

@@ -370,6 +370,7 @@ static void
 config_json(const struct vm_config *c, struct buf *b)
 {
 	static const char *flag[] = { "unset", "no", "yes" };
+	const struct cfg_qemu *q = cfg_qemu(c);
 
 	buf_puts(b, "{\"name\":");
 	buf_json_cstr(b, c->name);
@@ -396,13 +397,13 @@ config_json(const struct vm_config *c, struct buf *b)
 	json_kv_int(b, "cores", c->cores);
 	json_kv_str(b, "hostbridge", c->hostbridge);
 	json_kv_str(b, "wire_memory", flag[c->wire_memory + 1]);
-	json_kv_str(b, "kernel", c->kernel);
-	json_kv_str(b, "initrd", c->initrd);
-	json_kv_str(b, "append", c->append);
-	buf_json_member_strings(b, "disk", c->disks, c->ndisks);
-	buf_json_member_strings(b, "qemu_args", c->qemu_args,
-	    c->nqemu_args);
-	json_kv_str(b, "qemu_binary", c->qemu_binary);
+	json_kv_str(b, "kernel", q->kernel);
+	json_kv_str(b, "initrd", q->initrd);
+	json_kv_str(b, "append", q->append);
+	buf_json_member_strings(b, "disk", q->disks, q->ndisks);
+	buf_json_member_strings(b, "qemu_args", q->qemu_args,
+	    q->nqemu_args);
+	json_kv_str(b, "qemu_binary", q->qemu_binary);
 	buf_putc(b, '}');
 }
 
