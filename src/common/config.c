@@ -110,6 +110,7 @@ void
 cfg_vm_clear(struct vm_config *vm)
 {
 	struct cfg_qemu	*q;
+	struct cfg_extra *x;
 	size_t		 i;
 
 	free(vm->name);
@@ -117,13 +118,16 @@ cfg_vm_clear(struct vm_config *vm)
 	free(vm->dirname);
 	free(vm->configfile);
 	free(vm->scriptpath);
-	free(vm->os);
-	free(vm->osversion);
 	free(vm->owner);
 	free(vm->group);
-	free(vm->description);
-	free(vm->bootrom);
-	free(vm->hostbridge);
+	if ((x = vm->extra) != NULL) {
+		free(x->os);
+		free(x->osversion);
+		free(x->description);
+		free(x->bootrom);
+		free(x->hostbridge);
+		free(x);
+	}
 	if (cfg_consoles_given(vm)) {
 		for (i = 0; i < CFG_MAX_CONSOLES; i++)
 			free(vm->consoles[i].backend);
@@ -204,13 +208,18 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->dirname = dup_or_null(src->dirname);
 	dst->configfile = dup_or_null(src->configfile);
 	dst->scriptpath = dup_or_null(src->scriptpath);
-	dst->os = dup_or_null(src->os);
-	dst->osversion = dup_or_null(src->osversion);
 	dst->owner = dup_or_null(src->owner);
 	dst->group = dup_or_null(src->group);
-	dst->description = dup_or_null(src->description);
-	dst->bootrom = dup_or_null(src->bootrom);
-	dst->hostbridge = dup_or_null(src->hostbridge);
+	dst->extra = NULL;
+	if (src->extra != NULL) {
+		dst->extra = xcalloc(1, sizeof(*dst->extra));
+		dst->extra->os = dup_or_null(src->extra->os);
+		dst->extra->osversion = dup_or_null(src->extra->osversion);
+		dst->extra->description =
+		    dup_or_null(src->extra->description);
+		dst->extra->bootrom = dup_or_null(src->extra->bootrom);
+		dst->extra->hostbridge = dup_or_null(src->extra->hostbridge);
+	}
 	dst->consoles = NULL;
 	if (cfg_consoles_given(src)) {
 		dst->consoles = xcalloc(CFG_MAX_CONSOLES,
@@ -293,6 +302,7 @@ bool
 cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 {
 	const struct cfg_console	*ca, *cb;
+	const struct cfg_extra		*xa = cfg_extra(a), *xb = cfg_extra(b);
 	int				 i;
 
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
@@ -306,15 +316,16 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    str_equal(a->dirname, b->dirname) &&
 	    str_equal(a->configfile, b->configfile) &&
 	    str_equal(a->scriptpath, b->scriptpath) &&
-	    str_equal(a->os, b->os) && str_equal(a->osversion, b->osversion) &&
+	    str_equal(xa->os, xb->os) &&
+	    str_equal(xa->osversion, xb->osversion) &&
 	    str_equal(a->owner, b->owner) &&
 	    (a->owner == NULL || a->owner_uid == b->owner_uid) &&
 	    str_equal(a->group, b->group) &&
 	    (a->group == NULL || a->group_gid == b->group_gid) &&
-	    str_equal(a->description, b->description) &&
+	    str_equal(xa->description, xb->description) &&
 	    a->maxrestart == b->maxrestart &&
 	    a->maxrestarttime == b->maxrestarttime &&
-	    str_equal(a->bootrom, b->bootrom) &&
+	    str_equal(xa->bootrom, xb->bootrom) &&
 	    a->generate_acpi_tables == b->generate_acpi_tables &&
 	    a->vmexit_on_halt == b->vmexit_on_halt &&
 	    a->memory_mb == b->memory_mb && a->cpus == b->cpus &&
@@ -323,7 +334,7 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    a->hypervisor == b->hypervisor && a->autostart == b->autostart &&
 	    a->stoptimeout == b->stoptimeout &&
 	    a->hooktimeout == b->hooktimeout &&
-	    str_equal(a->hostbridge, b->hostbridge) &&
+	    str_equal(xa->hostbridge, xb->hostbridge) &&
 	    a->wire_memory == b->wire_memory &&
 	    qemu_equal(cfg_qemu(a), cfg_qemu(b)) &&
 	    list_equal(a->depends, a->ndepends, b->depends, b->ndepends) &&

@@ -82,17 +82,31 @@ struct cfg_qemu {
 };
 
 /*
+ * The strings a VM may give and the bench's do not: 40 bytes of
+ * pointers, apart behind one (8) for the VMs that give none.
+ */
+struct cfg_extra {
+	char		*os;
+	char		*osversion;
+	char		*description;
+	char		*bootrom;
+	char		*hostbridge;	/* NULL: not given */
+};
+
+/*
  * One VM's configuration.  The daemon keeps one or two per VM, 10,000 VMs
  * and more, so it is small: numbers as narrow as their bounds in
- * config_keys.c allow, the consoles and the qemu keys (for few VMs)
- * behind a pointer, and the fields ordered by size, without holes.
+ * config_keys.c allow, the consoles, the qemu keys and the rarer strings
+ * (each for few VMs) behind a pointer, and the fields ordered by size,
+ * without holes.
  *
  * A configuration the parser returns is packed (cfg_vm_pack): its
- * consoles, lists and strings follow the structure in its one allocation,
- * dirname, scriptpath (when it is dir) and a name that ends dir share
- * dir's bytes, and none of them may be changed or freed alone.  One being
- * built (the parser's, defaults{}, cfg_vm_dup's copy) is loose: each
- * string and list is allocated on its own.  cfg_vm_free frees either.
+ * consoles, its other parts, lists and strings follow the structure in
+ * its one allocation, dirname, scriptpath (when it is dir) and a name
+ * that ends dir share dir's bytes, and none of them may be changed or
+ * freed alone.  One being built (the parser's, defaults{}, cfg_vm_dup's
+ * copy) is loose: each part, string and list is allocated on its own.
+ * cfg_vm_free frees either.
  */
 struct vm_config {
 	/* Where it came from. */
@@ -103,15 +117,11 @@ struct vm_config {
 	/* The man page's keys. */
 	char		*configfile;	/* bhyve config; absolute */
 	char		*scriptpath;	/* absolute; default: dir */
-	char		*os;
-	char		*osversion;
 	char		*owner;
 	char		*group;
-	char		*description;
-	char		*bootrom;
+	struct cfg_extra *extra;	/* NULL: none given; cfg_extra() */
 
 	/* Compatibility keys of the original implementation. */
-	char		*hostbridge;	/* NULL: not given */
 	struct cfg_console *consoles;	/* NULL (none) or CFG_MAX_CONSOLES */
 
 	/* The qemu back end's keys: read them with cfg_qemu(). */
@@ -220,6 +230,8 @@ struct vm_config *cfg_vm_pack(const struct vm_config *);
 const struct cfg_console *cfg_console(const struct vm_config *, int i);
 /* The qemu keys of vm: an empty set when vm gives none. */
 const struct cfg_qemu *cfg_qemu(const struct vm_config *);
+/* os, description, bootrom...: all NULL when vm gives none. */
+const struct cfg_extra *cfg_extra(const struct vm_config *);
 /* dir + "/config", where its configuration was read (written in buf),
  * derived rather than kept: 50 bytes of each of 10,000 VMs. */
 const char	*cfg_config_path(const struct vm_config *, char *buf,

@@ -378,7 +378,7 @@ check_files(const struct check_ctx *c)
 	size_t			 i;
 
 	check_dir(c, K_SCRIPTPATH, vm->scriptpath);
-	check_file(c, K_BOOTROM, vm->bootrom, FILE_REGULAR);
+	check_file(c, K_BOOTROM, cfg_extra(vm)->bootrom, FILE_REGULAR);
 	/* Keys of the other hypervisor were refused already. */
 	if (vm->hypervisor == HV_BHYVE && c->scope == CFG_SCOPE_VM) {
 		check_file(c, K_CONFIGFILE, vm->configfile, FILE_REGULAR);

@@ -226,7 +226,7 @@ apply_scriptpath(struct key_ctx *k)
 static void
 apply_bootrom(struct key_ctx *k)
 {
-	apply_path_key(k, &k->vm->bootrom);
+	apply_path_key(k, &cfg_extra_w(k->vm)->bootrom);
 }
 
 static void
@@ -253,19 +253,20 @@ apply_string_key(struct key_ctx *k, char **field, size_t max)
 static void
 apply_os(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->os, CFG_MAX_WORD);
+	apply_string_key(k, &cfg_extra_w(k->vm)->os, CFG_MAX_WORD);
 }
 
 static void
 apply_osversion(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->osversion, CFG_MAX_WORD);
+	apply_string_key(k, &cfg_extra_w(k->vm)->osversion, CFG_MAX_WORD);
 }
 
 static void
 apply_description(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->description, CFG_MAX_DESCRIPTION);
+	apply_string_key(k, &cfg_extra_w(k->vm)->description,
+	    CFG_MAX_DESCRIPTION);
 }
 
 static void
@@ -550,10 +551,11 @@ static void
 apply_hostbridge(struct key_ctx *k)
 {
 	const struct ucl_node	*n = k->node;
+	char			**hb = &cfg_extra_w(k->vm)->hostbridge;
 	const char		*s;
 
 	if (n->type == UCL_BOOLEAN) {
-		set_string(&k->vm->hostbridge, n->v.boolean ? "hostbridge" :
+		set_string(hb, n->v.boolean ? "hostbridge" :
 		    NULL);
 		return;
 	}
@@ -561,16 +563,16 @@ apply_hostbridge(struct key_ctx *k)
 		s = n->v.string.ptr;
 		if (strcasecmp(s, "hostbridge") == 0 ||
 		    strcasecmp(s, "yes") == 0) {
-			set_string(&k->vm->hostbridge, "hostbridge");
+			set_string(hb, "hostbridge");
 			return;
 		}
 		if (strcasecmp(s, "amd_hostbridge") == 0 ||
 		    strcasecmp(s, "amd") == 0) {
-			set_string(&k->vm->hostbridge, "amd_hostbridge");
+			set_string(hb, "amd_hostbridge");
 			return;
 		}
 		if (strcasecmp(s, "no") == 0) {
-			set_string(&k->vm->hostbridge, NULL);
+			set_string(hb, NULL);
 			return;
 		}
 	}

@@ -135,6 +135,8 @@ bool	 cfg_consoles_given(const struct vm_config *);
 /* config_pack.c: the qemu keys of a loose vm, to change: allocated
  * (empty) the first time. */
 struct cfg_qemu *cfg_qemu_w(struct vm_config *);
+/* The same for os, description, bootrom... */
+struct cfg_extra *cfg_extra_w(struct vm_config *);
 
 /* One VM directory being loaded (config.c, config_deps.c). */
 struct vm_load {

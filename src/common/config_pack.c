@@ -4,9 +4,9 @@
  * The daemon keeps every VM's configuration for as long as it runs:
  * with 10,000 VMs, the structure and its half-dozen strings, each in an
  * allocation of its own with malloc's header and rounding, were 700
- * bytes a VM.  Packed, the structure is followed by its consoles and
- * its qemu keys (each only when one is given), its lists and its
- * strings, in one allocation; a
+ * bytes a VM.  Packed, the structure is followed by its consoles, its
+ * qemu keys and its rarer strings' pointers (each only when one is
+ * given), its lists and its strings, in one allocation; a
  * string that ends another (dirname, and usually the name, end dir;
  * scriptpath is dir unless given) shares its bytes.  The parser builds
  * the loose form (config.c, config_keys.c), which it can change key by
@@ -49,6 +49,31 @@ cfg_qemu_w(struct vm_config *vm)
 	if (vm->qemu == NULL)
 		vm->qemu = xcalloc(1, sizeof(*vm->qemu));
 	return vm->qemu;
+}
+
+/* The rarer strings of every VM that gives none; never written. */
+static const struct cfg_extra no_extra;
+
+const struct cfg_extra *
+cfg_extra(const struct vm_config *vm)
+{
+	return vm->extra != NULL ? vm->extra : &no_extra;
+}
+
+struct cfg_extra *
+cfg_extra_w(struct vm_config *vm)
+{
+	if (vm->extra == NULL)
+		vm->extra = xcalloc(1, sizeof(*vm->extra));
+	return vm->extra;
+}
+
+static bool
+extra_given(const struct cfg_extra *x)
+{
+	return x->os != NULL || x->osversion != NULL ||
+	    x->description != NULL || x->bootrom != NULL ||
+	    x->hostbridge != NULL;
 }
 
 /* Anything in q?  A bhyve VM's part (or one whose keys said "no", as
@@ -135,16 +160,18 @@ consoles_present(const struct vm_config *vm)
 
 /*
  * Lay src out after *dst (p->at; NULL: only measure).  What needs
- * alignment comes first: the consoles, the qemu part and the lists'
- * pointers (8 bytes), the disks' formats (an enum); the strings, bytes,
- * last.  While measuring, what would go into the qemu part goes into a
- * scratch copy.
+ * alignment comes first: the consoles, the qemu and extra parts and
+ * the lists' pointers (8 bytes), the disks' formats (an enum); the
+ * strings, bytes, last.  While measuring, or when a part is left out,
+ * what would go into it goes into a scratch copy.
  */
 static void
 pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 {
 	const struct cfg_qemu	*sq = cfg_qemu(src);
+	const struct cfg_extra	*sx = cfg_extra(src);
 	struct cfg_qemu		 qscratch, *q = &qscratch;
+	struct cfg_extra	 xscratch, *x = &xscratch;
 	struct cfg_console	*con = NULL;
 	int			 i;
 	bool			 consoles = consoles_present(src);
@@ -160,6 +187,10 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 	    (dst->qemu = pack_bytes(p, sq, sizeof(*sq))) != NULL)
 		q = dst->qemu;
 	*q = *sq;
+	dst->extra = NULL;
+	if (extra_given(sx) &&
+	    (dst->extra = pack_bytes(p, sx, sizeof(*sx))) != NULL)
+		x = dst->extra;
 	q->disks = sq->ndisks == 0 ? NULL : pack_bytes(p, sq->disks,
 	    sq->ndisks * sizeof(*sq->disks));
 	q->qemu_args = sq->nqemu_args == 0 ? NULL : pack_bytes(p,
@@ -183,13 +214,13 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 	dst->name = pack_tail(p, src->name, src->dir, dst->dir);
 	dst->scriptpath = pack_tail(p, src->scriptpath, src->dir, dst->dir);
 	dst->configfile = pack_str(p, src->configfile);
-	dst->os = pack_str(p, src->os);
-	dst->osversion = pack_str(p, src->osversion);
 	dst->owner = pack_str(p, src->owner);
 	dst->group = pack_str(p, src->group);
-	dst->description = pack_str(p, src->description);
-	dst->bootrom = pack_str(p, src->bootrom);
-	dst->hostbridge = pack_str(p, src->hostbridge);
+	x->os = pack_str(p, sx->os);
+	x->osversion = pack_str(p, sx->osversion);
+	x->description = pack_str(p, sx->description);
+	x->bootrom = pack_str(p, sx->bootrom);
+	x->hostbridge = pack_str(p, sx->hostbridge);
 	q->kernel = pack_str(p, sq->kernel);
 	q->initrd = pack_str(p, sq->initrd);
 	q->append = pack_str(p, sq->append);

@@ -273,8 +273,8 @@ qemu_argv(struct hv_vm *hv)
 		argv_add(&ab, xstrdup("-smp"));
 		argv_add(&ab, s);
 	}
-	if (cfg->bootrom != NULL)
-		argv_add2(&ab, "-bios", cfg->bootrom);
+	if (cfg_extra(cfg)->bootrom != NULL)
+		argv_add2(&ab, "-bios", cfg_extra(cfg)->bootrom);
 	if (cfg->generate_acpi_tables == CFG_NO)
 		argv_add2(&ab, "-machine", "acpi=off");
 	if (cfg->wire_memory == CFG_YES)
@@ -432,8 +432,8 @@ qemu_prepare(struct hv_vm *hv, struct buf *err)
 	if (q->initrd != NULL && (r = qemu_check_file(cfg, "initrd",
 	    q->initrd, FILE_REGULAR, err)) != 0)
 		return r;
-	if (cfg->bootrom != NULL && (r = qemu_check_file(cfg, "bootrom",
-	    cfg->bootrom, FILE_REGULAR, err)) != 0)
+	if (cfg_extra(cfg)->bootrom != NULL && (r = qemu_check_file(cfg,
+	    "bootrom", cfg_extra(cfg)->bootrom, FILE_REGULAR, err)) != 0)
 		return r;
 	for (i = 0; i < q->ndisks; i++)
 		if ((r = qemu_check_file(cfg, "disk", q->disks[i],

@@ -186,9 +186,9 @@ test_bare_keys_take_the_directory_name(void **state)
 	assert_string_equal(vm->dirname, "bare");
 	assert_non_null(strstr(vm->dir, "/tests/fixtures/config/good/bare"));
 	assert_true(vm->dir[0] == '/');
-	assert_string_equal(vm->os, "FreeBSD");
-	assert_string_equal(vm->osversion, "13.2");
-	assert_string_equal(vm->description, "A simple test VM");
+	assert_string_equal(vm->extra->os, "FreeBSD");
+	assert_string_equal(vm->extra->osversion, "13.2");
+	assert_string_equal(vm->extra->description, "A simple test VM");
 	assert_int_equal(vm->memory_mb, 4096);
 	assert_int_equal(vm->cpus, 4);
 	assert_int_equal(vm->sockets, 2);
@@ -241,12 +241,15 @@ test_builtin_defaults(void **state)
 	assert_int_equal(vm->generate_acpi_tables, CFG_UNSET);
 	assert_int_equal(vm->vmexit_on_halt, CFG_UNSET);
 	assert_int_equal(vm->wire_memory, CFG_UNSET);
-	assert_null(vm->hostbridge);
+	assert_null(cfg_extra(vm)->hostbridge);
 	assert_null(vm->owner);
 	assert_null(vm->group);
-	assert_null(vm->bootrom);
-	/* A bhyve VM keeps no room for the qemu keys. */
+	assert_null(cfg_extra(vm)->bootrom);
+	/* A bhyve VM that gives none keeps no room for the qemu keys
+	 * nor for os, description, bootrom... */
 	assert_null(vm->qemu);
+	assert_null(vm->extra);
+	assert_null(cfg_extra(vm)->os);
 	assert_null(cfg_qemu(vm)->qemu_binary);
 	assert_false(cfg_qemu(vm)->watchdog);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++)
@@ -381,7 +384,7 @@ test_compatibility_keys(void **state)
 		fail_msg("%s", error);
 	assert_int_equal(vm->cpus, 2);
 	assert_true(vm->autostart);
-	assert_string_equal(vm->hostbridge, "amd_hostbridge");
+	assert_string_equal(vm->extra->hostbridge, "amd_hostbridge");
 	assert_int_equal(vm->wire_memory, CFG_YES);
 	assert_true(vm->consoles[0].present);
 	assert_true(vm->consoles[0].enabled);
@@ -394,7 +397,7 @@ test_compatibility_keys(void **state)
 	write_vm("vm", "configfile = bhyve_config; hostbridge = yes;\n"
 	    "consoles { com4 = stdio; }\n");
 	vm = load_ok("vm", NULL);
-	assert_string_equal(vm->hostbridge, "hostbridge");
+	assert_string_equal(vm->extra->hostbridge, "hostbridge");
 	assert_true(vm->consoles[3].enabled);
 	assert_string_equal(vm->consoles[3].backend, "stdio");
 	cfg_vm_free(vm);
@@ -499,7 +502,7 @@ test_relative_paths_become_absolute(void **state)
 	assert_string_equal(vm->scriptpath, want);
 	free(want);
 	xasprintf(&want, "%s/vm/fw/rom.fd", tmpdir);
-	assert_string_equal(vm->bootrom, want);
+	assert_string_equal(vm->extra->bootrom, want);
 	free(want);
 	cfg_vm_free(vm);
 }
@@ -808,7 +811,7 @@ test_string_limits(void **state)
 	text = config_with_long("description", 1024, 'd');
 	write_vm("vm", text);
 	vm = load_ok("vm", NULL);
-	assert_int_equal(strlen(vm->description), 1024);
+	assert_int_equal(strlen(vm->extra->description), 1024);
 	cfg_vm_free(vm);
 	free(text);
 	text = config_with_long("description", 1025, 'd');
@@ -1366,8 +1369,8 @@ test_vm_dup_and_equal(void **state)
 	assert_false(cfg_vm_equal(a, b));
 	cfg_vm_free(b);
 	b = cfg_vm_dup(a);
-	free(b->hostbridge);
-	b->hostbridge = NULL;
+	free(b->extra->hostbridge);
+	b->extra->hostbridge = NULL;
 	assert_false(cfg_vm_equal(a, b));
 	cfg_vm_free(b);
 	cfg_vm_free(a);
@@ -1669,9 +1672,12 @@ test_packed_configuration_holds_everything(void **state)
 	cfg_vm_free(loose);
 	assert_true(cfg_vm_equal(vm, packed));
 	assert_true(packed->qemu->disks[0] != vm->qemu->disks[0]);
-	/* No consoles: the qemu part follows the structure, in its chunk. */
+	/* No consoles: the qemu part follows the structure, in its chunk,
+	 * and the rarer strings' part follows it. */
 	assert_ptr_equal(packed->qemu, (void *)(packed + 1));
 	assert_ptr_equal(vm->qemu, (void *)(vm + 1));
+	assert_ptr_equal(packed->extra, (void *)(packed->qemu + 1));
+	assert_string_equal(packed->extra->description, "a qemu VM");
 	cfg_vm_free(packed);
 	cfg_vm_free(vm);
 
