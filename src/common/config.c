@@ -110,36 +110,44 @@ cfg_name_ok(const char *s)
 void
 cfg_vm_clear(struct vm_config *vm)
 {
-	size_t	 i;
+	struct cfg_qemu	*q;
+	struct cfg_extra *x;
+	size_t		 i;
 
 	free(vm->name);
 	free(vm->dir);
 	free(vm->dirname);
 	free(vm->configfile);
 	free(vm->scriptpath);
-	free(vm->os);
-	free(vm->osversion);
 	free(vm->owner);
 	free(vm->group);
-	free(vm->description);
-	free(vm->bootrom);
-	free(vm->hostbridge);
+	if ((x = vm->extra) != NULL) {
+		free(x->os);
+		free(x->osversion);
+		free(x->description);
+		free(x->bootrom);
+		free(x->hostbridge);
+		free(x);
+	}
 	if (cfg_consoles_given(vm)) {
 		for (i = 0; i < CFG_MAX_CONSOLES; i++)
 			free(vm->consoles[i].backend);
 		free(vm->consoles);
 	}
-	free(vm->kernel);
-	free(vm->initrd);
-	free(vm->append);
-	for (i = 0; i < vm->ndisks; i++)
-		free(vm->disks[i]);
-	free(vm->disks);
-	free(vm->disk_formats);
-	for (i = 0; i < vm->nqemu_args; i++)
-		free(vm->qemu_args[i]);
-	free(vm->qemu_args);
-	free(vm->qemu_binary);
+	if ((q = vm->qemu) != NULL) {
+		free(q->kernel);
+		free(q->initrd);
+		free(q->append);
+		for (i = 0; i < q->ndisks; i++)
+			free(q->disks[i]);
+		free(q->disks);
+		free(q->disk_formats);
+		for (i = 0; i < q->nqemu_args; i++)
+			free(q->qemu_args[i]);
+		free(q->qemu_args);
+		free(q->qemu_binary);
+		free(q);
+	}
 	for (i = 0; i < vm->ndepends; i++)
 		free(vm->depends[i]);
 	free(vm->depends);
@@ -166,6 +174,29 @@ dup_list(char *const *list, size_t n)
 	return copy;
 }
 
+static struct cfg_qemu *
+qemu_dup(const struct cfg_qemu *src)
+{
+	struct cfg_qemu	*dst;
+
+	dst = xcalloc(1, sizeof(*dst));
+	*dst = *src;
+	dst->kernel = dup_or_null(src->kernel);
+	dst->initrd = dup_or_null(src->initrd);
+	dst->append = dup_or_null(src->append);
+	dst->disks = dup_list(src->disks, src->ndisks);
+	dst->disk_formats = NULL;
+	if (src->ndisks > 0) {
+		dst->disk_formats = xcalloc(src->ndisks,
+		    sizeof(*dst->disk_formats));
+		memcpy(dst->disk_formats, src->disk_formats, src->ndisks *
+		    sizeof(*dst->disk_formats));
+	}
+	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
+	dst->qemu_binary = dup_or_null(src->qemu_binary);
+	return dst;
+}
+
 /* A deep copy of *src into *dst. */
 static void
 vm_copy(struct vm_config *dst, const struct vm_config *src)
@@ -181,13 +212,18 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	    sizeof(path)));
 	dst->configfile_in_dir = false;
 	dst->scriptpath = dup_or_null(src->scriptpath);
-	dst->os = dup_or_null(src->os);
-	dst->osversion = dup_or_null(src->osversion);
 	dst->owner = dup_or_null(src->owner);
 	dst->group = dup_or_null(src->group);
-	dst->description = dup_or_null(src->description);
-	dst->bootrom = dup_or_null(src->bootrom);
-	dst->hostbridge = dup_or_null(src->hostbridge);
+	dst->extra = NULL;
+	if (src->extra != NULL) {
+		dst->extra = xcalloc(1, sizeof(*dst->extra));
+		dst->extra->os = dup_or_null(src->extra->os);
+		dst->extra->osversion = dup_or_null(src->extra->osversion);
+		dst->extra->description =
+		    dup_or_null(src->extra->description);
+		dst->extra->bootrom = dup_or_null(src->extra->bootrom);
+		dst->extra->hostbridge = dup_or_null(src->extra->hostbridge);
+	}
 	dst->consoles = NULL;
 	if (cfg_consoles_given(src)) {
 		dst->consoles = xcalloc(CFG_MAX_CONSOLES,
@@ -198,19 +234,9 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 			    dup_or_null(src->consoles[i].backend);
 		}
 	}
-	dst->kernel = dup_or_null(src->kernel);
-	dst->initrd = dup_or_null(src->initrd);
-	dst->append = dup_or_null(src->append);
-	dst->disks = dup_list(src->disks, src->ndisks);
-	dst->disk_formats = NULL;
-	if (src->ndisks > 0) {
-		dst->disk_formats = xcalloc(src->ndisks,
-		    sizeof(*dst->disk_formats));
-		memcpy(dst->disk_formats, src->disk_formats, src->ndisks *
-		    sizeof(*dst->disk_formats));
-	}
-	dst->qemu_args = dup_list(src->qemu_args, src->nqemu_args);
-	dst->qemu_binary = dup_or_null(src->qemu_binary);
+	dst->qemu = NULL;
+	if (src->qemu != NULL)
+		dst->qemu = qemu_dup(src->qemu);
 	dst->depends = dup_list(src->depends, src->ndepends);
 	dst->packed = false;
 }
@@ -256,6 +282,22 @@ list_equal(char *const *a, size_t na, char *const *b, size_t nb)
 	return true;
 }
 
+/* Field by field: a part left out (none given) equals an empty one. */
+static bool
+qemu_equal(const struct cfg_qemu *a, const struct cfg_qemu *b)
+{
+	return str_equal(a->kernel, b->kernel) &&
+	    str_equal(a->initrd, b->initrd) &&
+	    str_equal(a->append, b->append) &&
+	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
+	    (a->ndisks == 0 || memcmp(a->disk_formats, b->disk_formats,
+	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
+	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
+	    b->nqemu_args) &&
+	    str_equal(a->qemu_binary, b->qemu_binary) &&
+	    a->watchdog == b->watchdog;
+}
+
 /*
  * Every field counts, the descriptive ones too: a reload that changes a
  * description should show it, and comparing less buys nothing.
@@ -264,6 +306,7 @@ bool
 cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 {
 	const struct cfg_console	*ca, *cb;
+	const struct cfg_extra		*xa = cfg_extra(a), *xb = cfg_extra(b);
 	char				 fa[PATH_MAX], fb[PATH_MAX];
 	int				 i;
 
@@ -279,15 +322,16 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    str_equal(cfg_configfile(a, fa, sizeof(fa)),
 	    cfg_configfile(b, fb, sizeof(fb))) &&
 	    str_equal(a->scriptpath, b->scriptpath) &&
-	    str_equal(a->os, b->os) && str_equal(a->osversion, b->osversion) &&
+	    str_equal(xa->os, xb->os) &&
+	    str_equal(xa->osversion, xb->osversion) &&
 	    str_equal(a->owner, b->owner) &&
 	    (a->owner == NULL || a->owner_uid == b->owner_uid) &&
 	    str_equal(a->group, b->group) &&
 	    (a->group == NULL || a->group_gid == b->group_gid) &&
-	    str_equal(a->description, b->description) &&
+	    str_equal(xa->description, xb->description) &&
 	    a->maxrestart == b->maxrestart &&
 	    a->maxrestarttime == b->maxrestarttime &&
-	    str_equal(a->bootrom, b->bootrom) &&
+	    str_equal(xa->bootrom, xb->bootrom) &&
 	    a->generate_acpi_tables == b->generate_acpi_tables &&
 	    a->vmexit_on_halt == b->vmexit_on_halt &&
 	    a->memory_mb == b->memory_mb && a->cpus == b->cpus &&
@@ -296,18 +340,9 @@ cfg_vm_equal(const struct vm_config *a, const struct vm_config *b)
 	    a->hypervisor == b->hypervisor && a->autostart == b->autostart &&
 	    a->stoptimeout == b->stoptimeout &&
 	    a->hooktimeout == b->hooktimeout &&
-	    str_equal(a->hostbridge, b->hostbridge) &&
+	    str_equal(xa->hostbridge, xb->hostbridge) &&
 	    a->wire_memory == b->wire_memory &&
-	    str_equal(a->kernel, b->kernel) &&
-	    str_equal(a->initrd, b->initrd) &&
-	    str_equal(a->append, b->append) &&
-	    list_equal(a->disks, a->ndisks, b->disks, b->ndisks) &&
-	    (a->ndisks == 0 || memcmp(a->disk_formats, b->disk_formats,
-	    a->ndisks * sizeof(*a->disk_formats)) == 0) &&
-	    list_equal(a->qemu_args, a->nqemu_args, b->qemu_args,
-	    b->nqemu_args) &&
-	    str_equal(a->qemu_binary, b->qemu_binary) &&
-	    a->watchdog == b->watchdog &&
+	    qemu_equal(cfg_qemu(a), cfg_qemu(b)) &&
 	    list_equal(a->depends, a->ndepends, b->depends, b->ndepends) &&
 	    a->autostart_delay == b->autostart_delay &&
 	    a->probe_interval == b->probe_interval &&

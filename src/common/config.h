@@ -64,17 +64,49 @@ struct cfg_console {
 };
 
 /*
+ * The keys only qemu uses (vmstated.conf(5), QEMU).  A bhyve VM, most of
+ * the 10,000, gives none of them: they are apart, behind one pointer,
+ * rather than seven pointers and three numbers in every configuration.
+ */
+struct cfg_qemu {
+	char		*kernel;
+	char		*initrd;
+	char		*append;
+	char		**disks;	/* ndisks paths */
+	enum cfg_disk_format *disk_formats; /* ndisks formats */
+	char		**qemu_args;	/* nqemu_args extra arguments */
+	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+	uint16_t	 ndisks;
+	uint16_t	 nqemu_args;
+	bool		 watchdog;	/* an i6300esb the guest feeds */
+};
+
+/*
+ * The strings a VM may give and the bench's do not: 40 bytes of
+ * pointers, apart behind one (8) for the VMs that give none.
+ */
+struct cfg_extra {
+	char		*os;
+	char		*osversion;
+	char		*description;
+	char		*bootrom;
+	char		*hostbridge;	/* NULL: not given */
+};
+
+/*
  * One VM's configuration.  The daemon keeps one or two per VM, 10,000 VMs
  * and more, so it is small: numbers as narrow as their bounds in
- * config_keys.c allow, the consoles (for few VMs) behind a pointer, and
- * the fields ordered by size, without holes.
+ * config_keys.c allow, the consoles, the qemu keys and the rarer strings
+ * (each for few VMs) behind a pointer, and the fields ordered by size,
+ * without holes.
  *
  * A configuration the parser returns is packed (cfg_vm_pack): its
- * consoles, lists and strings follow the structure in its one allocation,
- * dirname, scriptpath (when it is dir) and a name that ends dir share
- * dir's bytes, and none of them may be changed or freed alone.  One being
- * built (the parser's, defaults{}, cfg_vm_dup's copy) is loose: each
- * string and list is allocated on its own.  cfg_vm_free frees either.
+ * consoles, its other parts, lists and strings follow the structure in
+ * its one allocation, dirname, scriptpath (when it is dir) and a name
+ * that ends dir share dir's bytes, and none of them may be changed or
+ * freed alone.  One being built (the parser's, defaults{}, cfg_vm_dup's
+ * copy) is loose: each part, string and list is allocated on its own.
+ * cfg_vm_free frees either.
  */
 struct vm_config {
 	/* Where it came from. */
@@ -87,25 +119,15 @@ struct vm_config {
 					   packed configuration whose file is
 					   in dir: read cfg_configfile() */
 	char		*scriptpath;	/* absolute; default: dir */
-	char		*os;
-	char		*osversion;
 	char		*owner;
 	char		*group;
-	char		*description;
-	char		*bootrom;
+	struct cfg_extra *extra;	/* NULL: none given; cfg_extra() */
 
 	/* Compatibility keys of the original implementation. */
-	char		*hostbridge;	/* NULL: not given */
 	struct cfg_console *consoles;	/* NULL (none) or CFG_MAX_CONSOLES */
 
-	/* qemu back end. */
-	char		*kernel;
-	char		*initrd;
-	char		*append;
-	char		**disks;	/* ndisks paths */
-	enum cfg_disk_format *disk_formats; /* ndisks formats */
-	char		**qemu_args;	/* nqemu_args extra arguments */
-	char		*qemu_binary;	/* NULL: daemon's qemu_path */
+	/* The qemu back end's keys: read them with cfg_qemu(). */
+	struct cfg_qemu	*qemu;		/* NULL: none given */
 
 	/* Start order (vmstated.conf(5), issue 13). */
 	char		**depends;	/* names of the VMs it needs */
@@ -127,8 +149,6 @@ struct vm_config {
 	int16_t		 cores;		/* 0: not given */
 	int16_t		 threads;	/* 0: not given */
 	int16_t		 probe_failures; /* in a row, then a crash */
-	uint16_t	 ndisks;
-	uint16_t	 nqemu_args;
 	uint16_t	 ndepends;
 
 	int8_t		 generate_acpi_tables;	/* enum cfg_flag */
@@ -136,7 +156,6 @@ struct vm_config {
 	int8_t		 wire_memory;		/* enum cfg_flag */
 	uint8_t		 hypervisor;	/* enum hv_kind; default bhyve */
 	bool		 autostart;	/* default no */
-	bool		 watchdog;	/* qemu: an i6300esb the guest feeds */
 	bool		 packed;	/* one allocation (cfg_vm_pack) */
 	bool		 configfile_in_dir; /* packed: its name follows
 					   dir's bytes */
@@ -217,6 +236,10 @@ const struct cfg_console *cfg_console(const struct vm_config *, int i);
  * configuration keeps it relative to dir), or NULL when none is given. */
 const char	*cfg_configfile(const struct vm_config *, char *buf,
 		    size_t len);
+/* The qemu keys of vm: an empty set when vm gives none. */
+const struct cfg_qemu *cfg_qemu(const struct vm_config *);
+/* os, description, bootrom...: all NULL when vm gives none. */
+const struct cfg_extra *cfg_extra(const struct vm_config *);
 /* dir + "/config", where its configuration was read (written in buf),
  * derived rather than kept: 50 bytes of each of 10,000 VMs. */
 const char	*cfg_config_path(const struct vm_config *, char *buf,

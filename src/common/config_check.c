@@ -301,7 +301,7 @@ check_required(const struct check_ctx *c)
 		check_error(c, K_CONFIGFILE, "missing: a bhyve VM needs the "
 		    "bhyve configuration file it starts from; add configfile "
 		    "= \"/path/to/bhyve_config\";");
-	if (vm->hypervisor != HV_QEMU || vm->kernel != NULL)
+	if (vm->hypervisor != HV_QEMU || cfg_qemu(vm)->kernel != NULL)
 		return;
 	if (given(c, K_INITRD))
 		check_error(c, K_INITRD, "needs kernel: qemu loads an initrd "
@@ -377,21 +377,22 @@ static void
 check_files(const struct check_ctx *c)
 {
 	const struct vm_config	*vm = c->vm;
+	const struct cfg_qemu	*q = cfg_qemu(vm);
 	char			 path[PATH_MAX];
 	size_t			 i;
 
 	check_dir(c, K_SCRIPTPATH, vm->scriptpath);
-	check_file(c, K_BOOTROM, vm->bootrom, FILE_REGULAR);
+	check_file(c, K_BOOTROM, cfg_extra(vm)->bootrom, FILE_REGULAR);
 	/* Keys of the other hypervisor were refused already. */
 	if (vm->hypervisor == HV_BHYVE && c->scope == CFG_SCOPE_VM) {
 		check_file(c, K_CONFIGFILE, cfg_configfile(vm, path,
 		    sizeof(path)), FILE_REGULAR);
 		return;
 	}
-	check_file(c, K_KERNEL, vm->kernel, FILE_REGULAR);
-	check_file(c, K_INITRD, vm->initrd, FILE_REGULAR);
-	for (i = 0; i < vm->ndisks; i++)
-		check_file(c, K_DISK, vm->disks[i], FILE_REGULAR |
+	check_file(c, K_KERNEL, q->kernel, FILE_REGULAR);
+	check_file(c, K_INITRD, q->initrd, FILE_REGULAR);
+	for (i = 0; i < q->ndisks; i++)
+		check_file(c, K_DISK, q->disks[i], FILE_REGULAR |
 		    FILE_DEVICE);
 }
 

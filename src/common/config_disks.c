@@ -290,13 +290,14 @@ int
 cfg_vm_disks(const struct vm_config *vm, const char *configfile,
     struct cfg_disks *d)
 {
-	struct kv	 kv;
-	char		 path[PATH_MAX];
-	size_t		 i;
+	const struct cfg_qemu	*q = cfg_qemu(vm);
+	struct kv		 kv;
+	char			 path[PATH_MAX];
+	size_t			 i;
 
 	if (vm->hypervisor == HV_QEMU) {
-		for (i = 0; i < vm->ndisks; i++)
-			cfg_disks_add(d, vm->dir, vm->disks[i], false);
+		for (i = 0; i < q->ndisks; i++)
+			cfg_disks_add(d, vm->dir, q->disks[i], false);
 		return 0;
 	}
 	if (configfile == NULL &&

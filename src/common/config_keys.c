@@ -50,8 +50,8 @@ CFG_FITS(cpus, CFG_MAX_CPUS);
 CFG_FITS(sockets, CFG_MAX_CPUS);
 CFG_FITS(cores, CFG_MAX_CPUS);
 CFG_FITS(threads, CFG_MAX_CPUS);
-CFG_FITS(ndisks, CFG_MAX_DISKS);
-CFG_FITS(nqemu_args, CFG_MAX_QEMU_ARGS);
+CFG_FITS_IN(struct cfg_qemu, ndisks, CFG_MAX_DISKS);
+CFG_FITS_IN(struct cfg_qemu, nqemu_args, CFG_MAX_QEMU_ARGS);
 CFG_FITS(ndepends, CFG_MAX_DEPENDS);
 
 #define KEY_REPEATABLE		0x1	/* given several times: all count */
@@ -226,19 +226,19 @@ apply_scriptpath(struct key_ctx *k)
 static void
 apply_bootrom(struct key_ctx *k)
 {
-	apply_path_key(k, &k->vm->bootrom);
+	apply_path_key(k, &cfg_extra_w(k->vm)->bootrom);
 }
 
 static void
 apply_kernel(struct key_ctx *k)
 {
-	apply_path_key(k, &k->vm->kernel);
+	apply_path_key(k, &cfg_qemu_w(k->vm)->kernel);
 }
 
 static void
 apply_initrd(struct key_ctx *k)
 {
-	apply_path_key(k, &k->vm->initrd);
+	apply_path_key(k, &cfg_qemu_w(k->vm)->initrd);
 }
 
 static void
@@ -253,31 +253,33 @@ apply_string_key(struct key_ctx *k, char **field, size_t max)
 static void
 apply_os(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->os, CFG_MAX_WORD);
+	apply_string_key(k, &cfg_extra_w(k->vm)->os, CFG_MAX_WORD);
 }
 
 static void
 apply_osversion(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->osversion, CFG_MAX_WORD);
+	apply_string_key(k, &cfg_extra_w(k->vm)->osversion, CFG_MAX_WORD);
 }
 
 static void
 apply_description(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->description, CFG_MAX_DESCRIPTION);
+	apply_string_key(k, &cfg_extra_w(k->vm)->description,
+	    CFG_MAX_DESCRIPTION);
 }
 
 static void
 apply_append(struct key_ctx *k)
 {
-	apply_string_key(k, &k->vm->append, CFG_MAX_ARG);
+	apply_string_key(k, &cfg_qemu_w(k->vm)->append, CFG_MAX_ARG);
 }
 
 /* A command name (found on PATH) or a path (made absolute). */
 static void
 apply_qemu_binary(struct key_ctx *k)
 {
+	struct cfg_qemu	*q;
 	const char	*s;
 	char		*p;
 
@@ -293,8 +295,9 @@ apply_qemu_binary(struct key_ctx *k)
 		p = xstrdup(s);
 	else if ((p = cfg_get_path(k, k->node)) == NULL)
 		return;
-	free(k->vm->qemu_binary);
-	k->vm->qemu_binary = p;
+	q = cfg_qemu_w(k->vm);
+	free(q->qemu_binary);
+	q->qemu_binary = p;
 }
 
 /* A user name or a numeric uid that exists on this host. */
@@ -408,7 +411,7 @@ apply_watchdog(struct key_ctx *k)
 	bool	 b;
 
 	if (cfg_get_bool(k, &b) == 0)
-		k->vm->watchdog = b;
+		cfg_qemu_w(k->vm)->watchdog = b;
 }
 
 static void
@@ -548,10 +551,11 @@ static void
 apply_hostbridge(struct key_ctx *k)
 {
 	const struct ucl_node	*n = k->node;
+	char			**hb = &cfg_extra_w(k->vm)->hostbridge;
 	const char		*s;
 
 	if (n->type == UCL_BOOLEAN) {
-		set_string(&k->vm->hostbridge, n->v.boolean ? "hostbridge" :
+		set_string(hb, n->v.boolean ? "hostbridge" :
 		    NULL);
 		return;
 	}
@@ -559,16 +563,16 @@ apply_hostbridge(struct key_ctx *k)
 		s = n->v.string.ptr;
 		if (strcasecmp(s, "hostbridge") == 0 ||
 		    strcasecmp(s, "yes") == 0) {
-			set_string(&k->vm->hostbridge, "hostbridge");
+			set_string(hb, "hostbridge");
 			return;
 		}
 		if (strcasecmp(s, "amd_hostbridge") == 0 ||
 		    strcasecmp(s, "amd") == 0) {
-			set_string(&k->vm->hostbridge, "amd_hostbridge");
+			set_string(hb, "amd_hostbridge");
 			return;
 		}
 		if (strcasecmp(s, "no") == 0) {
-			set_string(&k->vm->hostbridge, NULL);
+			set_string(hb, NULL);
 			return;
 		}
 	}
@@ -612,18 +616,24 @@ static void	sub_name(struct key_ctx *, const struct key_ctx *,
 static void
 disk_add(struct vm_config *vm, char *path, enum cfg_disk_format format)
 {
-	vm->disk_formats = xrealloc(vm->disk_formats, (vm->ndisks + 1) *
-	    sizeof(*vm->disk_formats));
-	vm->disk_formats[vm->ndisks] = format;
-	list_add(&vm->disks, &vm->ndisks, path);
+	struct cfg_qemu	*q = cfg_qemu_w(vm);
+
+	q->disk_formats = xrealloc(q->disk_formats, (q->ndisks + 1) *
+	    sizeof(*q->disk_formats));
+	q->disk_formats[q->ndisks] = format;
+	list_add(&q->disks, &q->ndisks, path);
 }
 
 static void
 disk_clear(struct vm_config *vm)
 {
-	free(vm->disk_formats);
-	vm->disk_formats = NULL;
-	list_clear(&vm->disks, &vm->ndisks);
+	struct cfg_qemu	*q = vm->qemu;
+
+	if (q == NULL)
+		return;
+	free(q->disk_formats);
+	q->disk_formats = NULL;
+	list_clear(&q->disks, &q->ndisks);
 }
 
 /* format = raw | qcow2 of a disk section; 0 or -1 after an error. */
@@ -713,13 +723,14 @@ apply_disk(struct key_ctx *k)
 
 	if (k->node->type == UCL_ARRAY) {
 		for (e = k->node->children; e != NULL; e = e->next) {
-			if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
+			if (!list_room(k, cfg_qemu(k->vm)->ndisks,
+			    CFG_MAX_DISKS, "disks"))
 				return;
 			apply_one_disk(k, e);
 		}
 		return;
 	}
-	if (!list_room(k, k->vm->ndisks, CFG_MAX_DISKS, "disks"))
+	if (!list_room(k, cfg_qemu(k->vm)->ndisks, CFG_MAX_DISKS, "disks"))
 		return;
 	apply_one_disk(k, k->node);
 }
@@ -732,17 +743,20 @@ static void
 apply_qemu_args(struct key_ctx *k)
 {
 	const struct ucl_node	*e;
+	struct cfg_qemu		*q;
 	const char		*s, *end;
 
 	if (k->node->type == UCL_ARRAY) {
 		for (e = k->node->children; e != NULL; e = e->next) {
-			if (!list_room(k, k->vm->nqemu_args, CFG_MAX_QEMU_ARGS,
-			    "qemu_args"))
+			if (!list_room(k, cfg_qemu(k->vm)->nqemu_args,
+			    CFG_MAX_QEMU_ARGS, "qemu_args"))
 				return;
 			s = cfg_get_text(k, e, "a list of strings", CFG_MAX_ARG);
-			if (s != NULL)
-				list_add(&k->vm->qemu_args,
-				    &k->vm->nqemu_args, xstrdup(s));
+			if (s != NULL) {
+				q = cfg_qemu_w(k->vm);
+				list_add(&q->qemu_args, &q->nqemu_args,
+				    xstrdup(s));
+			}
 		}
 		return;
 	}
@@ -754,13 +768,14 @@ apply_qemu_args(struct key_ctx *k)
 			s++;
 		if (*s == '\0')
 			break;
-		if (!list_room(k, k->vm->nqemu_args, CFG_MAX_QEMU_ARGS,
-		    "qemu_args"))
+		if (!list_room(k, cfg_qemu(k->vm)->nqemu_args,
+		    CFG_MAX_QEMU_ARGS, "qemu_args"))
 			return;
 		for (end = s; *end != '\0' && !isspace((unsigned char)*end);
 		    end++)
 			;
-		list_add(&k->vm->qemu_args, &k->vm->nqemu_args,
+		q = cfg_qemu_w(k->vm);
+		list_add(&q->qemu_args, &q->nqemu_args,
 		    xstrndup(s, (size_t)(end - s)));
 		s = end;
 	}
@@ -940,8 +955,10 @@ cfg_apply_keys(struct vm_config *vm, const struct ucl_node *obj,
 		/* A VM's own list replaces the list of defaults{}. */
 		if (first == NULL && key->id == K_DISK)
 			disk_clear(vm);
-		if (first == NULL && key->id == K_QEMU_ARGS)
-			list_clear(&vm->qemu_args, &vm->nqemu_args);
+		if (first == NULL && key->id == K_QEMU_ARGS &&
+		    vm->qemu != NULL)
+			list_clear(&vm->qemu->qemu_args,
+			    &vm->qemu->nqemu_args);
 		if (first == NULL)
 			seen->node[key->id] = m;
 		before = errs->count;

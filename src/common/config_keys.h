@@ -18,14 +18,15 @@
 #define CFG_MAX_CPUS	256	/* cpus, sockets x cores x threads */
 
 /*
- * Fails to compile unless field f of struct vm_config (a signed or
- * unsigned integer) holds max: the parser's bound for f is what lets
- * the field be narrow.
+ * Fails to compile unless field f of struct vm_config (CFG_FITS_IN: of
+ * type t), a signed or unsigned integer, holds max: the parser's bound
+ * for f is what lets the field be narrow.
  */
-#define CFG_FITS(f, max)						\
+#define CFG_FITS_IN(t, f, max)						\
 	_Static_assert((uint64_t)(max) <= (UINT64_C(1) << (8 *		\
-	    sizeof(((struct vm_config *)NULL)->f) - 1)) - 1,		\
+	    sizeof(((t *)NULL)->f) - 1)) - 1,				\
 	    #f " is too narrow for " #max)
+#define CFG_FITS(f, max)	CFG_FITS_IN(struct vm_config, f, max)
 
 /* Every per-VM key; the table in config_keys.c is indexed by these. */
 enum cfg_key_id {
@@ -131,6 +132,11 @@ void	 cfg_vm_clear(struct vm_config *);
 
 /* config_pack.c: true when vm->consoles are its own (given, not shared). */
 bool	 cfg_consoles_given(const struct vm_config *);
+/* config_pack.c: the qemu keys of a loose vm, to change: allocated
+ * (empty) the first time. */
+struct cfg_qemu *cfg_qemu_w(struct vm_config *);
+/* The same for os, description, bootrom... */
+struct cfg_extra *cfg_extra_w(struct vm_config *);
 
 /* One VM directory being loaded (config.c, config_deps.c). */
 struct vm_load {

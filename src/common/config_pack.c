@@ -4,8 +4,9 @@
  * The daemon keeps every VM's configuration for as long as it runs:
  * with 10,000 VMs, the structure and its half-dozen strings, each in an
  * allocation of its own with malloc's header and rounding, were 700
- * bytes a VM.  Packed, the structure is followed by its consoles (only
- * when one is given), its lists and its strings, in one allocation; a
+ * bytes a VM.  Packed, the structure is followed by its consoles, its
+ * qemu keys and its rarer strings' pointers (each only when one is
+ * given), its lists and its strings, in one allocation; a
  * string that ends another (dirname, and usually the name, end dir;
  * scriptpath is dir unless given) shares its bytes.  The parser builds
  * the loose form (config.c, config_keys.c), which it can change key by
@@ -32,6 +33,58 @@ bool
 cfg_consoles_given(const struct vm_config *vm)
 {
 	return vm->consoles != NULL && vm->consoles != no_consoles;
+}
+
+/* The qemu keys of every VM that gives none; never written. */
+static const struct cfg_qemu no_qemu;
+
+const struct cfg_qemu *
+cfg_qemu(const struct vm_config *vm)
+{
+	return vm->qemu != NULL ? vm->qemu : &no_qemu;
+}
+
+struct cfg_qemu *
+cfg_qemu_w(struct vm_config *vm)
+{
+	if (vm->qemu == NULL)
+		vm->qemu = xcalloc(1, sizeof(*vm->qemu));
+	return vm->qemu;
+}
+
+/* The rarer strings of every VM that gives none; never written. */
+static const struct cfg_extra no_extra;
+
+const struct cfg_extra *
+cfg_extra(const struct vm_config *vm)
+{
+	return vm->extra != NULL ? vm->extra : &no_extra;
+}
+
+struct cfg_extra *
+cfg_extra_w(struct vm_config *vm)
+{
+	if (vm->extra == NULL)
+		vm->extra = xcalloc(1, sizeof(*vm->extra));
+	return vm->extra;
+}
+
+static bool
+extra_given(const struct cfg_extra *x)
+{
+	return x->os != NULL || x->osversion != NULL ||
+	    x->description != NULL || x->bootrom != NULL ||
+	    x->hostbridge != NULL;
+}
+
+/* Anything in q?  A bhyve VM's part (or one whose keys said "no", as
+ * watchdog = false does) is left out of the packed copy. */
+static bool
+qemu_given(const struct cfg_qemu *q)
+{
+	return q->kernel != NULL || q->initrd != NULL || q->append != NULL ||
+	    q->ndisks > 0 || q->nqemu_args > 0 || q->qemu_binary != NULL ||
+	    q->watchdog;
 }
 
 /*
@@ -127,12 +180,18 @@ consoles_present(const struct vm_config *vm)
 
 /*
  * Lay src out after *dst (p->at; NULL: only measure).  What needs
- * alignment comes first: the consoles and the lists' pointers (8 bytes),
- * the disks' formats (an enum); the strings, bytes, last.
+ * alignment comes first: the consoles, the qemu and extra parts and
+ * the lists' pointers (8 bytes), the disks' formats (an enum); the
+ * strings, bytes, last.  While measuring, or when a part is left out,
+ * what would go into it goes into a scratch copy.
  */
 static void
 pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 {
+	const struct cfg_qemu	*sq = cfg_qemu(src);
+	const struct cfg_extra	*sx = cfg_extra(src);
+	struct cfg_qemu		 qscratch, *q = &qscratch;
+	struct cfg_extra	 xscratch, *x = &xscratch;
 	struct cfg_console	*con = NULL;
 	const char		*tail;
 	int			 i;
@@ -144,14 +203,23 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 	if (consoles)
 		dst->consoles = con = pack_bytes(p, src->consoles,
 		    CFG_MAX_CONSOLES * sizeof(*src->consoles));
-	dst->disks = src->ndisks == 0 ? NULL : pack_bytes(p, src->disks,
-	    src->ndisks * sizeof(*src->disks));
-	dst->qemu_args = src->nqemu_args == 0 ? NULL : pack_bytes(p,
-	    src->qemu_args, src->nqemu_args * sizeof(*src->qemu_args));
+	dst->qemu = NULL;
+	if (qemu_given(sq) &&
+	    (dst->qemu = pack_bytes(p, sq, sizeof(*sq))) != NULL)
+		q = dst->qemu;
+	*q = *sq;
+	dst->extra = NULL;
+	if (extra_given(sx) &&
+	    (dst->extra = pack_bytes(p, sx, sizeof(*sx))) != NULL)
+		x = dst->extra;
+	q->disks = sq->ndisks == 0 ? NULL : pack_bytes(p, sq->disks,
+	    sq->ndisks * sizeof(*sq->disks));
+	q->qemu_args = sq->nqemu_args == 0 ? NULL : pack_bytes(p,
+	    sq->qemu_args, sq->nqemu_args * sizeof(*sq->qemu_args));
 	dst->depends = src->ndepends == 0 ? NULL : pack_bytes(p,
 	    src->depends, src->ndepends * sizeof(*src->depends));
-	dst->disk_formats = src->ndisks == 0 ? NULL : pack_bytes(p,
-	    src->disk_formats, src->ndisks * sizeof(*src->disk_formats));
+	q->disk_formats = sq->ndisks == 0 ? NULL : pack_bytes(p,
+	    sq->disk_formats, sq->ndisks * sizeof(*sq->disk_formats));
 
 	for (i = 0; consoles && i < CFG_MAX_CONSOLES; i++) {
 		if (con != NULL)
@@ -159,8 +227,8 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 		else
 			(void)pack_str(p, src->consoles[i].backend);
 	}
-	pack_strs(p, dst->disks, src->disks, src->ndisks);
-	pack_strs(p, dst->qemu_args, src->qemu_args, src->nqemu_args);
+	pack_strs(p, q->disks, sq->disks, sq->ndisks);
+	pack_strs(p, q->qemu_args, sq->qemu_args, sq->nqemu_args);
 	pack_strs(p, dst->depends, src->depends, src->ndepends);
 	dst->dir = pack_str(p, src->dir);
 	if ((tail = configfile_tail(src)) != NULL) {
@@ -176,17 +244,17 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 	dst->dirname = pack_tail(p, src->dirname, src->dir, dst->dir);
 	dst->name = pack_tail(p, src->name, src->dir, dst->dir);
 	dst->scriptpath = pack_tail(p, src->scriptpath, src->dir, dst->dir);
-	dst->os = pack_str(p, src->os);
-	dst->osversion = pack_str(p, src->osversion);
 	dst->owner = pack_str(p, src->owner);
 	dst->group = pack_str(p, src->group);
-	dst->description = pack_str(p, src->description);
-	dst->bootrom = pack_str(p, src->bootrom);
-	dst->hostbridge = pack_str(p, src->hostbridge);
-	dst->kernel = pack_str(p, src->kernel);
-	dst->initrd = pack_str(p, src->initrd);
-	dst->append = pack_str(p, src->append);
-	dst->qemu_binary = pack_str(p, src->qemu_binary);
+	x->os = pack_str(p, sx->os);
+	x->osversion = pack_str(p, sx->osversion);
+	x->description = pack_str(p, sx->description);
+	x->bootrom = pack_str(p, sx->bootrom);
+	x->hostbridge = pack_str(p, sx->hostbridge);
+	q->kernel = pack_str(p, sq->kernel);
+	q->initrd = pack_str(p, sq->initrd);
+	q->append = pack_str(p, sq->append);
+	q->qemu_binary = pack_str(p, sq->qemu_binary);
 }
 
 struct vm_config *

@@ -116,12 +116,12 @@ bhyve_config_render_console(const struct vm_config *vm, const char *orig,
 		put_int(out, "cores", vm->cores);
 	if (vm->threads > 0)
 		put_int(out, "threads", vm->threads);
-	if (vm->bootrom != NULL)
-		put_line(out, "lpc.bootrom", vm->bootrom);
+	if (cfg_extra(vm)->bootrom != NULL)
+		put_line(out, "lpc.bootrom", cfg_extra(vm)->bootrom);
 	put_flag(out, "acpi_tables", vm->generate_acpi_tables);
 	put_flag(out, "x86.vmexit_on_hlt", vm->vmexit_on_halt);
 	put_flag(out, "memory.wired", vm->wire_memory);
-	put_hostbridge(out, vm->hostbridge);
+	put_hostbridge(out, cfg_extra(vm)->hostbridge);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++) {
 		con = cfg_console(vm, i);
 		/* A disabled port leaves the file's own setting alone. */
@@ -170,7 +170,7 @@ bhyve_config_has_bootrom(const struct vm_config *vm, const char *orig,
 	char	*rom;
 	bool	 has;
 
-	if (vm->bootrom != NULL)
+	if (cfg_extra(vm)->bootrom != NULL)
 		return true;
 	if (orig == NULL)
 		return false;

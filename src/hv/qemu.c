@@ -156,11 +156,12 @@ qemu_opt_escape(const char *s)
 static bool
 qemu_own_serial(const struct vm_config *cfg)
 {
-	size_t	 i;
+	const struct cfg_qemu	*q = cfg_qemu(cfg);
+	size_t			 i;
 
-	for (i = 0; i < cfg->nqemu_args; i++)
-		if (strcmp(cfg->qemu_args[i], "-serial") == 0 ||
-		    strcmp(cfg->qemu_args[i], "--serial") == 0)
+	for (i = 0; i < q->nqemu_args; i++)
+		if (strcmp(q->qemu_args[i], "-serial") == 0 ||
+		    strcmp(q->qemu_args[i], "--serial") == 0)
 			return true;
 	return false;
 }
@@ -169,10 +170,11 @@ qemu_own_serial(const struct vm_config *cfg)
 static bool
 qemu_args_mention(const struct vm_config *cfg, const char *s)
 {
-	size_t	 i;
+	const struct cfg_qemu	*q = cfg_qemu(cfg);
+	size_t			 i;
 
-	for (i = 0; i < cfg->nqemu_args; i++)
-		if (strstr(cfg->qemu_args[i], s) != NULL)
+	for (i = 0; i < q->nqemu_args; i++)
+		if (strstr(q->qemu_args[i], s) != NULL)
 			return true;
 	return false;
 }
@@ -222,8 +224,8 @@ qemu_pvpanic_device(const char *binary)
 static const char *
 qemu_binary(const struct hv_vm *hv)
 {
-	if (hv->cfg->qemu_binary != NULL)
-		return hv->cfg->qemu_binary;
+	if (cfg_qemu(hv->cfg)->qemu_binary != NULL)
+		return cfg_qemu(hv->cfg)->qemu_binary;
 	return hv->dc->qemu_path;
 }
 
@@ -236,6 +238,7 @@ static char **
 qemu_argv(struct hv_vm *hv)
 {
 	const struct vm_config	*cfg = hv->cfg;
+	const struct cfg_qemu	*q = cfg_qemu(cfg);
 	struct argv_builder	 ab = { NULL, 0, 0 };
 	const char		*binary = qemu_binary(hv);
 	char			*s, *esc;
@@ -270,24 +273,24 @@ qemu_argv(struct hv_vm *hv)
 		argv_add(&ab, xstrdup("-smp"));
 		argv_add(&ab, s);
 	}
-	if (cfg->bootrom != NULL)
-		argv_add2(&ab, "-bios", cfg->bootrom);
+	if (cfg_extra(cfg)->bootrom != NULL)
+		argv_add2(&ab, "-bios", cfg_extra(cfg)->bootrom);
 	if (cfg->generate_acpi_tables == CFG_NO)
 		argv_add2(&ab, "-machine", "acpi=off");
 	if (cfg->wire_memory == CFG_YES)
 		argv_add2(&ab, "-overcommit", "mem-lock=on");
-	if (cfg->kernel != NULL)
-		argv_add2(&ab, "-kernel", cfg->kernel);
-	if (cfg->initrd != NULL)
-		argv_add2(&ab, "-initrd", cfg->initrd);
-	if (cfg->append != NULL)
-		argv_add2(&ab, "-append", cfg->append);
-	for (i = 0; i < cfg->ndisks; i++) {
-		esc = qemu_opt_escape(cfg->disks[i]);
+	if (q->kernel != NULL)
+		argv_add2(&ab, "-kernel", q->kernel);
+	if (q->initrd != NULL)
+		argv_add2(&ab, "-initrd", q->initrd);
+	if (q->append != NULL)
+		argv_add2(&ab, "-append", q->append);
+	for (i = 0; i < q->ndisks; i++) {
+		esc = qemu_opt_escape(q->disks[i]);
 		/* The format the config gives, never one guessed from the
 		 * image: the guest writes its bytes (config.h). */
 		xasprintf(&s, "file=%s,format=%s,if=virtio", esc,
-		    cfg_disk_format_name(cfg->disk_formats[i]));
+		    cfg_disk_format_name(q->disk_formats[i]));
 		free(esc);
 		argv_add(&ab, xstrdup("-drive"));
 		argv_add(&ab, s);
@@ -298,7 +301,7 @@ qemu_argv(struct hv_vm *hv)
 	 * the daemon kills and restarts the guest, counted as a crash.
 	 * qemu's own actions would reset it behind our back (-no-reboot
 	 * makes that an exit) or pause it forever. */
-	if (cfg->watchdog) {
+	if (q->watchdog) {
 		argv_add2(&ab, "-device", "i6300esb");
 		argv_add2(&ab, "-action", "watchdog=none");
 	}
@@ -310,8 +313,8 @@ qemu_argv(struct hv_vm *hv)
 	argv_add2(&ab, "-chardev",
 	    "socket,id=vmstated-qmp,fd=3,server=on,wait=off");
 	argv_add2(&ab, "-mon", "chardev=vmstated-qmp,mode=control");
-	for (i = 0; i < cfg->nqemu_args; i++)
-		argv_add(&ab, xstrdup(cfg->qemu_args[i]));
+	for (i = 0; i < q->nqemu_args; i++)
+		argv_add(&ab, xstrdup(q->qemu_args[i]));
 	return ab.v;
 }
 
@@ -413,6 +416,7 @@ static int
 qemu_prepare(struct hv_vm *hv, struct buf *err)
 {
 	const struct vm_config	*cfg = hv->cfg;
+	const struct cfg_qemu	*q = cfg_qemu(cfg);
 	struct qemu_state	*qs = qemu_state(hv);
 	size_t			 i;
 	int			 r;
@@ -422,17 +426,17 @@ qemu_prepare(struct hv_vm *hv, struct buf *err)
 	qs->negotiated = qs->powerdown_pending = qs->panicked = false;
 	qs->reason[0] = '\0';
 
-	if (cfg->kernel != NULL && (r = qemu_check_file(cfg, "kernel",
-	    cfg->kernel, FILE_REGULAR, err)) != 0)
+	if (q->kernel != NULL && (r = qemu_check_file(cfg, "kernel",
+	    q->kernel, FILE_REGULAR, err)) != 0)
 		return r;
-	if (cfg->initrd != NULL && (r = qemu_check_file(cfg, "initrd",
-	    cfg->initrd, FILE_REGULAR, err)) != 0)
+	if (q->initrd != NULL && (r = qemu_check_file(cfg, "initrd",
+	    q->initrd, FILE_REGULAR, err)) != 0)
 		return r;
-	if (cfg->bootrom != NULL && (r = qemu_check_file(cfg, "bootrom",
-	    cfg->bootrom, FILE_REGULAR, err)) != 0)
+	if (cfg_extra(cfg)->bootrom != NULL && (r = qemu_check_file(cfg,
+	    "bootrom", cfg_extra(cfg)->bootrom, FILE_REGULAR, err)) != 0)
 		return r;
-	for (i = 0; i < cfg->ndisks; i++)
-		if ((r = qemu_check_file(cfg, "disk", cfg->disks[i],
+	for (i = 0; i < q->ndisks; i++)
+		if ((r = qemu_check_file(cfg, "disk", q->disks[i],
 		    FILE_REGULAR | FILE_DEVICE, err)) != 0)
 			return r;
 
@@ -525,7 +529,7 @@ qmp_handle_event(struct hv_vm *hv, struct qemu_state *qs, const char *name,
 		    reason->v.string.ptr : "unknown");
 		/* Only the watchdog the daemon gave it: one of the user's
 		 * qemu_args acts as the user said. */
-		if (hv->cfg->watchdog && hv->watchdog != NULL)
+		if (cfg_qemu(hv->cfg)->watchdog && hv->watchdog != NULL)
 			hv->watchdog(hv);
 	}
 }

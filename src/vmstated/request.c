@@ -256,7 +256,7 @@ request_status_json(struct vm *vm, struct buf *b)
 	/* Who may operate it, which a reload changes at once. */
 	json_kv_str(b, "owner", request_auth_config(vm)->owner);
 	json_kv_str(b, "group", request_auth_config(vm)->group);
-	json_kv_str(b, "description", vm->cfg->description);
+	json_kv_str(b, "description", cfg_extra(vm->cfg)->description);
 	json_kv_str(b, "hypervisor", cfg_hv_name(vm->cfg->hypervisor));
 	json_kv_str(b, "reason", vm->reason);
 	json_kv_bool(b, "pending", vm_rare_peek(vm)->pending != NULL);
@@ -371,23 +371,25 @@ static void
 config_json(const struct vm_config *c, struct buf *b)
 {
 	static const char *flag[] = { "unset", "no", "yes" };
+	const struct cfg_qemu *q = cfg_qemu(c);
+	const struct cfg_extra *x = cfg_extra(c);
 
 	buf_puts(b, "{\"name\":");
 	buf_json_cstr(b, c->name);
 	json_kv_str(b, "hypervisor", cfg_hv_name(c->hypervisor));
 	json_kv_str(b, "configfile", c->configfile);
 	json_kv_str(b, "scriptpath", c->scriptpath);
-	json_kv_str(b, "os", c->os);
-	json_kv_str(b, "osversion", c->osversion);
+	json_kv_str(b, "os", x->os);
+	json_kv_str(b, "osversion", x->osversion);
 	json_kv_str(b, "owner", c->owner);
 	json_kv_str(b, "group", c->group);
-	json_kv_str(b, "description", c->description);
+	json_kv_str(b, "description", x->description);
 	json_kv_int(b, "maxrestart", c->maxrestart);
 	json_kv_int(b, "maxrestarttime", c->maxrestarttime);
 	json_kv_int(b, "stoptimeout", c->stoptimeout);
 	json_kv_int(b, "hooktimeout", c->hooktimeout);
 	json_kv_bool(b, "autostart", c->autostart);
-	json_kv_str(b, "bootrom", c->bootrom);
+	json_kv_str(b, "bootrom", x->bootrom);
 	json_kv_str(b, "generate_acpi_tables",
 	    flag[c->generate_acpi_tables + 1]);
 	json_kv_str(b, "vmexit_on_halt", flag[c->vmexit_on_halt + 1]);
@@ -395,15 +397,15 @@ config_json(const struct vm_config *c, struct buf *b)
 	json_kv_int(b, "cpus", c->cpus);
 	json_kv_int(b, "sockets", c->sockets);
 	json_kv_int(b, "cores", c->cores);
-	json_kv_str(b, "hostbridge", c->hostbridge);
+	json_kv_str(b, "hostbridge", x->hostbridge);
 	json_kv_str(b, "wire_memory", flag[c->wire_memory + 1]);
-	json_kv_str(b, "kernel", c->kernel);
-	json_kv_str(b, "initrd", c->initrd);
-	json_kv_str(b, "append", c->append);
-	buf_json_member_strings(b, "disk", c->disks, c->ndisks);
-	buf_json_member_strings(b, "qemu_args", c->qemu_args,
-	    c->nqemu_args);
-	json_kv_str(b, "qemu_binary", c->qemu_binary);
+	json_kv_str(b, "kernel", q->kernel);
+	json_kv_str(b, "initrd", q->initrd);
+	json_kv_str(b, "append", q->append);
+	buf_json_member_strings(b, "disk", q->disks, q->ndisks);
+	buf_json_member_strings(b, "qemu_args", q->qemu_args,
+	    q->nqemu_args);
+	json_kv_str(b, "qemu_binary", q->qemu_binary);
 	buf_putc(b, '}');
 }
 

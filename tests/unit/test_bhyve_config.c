@@ -104,13 +104,14 @@ assert_same_as(const struct buf *got, const char *expected)
 }
 
 /* A VM with nothing set but its name, as the loader leaves it; its
- * consoles, all absent, for a test to set. */
+ * consoles, all absent, and its rarer strings, for a test to set. */
 static void
 vm_init(struct vm_config *vm, const char *name)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->name = xstrdup(name);
 	vm->consoles = xcalloc(CFG_MAX_CONSOLES, sizeof(*vm->consoles));
+	vm->extra = xcalloc(1, sizeof(*vm->extra));
 	vm->generate_acpi_tables = CFG_UNSET;
 	vm->vmexit_on_halt = CFG_UNSET;
 	vm->wire_memory = CFG_UNSET;
@@ -123,8 +124,9 @@ vm_clear(struct vm_config *vm)
 
 	free(vm->name);
 	free(vm->configfile);
-	free(vm->bootrom);
-	free(vm->hostbridge);
+	free(vm->extra->bootrom);
+	free(vm->extra->hostbridge);
+	free(vm->extra);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++)
 		free(vm->consoles[i].backend);
 	free(vm->consoles);
@@ -171,11 +173,12 @@ test_every_setting(void **state)
 	vm.sockets = 2;
 	vm.cores = 2;
 	vm.threads = 2;
-	vm.bootrom = xstrdup("/usr/local/share/uefi-firmware/BHYVE_UEFI.fd");
+	vm.extra->bootrom =
+	    xstrdup("/usr/local/share/uefi-firmware/BHYVE_UEFI.fd");
 	vm.generate_acpi_tables = CFG_YES;
 	vm.vmexit_on_halt = CFG_NO;
 	vm.wire_memory = CFG_YES;
-	vm.hostbridge = xstrdup("amd_hostbridge");
+	vm.extra->hostbridge = xstrdup("amd_hostbridge");
 	vm.consoles[0].present = true;
 	vm.consoles[0].enabled = true;
 	vm.consoles[0].backend = xstrdup("/dev/nmdm0A");
@@ -203,7 +206,7 @@ test_amd_hostbridge_uses_pcireg_and_13s_names(void **state)
 
 	(void)state;
 	vm_init(&vm, "amd");
-	vm.hostbridge = xstrdup("amd_hostbridge");
+	vm.extra->hostbridge = xstrdup("amd_hostbridge");
 	buf_init(&out);
 	bhyve_config_render(&vm, NULL, 0, &out);
 	assert_string_equal(out.data, "name=amd\n"
@@ -262,7 +265,7 @@ test_percent_stays_a_percent(void **state)
 
 	(void)state;
 	vm_init(&vm, "pct");
-	vm.bootrom = xstrdup("/fw/100%.fd");
+	vm.extra->bootrom = xstrdup("/fw/100%.fd");
 	buf_init(&out);
 	bhyve_config_render(&vm, "", 0, &out);
 	assert_string_equal(out.data, "name=pct\nlpc.bootrom=/fw/100%%.fd\n");

@@ -186,9 +186,9 @@ test_bare_keys_take_the_directory_name(void **state)
 	assert_string_equal(vm->dirname, "bare");
 	assert_non_null(strstr(vm->dir, "/tests/fixtures/config/good/bare"));
 	assert_true(vm->dir[0] == '/');
-	assert_string_equal(vm->os, "FreeBSD");
-	assert_string_equal(vm->osversion, "13.2");
-	assert_string_equal(vm->description, "A simple test VM");
+	assert_string_equal(vm->extra->os, "FreeBSD");
+	assert_string_equal(vm->extra->osversion, "13.2");
+	assert_string_equal(vm->extra->description, "A simple test VM");
 	assert_int_equal(vm->memory_mb, 4096);
 	assert_int_equal(vm->cpus, 4);
 	assert_int_equal(vm->sockets, 2);
@@ -243,11 +243,17 @@ test_builtin_defaults(void **state)
 	assert_int_equal(vm->generate_acpi_tables, CFG_UNSET);
 	assert_int_equal(vm->vmexit_on_halt, CFG_UNSET);
 	assert_int_equal(vm->wire_memory, CFG_UNSET);
-	assert_null(vm->hostbridge);
+	assert_null(cfg_extra(vm)->hostbridge);
 	assert_null(vm->owner);
 	assert_null(vm->group);
-	assert_null(vm->bootrom);
-	assert_null(vm->qemu_binary);
+	assert_null(cfg_extra(vm)->bootrom);
+	/* A bhyve VM that gives none keeps no room for the qemu keys
+	 * nor for os, description, bootrom... */
+	assert_null(vm->qemu);
+	assert_null(vm->extra);
+	assert_null(cfg_extra(vm)->os);
+	assert_null(cfg_qemu(vm)->qemu_binary);
+	assert_false(cfg_qemu(vm)->watchdog);
 	for (i = 0; i < CFG_MAX_CONSOLES; i++)
 		assert_false(vm->consoles[i].present);
 	assert_string_equal(vm->scriptpath, vm->dir);
@@ -272,16 +278,16 @@ test_qemu_keys(void **state)
 	assert_int_equal(vm->memory_mb, 256);
 	assert_int_equal(vm->cpus, 2);
 	xasprintf(&want, "%s/vmlinuz", vm->dir);
-	assert_string_equal(vm->kernel, want);
+	assert_string_equal(vm->qemu->kernel, want);
 	free(want);
-	assert_non_null(strstr(vm->initrd, "/linux/initrd.img"));
-	assert_string_equal(vm->append, "console=ttyS0 quiet");
-	assert_int_equal(vm->ndisks, 2);
-	assert_non_null(strstr(vm->disks[0], "/linux/disk0.img"));
-	assert_non_null(strstr(vm->disks[1], "/linux/disk1.img"));
-	assert_int_equal(vm->nqemu_args, 3);
-	assert_string_equal(vm->qemu_args[0], "-nographic");
-	assert_string_equal(vm->qemu_args[2], "mon:stdio");
+	assert_non_null(strstr(vm->qemu->initrd, "/linux/initrd.img"));
+	assert_string_equal(vm->qemu->append, "console=ttyS0 quiet");
+	assert_int_equal(vm->qemu->ndisks, 2);
+	assert_non_null(strstr(vm->qemu->disks[0], "/linux/disk0.img"));
+	assert_non_null(strstr(vm->qemu->disks[1], "/linux/disk1.img"));
+	assert_int_equal(vm->qemu->nqemu_args, 3);
+	assert_string_equal(vm->qemu->qemu_args[0], "-nographic");
+	assert_string_equal(vm->qemu->qemu_args[2], "mon:stdio");
 	assert_int_equal(vm->stoptimeout, 20);
 	assert_int_equal(vm->hooktimeout, 0);
 	cfg_vm_free(vm);
@@ -299,11 +305,11 @@ test_qemu_args_string_and_binary(void **state)
 	    "qemu_args = \"  -nographic   -vga none \"\n"
 	    "qemu_binary = qemu-system-aarch64\n");
 	vm = load_ok("q", NULL);
-	assert_int_equal(vm->nqemu_args, 3);
-	assert_string_equal(vm->qemu_args[0], "-nographic");
-	assert_string_equal(vm->qemu_args[1], "-vga");
-	assert_string_equal(vm->qemu_args[2], "none");
-	assert_string_equal(vm->qemu_binary, "qemu-system-aarch64");
+	assert_int_equal(vm->qemu->nqemu_args, 3);
+	assert_string_equal(vm->qemu->qemu_args[0], "-nographic");
+	assert_string_equal(vm->qemu->qemu_args[1], "-vga");
+	assert_string_equal(vm->qemu->qemu_args[2], "none");
+	assert_string_equal(vm->qemu->qemu_binary, "qemu-system-aarch64");
 	cfg_vm_free(vm);
 
 	write_file("q/config", "hypervisor = qemu\n"
@@ -316,7 +322,7 @@ test_qemu_args_string_and_binary(void **state)
 	write_file("q/config", "hypervisor = qemu\nqemu_binary = bin/qemu\n");
 	vm = load_ok("q", NULL);
 	xasprintf(&want, "%s/q/bin/qemu", tmpdir);
-	assert_string_equal(vm->qemu_binary, want);
+	assert_string_equal(vm->qemu->qemu_binary, want);
 	free(want);
 	cfg_vm_free(vm);
 }
@@ -340,17 +346,17 @@ test_disk_formats_come_from_the_config_only(void **state)
 	    "disk { path = c.img; format = RAW; }\n"
 	    "disk = c.img\n");
 	vm = load_ok("q", NULL);
-	assert_int_equal(vm->ndisks, 4);
-	assert_non_null(strstr(vm->disks[1], "/q/b.qcow2"));
-	assert_int_equal(vm->disk_formats[0], CFG_DISK_RAW);
-	assert_int_equal(vm->disk_formats[1], CFG_DISK_QCOW2);
-	assert_int_equal(vm->disk_formats[2], CFG_DISK_RAW);
-	assert_int_equal(vm->disk_formats[3], CFG_DISK_RAW);
-	assert_string_equal(cfg_disk_format_name(vm->disk_formats[1]),
+	assert_int_equal(vm->qemu->ndisks, 4);
+	assert_non_null(strstr(vm->qemu->disks[1], "/q/b.qcow2"));
+	assert_int_equal(vm->qemu->disk_formats[0], CFG_DISK_RAW);
+	assert_int_equal(vm->qemu->disk_formats[1], CFG_DISK_QCOW2);
+	assert_int_equal(vm->qemu->disk_formats[2], CFG_DISK_RAW);
+	assert_int_equal(vm->qemu->disk_formats[3], CFG_DISK_RAW);
+	assert_string_equal(cfg_disk_format_name(vm->qemu->disk_formats[1]),
 	    "qcow2");
 	other = cfg_vm_dup(vm);
 	assert_true(cfg_vm_equal(vm, other));
-	other->disk_formats[3] = CFG_DISK_QCOW2;
+	other->qemu->disk_formats[3] = CFG_DISK_QCOW2;
 	assert_false(cfg_vm_equal(vm, other));
 	cfg_vm_free(other);
 	cfg_vm_free(vm);
@@ -380,7 +386,7 @@ test_compatibility_keys(void **state)
 		fail_msg("%s", error);
 	assert_int_equal(vm->cpus, 2);
 	assert_true(vm->autostart);
-	assert_string_equal(vm->hostbridge, "amd_hostbridge");
+	assert_string_equal(vm->extra->hostbridge, "amd_hostbridge");
 	assert_int_equal(vm->wire_memory, CFG_YES);
 	assert_true(vm->consoles[0].present);
 	assert_true(vm->consoles[0].enabled);
@@ -393,7 +399,7 @@ test_compatibility_keys(void **state)
 	write_vm("vm", "configfile = bhyve_config; hostbridge = yes;\n"
 	    "consoles { com4 = stdio; }\n");
 	vm = load_ok("vm", NULL);
-	assert_string_equal(vm->hostbridge, "hostbridge");
+	assert_string_equal(vm->extra->hostbridge, "hostbridge");
 	assert_true(vm->consoles[3].enabled);
 	assert_string_equal(vm->consoles[3].backend, "stdio");
 	cfg_vm_free(vm);
@@ -498,7 +504,7 @@ test_relative_paths_become_absolute(void **state)
 	assert_string_equal(vm->scriptpath, want);
 	free(want);
 	xasprintf(&want, "%s/vm/fw/rom.fd", tmpdir);
-	assert_string_equal(vm->bootrom, want);
+	assert_string_equal(vm->extra->bootrom, want);
 	free(want);
 	cfg_vm_free(vm);
 }
@@ -807,7 +813,7 @@ test_string_limits(void **state)
 	text = config_with_long("description", 1024, 'd');
 	write_vm("vm", text);
 	vm = load_ok("vm", NULL);
-	assert_int_equal(strlen(vm->description), 1024);
+	assert_int_equal(strlen(vm->extra->description), 1024);
 	cfg_vm_free(vm);
 	free(text);
 	text = config_with_long("description", 1025, 'd');
@@ -1271,7 +1277,7 @@ test_daemon_keys_and_defaults(void **state)
 	assert_int_equal(set->vms[1]->stoptimeout, 10);
 	assert_int_equal(set->vms[1]->maxrestart, 7);
 	assert_int_equal(set->vms[1]->cpus, 2);
-	assert_int_equal(set->vms[1]->nqemu_args, 1);
+	assert_int_equal(set->vms[1]->qemu->nqemu_args, 1);
 	cfg_set_free(set);
 	cfg_daemon_free(&dc);
 }
@@ -1365,8 +1371,8 @@ test_vm_dup_and_equal(void **state)
 	assert_false(cfg_vm_equal(a, b));
 	cfg_vm_free(b);
 	b = cfg_vm_dup(a);
-	free(b->hostbridge);
-	b->hostbridge = NULL;
+	free(b->extra->hostbridge);
+	b->extra->hostbridge = NULL;
 	assert_false(cfg_vm_equal(a, b));
 	cfg_vm_free(b);
 	cfg_vm_free(a);
@@ -1375,14 +1381,14 @@ test_vm_dup_and_equal(void **state)
 	assert_non_null(a);
 	b = cfg_vm_dup(a);
 	assert_true(cfg_vm_equal(a, b));
-	free(b->qemu_args[2]);
-	b->qemu_args[2] = xstrdup("stdio");
+	free(b->qemu->qemu_args[2]);
+	b->qemu->qemu_args[2] = xstrdup("stdio");
 	assert_false(cfg_vm_equal(a, b));
 	cfg_vm_free(b);
 	b = cfg_vm_dup(a);
-	b->ndisks = 1;
+	b->qemu->ndisks = 1;
 	assert_false(cfg_vm_equal(a, b));
-	b->ndisks = 2;
+	b->qemu->ndisks = 2;
 	cfg_vm_free(b);
 	cfg_vm_free(a);
 }
@@ -1654,11 +1660,11 @@ test_packed_configuration_holds_everything(void **state)
 	vm = load_ok("q", NULL);
 	assert_string_equal(vm->name, "q");
 	assert_string_equal(vm->scriptpath, "/usr/share");
-	assert_int_equal(vm->ndisks, 2);
-	assert_int_equal(vm->disk_formats[1], CFG_DISK_QCOW2);
-	assert_string_equal(vm->qemu_args[2], "none");
+	assert_int_equal(vm->qemu->ndisks, 2);
+	assert_int_equal(vm->qemu->disk_formats[1], CFG_DISK_QCOW2);
+	assert_string_equal(vm->qemu->qemu_args[2], "none");
 	assert_string_equal(vm->depends[1], "b");
-	assert_string_equal(vm->append, "console=ttyS0");
+	assert_string_equal(vm->qemu->append, "console=ttyS0");
 	len = strlen(vm->dir);
 	assert_ptr_equal(vm->dirname, vm->dir + len - 1);
 	assert_ptr_equal(vm->name, vm->dirname);
@@ -1667,7 +1673,13 @@ test_packed_configuration_holds_everything(void **state)
 	packed = cfg_vm_pack(loose);
 	cfg_vm_free(loose);
 	assert_true(cfg_vm_equal(vm, packed));
-	assert_true(packed->disks[0] != vm->disks[0]);
+	assert_true(packed->qemu->disks[0] != vm->qemu->disks[0]);
+	/* No consoles: the qemu part follows the structure, in its chunk,
+	 * and the rarer strings' part follows it. */
+	assert_ptr_equal(packed->qemu, (void *)(packed + 1));
+	assert_ptr_equal(vm->qemu, (void *)(vm + 1));
+	assert_ptr_equal(packed->extra, (void *)(packed->qemu + 1));
+	assert_string_equal(packed->extra->description, "a qemu VM");
 	cfg_vm_free(packed);
 	cfg_vm_free(vm);
 

@@ -90,14 +90,17 @@ test_qemu_args_with_serial_ports_keep_stdio_first(void **state)
 {
 	struct daemon_config	 dc;
 	struct vm_config	 cfg;
+	struct cfg_qemu		 q;
 	struct hv_vm		 hv;
 	char			*args[] = { "-serial", "pty" }, **argv;
 	const char		*why = NULL;
 
 	(void)state;
 	hv_init(&hv, &cfg, &dc);
-	cfg.qemu_args = args;
-	cfg.nqemu_args = 2;
+	memset(&q, 0, sizeof(q));
+	q.qemu_args = args;
+	q.nqemu_args = 2;
+	cfg.qemu = &q;
 	argv = hv_qemu_ops.argv(&hv);
 	assert_string_equal(option(argv, "-serial", 0), "stdio");
 	assert_string_equal(option(argv, "-serial", 1), "pty");
