@@ -373,11 +373,12 @@ config_json(const struct vm_config *c, struct buf *b)
 	static const char *flag[] = { "unset", "no", "yes" };
 	const struct cfg_qemu *q = cfg_qemu(c);
 	const struct cfg_extra *x = cfg_extra(c);
+	char		 path[PATH_MAX];
 
 	buf_puts(b, "{\"name\":");
 	buf_json_cstr(b, c->name);
 	json_kv_str(b, "hypervisor", cfg_hv_name(c->hypervisor));
-	json_kv_str(b, "configfile", c->configfile);
+	json_kv_str(b, "configfile", cfg_configfile(c, path, sizeof(path)));
 	json_kv_str(b, "scriptpath", c->scriptpath);
 	json_kv_str(b, "os", x->os);
 	json_kv_str(b, "osversion", x->osversion);

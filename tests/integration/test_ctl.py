@@ -457,6 +457,11 @@ def test_info_prints_every_field_as_key_value_lines(vmstated):
     assert "state: running" in lines
     assert "description: info test" in lines
     assert "    memory: 512" in lines
+    # Kept as its name in the VM's directory, shown as its path.
+    assert vm["config"]["configfile"] == str(
+        vmstated.vm_dir("vm1") / "bhyve_config"), vm["config"]
+    assert "    configfile: %s" % (vmstated.vm_dir("vm1") / "bhyve_config") \
+        in lines, out
     assert "    log: %s" % (vmstated.logdir / "vm1.log") in lines
     assert re.search(r"^state_since: %s$" % TIMESTAMP, out, re.M)
 
