@@ -41,8 +41,10 @@ peers.
 """
 
 import argparse
+import atexit
 import ctypes
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -259,12 +261,31 @@ def bench_crash_to_exec(d, vm, rounds, floor=None,
     return out[:rounds]
 
 
+def vmm_in_memory(d):
+    """FreeBSD keeps its VM instances in memory, shown by devfs as
+    /dev/vmm/NAME.  The stand-in's are files (tests/standin/vmm.c): on a
+    disk file system, destroying one its bhyve has just rewritten is an
+    ext4 unlink that waits for the file's blocks (0.2 ms on these
+    machines), a cost devfs does not have.  Where there is a tmpfs
+    (/dev/shm), d's instances go there."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        return
+    vmm = Path(tempfile.mkdtemp(prefix="vmstated-bench-vmm-", dir=shm))
+    atexit.register(shutil.rmtree, vmm, True)
+    vmm.chmod(0o755)
+    d.vmm = vmm
+    d.conf_settings["vmmdir"] = str(vmm)
+    d.env["VMSTATED_STANDIN_VMM"] = str(vmm)
+
+
 def restart_loop(root, name, daemons, env=None, **standin):
     """A started daemon of one VM, vm00000, whose stand-in ends 50 ms
     after each start as standin says, and is restarted without limit;
     env: more of the daemon's environment."""
     d = make_daemon(root, name, 0)
     d.env.update(env or {})
+    vmm_in_memory(d)
     daemons.append(d)
     d.add_vm("vm00000", config={"maxrestart": 1000000, "maxrestarttime": 1},
              standin=dict(standin, delay="0.05"))
