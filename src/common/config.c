@@ -117,7 +117,7 @@ cfg_vm_clear(struct vm_config *vm)
 	free(vm->name);
 	free(vm->dir);
 	free(vm->dirname);
-	free(vm->configfile);
+	free(vm->configfile_stored);
 	free(vm->scriptpath);
 	free(vm->owner);
 	free(vm->group);
@@ -208,7 +208,7 @@ vm_copy(struct vm_config *dst, const struct vm_config *src)
 	dst->name = dup_or_null(src->name);
 	dst->dir = dup_or_null(src->dir);
 	dst->dirname = dup_or_null(src->dirname);
-	dst->configfile = dup_or_null(cfg_configfile(src, path,
+	dst->configfile_stored = dup_or_null(cfg_configfile(src, path,
 	    sizeof(path)));
 	dst->configfile_in_dir = false;
 	dst->scriptpath = dup_or_null(src->scriptpath);
@@ -646,7 +646,7 @@ const char *
 cfg_configfile(const struct vm_config *vm, char *buf, size_t len)
 {
 	if (!vm->configfile_in_dir)
-		return vm->configfile;
+		return vm->configfile_stored;
 	(void)snprintf(buf, len, "%s/%s", vm->dir,
 	    vm->dir + strlen(vm->dir) + 1);
 	return buf;

@@ -115,9 +115,10 @@ struct vm_config {
 	char		*dirname;	/* its last component, for ordering */
 
 	/* The man page's keys. */
-	char		*configfile;	/* bhyve config, absolute; NULL in a
-					   packed configuration whose file is
-					   in dir: read cfg_configfile() */
+	/* The bhyve configuration file, absolute; NULL in a packed
+	 * configuration that keeps it as a name in dir.  Read it with
+	 * cfg_configfile(). */
+	char		*configfile_stored;
 	char		*scriptpath;	/* absolute; default: dir */
 	char		*owner;
 	char		*group;
@@ -269,7 +270,7 @@ struct cfg_disks {
 /*
  * Append the disks of vm to d: a qemu VM's disk keys; the block devices
  * (and UEFI variables file) of a bhyve VM's configuration file, read
- * from configfile (NULL: vm->configfile), relative paths taken from the
+ * from configfile (NULL: cfg_configfile(vm)), relative paths taken from the
  * VM's directory.  0, or -1 when that file cannot be read.
  */
 int		 cfg_vm_disks(const struct vm_config *vm, const char *configfile,

@@ -295,7 +295,7 @@ check_required(const struct check_ctx *c)
 {
 	const struct vm_config	*vm = c->vm;
 
-	if (vm->hypervisor == HV_BHYVE && vm->configfile == NULL &&
+	if (vm->hypervisor == HV_BHYVE && vm->configfile_stored == NULL &&
 	    !vm->configfile_in_dir &&
 	    !c->seen->bad[K_CONFIGFILE])
 		check_error(c, K_CONFIGFILE, "missing: a bhyve VM needs the "

@@ -214,7 +214,7 @@ apply_path_key(struct key_ctx *k, char **field)
 static void
 apply_configfile(struct key_ctx *k)
 {
-	apply_path_key(k, &k->vm->configfile);
+	apply_path_key(k, &k->vm->configfile_stored);
 }
 
 static void

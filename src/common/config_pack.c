@@ -158,7 +158,7 @@ configfile_tail(const struct vm_config *src)
 
 	if (src->configfile_in_dir)		/* packed already */
 		return src->dir + strlen(src->dir) + 1;
-	if (src->dir == NULL || (file = src->configfile) == NULL)
+	if (src->dir == NULL || (file = src->configfile_stored) == NULL)
 		return NULL;
 	len = strlen(src->dir);
 	if (strncmp(file, src->dir, len) != 0 || file[len] != '/' ||
@@ -236,10 +236,10 @@ pack(struct packer *p, struct vm_config *dst, const struct vm_config *src)
 		 * directory: its name alone follows dir's bytes. */
 		(void)pack_str(p, tail);
 		dst->configfile_in_dir = true;
-		dst->configfile = NULL;
+		dst->configfile_stored = NULL;
 	} else {
 		dst->configfile_in_dir = false;
-		dst->configfile = pack_str(p, src->configfile);
+		dst->configfile_stored = pack_str(p, src->configfile_stored);
 	}
 	dst->dirname = pack_tail(p, src->dirname, src->dir, dst->dir);
 	dst->name = pack_tail(p, src->name, src->dir, dst->dir);

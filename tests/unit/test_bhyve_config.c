@@ -123,7 +123,7 @@ vm_clear(struct vm_config *vm)
 	int	 i;
 
 	free(vm->name);
-	free(vm->configfile);
+	free(vm->configfile_stored);
 	free(vm->extra->bootrom);
 	free(vm->extra->hostbridge);
 	free(vm->extra);
@@ -361,7 +361,7 @@ test_generated_path(void **state)
 	(void)state;
 	vm_init(&vm, "x");
 	assert_null(bhyve_config_generated_path(&vm));
-	vm.configfile = xstrdup("/etc/vmstated/x/bhyve_config");
+	vm.configfile_stored = xstrdup("/etc/vmstated/x/bhyve_config");
 	path = bhyve_config_generated_path(&vm);
 	assert_string_equal(path, "/etc/vmstated/x/bhyve_config.generated");
 	free(path);
@@ -414,8 +414,8 @@ test_write_replaces_atomically(void **state)
 
 	(void)state;
 	vm_init(&vm, "bsdvm");
-	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
-	copy_file(FIXTURES "/bsdvm.bhyve_config", vm.configfile, 0640);
+	xasprintf(&vm.configfile_stored, "%s/bhyve_config", tmpdir);
+	copy_file(FIXTURES "/bsdvm.bhyve_config", vm.configfile_stored, 0640);
 	buf_init(&err);
 	if (bhyve_config_write(&vm, &err) != 0)
 		fail_msg("%s", err.data);
@@ -462,8 +462,8 @@ test_write_keeps_a_file_that_holds_it(void **state)
 
 	(void)state;
 	vm_init(&vm, "bsdvm");
-	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
-	copy_file(FIXTURES "/bsdvm.bhyve_config", vm.configfile, 0640);
+	xasprintf(&vm.configfile_stored, "%s/bhyve_config", tmpdir);
+	copy_file(FIXTURES "/bsdvm.bhyve_config", vm.configfile_stored, 0640);
 	generated = bhyve_config_generated_path(&vm);
 	buf_init(&err);
 	if (bhyve_config_write(&vm, &err) != 0)
@@ -526,7 +526,7 @@ test_write_failures_name_the_file(void **state)
 	buf_init(&err);
 
 	/* No configfile to start from. */
-	xasprintf(&vm.configfile, "%s/missing", tmpdir);
+	xasprintf(&vm.configfile_stored, "%s/missing", tmpdir);
 	assert_int_equal(bhyve_config_write(&vm, &err), -1);
 	xasprintf(&want, "cannot read the bhyve configuration file %s/missing: "
 	    "No such file or directory", tmpdir);
@@ -535,9 +535,9 @@ test_write_failures_name_the_file(void **state)
 	buf_reset(&err);
 
 	/* A directory where the generated file goes: rename fails. */
-	free(vm.configfile);
-	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
-	copy_file(FIXTURES "/noeol.bhyve_config", vm.configfile, 0644);
+	free(vm.configfile_stored);
+	xasprintf(&vm.configfile_stored, "%s/bhyve_config", tmpdir);
+	copy_file(FIXTURES "/noeol.bhyve_config", vm.configfile_stored, 0644);
 	xasprintf(&path, "%s/bhyve_config.generated", tmpdir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	free(path);
@@ -589,33 +589,33 @@ test_configfile_that_cannot_end_is_refused(void **state)
 	(void)state;
 	vm_init(&vm, "x");
 	buf_init(&err);
-	xasprintf(&vm.configfile, "%s/bhyve_config", tmpdir);
+	xasprintf(&vm.configfile_stored, "%s/bhyve_config", tmpdir);
 
-	assert_int_equal(mkfifo(vm.configfile, 0600), 0);
+	assert_int_equal(mkfifo(vm.configfile_stored, 0600), 0);
 	assert_int_equal(bhyve_config_write(&vm, &err), -1);
 	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
-	    "a FIFO (named pipe), not a regular file", vm.configfile);
+	    "a FIFO (named pipe), not a regular file", vm.configfile_stored);
 	assert_string_equal(err.data, want);
 	free(want);
 	buf_reset(&err);
 
-	assert_int_equal(unlink(vm.configfile), 0);
-	assert_int_equal(symlink("/dev/zero", vm.configfile), 0);
+	assert_int_equal(unlink(vm.configfile_stored), 0);
+	assert_int_equal(symlink("/dev/zero", vm.configfile_stored), 0);
 	assert_int_equal(bhyve_config_write(&vm, &err), -1);
 	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
-	    "a character device, not a regular file", vm.configfile);
+	    "a character device, not a regular file", vm.configfile_stored);
 	assert_string_equal(err.data, want);
 	free(want);
 	buf_reset(&err);
 
-	assert_int_equal(unlink(vm.configfile), 0);
-	assert_non_null(f = fopen(vm.configfile, "w"));
+	assert_int_equal(unlink(vm.configfile_stored), 0);
+	assert_non_null(f = fopen(vm.configfile_stored, "w"));
 	assert_int_equal(fseek(f, BHYVE_CONFIG_MAX, SEEK_SET), 0);
 	assert_int_equal(fputc('\n', f), '\n');
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(bhyve_config_write(&vm, &err), -1);
 	xasprintf(&want, "cannot read the bhyve configuration file %s: it is "
-	    "larger than 1 MiB, the limit for this file", vm.configfile);
+	    "larger than 1 MiB, the limit for this file", vm.configfile_stored);
 	assert_string_equal(err.data, want);
 	free(want);
 	listing = list_tmpdir();

@@ -1469,7 +1469,7 @@ bhyve_disks(const char *text)
 	vm.name = "vm";
 	vm.dir = dir;
 	vm.hypervisor = HV_BHYVE;
-	vm.configfile = file;
+	vm.configfile_stored = file;
 	memset(&d, 0, sizeof(d));
 	assert_int_equal(cfg_vm_disks(&vm, NULL, &d), 0);
 	buf_init(&b);
@@ -1727,7 +1727,7 @@ test_packed_configfile_in_and_out_of_dir(void **state)
 		assert_true(cfg_vm_equal(vm, packed));
 		loose = cfg_vm_dup(packed);
 		assert_false(loose->configfile_in_dir);
-		assert_string_equal(loose->configfile, want);
+		assert_string_equal(loose->configfile_stored, want);
 		assert_true(cfg_vm_equal(loose, vm));
 		cfg_vm_free(packed);
 		packed = cfg_vm_pack(loose);

@@ -137,7 +137,7 @@ test_back_ends_name_their_files(void **state)
 	hv_qemu_ops.release(&hv);
 	buf_reset(&files);
 	buf_puts(&files, "");
-	cfg.configfile = "/etc/vmstated/vm1/bhyve_config";
+	cfg.configfile_stored = "/etc/vmstated/vm1/bhyve_config";
 	hv_bhyve_ops.files(&hv, file_seen, &files);
 	assert_string_equal(files.data,
 	    "generated=/etc/vmstated/vm1/bhyve_config.generated\n");
