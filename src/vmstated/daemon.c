@@ -87,7 +87,7 @@ daemon_open_file(const char *path, int flags, mode_t mode, const char *what,
 		    strerror(errno));
 		return -1;
 	}
-	if (daemon_vet_file(fd, path, what, err, errlen) == -1) {
+	if (daemon_vet_file(fd, path, what, err, errlen, NULL) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -97,12 +97,12 @@ daemon_open_file(const char *path, int flags, mode_t mode, const char *what,
 
 /*
  * A file of the daemon's own, just opened: a regular file with one link,
- * owned by root or the daemon.  0, or -1 with a sentence in err (the
- * caller closes fd).
+ * owned by root or the daemon.  0 (its status in *stp, unless NULL), or
+ * -1 with a sentence in err (the caller closes fd).
  */
 int
 daemon_vet_file(int fd, const char *path, const char *what, char *err,
-    size_t errlen)
+    size_t errlen, struct stat *stp)
 {
 	struct stat	 st;
 	const char	*wrong = NULL;
@@ -126,6 +126,8 @@ daemon_vet_file(int fd, const char *path, const char *what, char *err,
 		errno = EPERM;
 		return -1;
 	}
+	if (stp != NULL)
+		*stp = st;
 	return 0;
 }
 

@@ -68,11 +68,12 @@ persist_encode(const struct vm *vm, struct buf *b)
 
 /*
  * Open a state file: never through a link, and only a regular file of
- * root's (or the daemon's) with one name.  -1 with errno; a file that
- * fails the check is reported (vmstated(8), SECURITY).
+ * root's (or the daemon's) with one name, whose status goes to *sb.  -1
+ * with errno; a file that fails the check is reported (vmstated(8),
+ * SECURITY).
  */
 static int
-persist_open(const char *path, bool create)
+persist_open(const char *path, bool create, struct stat *sb)
 {
 	char	 err[1024];
 	int	 fd;
@@ -81,7 +82,8 @@ persist_open(const char *path, bool create)
 	    (create ? O_CREAT : 0), 0600);
 	if (fd == -1)
 		return -1;
-	if (daemon_vet_file(fd, path, "state file", err, sizeof(err)) == -1) {
+	if (daemon_vet_file(fd, path, "state file", err, sizeof(err),
+	    sb) == -1) {
 		log_warnx("%s", err);
 		close(fd);
 		errno = EPERM;
@@ -134,9 +136,9 @@ persist_prepare(struct vm *vm, struct buf *why)
 	persist_encode(vm, &rec);
 	need = persist_size_for(vm, rec.len);
 	buf_free(&rec);
-	if ((fd = persist_open(path, true)) == -1 || fstat(fd, &sb) == -1)
+	if ((fd = persist_open(path, true, &sb)) == -1)
 		goto failed;
-	if (!S_ISREG(sb.st_mode) || sb.st_size > PERSIST_MAX) {
+	if (sb.st_size > PERSIST_MAX) {
 		errno = EINVAL;
 		goto failed;
 	}
@@ -212,7 +214,7 @@ persist_save(struct vm *vm)
 
 	buf_init(&b);
 	persist_encode(vm, &b);
-	if ((fd = persist_open(path, false)) == -1) {
+	if ((fd = persist_open(path, false, &sb)) == -1) {
 		if (errno == ENOENT && vm_at_rest(vm) &&
 		    vm->state == VM_STOPPED && vm->nrestarts == 0) {
 			/* Never started: stopped is what no file says. */
@@ -220,14 +222,10 @@ persist_save(struct vm *vm)
 			goto done;
 		}
 		if (errno != ENOENT ||
-		    (fd = persist_open(path, true)) == -1) {
+		    (fd = persist_open(path, true, &sb)) == -1) {
 			persist_report(vm, path, strerror(errno));
 			goto done;
 		}
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		persist_report(vm, path, "not a regular file");
-		goto done;
 	}
 	/* Never written by a daemon (persist_read refuses it too), and
 	 * larger than struct vm counts. */
@@ -300,7 +298,7 @@ persist_task_done(const struct vm *vm, pid_t pid, int *status)
 	ssize_t	 n = -1;
 
 	if (vm->state_size >= PERSIST_BLOCK &&
-	    (fd = persist_open(path, false)) != -1) {
+	    (fd = persist_open(path, false, NULL)) != -1) {
 		n = pread(fd, tail, PERSIST_TAIL, (off_t)(vm->state_size -
 		    PERSIST_TAIL));
 		close(fd);
@@ -343,7 +341,7 @@ persist_read(const char *path, struct vm_record *rec, size_t *size,
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = persist_open(path, false)) == -1) {
+	if ((fd = persist_open(path, false, NULL)) == -1) {
 		if (errno != ENOENT)
 			log_warn("cannot open state file %s", path);
 		return -1;

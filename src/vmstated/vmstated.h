@@ -19,6 +19,7 @@
 
 struct event_base;
 struct event;
+struct stat;
 
 /* The states a user sees (SPEC section 5). */
 enum vm_state {
@@ -677,7 +678,7 @@ void		 daemon_sanitize_fds(void);
 int		 daemon_open_file(const char *path, int flags, mode_t mode,
 		    const char *what, char *err, size_t errlen);
 int		 daemon_vet_file(int fd, const char *path, const char *what,
-		    char *err, size_t errlen);
+		    char *err, size_t errlen, struct stat *);
 int		 daemon_pidfile(const char *path, char *err, size_t errlen);
 int		 daemon_claim_dirs(const char *logdir, const char *rundir,
 		    char *err, size_t errlen);
