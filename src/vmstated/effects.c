@@ -154,14 +154,23 @@ fx_idle(struct vm *vm)
 static bool
 fx_release(struct vm *vm)
 {
-	struct vm_run	*run = vm->run;
-	int		 t;
-
 	if (console_busy(vm))
 		return false;
 	console_release(vm);
 	task_release(vm);
 	probe_release(vm);
+	effects_free_events(vm);
+	return true;
+}
+
+void
+effects_free_events(struct vm *vm)
+{
+	struct vm_run	*run = vm->run;
+	int		 t;
+
+	if (run == NULL)
+		return;
 	for (t = 0; t < VM_NTIMERS; t++)
 		if (run->timers[t] != NULL) {
 			event_free(run->timers[t]);
@@ -171,7 +180,6 @@ fx_release(struct vm *vm)
 		event_free(run->watch_event);
 		run->watch_event = NULL;
 	}
-	return true;
 }
 
 /* A configuration taken from reload is in force: its back end too. */

@@ -272,14 +272,10 @@ sv_all_at_rest(void)
 static void
 sv_vm_free(struct vm *vm)
 {
-	int	 t;
-
 	task_release(vm);
 	probe_release(vm);
 	vmproc_release(vm);
-	for (t = 0; vm->run != NULL && t < VM_NTIMERS; t++)
-		if (vm->run->timers[t] != NULL)
-			event_free(vm->run->timers[t]);
+	effects_free_events(vm);
 	vmlog_close(vm);
 	metrics_vm_free(vm);
 	vm_free(vm);

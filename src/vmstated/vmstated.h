@@ -469,6 +469,8 @@ bool		 vm_pos_by_name(const char *, enum vm_pos *);
 
 /* effects.c: the daemon's vm_effects */
 extern const struct vm_effects vm_daemon_effects;
+/* Free the timers and the exit watch kept in the VM's run part. */
+void		 effects_free_events(struct vm *);
 double		 vm_clock_mono(void);
 double		 vm_clock_wall(void);
 long long	 vm_uptime(const struct vm *);
