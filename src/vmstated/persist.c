@@ -164,7 +164,9 @@ failed:
 	buf_printf(why, "cannot record its state in %s: %s; %s", path,
 	    strerror(saved), saved == EMFILE || saved == ENFILE ?
 	    "the daemon is out of file descriptors, try again later" :
-	    "free space in the run directory");
+	    saved == ENOSPC || saved == EDQUOT || saved == EIO ?
+	    "free space in the run directory" :
+	    "remove what is at that path");
 	if (fd != -1)
 		close(fd);
 	free(path);

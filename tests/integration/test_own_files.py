@@ -221,3 +221,39 @@ def test_a_socket_in_a_sticky_directory_is_fine(vmstated):
     d.start()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
         c.connect(str(d.sock))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "hardlink", "dir",
+                                  "oversized"])
+def test_whatever_is_planted_at_a_state_file_refuses_only_that_start(
+        vmstated, kind, tmp_path):
+    """The state file of a VM (rundir/NAME.state) is written by root: what
+    someone put there instead is neither followed nor written, the start
+    is refused saying what to do, and the other VMs go on."""
+    d = vmstated
+    d.add_vm("vm1")
+    d.add_vm("vm2")
+    d.start()
+    state = d.rundir / "vm1.state"
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    if kind == "fifo":
+        os.mkfifo(state)
+    elif kind == "symlink":
+        state.symlink_to(victim)
+    elif kind == "hardlink":
+        os.link(victim, state)
+    elif kind == "dir":
+        state.mkdir()
+    else:                       # larger than any state file a daemon writes
+        with open(state, "wb") as f:
+            f.truncate(2 * 1024 * 1024)
+    rc, out, err = d.ctl("-w", "start", "vm1")
+    assert rc != 0, (out, err)
+    assert "cannot record its state in %s" % state in err, err
+    assert "remove what is at that path" in err, err
+    assert victim.read_text() == "precious\n"
+    assert d.standin_starts("vm1") == []
+    d.ctl("-w", "start", "vm2", check=0)
+    assert d.state("vm2") == "running"
+    assert d.proc.poll() is None
